@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what tprun's tests and lab need, only when missing: npm packages, then Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "ensure-deps: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+# Debian packages for the lab (network-namespace hosts with sshd, squid, iptables).
+need=()
+for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl base64:coreutils; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "ensure-deps: apt-get install ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    # policy-rc.d keeps the package scripts from starting squid/sshd outside the lab.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+    rm -f /usr/sbin/policy-rc.d
+  else
+    echo "ensure-deps: missing Debian packages ${need[*]} (install them as root); lab tests will be skipped" >&2
+  fi
+fi

@@ -1,0 +1,29 @@
+/** Problems are returned as values (Terraform-style), never thrown for user mistakes. */
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Position {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface Diagnostic {
+  severity: Severity;
+  message: string;
+  /** Where in the inventory, when the problem comes from it. */
+  at?: Position;
+  host?: string;
+  role?: string;
+  /** Extra lines for a person: remote stderr, a hint. */
+  detail?: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.at ? `${d.at.file}:${d.at.line}:${d.at.col}: ` : d.host ? `${d.host}: ` : '';
+  const sev = d.severity === 'error' ? '' : `${d.severity}: `;
+  const role = d.role && !d.at ? `[${d.role}] ` : '';
+  const detail = d.detail ? '\n' + d.detail.replace(/^/gm, '    ') : '';
+  return `${where}${sev}${role}${d.message}${detail}`;
+}
+
+export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === 'error');

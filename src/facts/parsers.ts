@@ -1,0 +1,200 @@
+/** Parsers for the exact text the probed tools print. Each is pure and tested on recorded output. */
+
+/** "6.18.44-fc-v595" → [6, 18, 44]; "2.6.32-5-amd64" → [2, 6, 32]. */
+export function parseVersion(text: string): number[] | null {
+  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m) return null;
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+}
+
+export function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+export interface KernelConfig {
+  /** Where the options were read, or 'none'. */
+  source: string;
+  options: Record<string, string>;
+}
+
+export function parseKernelConfig(text: string): KernelConfig {
+  const options: Record<string, string> = {};
+  let source = 'none';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('source=')) source = line.slice(7);
+    const m = /^CONFIG_([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) options[m[1]!] = m[2]!;
+  }
+  return { source, options };
+}
+
+/** "nf_conntrack loaded" lines → module → loaded | module | absent */
+export function parseModules(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const [name, state] = line.trim().split(/\s+/);
+    if (name && state) out[name] = state;
+  }
+  return out;
+}
+
+export interface SquidBuild {
+  version: number[] | null;
+  configureOptions: string[];
+}
+
+/** `squid -v`: "Squid Cache: Version 5.7" and "configure options:  '--a' '--b' ..." */
+export function parseSquidV(text: string): SquidBuild {
+  const v = /Version\s+(\S+)/.exec(text);
+  const c = /configure options:\s*(.*)$/m.exec(text);
+  const configureOptions = c ? [...c[1]!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!) : [];
+  return { version: v ? parseVersion(v[1]!) : null, configureOptions };
+}
+
+/** "/lib/x86_64-linux-gnu/libcap.so.2.66" → [2, 66] */
+export function parseLibcapPath(text: string): number[] | null {
+  const m = /libcap\.so\.(\d+)(?:\.(\d+))?/.exec(text);
+  return m ? [Number(m[1]), Number(m[2] ?? 0)] : null;
+}
+
+export interface IpRule {
+  priority: number;
+  fwmark?: number;
+  fwmask?: number;
+  iif?: string;
+  table: string;
+  /** The selector and action as `ip rule add` takes them, e.g. "fwmark 0x1 iif eth0 lookup 100". */
+  spec: string;
+}
+
+/** `ip rule show`: "32765:\tfrom all fwmark 0x1 iif eth0 [detached] lookup 100" */
+export function parseIpRules(text: string): IpRule[] {
+  const out: IpRule[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const words = m[2]!.replace(/\[[^\]]*\]/g, '').trim().split(/\s+/);
+    const rule: IpRule = { priority: Number(m[1]), table: '', spec: '' };
+    const spec: string[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      const v = words[i + 1];
+      if (w === 'from' && v === 'all') i++;
+      else if (w === 'fwmark' && v) {
+        const [mark, mask] = v.split('/');
+        rule.fwmark = Number(mark);
+        if (mask) rule.fwmask = Number(mask);
+        spec.push('fwmark', v);
+        i++;
+      } else if (w === 'iif' && v) {
+        rule.iif = v;
+        spec.push('iif', v);
+        i++;
+      } else if ((w === 'lookup' || w === 'table') && v) {
+        rule.table = v;
+        spec.push('lookup', v);
+        i++;
+      } else spec.push(w);
+    }
+    rule.spec = spec.join(' ');
+    out.push(rule);
+  }
+  return out;
+}
+
+export interface IpRoute {
+  type: string;
+  dst: string;
+  dev?: string;
+  /** `ip route` argument form: "local default dev lo". */
+  spec: string;
+}
+
+/** `ip route show table N`: "local default dev lo scope host", "local default dev lo metric 1024 pref medium" */
+export function parseIpRoutes(text: string): IpRoute[] {
+  const TYPES = ['local', 'unicast', 'blackhole', 'unreachable', 'prohibit', 'broadcast', 'throw', 'nat', 'anycast', 'multicast'];
+  const out: IpRoute[] = [];
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (!words.length) continue;
+    const type = TYPES.includes(words[0]!) ? words.shift()! : 'unicast';
+    const dst = words.shift()!;
+    const devAt = words.indexOf('dev');
+    const dev = devAt >= 0 ? words[devAt + 1] : undefined;
+    out.push({ type, dst, dev, spec: [type, dst, ...(dev ? ['dev', dev] : [])].join(' ') });
+  }
+  return out;
+}
+
+export interface SaveTable {
+  /** chain → policy ("-" for user chains) */
+  chains: Map<string, string>;
+  /** chain → rules in order, each as printed after "-A CHAIN " */
+  rules: Map<string, string[]>;
+}
+
+/** One table of iptables-save / ebtables-save output. */
+export function parseSaveTable(text: string, table: string): SaveTable | null {
+  const chains = new Map<string, string>();
+  const rules = new Map<string, string[]>();
+  let inTable = false;
+  let found = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) {
+      inTable = line.slice(1) === table;
+      found ||= inTable;
+      continue;
+    }
+    if (!inTable || !line || line.startsWith('#')) continue;
+    if (line === 'COMMIT') {
+      inTable = false;
+      continue;
+    }
+    if (line.startsWith(':')) {
+      const [name, policy] = line.slice(1).split(/\s+/);
+      chains.set(name!, policy ?? '-');
+      continue;
+    }
+    const m = /^-A\s+(\S+)\s*(.*)$/.exec(line);
+    if (m) {
+      if (!rules.has(m[1]!)) rules.set(m[1]!, []);
+      rules.get(m[1]!)!.push(m[2]!);
+    }
+  }
+  return found ? { chains, rules } : null;
+}
+
+/** `cat /proc/sys/K` pairs: "net/ipv4/ip_forward=1"; a key without "=" was unreadable. */
+export function parseSysctls(text: string): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const i = line.indexOf('=');
+    if (i < 0) out.set(line, null);
+    else out.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/** getsebool: "squid_use_tproxy --> on"; "Error getting active value for X" for missing booleans */
+export function parseSebool(text: string): Map<string, 'on' | 'off' | 'missing'> {
+  const out = new Map<string, 'on' | 'off' | 'missing'>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+-->\s+(on|off)/.exec(line);
+    if (m) out.set(m[1]!, m[2] as 'on' | 'off');
+    const miss = /value for (\S+)|(\S+): (?:Invalid|No such)/i.exec(line);
+    if (miss) out.set((miss[1] ?? miss[2])!, 'missing');
+  }
+  return out;
+}
+
+/** `ip -d link show NAME`: "gre remote 203.0.113.1 local 198.18.0.2 ..." → "gre remote A local B" */
+export function parseGreLink(text: string): string | null {
+  const m = /\bgre remote (\S+) local (\S+)/.exec(text);
+  return m ? `gre remote ${m[1]} local ${m[2]}` : null;
+}

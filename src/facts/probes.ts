@@ -1,0 +1,52 @@
+/** The probes roles declare. Commands are read-only; parsers live in parsers.ts. */
+import { q, type Probe } from './facts.ts';
+
+const KCONFIG = 'NF_CONNTRACK|NETFILTER_TPROXY|NF_TPROXY_IPV4|NF_TPROXY_IPV6|NETFILTER_XT_MATCH_SOCKET|NETFILTER_XT_TARGET_TPROXY|NET_IPGRE|BRIDGE_NETFILTER|BRIDGE_EBT_BROUTE|BRIDGE_EBT_REDIRECT';
+
+export const probes = {
+  kernelRelease: { id: 'kernel.release', command: 'uname -r' },
+  kernelConfig: {
+    id: 'kernel.config',
+    command: `r=$(uname -r)
+if [ -r /proc/config.gz ]; then echo source=/proc/config.gz; zcat /proc/config.gz
+elif [ -r "/boot/config-$r" ]; then echo "source=/boot/config-$r"; cat "/boot/config-$r"
+else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`,
+  },
+  /** Fallback evidence when no kernel config is readable: module files and loaded modules. */
+  kernelModules: {
+    id: 'kernel.modules',
+    command: `for m in nf_conntrack nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
+  if grep -q "^$m " /proc/modules 2>/dev/null; then echo "$m loaded"
+  elif modinfo -F filename "$m" >/dev/null 2>&1; then echo "$m module"
+  else echo "$m absent"; fi
+done`,
+  },
+  iptablesVersion: { id: 'tool.iptables', command: 'iptables --version' },
+  ip6tablesVersion: { id: 'tool.ip6tables', command: 'ip6tables --version' },
+  ebtablesVersion: { id: 'tool.ebtables', command: 'ebtables --version' },
+  ebtablesBroute: { id: 'ebtables.broute', command: 'command -v ebtables >/dev/null || exit 127; ebtables -t broute -L 2>&1' },
+  ebtablesSave: { id: 'ebtables.save', command: 'command -v ebtables-save >/dev/null || exit 127; ebtables-save 2>&1' },
+  squidVersion: { id: 'squid.version', command: 'command -v squid >/dev/null || exit 127; squid -v' },
+  squidLibcap: {
+    id: 'squid.libcap',
+    command: `s=$(command -v squid) || exit 127
+p=$(ldd "$s" | awk '/libcap\\.so/ {print $3; exit}')
+[ -n "$p" ] || exit 3
+readlink -f "$p"`,
+  },
+  interfaces: { id: 'net.interfaces', command: 'ls -1 /sys/class/net' },
+  bridgeSysctls: { id: 'sysctl.bridge', command: '[ -d /proc/sys/net/bridge ] || exit 3; ls -1 /proc/sys/net/bridge' },
+  rules: (flag: '-4' | '-6'): Probe => ({ id: `ip${flag}.rules`, command: `ip ${flag} rule show` }),
+  routes: (flag: '-4' | '-6', table: number): Probe => ({ id: `ip${flag}.routes.${table}`, command: `ip ${flag} route show table ${table}` }),
+  mangle: (tool: 'iptables' | 'ip6tables'): Probe => ({ id: `${tool}.mangle`, command: `${tool}-save -t mangle` }),
+  selinuxMode: { id: 'selinux.mode', command: 'command -v getenforce >/dev/null || exit 127; getenforce' },
+  selinuxBooleans: { id: 'selinux.booleans', command: 'command -v getsebool >/dev/null || exit 127; getsebool squid_connect_any squid_use_tproxy 2>&1' },
+  serviceManager: { id: 'service.manager', command: '[ -d /run/systemd/system ] && echo systemd || echo none' },
+  squidRunning: (config: string): Probe => ({ id: 'squid.running', command: `command -v squid >/dev/null || exit 127; squid -k check -f ${q(config)} 2>&1` }),
+  symlink: (path: string): Probe => ({ id: `symlink:${path}`, command: `readlink ${q(path)}` }),
+  link: (name: string): Probe => ({ id: `link:${name}`, command: `ip -d link show ${q(name)}` }),
+  sysctls: (paths: readonly string[]): Probe => ({
+    id: 'sysctl.live',
+    command: `for k in ${paths.map(q).join(' ')}; do if [ -r "/proc/sys/$k" ]; then printf '%s=%s\\n' "$k" "$(cat "/proc/sys/$k")"; else printf '%s\\n' "$k"; fi; done`,
+  }),
+} as const;

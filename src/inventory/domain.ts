@@ -1,0 +1,114 @@
+/**
+ * Checks that follow from the Squid TPROXY guide rather than from the schema's shape.
+ * Each message quotes the rule it enforces so the operator sees why.
+ */
+import { isIP } from 'node:net';
+import type { Diagnostic } from '../diagnostics.ts';
+import type { RawInventory } from './load.ts';
+import { didYouMean } from './schema.ts';
+import type { InventorySource, PathSeg } from './source.ts';
+import type { Host, WccpPeer } from './types.ts';
+
+const NOT_WITH_TPROXY = ['intercept', 'transparent', 'accel', 'vhost', 'vport', 'defaultsite', 'ssl-bump', 'protocol'];
+
+export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
+
+/** Where a host's effective value was written: on the host, in defaults, or (built-in) the host's name. */
+export function origin(src: InventorySource, h: Host, key: readonly PathSeg[]): { path: PathSeg[]; onKey: boolean } {
+  const own = [groupOf(h), h.name, ...key];
+  if (src.has(own)) return { path: own, onKey: false };
+  if (src.has(['defaults', ...key])) return { path: ['defaults', ...key], onKey: false };
+  return { path: [groupOf(h), h.name], onKey: true };
+}
+
+export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const at = (h: Host, key: PathSeg[], severity: Diagnostic['severity'], message: string) => {
+    const o = origin(src, h, key);
+    out.push({ ...src.diag(severity, o.path, message, o.onKey), host: h.name });
+  };
+
+  const byAddress = new Map<string, Host>();
+  for (const h of hosts) {
+    const { squid, tproxy, sysctl } = h.vars;
+
+    if (squid.tproxy_port === squid.http_port) {
+      at(h, ['squid', 'tproxy_port'], 'error', `squid.tproxy_port ${squid.tproxy_port} equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"`);
+    }
+    squid.tproxy_port_options.forEach((opt, i) => {
+      const flag = opt.split('=')[0]!.toLowerCase();
+      if (NOT_WITH_TPROXY.includes(flag)) {
+        at(h, ['squid', 'tproxy_port_options', i], 'error', `"${flag}" on the tproxy port: "The intercept, accel and related flags cannot be set on the same http_port with tproxy flag"`);
+      } else if (flag === 'tproxy') {
+        at(h, ['squid', 'tproxy_port_options', i], 'warning', 'tproxy_port_options need not repeat "tproxy": tprun adds it');
+      }
+    });
+    squid.extra.forEach((line, i) => {
+      const m = /^\s*https?_port\s+(?:\S+:)?(\d+)\b(.*)$/.exec(line);
+      if (!m) return;
+      const port = Number(m[1]);
+      if (port === squid.tproxy_port || /\btproxy\b/.test(m[2]!)) {
+        at(h, ['squid', 'extra', i], 'error', `squid.extra declares the tproxy port again: "Ports using the tproxy flag MUST NOT receive traffic for any other mode Squid can run in"`);
+      }
+    });
+    if (squid.clients.length === 0) {
+      at(h, ['squid', 'clients'], 'warning', 'squid.clients is empty: squid will answer intercepted requests with 403 (no http_access allow for the client networks)');
+    }
+
+    if ((tproxy.mark & tproxy.mask) !== tproxy.mark || (tproxy.mark & ~tproxy.mask) !== 0) {
+      const hex = (n: number) => '0x' + n.toString(16);
+      at(h, ['tproxy', 'mark'], 'error', `tproxy.mark ${hex(tproxy.mark)} does not fit mask ${hex(tproxy.mask)}: TPROXY --tproxy-mark ${hex(tproxy.mark)}/${hex(tproxy.mask)} would not set the mark the fwmark rule looks up`);
+    }
+    if (tproxy.per_interface_tables && tproxy.table + tproxy.interfaces.length - 1 > 252) {
+      at(h, ['tproxy', 'table'], 'error', `per-interface tables ${tproxy.table}..${tproxy.table + tproxy.interfaces.length - 1} run past 252 (253-255 are the kernel's own)`);
+    }
+    tproxy.bypass.forEach((b, i) => {
+      for (const k of ['source', 'destination'] as const) {
+        const v = b[k];
+        if (!v) continue;
+        const fam = isIP(v.split('/')[0]!) === 6 ? 'ipv6' : 'ipv4';
+        if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
+      }
+    });
+    if (sysctl.strict_rp_filter) {
+      sysctl.strict_rp_filter.interfaces.forEach((ifname, i) => {
+        if (tproxy.interfaces.includes(ifname)) {
+          at(h, ['sysctl', 'strict_rp_filter', 'interfaces', i], 'error', `${ifname} is a tproxy interface: its rp_filter must stay 0 ("The rp_filter settings will silently block TPROXY")`);
+        }
+      });
+    }
+
+    if (h.kind === 'bridge' && h.bridge.client_interface === h.bridge.internet_interface) {
+      out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
+    }
+
+    const prev = byAddress.get(h.address);
+    if (prev) {
+      out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `address ${h.address} is also ${prev.name}'s: each host needs its own address`), host: h.name });
+    } else byAddress.set(h.address, h);
+  }
+
+  const names = hosts.map((h) => h.name);
+  const dupNames = Object.keys(raw.routers ?? {}).filter((n) => raw.bridges && n in raw.bridges);
+  for (const n of dupNames) out.push(src.diag('error', ['bridges', n], `host ${n} is both a router and a bridge`, true));
+
+  for (const p of peers) {
+    p.caches.forEach((c, i) => {
+      if (!names.includes(c)) {
+        const hint = didYouMean(c, names);
+        out.push(src.diag('error', ['wccp_peers', p.name, 'caches', i], `wccp_peers.${p.name}: cache "${c}" is not a router or bridge of this inventory${hint ? ` (did you mean "${hint}"?)` : ''}`));
+      }
+    });
+    const [s80, s90] = p.services;
+    const okFirst = s80!.flags.includes('src_ip_hash') && !s80!.flags.includes('dst_ip_hash');
+    const okSecond = s90!.flags.includes('dst_ip_hash') && !s90!.flags.includes('src_ip_hash');
+    if (!okFirst || !okSecond) {
+      const path = src.has(['wccp_peers', p.name, 'services']) ? ['wccp_peers', p.name, 'services'] : ['wccp_peers', p.name];
+      out.push(src.diag('error', path, `wccp_peers.${p.name}: with TPROXY, service 80 must hash src_ip_hash and service 90 dst_ip_hash ("When using TPROXY the second method must be used", else replies reach the wrong cache)`));
+    }
+    if (p.customer_interfaces.length === 0) {
+      out.push(src.diag('warning', ['wccp_peers', p.name], `wccp_peers.${p.name}: no customer_interfaces: the rendered router config redirects nothing`, true));
+    }
+  }
+  return out;
+}

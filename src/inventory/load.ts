@@ -1,0 +1,109 @@
+/** Inventory file → validated, merged hosts, or every problem at once with FILE:LINE:COL. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { hasErrors, type Diagnostic } from '../diagnostics.ts';
+import { deepMerge } from './merge.ts';
+import { schemaDiagnostics } from './schema.ts';
+import { domainDiagnostics } from './domain.ts';
+import { InventorySource } from './source.ts';
+import type { Host, HostVars, Inventory, SiblingPeer, WccpPeer, WccpService } from './types.ts';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const ROLE_DEFAULTS = ['squid', 'sysctl', 'selinux', 'wccp'];
+
+/** Built-in defaults: shared ones, then each role's defaults.yml. */
+export function builtinDefaults(): HostVars {
+  const layers = [here('./defaults.yml'), ...ROLE_DEFAULTS.map((r) => here(`../../roles/${r}/defaults.yml`))].map((f) =>
+    parseYaml(readFileSync(f, 'utf8')),
+  );
+  return deepMerge<HostVars>(...layers);
+}
+
+export interface RawInventory {
+  defaults?: Record<string, unknown>;
+  routers?: Record<string, Record<string, unknown>>;
+  bridges?: Record<string, Record<string, unknown>>;
+  wccp_peers?: Record<string, Record<string, unknown>>;
+}
+
+export interface LoadResult {
+  inventory?: Inventory;
+  diagnostics: Diagnostic[];
+}
+
+const SERVICE_DEFAULTS: Record<'80' | '90', Omit<WccpService, 'id'>> = {
+  '80': { flags: ['src_ip_hash'], priority: 240 },
+  '90': { flags: ['dst_ip_hash', 'ports_source'], priority: 240 },
+};
+
+function peersOf(raw: RawInventory): WccpPeer[] {
+  return Object.entries(raw.wccp_peers ?? {}).map(([name, p]) => {
+    const services = (p.services ?? {}) as Record<string, Partial<WccpService>>;
+    return {
+      name,
+      address: p.address as string,
+      caches: (p.caches as string[]) ?? [],
+      customer_interfaces: (p.customer_interfaces as string[]) ?? [],
+      proxy_interfaces: (p.proxy_interfaces as string[]) ?? [],
+      services: (['80', '90'] as const).map((id) => ({ id: Number(id), ...SERVICE_DEFAULTS[id], ...services[id] })),
+    };
+  });
+}
+
+function sanitizeSiblings(vars: HostVars): HostVars {
+  vars.squid.siblings = vars.squid.siblings.map((s: Partial<SiblingPeer>) => ({ http_port: 3128, icp_port: 0, options: [], address: '', ...s }));
+  return vars;
+}
+
+/** Merge defaults into each host. Assumes the raw document passed the schema. */
+export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()): { hosts: Host[]; peers: WccpPeer[] } {
+  const peers = peersOf(raw);
+  const hosts: Host[] = [];
+  const strip = (h: Record<string, unknown>) => {
+    const { address: _a, bridge: _b, ...vars } = h;
+    return vars;
+  };
+  for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
+    for (const [name, h] of Object.entries(group ?? {})) {
+      const vars = sanitizeSiblings(deepMerge<HostVars>(base, raw.defaults, strip(h)));
+      const wccp = peers.filter((p) => p.caches.includes(name));
+      const common = { name, address: h.address as string, vars, wccp };
+      hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });
+    }
+  }
+  return { hosts, peers };
+}
+
+/** A value inherited from `defaults:` is reported once, not once per host. */
+function uniqueDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const id = `${d.at?.line}:${d.at?.col}:${d.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+export function loadInventoryFromSource(src: InventorySource): LoadResult {
+  const syntax = src.syntaxDiagnostics();
+  if (hasErrors(syntax)) return { diagnostics: syntax };
+  const data = src.doc.toJS() ?? {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    return { diagnostics: [src.diag('error', [], 'the inventory must be a mapping with routers, bridges, defaults and wccp_peers')] };
+  }
+  const schema = schemaDiagnostics(src, data);
+  if (hasErrors(schema)) return { diagnostics: [...syntax, ...schema] };
+  const { hosts, peers } = buildHosts(data as RawInventory);
+  const domain = domainDiagnostics(src, data as RawInventory, hosts, peers);
+  const diagnostics = uniqueDiagnostics([...syntax, ...domain]);
+  if (hasErrors(diagnostics)) return { diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts, peers }, diagnostics };
+}
+
+export function loadInventory(file: string): LoadResult {
+  const src = InventorySource.read(file);
+  if (!(src instanceof InventorySource)) return { diagnostics: [src] };
+  return loadInventoryFromSource(src);
+}

@@ -1,0 +1,17 @@
+/** Deep merge with Ansible's list semantics: mappings merge key by key, lists and scalars replace. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+const isObj = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function deepMerge<T>(...layers: unknown[]): T {
+  let out: unknown = undefined;
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    if (isObj(out) && isObj(layer)) {
+      const merged: Record<string, unknown> = { ...out };
+      for (const [k, v] of Object.entries(layer)) merged[k] = deepMerge(out[k], v);
+      out = merged;
+    } else out = structuredClone(layer);
+  }
+  return out as T;
+}

@@ -1,0 +1,150 @@
+/** JSON-schema validation of the inventory, with each error mapped back to FILE:LINE:COL. */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import addErrors from 'ajv-errors';
+import type { Diagnostic } from '../diagnostics.ts';
+import type { InventorySource, PathSeg } from './source.ts';
+
+export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/inventory.schema.json', import.meta.url));
+const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+
+export function isCidr(value: string): boolean {
+  const [addr, prefix, ...rest] = value.split('/');
+  if (rest.length || !addr) return false;
+  const fam = isIP(addr);
+  if (!fam) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (fam === 4 ? 32 : 128);
+}
+
+// ajv's typings for the 2020 build and its plugins are CommonJS-shaped; unwrap defaults once here.
+type AjvT = import('ajv/dist/2020.js').default;
+type Plugin = (ajv: AjvT, opts?: unknown) => AjvT;
+const cjs = <T>(m: unknown): T => ((m as { default?: T }).default ?? m) as T;
+const AjvCtor = cjs<new (opts: object) => AjvT>(Ajv2020);
+const withFormats = cjs<Plugin>(addFormats);
+const withErrors = cjs<Plugin>(addErrors);
+
+const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+withFormats(ajv, ['hostname']);
+ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
+ajv.addFormat('ip-or-cidr', isCidr);
+withErrors(ajv);
+const validate = ajv.compile(schema);
+
+/** Keys the schema allows at an instance path, for did-you-mean hints. */
+function allowedKeys(path: readonly PathSeg[]): string[] {
+  // Walk the schema along the path; good enough for the fixed shape of our schema.
+  const defs = (schema.$defs ?? {}) as Record<string, Record<string, unknown>>;
+  const resolve = (s: Record<string, unknown> | undefined): Record<string, unknown> | undefined => {
+    if (s && typeof s.$ref === 'string') {
+      const base = defs[s.$ref.replace('#/$defs/', '')];
+      const props = { ...((base?.properties as object) ?? {}), ...((s.properties as object) ?? {}) };
+      return { ...base, ...s, properties: props, $ref: base?.$ref };
+    }
+    return s;
+  };
+  let node: Record<string, unknown> | undefined = resolve(schema);
+  for (const seg of path) {
+    if (!node) return [];
+    const props = node.properties as Record<string, Record<string, unknown>> | undefined;
+    if (typeof seg === 'number') node = resolve(node.items as Record<string, unknown>);
+    else if (props && seg in props) node = resolve(props[seg]);
+    else node = resolve(node.additionalProperties as Record<string, unknown>);
+    node = resolve(node);
+  }
+  return Object.keys((node?.properties as object) ?? {});
+}
+
+/** Distance where swapping two neighbouring letters counts as one typo (Damerau). */
+export function typoDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = typoDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function toPath(instancePath: string): PathSeg[] {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function describe(e: ErrorObject, path: readonly PathSeg[]): string {
+  const where = path.length ? path.join('.') : 'inventory';
+  switch (e.keyword) {
+    case 'type':
+      return `${where}: expected ${e.params.type}`;
+    case 'required':
+      return `${where}: missing required key "${e.params.missingProperty}"`;
+    case 'enum':
+      return `${where}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'uniqueItems':
+      return `${where}: items ${e.params.j} and ${e.params.i} are the same`;
+    case 'minItems':
+      return `${where}: must not be empty`;
+    default:
+      return `${where}: ${e.message}`;
+  }
+}
+
+export function schemaDiagnostics(src: InventorySource, data: unknown): Diagnostic[] {
+  if (validate(data)) return [];
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    // anyOf/if branches produce noise already summarised by a sibling error.
+    // Branch failures inside anyOf are summarised by the anyOf's own errorMessage.
+    if (['anyOf', 'not', 'format', 'pattern'].includes(e.keyword)) continue;
+    if (e.keyword === 'required' && e.schemaPath.includes('/anyOf/')) continue;
+    let path = toPath(e.instancePath);
+    let message: string;
+    let onKey = false;
+    if (e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') {
+      const key = String(e.params.additionalProperty ?? e.params.unevaluatedProperty);
+      const hint = didYouMean(key, allowedKeys(path));
+      path = [...path, key];
+      onKey = true;
+      message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    } else if (e.keyword === 'propertyNames') {
+      continue; // reported by the errorMessage on the name itself
+    } else if (e.keyword === 'errorMessage') {
+      const inner = (e.params.errors as ErrorObject[] | undefined)?.[0];
+      if (inner?.propertyName !== undefined) {
+        path = [...path, inner.propertyName];
+        onKey = true;
+      }
+      message = `${path.length ? path.join('.') + ': ' : ''}${e.message}`;
+    } else {
+      message = describe(e, path);
+    }
+    const pos = src.at(path, onKey);
+    const id = `${pos.line}:${pos.col}:${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ severity: 'error', message, at: pos });
+  }
+  return out.sort((a, b) => a.at!.line - b.at!.line || a.at!.col - b.at!.col);
+}

@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const tprun = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['bin/tprun.js', ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-cli-'));
+
+test('validate: example is valid, exit 0', () => {
+  const r = tprun('validate', 'inventories/example.yml');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /valid \(2 routers, 1 bridges, 1 WCCP peers\)/);
+});
+
+test('validate: broken inventory gets FILE:LINE:COL lines, exit 1, no stack trace', () => {
+  const f = join(tmp, 'bad.yml');
+  writeFileSync(f, 'routers:\n  c1: { address: 198.51.100.300, ssh: { prot: 22 } }\n');
+  const r = tprun('validate', f);
+  assert.is(r.code, 1);
+  const lines = r.err.trim().split('\n');
+  assert.match(lines[0]!, new RegExp(`^${f}:2:18: routers.c1.address: not an IP address or host name$`));
+  assert.match(lines[1]!, new RegExp(`^${f}:2:41: unknown key "prot" \\(did you mean "port"\\?\\)$`));
+  assert.match(lines.at(-1)!, /2 errors; no host was contacted/);
+  assert.not.match(r.err, /\n\s+at /);
+});
+
+test('validate: missing file and bad options exit 1 with a sentence', () => {
+  const r = tprun('validate', join(tmp, 'nope.yml'));
+  assert.is(r.code, 1);
+  assert.match(r.err, /cannot read the inventory \(ENOENT\)/);
+  assert.is(tprun('check', 'inventories/example.yml', '--forks', 'x').code, 1);
+  assert.is(tprun('check', 'inventories/example.yml', '--roles', 'squid,nope').code, 1);
+  assert.is(tprun('check', 'inventories/example.yml', '--report', 'xml:f').code, 1);
+  assert.is(tprun('bogus', 'x').code, 1);
+  assert.match(tprun('validate', 'inventories/example.yml', '--limit', 'zzz').err, /matches no host/);
+});
+
+test('render --out writes per-host artifacts and the WCCP router config', () => {
+  const out = join(tmp, 'render');
+  const r = tprun('render', 'inventories/example.yml', '--out', out, '--limit', 'cache1');
+  assert.is(r.code, 0, r.err);
+  assert.ok(existsSync(join(out, 'cache1/etc/squid/squid.conf')));
+  assert.ok(existsSync(join(out, 'wccp/gw1.ios')));
+  assert.not.ok(existsSync(join(out, 'cache2')));
+});
+
+test('--help and --version', () => {
+  assert.match(tprun('--help').out, /Exit codes: 0 compliant/);
+  assert.match(tprun('--version').out, /^tprun \d+\.\d+\.\d+/);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
