@@ -1,1 +1,73 @@
-export async function runFleet(_: unknown): Promise<number> { return 1; }
+/** All selected hosts at once (--forks at a time), live progress with listr2, recap and exit code. */
+import { Listr } from 'listr2';
+import { EXIT, type CommonOptions } from '../cli/options.ts';
+import type { Host, Inventory } from '../inventory/types.ts';
+import type { Role } from '../plan/role.ts';
+import { changesOf } from '../plan/types.ts';
+import { recap, resultDetails, resultLine } from '../report/human.ts';
+import { writeReports } from '../report/write.ts';
+import { SshConnection, type Connection } from '../ssh/connection.ts';
+import { runHost, type HostResult } from './host.ts';
+
+export interface FleetRun {
+  mode: 'check' | 'apply';
+  inventory: Inventory;
+  hosts: Host[];
+  roles: Role[];
+  options: CommonOptions;
+  /** Tests pass scripted connections. */
+  connect?: (host: Host) => Promise<Connection>;
+  out?: NodeJS.WritableStream;
+}
+
+export function exitCode(results: readonly HostResult[], mode: 'check' | 'apply'): number {
+  const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
+  const pending = mode === 'check' && results.some((r) => r.status === 'drifted');
+  return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
+}
+
+export async function runFleet(run: FleetRun): Promise<number> {
+  const out = run.out ?? process.stdout;
+  const { options } = run;
+  const connect = run.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: options.acceptNewHostKeys }));
+  const started = new Date();
+  const t0 = performance.now();
+  const results = new Map<string, HostResult>();
+  const live = out === process.stdout && process.stdout.isTTY && !options.quiet;
+  const say = (line: string) => out.write(line + '\n');
+
+  const tasks = new Listr(
+    run.hosts.map((host) => ({
+      title: host.name,
+      task: async (_ctx: unknown, task: { title: string; output: string }) => {
+        const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => (task.output = p) });
+        results.set(host.name, r);
+        task.title = resultLine(r);
+        if (!live && !options.quiet) say(resultLine(r));
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r));
+      },
+    })),
+    {
+      concurrent: options.forks,
+      exitOnError: false,
+      renderer: live ? 'default' : 'silent',
+      rendererOptions: { collapseErrors: false, showErrorMessage: false },
+    },
+  );
+  await tasks.run().catch(() => undefined);
+
+  const ordered = run.hosts.map((h) => results.get(h.name)!).filter(Boolean);
+  const seconds = (performance.now() - t0) / 1000;
+  for (const r of ordered) {
+    const details = resultDetails(r, { diff: options.diff, verbose: options.verbose });
+    const interesting = r.status !== 'compliant' || options.verbose;
+    if (details.length && interesting) {
+      say(`\n${r.host} (${r.status}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`);
+      details.forEach(say);
+    }
+  }
+  say(recap(ordered, seconds).join('\n'));
+  const code = exitCode(ordered, run.mode);
+  await writeReports(options.reports, { mode: run.mode, inventory: run.inventory, hosts: run.hosts, results: ordered, started, seconds, exitCode: code }, out);
+  return code;
+}

@@ -1,0 +1,82 @@
+/**
+ * Strict host-key checking against OpenSSH known_hosts: plain and hashed (|1|salt|hash) names,
+ * [host]:port entries, @revoked markers. Never trusts silently; new keys are recorded only
+ * when the operator asks (--accept-new-host-keys), and a changed key always fails.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface KnownHostEntry {
+  marker?: '@revoked' | '@cert-authority';
+  patterns: string;
+  keyType: string;
+  key: string; // base64 blob
+}
+
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  const out: KnownHostEntry[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const f = line.split(/\s+/);
+    const marker = f[0]!.startsWith('@') ? (f.shift() as KnownHostEntry['marker']) : undefined;
+    if (f.length < 3) continue;
+    out.push({ marker, patterns: f[0]!, keyType: f[1]!, key: f[2]! });
+  }
+  return out;
+}
+
+/** The name OpenSSH looks up: "host" on port 22, "[host]:port" otherwise. */
+export const hostToken = (host: string, port: number) => (port === 22 ? host : `[${host}]:${port}`);
+
+function patternMatches(pattern: string, token: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
+  }
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  return re.test(token);
+}
+
+function entryMatches(e: KnownHostEntry, token: string): boolean {
+  let hit = false;
+  for (const p of e.patterns.split(',')) {
+    if (p.startsWith('!')) {
+      if (patternMatches(p.slice(1), token)) return false;
+    } else if (patternMatches(p, token)) hit = true;
+  }
+  return hit;
+}
+
+export const fingerprint = (blob: Buffer) => 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+
+/** The key type stored at the start of an SSH public key blob ("ssh-ed25519"). */
+export function keyTypeOf(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString('ascii');
+}
+
+export type Verdict = { ok: true; recorded?: boolean } | { ok: false; reason: string };
+
+export function verifyHostKey(opts: { file: string; host: string; port: number; key: Buffer; acceptNew: boolean }): Verdict {
+  const token = hostToken(opts.host, opts.port);
+  const b64 = opts.key.toString('base64');
+  const fp = fingerprint(opts.key);
+  const entries = existsSync(opts.file) ? parseKnownHosts(readFileSync(opts.file, 'utf8')) : [];
+  if (entries.some((e) => e.marker === '@revoked' && e.key === b64)) {
+    return { ok: false, reason: `host key ${fp} of ${token} is marked @revoked in ${opts.file}` };
+  }
+  const mine = entries.filter((e) => !e.marker && entryMatches(e, token));
+  if (mine.some((e) => e.key === b64)) return { ok: true };
+  if (mine.length) {
+    return { ok: false, reason: `HOST KEY CHANGED for ${token}: it offered ${keyTypeOf(opts.key)} ${fp}, which does not match ${opts.file}; if the host was reinstalled, remove its old line (ssh-keygen -R '${token}' -f ${opts.file})` };
+  }
+  if (!opts.acceptNew) {
+    return { ok: false, reason: `unknown host key for ${token}: ${keyTypeOf(opts.key)} ${fp} is not in ${opts.file} (verify it, then add it, or run with --accept-new-host-keys)` };
+  }
+  mkdirSync(dirname(opts.file), { recursive: true });
+  appendFileSync(opts.file, `${token} ${keyTypeOf(opts.key)} ${b64}\n`);
+  return { ok: true, recorded: true };
+}

@@ -1,0 +1,208 @@
+/**
+ * The lab: network-namespace hosts on this machine, each with its own sshd, /etc/squid,
+ * /etc/tprun, /run and squid log dir, reached over SSH from a controller namespace that has no
+ * default route. Addresses come only from 198.18.0.0/15 and the documentation ranges
+ * (198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), never from this machine's own network.
+ *
+ * Topology:  ctl (198.18.0.1) ──br── hN mgmt0 (198.18.1.N)
+ *            client (198.51.100.2, 2001:db8:c::2) ── h1 ── origin (203.0.113.2, 2001:db8:5::2)
+ *            wccp (198.18.0.250): a UDP 2048 listener standing in for a WCCP router
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const STATE = '/tmp/tprun-lab';
+export const PREFIX = 'tpl-';
+export const CTL = `${PREFIX}ctl`;
+export const CLIENT = `${PREFIX}client`;
+export const ORIGIN = `${PREFIX}origin`;
+export const WCCP = `${PREFIX}wccp`;
+export const WCCP_ADDR = '198.18.0.250';
+export const WCCP_LOG = `${STATE}/wccp.log`;
+export const CLIENT4 = '198.51.100.2';
+export const CLIENT6 = '2001:db8:c::2';
+export const ORIGIN4 = '203.0.113.2';
+export const ORIGIN6 = '2001:db8:5::2';
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export const hostNs = (i: number) => `${PREFIX}h${i}`;
+export const hostName = (i: number) => `h${i}`;
+export const hostAddr = (i: number) => `198.18.${1 + Math.floor(i / 250)}.${i % 250}`;
+
+function sh(cmd: string, opts: { ns?: string; allowFail?: boolean } = {}): string {
+  const argv = opts.ns ? ['ip', 'netns', 'exec', opts.ns, 'sh', '-c', cmd] : ['sh', '-c', cmd];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`lab: ${opts.ns ? `[${opts.ns}] ` : ''}${cmd}\n${r.stderr}`);
+  return r.stdout;
+}
+
+export const nsExec = (ns: string, cmd: string, allowFail = false) => sh(cmd, { ns, allowFail });
+
+export function preflight(): string | undefined {
+  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, iptables, sshd)';
+  if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'ip netns does not work here (iproute2 missing or no namespace support)';
+  for (const bin of ['/usr/sbin/sshd', '/usr/sbin/squid', '/usr/sbin/iptables', '/usr/bin/ssh-keygen']) {
+    if (!existsSync(bin)) return `${bin} is missing (run scripts/ensure-deps.sh as root)`;
+  }
+  return undefined;
+}
+
+export function labNamespaces(): string[] {
+  return sh('ip netns list', { allowFail: true })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(PREFIX));
+}
+
+/** Stop every process of the lab by pid, then delete its namespaces and per-host /etc dirs. */
+export function down(): void {
+  for (const ns of labNamespaces()) {
+    const pids = sh(`ip netns pids ${ns}`, { allowFail: true }).split('\n').filter(Boolean);
+    for (const sig of ['TERM', 'KILL']) {
+      for (const pid of pids) spawnSync('kill', [`-${sig}`, pid]);
+      if (sig === 'TERM' && pids.length) spawnSync('sleep', ['0.3']);
+    }
+    sh(`ip netns del ${ns}`, { allowFail: true });
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  }
+}
+
+function sshdConfig(ns: string, addr: string): string {
+  return `ListenAddress ${addr}
+HostKey ${STATE}/${ns}/ssh_host_ed25519_key
+AuthorizedKeysFile ${STATE}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UsePAM no
+StrictModes no
+PidFile /run/sshd.pid
+MaxStartups 500:30:1000
+MaxSessions 20
+LogLevel ERROR
+Subsystem sftp /usr/lib/openssh/sftp-server
+`;
+}
+
+export interface LabOptions {
+  hosts: number;
+  /** Wire h1 between a client and an origin namespace. */
+  proof?: boolean;
+  /** A namespace listening on UDP 2048 as a WCCP router. */
+  wccp?: boolean;
+}
+
+export function up(opts: LabOptions): void {
+  down();
+  rmSync(STATE, { recursive: true, force: true });
+  mkdirSync(STATE, { recursive: true });
+  sh(`ssh-keygen -q -t ed25519 -N '' -f ${STATE}/id_ed25519 && cp ${STATE}/id_ed25519.pub ${STATE}/authorized_keys`);
+  // `ip netns exec` binds /etc/netns/NS/X over /etc/X only when /etc/X exists.
+  for (const d of ['/etc/tprun', '/etc/squid', '/etc/sysctl.d', '/etc/systemd/system']) mkdirSync(d, { recursive: true });
+
+  sh(`ip netns add ${CTL}`);
+  nsExec(CTL, 'ip link set lo up && ip link add br0 type bridge && ip link set br0 up && ip addr add 198.18.0.1/16 dev br0');
+  const known: string[] = [];
+  for (let i = 1; i <= opts.hosts; i++) {
+    const ns = hostNs(i);
+    const addr = hostAddr(i);
+    sh(`ip netns add ${ns}`);
+    sh(`ip link add m${i} netns ${CTL} type veth peer name mgmt0 netns ${ns}`);
+    nsExec(CTL, `ip link set m${i} master br0 && ip link set m${i} up`);
+    nsExec(ns, `ip link set lo up && ip link set mgmt0 up && ip addr add ${addr}/16 dev mgmt0`);
+    const etc = `/etc/netns/${ns}`;
+    for (const d of ['tprun', 'squid', 'sysctl.d', 'systemd/system']) mkdirSync(`${etc}/${d}`, { recursive: true });
+    mkdirSync(`${STATE}/${ns}`, { recursive: true });
+    sh(`ssh-keygen -q -t ed25519 -N '' -f ${STATE}/${ns}/ssh_host_ed25519_key`);
+    writeFileSync(`${STATE}/${ns}/sshd_config`, sshdConfig(ns, addr));
+    known.push(`${addr} ${readFileSync(`${STATE}/${ns}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
+  }
+  writeFileSync(`${STATE}/known_hosts`, known.join('\n') + '\n');
+  if (opts.proof) proofTopology();
+  if (opts.wccp) wccpPeer();
+  for (let i = 1; i <= opts.hosts; i++) startSshd(i);
+  waitForSshd(opts.hosts);
+}
+
+/** Start a host's sshd in a private mount namespace with its own /run and squid dirs. */
+export function startSshd(i: number): void {
+  const ns = hostNs(i);
+  const setup = [
+    `hostname ${hostName(i)}`,
+    'mount -t tmpfs none /run && mkdir -p /run/sshd',
+    'mount -t tmpfs none /var/log/squid && chown proxy:proxy /var/log/squid',
+    'mount -t tmpfs none /var/spool/squid && chown proxy:proxy /var/spool/squid',
+    `exec /usr/sbin/sshd -f ${STATE}/${ns}/sshd_config`,
+  ].join(' && ');
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lab: sshd in ${ns} did not start: ${r.stderr}`);
+}
+
+function waitForSshd(n: number): void {
+  const ports = Array.from({ length: n }, (_, i) => hostAddr(i + 1));
+  const script = `for a in ${ports.join(' ')}; do i=0; until (echo > /dev/tcp/$a/22) 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && { echo "no sshd on $a" >&2; exit 1; }; sleep 0.1; done; done`;
+  execFileSync('ip', ['netns', 'exec', CTL, 'bash', '-c', script]);
+}
+
+function proofTopology(): void {
+  const h1 = hostNs(1);
+  sh(`ip netns add ${CLIENT} && ip netns add ${ORIGIN}`);
+  sh(`ip link add eth0 netns ${CLIENT} type veth peer name eth1 netns ${h1}`);
+  sh(`ip link add eth0 netns ${ORIGIN} type veth peer name eth2 netns ${h1}`);
+  const v6 = 'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0';
+  nsExec(h1, `${v6}; ip link set eth1 up && ip link set eth2 up && ip addr add 198.51.100.1/24 dev eth1 && ip addr add 2001:db8:c::1/64 dev eth1 nodad && ip addr add 203.0.113.1/24 dev eth2 && ip addr add 2001:db8:5::1/64 dev eth2 nodad`);
+  nsExec(CLIENT, `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${CLIENT4}/24 dev eth0 && ip addr add ${CLIENT6}/64 dev eth0 nodad && ip route add default via 198.51.100.1 && ip -6 route add default via 2001:db8:c::1`);
+  nsExec(ORIGIN, `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${ORIGIN4}/24 dev eth0 && ip addr add ${ORIGIN6}/64 dev eth0 nodad && ip route add default via 203.0.113.1 && ip -6 route add default via 2001:db8:5::1`);
+  const child = spawn('ip', ['netns', 'exec', ORIGIN, process.execPath, here('./origin.mjs'), ORIGIN4, ORIGIN6], { detached: true, stdio: 'ignore' });
+  child.unref();
+  const wait = `i=0; until (echo > /dev/tcp/${ORIGIN4}/80) 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done`;
+  execFileSync('ip', ['netns', 'exec', ORIGIN, 'bash', '-c', wait]);
+}
+
+function wccpPeer(): void {
+  sh(`ip netns add ${WCCP}`);
+  sh(`ip link add mw netns ${CTL} type veth peer name eth0 netns ${WCCP}`);
+  nsExec(CTL, 'ip link set mw master br0 && ip link set mw up');
+  nsExec(WCCP, `ip link set lo up && ip link set eth0 up && ip addr add ${WCCP_ADDR}/16 dev eth0`);
+  writeFileSync(WCCP_LOG, '');
+  const child = spawn('ip', ['netns', 'exec', WCCP, process.execPath, here('./wccp-listener.mjs'), WCCP_ADDR, WCCP_LOG], { detached: true, stdio: 'ignore' });
+  child.unref();
+}
+
+/** HTTP GET from the client namespace through h1; the origin answers with the address it saw. */
+export function clientGet(family: 4 | 6): { status: number; body: string; via: string | undefined; raw: string } {
+  const url = family === 4 ? `http://${ORIGIN4}/` : `http://[${ORIGIN6}]/`;
+  const r = spawnSync('ip', ['netns', 'exec', CLIENT, 'curl', '-sS', '-i', '--max-time', '8', url], { encoding: 'utf8' });
+  const raw = r.stdout + r.stderr;
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
+  const via = /^via: (.*)$/im.exec(r.stdout)?.[1]?.trim();
+  const body = r.stdout.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  return { status, body, via, raw };
+}
+
+/** Run tprun in the controller namespace (no default route: nothing can leave the machine). */
+export function tprunInCtl(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
+  const bin = fileURLToPath(new URL('../../bin/tprun.js', import.meta.url));
+  const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env, SSH_AUTH_SOCK: '' } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** An inventory for N lab hosts (h1 is the proof router when the proof topology is up). */
+export function labInventory(n: number, extra: { wccp?: boolean } = {}): string {
+  const hosts = Array.from({ length: n }, (_, k) => `  ${hostName(k + 1)}: { address: ${hostAddr(k + 1)} }`).join('\n');
+  return `# yaml-language-server: $schema=../schemas/inventory.schema.json
+# Generated for the lab by test/lab/lab.ts
+defaults:
+  ssh: { user: root, identity: ${STATE}/id_ed25519, known_hosts: ${STATE}/known_hosts }
+  tproxy:
+    interfaces: [lo]
+    ports: [80]
+    families: [ipv4, ipv6]
+  squid:
+    clients: [198.51.100.0/24, 2001:db8:c::/64]
+    dns_nameservers: [127.0.0.1]
+  selinux: auto
+routers:
+${hosts}
+${extra.wccp ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [h1]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]\n` : ''}`;
+}
