@@ -1,0 +1,182 @@
+/**
+ * Roles whose real environment this machine cannot provide, on MOCKED facts (named as such):
+ * SELinux enabled, a kernel with a GRE driver, an ebtables broute table. Each mock starts from a
+ * real recording and changes only the probes the missing feature would answer differently.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadInventory } from '../src/inventory/load.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { planHost } from '../src/plan/planner.ts';
+import { ROLES } from '../src/plan/roles.ts';
+import { changesOf, type HostPlan } from '../src/plan/types.ts';
+import { Facts } from '../src/facts/facts.ts';
+import { edited } from './facts.ts';
+import { load } from './helpers.ts';
+
+const lab = loadInventory('inventories/lab.yml').inventory!;
+const h1 = lab.hosts.find((h) => h.name === 'h1')!;
+const withVars = (h: Host, patch: (h: Host) => void): Host => {
+  const c = structuredClone(h);
+  patch(c);
+  return c;
+};
+const plan = (facts: Facts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
+/** Probes the router recording lacks: files these roles install, absent on that host. */
+const absent = (...paths: string[]) => Object.fromEntries(paths.map((p) => [`file:${p}`, { stdout: '', code: 3 }]));
+const WCCP_FILES = absent('/etc/tprun/boot.d/10-wccp.sh');
+const EB_FILES = absent('/etc/tprun/ebtables.rules', '/etc/tprun/boot.d/40-ebtables.sh');
+const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
+
+test('MOCK selinux Enforcing: both booleans turned on persistently', () => {
+  const p = plan(edited('router-compliant', { 'selinux.mode': { stdout: 'Enforcing\n', code: 0 }, 'selinux.booleans': { stdout: 'squid_connect_any --> off\nsquid_use_tproxy --> off\n', code: 0 } }));
+  assert.equal(changed(p), ['update selinux squid_connect_any', 'update selinux squid_use_tproxy']);
+  assert.equal(changesOf(p)[1]!.commands, ['setsebool -P squid_use_tproxy on']);
+  assert.equal(changesOf(p)[1]!.undo, ['setsebool -P squid_use_tproxy off']);
+});
+
+test('MOCK selinux policy without squid_use_tproxy: says so and points at the policy module', () => {
+  const p = plan(edited('router-compliant', { 'selinux.mode': { stdout: 'Permissive\n', code: 0 }, 'selinux.booleans': { stdout: 'squid_connect_any --> on\nError getting active value for squid_use_tproxy\n', code: 1 } }));
+  assert.equal(changed(p), []);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'warning' && /no squid_use_tproxy boolean/.test(d.message) && /squidtproxy.te/.test(d.message)));
+});
+
+test('selinux: auto skips cleanly when SELinux is absent (this machine), enforce fails, skip never looks', () => {
+  assert.equal(plan(edited('router-compliant', {})).diagnostics.filter((d) => d.role === 'selinux'), []);
+  const enforce = withVars(h1, (h) => (h.vars.selinux = 'enforce'));
+  const p = plan(edited('router-compliant', {}), enforce);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'error' && /enforce, but SELinux is not installed/.test(d.message)));
+  const skip = withVars(h1, (h) => (h.vars.selinux = 'skip'));
+  const probes = ROLES.find((r) => r.name === 'selinux')!;
+  assert.not.ok(probes.applies(skip));
+});
+
+const wccpInv = load(`defaults:
+  ssh: { identity: /tmp/k, known_hosts: /tmp/kh }
+  tproxy: { interfaces: [lo] }
+  squid: { clients: [198.51.100.0/24, 2001:db8:c::/64], dns_nameservers: [127.0.0.1] }
+routers:
+  h1: { address: 198.18.1.1 }
+wccp_peers:
+  wr1: { address: 198.18.0.250, caches: [h1], customer_interfaces: [Gi0/1], proxy_interfaces: [Gi0/2] }
+`).inventory!;
+const wh1 = wccpInv.hosts[0]!;
+
+test('wccp on this kernel (no GRE driver): the GRE interface is an error, squid.conf still gets wccp2_router', () => {
+  const p = plan(edited('router-compliant', { ...WCCP_FILES, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'error' && d.role === 'wccp' && /no GRE driver \(CONFIG_NET_IPGRE is not set in \/proc\/config.gz\)/.test(d.message)));
+  const conf = changesOf(p).find((i) => i.id === 'file /etc/squid/squid.conf')!;
+  assert.match(conf.after!, /^wccp2_router 198\.18\.0\.250$/m);
+  assert.not.ok(changesOf(p).some((i) => i.kind === 'link'));
+});
+
+test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists', () => {
+  const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
+  const p = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
+  const link = changesOf(p).find((i) => i.kind === 'link')!;
+  assert.equal(link.commands, ['ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1', 'ip link set wccp0 up', 'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter']);
+  const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN\n    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0\n    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit\n';
+  const q = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1);
+  assert.not.ok(changesOf(q).some((i) => i.kind === 'link'));
+});
+
+const bridgeInv = load(`defaults:
+  ssh: { identity: /tmp/k, known_hosts: /tmp/kh }
+  tproxy: { interfaces: [lo], bypass: [{ source: 198.51.100.7 }] }
+  squid: { clients: [198.51.100.0/24, 2001:db8:c::/64] }
+bridges:
+  b1: { address: 198.18.1.3, bridge: { client_interface: eth0, internet_interface: eth1 } }
+`).inventory!;
+const b1 = bridgeInv.hosts[0]!;
+const bridgeKeys = 'net/bridge/bridge-nf-call-arptables=1\nnet/bridge/bridge-nf-call-ip6tables=1\nnet/bridge/bridge-nf-call-iptables=1\nnet/bridge/bridge-nf-filter-pppoe-tagged=0\nnet/bridge/bridge-nf-filter-vlan-tagged=0\nnet/bridge/bridge-nf-pass-vlan-input-dev=0\n';
+
+test('bridge on this kernel: kernel-check blocks with the missing broute table, before anything changes', () => {
+  const p = plan(
+    edited('router-fresh', {
+      'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
+      'ebtables.broute': { stdout: "ebtables v1.8.9 (nf_tables): table 'broute' does not exist\nPerhaps ebtables or your kernel needs to be upgraded.\n", code: 3 },
+    }),
+    b1,
+  );
+  assert.match(p.blocked!, /the kernel has no ebtables broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\)/);
+  assert.equal(changed(p), []);
+});
+
+const brouteOk = (save: string) => ({
+  ...EB_FILES,
+  'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
+  'ebtables.broute': { stdout: 'Bridge table: broute\n\nBridge chain: BROUTING, entries: 0, policy: ACCEPT\n', code: 0 },
+  'ebtables.save': { stdout: save, code: 0 },
+  'sysctl.live': (s: string) => s + bridgeKeys,
+});
+
+test('MOCK bridge with a broute table: the four DROP rules per port after the bypass, bridge keys to 0', () => {
+  const p = plan(edited('router-fresh', brouteOk('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n*broute\n:BROUTING ACCEPT\n')), b1);
+  assert.is(p.blocked, undefined);
+  const eb = changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')!;
+  assert.is(eb.action, 'create');
+  const payload = eb.commands[1]!.split('\n');
+  assert.equal(payload.slice(1, -1), [
+    '*broute',
+    ':TPRUN_BROUTING RETURN',
+    '-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT',
+    '-A TPRUN_BROUTING -p IPv6 -i eth0 --ip6-proto tcp --ip6-dport 80 -j redirect --redirect-target DROP',
+    '-A TPRUN_BROUTING -p IPv4 -i eth0 --ip-proto tcp --ip-dport 80 -j redirect --redirect-target DROP',
+    '-A TPRUN_BROUTING -p IPv6 -i eth1 --ip6-proto tcp --ip6-sport 80 -j redirect --redirect-target DROP',
+    '-A TPRUN_BROUTING -p IPv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP',
+    '-I BROUTING 1 -j TPRUN_BROUTING',
+  ]);
+  const c = changed(p);
+  assert.ok(c.includes('update sysctl net.bridge.bridge-nf-call-iptables'));
+  assert.not.ok(c.includes('update sysctl net.bridge.bridge-nf-filter-vlan-tagged'));
+  // Bridges also get every router step.
+  assert.ok(c.includes('create iptables mangle TPRUN_PREROUTING'));
+});
+
+test('MOCK bridge: ebtables-save output in its own option order and case is compliant', () => {
+  const save = `*broute
+:BROUTING ACCEPT
+:TPRUN_BROUTING RETURN
+-A BROUTING -j TPRUN_BROUTING
+-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT
+-A TPRUN_BROUTING -p IPv6 -i eth0 --ip6-proto tcp --ip6-dport 80 -j redirect --redirect-target DROP
+-A TPRUN_BROUTING -p IPv4 -i eth0 --ip-proto tcp --ip-dport 80 -j redirect --redirect-target DROP
+-A TPRUN_BROUTING -i eth1 -p IPv6 --ip6-proto TCP --ip6-sport 80 -j redirect --redirect-target DROP
+-A TPRUN_BROUTING -p ipv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP
+`;
+  const p = plan(edited('router-fresh', brouteOk(save)), b1);
+  assert.is(changesOf(p).find((i) => i.kind === 'ebtables'), undefined);
+  const swapped = save.replace(/(-A TPRUN_BROUTING -p IPv4 --ip-src.*\n)(.*\n)/, '$2$1');
+  assert.is(changesOf(plan(edited('router-fresh', brouteOk(swapped)), b1)).find((i) => i.kind === 'ebtables')?.action, 'update');
+});
+
+test('MOCK bridge without br_netfilter: the missing net.bridge keys are an error with the fix', () => {
+  const p = plan(edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys.replace(/=\d/g, '') }), b1);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'error' && /modprobe br_netfilter/.test(d.message)));
+});
+
+test('sysctl: strict rp_filter on other interfaces, the set keyword style, per-interface tables', () => {
+  const h = withVars(h1, (x) => {
+    x.vars.sysctl.strict_rp_filter = { value: 2, interfaces: ['mgmt0'] };
+    x.vars.sysctl.set_keyword = true;
+  });
+  const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s + 'net/ipv4/conf/mgmt0/rp_filter=0\n' }), h);
+  const file = changesOf(p).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!;
+  assert.match(file.after!, /^set net\.ipv4\.conf\.mgmt0\.rp_filter = 2$/m);
+  assert.ok(changed(p).includes('update sysctl net.ipv4.conf.mgmt0.rp_filter'));
+  const per = withVars(h1, (x) => {
+    x.vars.tproxy.per_interface_tables = true;
+    x.vars.tproxy.interfaces = ['lo', 'eth1'];
+  });
+  const q = plan(edited('router-fresh', { 'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\n', 'ip-4.routes.101': { stdout: '', code: 2 }, 'ip-6.routes.101': { stdout: '', code: 2 } }), per);
+  assert.ok(changed(q).includes('create ip -4 rule fwmark 0x1/0x1 iif eth1 lookup 101'));
+  assert.ok(changed(q).includes('create ip -4 route table 101 local default dev eth1'));
+});
+
+test('sysctl: a tproxy interface that does not exist is an error naming it', () => {
+  const h = withVars(h1, (x) => (x.vars.tproxy.interfaces = ['eth7']));
+  const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s + 'net/ipv4/conf/eth7/rp_filter\n' }), h);
+  assert.ok(p.diagnostics.some((d) => /interface eth7 does not exist/.test(d.message)));
+});
+
+test.run();

@@ -1,0 +1,190 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Facts } from '../src/facts/facts.ts';
+import { loadInventory } from '../src/inventory/load.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { planHost } from '../src/plan/planner.ts';
+import { ROLES } from '../src/plan/roles.ts';
+import { changesOf, type HostPlan } from '../src/plan/types.ts';
+import { edited, fileEdit, recorded } from './facts.ts';
+
+const lab = loadInventory('inventories/lab.yml').inventory!;
+const h1 = lab.hosts.find((h) => h.name === 'h1')!;
+const plan = (facts: Facts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
+const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
+const compliant = () => new Facts(recorded('router-compliant'));
+
+test('a compliant router (recorded after apply) plans zero changes', () => {
+  const p = plan(compliant());
+  assert.equal(changed(p), []);
+  assert.equal(p.handlers, []);
+  assert.is(p.blocked, undefined);
+  assert.equal(p.diagnostics.filter((d) => d.severity !== 'info'), []);
+  // Every requirement of kernel-check is met on the lab kernel.
+  assert.ok(p.items.filter((i) => i.kind === 'requirement').every((i) => i.action === 'no-op'));
+});
+
+test('a fresh router plans every role: sysctls, rules, routes, files, squid start, both firewalls', () => {
+  const p = plan(new Facts(recorded('router-fresh')));
+  const c = changed(p);
+  for (const want of [
+    'update sysctl net.ipv4.ip_forward',
+    'update sysctl net.ipv6.conf.all.forwarding',
+    'create ip -4 rule fwmark 0x1/0x1 lookup 100',
+    'create ip -6 rule fwmark 0x1/0x1 lookup 100',
+    'create ip -4 route table 100 local default dev lo',
+    'create ip -6 route table 100 local default dev lo',
+    'create file /etc/squid/squid.conf',
+    'update service squid running',
+    'create iptables mangle TPRUN_PREROUTING',
+    'create ip6tables mangle TPRUN_PREROUTING',
+    'create file /etc/sysctl.d/90-tprun.conf',
+    'create service tprun-boot enabled',
+  ]) assert.ok(c.includes(want), `missing ${want} in\n${c.join('\n')}`);
+  // squid was not running: it is started (reading the new file), not reconfigured.
+  assert.equal(p.handlers, []);
+  // squid is up before TPROXY sends it traffic.
+  assert.ok(c.indexOf('update service squid running') < c.indexOf('create iptables mangle TPRUN_PREROUTING'));
+});
+
+test('the iptables payload replaces tprun chains whole, with DIVERT (socket) before TPROXY and the jump first', () => {
+  const it = changesOf(plan(new Facts(recorded('router-fresh')))).find((i) => i.id === 'iptables mangle TPRUN_PREROUTING')!;
+  const payload = it.commands[1]!;
+  assert.match(payload, /^iptables-restore --noflush <<'TPRUN_RULES'$/m);
+  const lines = payload.split('\n');
+  const at = (s: string) => lines.findIndex((l) => l.includes(s));
+  assert.ok(at(':TPRUN_PREROUTING - [0:0]') > 0);
+  assert.ok(at('-m socket -j TPRUN_DIVERT') < at('-j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1'));
+  assert.ok(at('-I PREROUTING 1 -j TPRUN_PREROUTING') > 0);
+  assert.equal(it.undo, [`iptables-restore < "$TPRUN_TX/iptables.mangle"`]);
+});
+
+const mangleEdit = (fn: (s: string) => string) => ({ 'iptables.mangle': fn });
+
+test('drift: the DIVERT rule deleted', () => {
+  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT\n/m, ''))));
+  assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
+  const it = changesOf(p)[0]!;
+  assert.not.match(it.before!, /-m socket/);
+  assert.match(it.after!, /-m socket -j TPRUN_DIVERT/);
+});
+
+test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
+  const p = plan(
+    edited('router-compliant', mangleEdit((s) => {
+      const lines = s.split('\n');
+      const sock = lines.findIndex((l) => l.includes('-m socket'));
+      const tp = lines.findIndex((l) => l.includes('-j TPROXY'));
+      [lines[sock], lines[tp]] = [lines[tp]!, lines[sock]!];
+      return lines.join('\n');
+    })),
+  );
+  assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
+  // Same rules, other order: order is part of the wanted state.
+  const it = changesOf(p)[0]!;
+  assert.equal(it.before!.split('\n').sort(), it.after!.split('\n').sort());
+});
+
+test('drift: the jump is not first in PREROUTING → removed and inserted at 1 in one transaction', () => {
+  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -p udp -j ACCEPT\n-A PREROUTING -j TPRUN_PREROUTING'))));
+  const it = changesOf(p)[0]!;
+  assert.is(it.id, 'iptables mangle TPRUN_PREROUTING');
+  assert.match(it.commands[1]!, /-D PREROUTING -j TPRUN_PREROUTING\n-I PREROUTING 1 -j TPRUN_PREROUTING\nCOMMIT/);
+});
+
+test('a hand-made TPROXY rule in PREROUTING is reported, not touched', () => {
+  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -j TPRUN_PREROUTING\n-A PREROUTING -p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --on-ip 0.0.0.0 --tproxy-mark 0x1/0x1'))));
+  assert.equal(changed(p), []);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'warning' && /rule 2 is not tprun's/.test(d.message)));
+});
+
+test('drift: rp_filter back to 1', () => {
+  const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s.replace('net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/all/rp_filter=1') }));
+  assert.equal(changed(p), ['update sysctl net.ipv4.conf.all.rp_filter']);
+  const it = changesOf(p)[0]!;
+  assert.equal([it.before, it.after, it.commands, it.undo], ['1', '0', ['echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter'], ['echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']]);
+});
+
+test('drift: the persisted sysctl file edited (live values fine)', () => {
+  const p = plan(edited('router-compliant', { 'file:/etc/sysctl.d/90-tprun.conf': fileEdit((c) => c.replace('net.ipv4.ip_forward = 1', 'net.ipv4.ip_forward = 0')) }));
+  assert.equal(changed(p), ['update file /etc/sysctl.d/90-tprun.conf']);
+});
+
+test('drift: the fwmark ip rule removed, the local route removed', () => {
+  const p = plan(edited('router-compliant', { 'ip-4.rules': (s) => s.replace(/^\d+:\s+from all fwmark 0x1\/0x1 lookup 100\n/m, ''), 'ip-6.routes.100': '' }));
+  assert.equal(changed(p), ['create ip -4 rule fwmark 0x1/0x1 lookup 100', 'create ip -6 route table 100 local default dev lo']);
+  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule add fwmark 0x1/0x1 lookup 100']);
+});
+
+test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate rule too', () => {
+  const p = plan(
+    edited('router-compliant', {
+      'ip-4.rules': (s) => s.replace('32766:', '32700:\tfrom 10.9.9.9 lookup 100\n32701:\tfrom all fwmark 0x1/0x1 lookup 100\n32766:'),
+      'ip-4.routes.100': (s) => s + 'local default dev eth9 metric 5\n',
+    }),
+  );
+  assert.equal(changed(p), ['delete ip -4 rule 32700: from 10.9.9.9 lookup 100', 'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100', 'delete ip -4 route table 100 local default dev eth9']);
+  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule del pref 32700 from 10.9.9.9 lookup 100']);
+});
+
+test('drift: squid.conf edited → replaced (validated first) and squid reconfigured once', () => {
+  const p = plan(edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => c + 'http_access allow all\n') }));
+  assert.equal(changed(p), ['update file /etc/squid/squid.conf']);
+  const it = changesOf(p)[0]!;
+  assert.ok(it.commands.some((c) => c.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
+  assert.equal(p.handlers.map((h) => h.id), ['handler squid reconfigure']);
+});
+
+test('drift: squid stopped → started, no reconfigure', () => {
+  const p = plan(edited('router-compliant', { 'squid.running': { stdout: 'squid: ERROR: No running copy', code: 1 } }));
+  assert.equal(changed(p), ['update service squid running']);
+  assert.match(changesOf(p)[0]!.commands[0]!, /^squid -f \/etc\/squid\/squid.conf$/);
+  assert.equal(p.handlers, []);
+  const systemd = plan(edited('router-compliant', { 'squid.running': { stdout: '', code: 1 }, 'service.manager': 'systemd\n' }));
+  assert.is(changesOf(systemd)[0]!.commands[0], 'systemctl start squid');
+});
+
+test('kernel-check: a kernel older than 2.6.28 blocks every other role', () => {
+  const p = plan(edited('router-fresh', { 'kernel.release': '2.6.20-1\n' }));
+  assert.ok(p.blocked?.includes('kernel >= 2.6.28 (found 2.6.20-1)'), p.blocked);
+  assert.equal(changed(p), []);
+  assert.ok(p.items.every((i) => i.role === 'kernel-check'));
+  assert.ok(p.diagnostics.some((d) => /supply IPs wrongly/.test(d.message)));
+});
+
+test('kernel-check: 2.6.30 warns about rp_filter semantics and ICMP/TIME_WAIT, and is too old for IPv6', () => {
+  const p = plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }));
+  const msgs = p.diagnostics.map((d) => `${d.severity}: ${d.message}`);
+  assert.ok(msgs.some((m) => m.startsWith('warning:') && /different rp_filter/.test(m)));
+  assert.ok(msgs.some((m) => m.startsWith('warning:') && /ICMP and TIME_WAIT/.test(m)));
+  assert.ok(p.blocked?.includes('kernel >= 2.6.37 for IPv6'));
+  const v4only = { ...h1, vars: { ...h1.vars, tproxy: { ...h1.vars.tproxy, families: ['ipv4' as const] } } };
+  assert.is(plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }), v4only).blocked, undefined);
+});
+
+test('kernel-check: without a readable kernel config, modules are probed and named', () => {
+  const noCfg = { 'kernel.config': 'source=none\n' };
+  const ok = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY module\nxt_socket loaded\nip_gre absent\n' }));
+  assert.is(ok.blocked, undefined);
+  assert.ok(ok.items.some((i) => i.id === 'require kernel CONFIG_NETFILTER_XT_MATCH_SOCKET' && /module xt_socket loaded/.test(i.before!)));
+  const bad = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY absent\nxt_socket loaded\nip_gre absent\n' }));
+  assert.match(bad.blocked!, /CONFIG_NETFILTER_XT_TARGET_TPROXY/);
+});
+
+test('kernel-check: a missing TPROXY option in /proc/config.gz blocks', () => {
+  const p = plan(edited('router-fresh', { 'kernel.config': (s) => s.replace('CONFIG_NETFILTER_XT_TARGET_TPROXY=y\n', '') }));
+  assert.match(p.blocked!, /CONFIG_NETFILTER_XT_TARGET_TPROXY \(found not set \(\/proc\/config.gz\)\)/);
+});
+
+test('kernel-check: squid without netfilter support or libcap, old iptables, no squid', () => {
+  const noNf = plan(edited('router-fresh', { 'squid.version': (s) => s.replace("'--enable-linux-netfilter'", '') }));
+  assert.match(noNf.blocked!, /--enable-linux-netfilter/);
+  const noCap = plan(edited('router-fresh', { 'squid.libcap': { stdout: '', code: 3 } }));
+  assert.ok(noCap.diagnostics.some((d) => /Stopping full transparency: Missing needed capability support/.test(d.message)));
+  const oldCap = plan(edited('router-fresh', { 'squid.libcap': '/lib/libcap.so.2.8\n' }));
+  assert.match(oldCap.blocked!, /libcap >= 2.09 \(found libcap 2.8/);
+  assert.match(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.7\n' })).blocked!, /iptables >= 1.4.10/);
+  assert.match(plan(edited('router-fresh', { 'squid.version': { stdout: '', code: 127 } })).blocked!, /squid >= 3.1 \(found squid not installed\)/);
+});
+
+test.run();
