@@ -99,7 +99,7 @@ export const ebtables: Role = {
         before,
         after,
         commands: ['ebtables-save > "$TPRUN_TX/ebtables.save"', `ebtables-restore --noflush <<'TPRUN_RULES'\n${payload.join('\n')}\nTPRUN_RULES`],
-        undo: ['ebtables-restore < "$TPRUN_TX/ebtables.save"'],
+        undo: ['[ ! -e "$TPRUN_TX/ebtables.save" ] || ebtables-restore < "$TPRUN_TX/ebtables.save"'],
       }),
       ...installed(artifacts(host)).map((a) => fileItem(a, facts)),
     ];

@@ -94,7 +94,7 @@ function planFamily(host: Host, family: Family, wantedOn: boolean, facts: Facts,
     before,
     after,
     commands: [`${tool}-save -t mangle > ${save}`, `${tool}-restore --noflush <<'TPRUN_RULES'\n${payload.join('\n')}\nTPRUN_RULES`],
-    undo: [`${tool}-restore < ${save}`],
+    undo: [`[ ! -e ${save} ] || ${tool}-restore < ${save}`],
   });
 }
 

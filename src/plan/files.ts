@@ -5,7 +5,7 @@ import type { Probe } from '../facts/facts.ts';
 import { item } from './role.ts';
 import type { Artifact, Item } from './types.ts';
 
-const backupName = (path: string) => '"$TPRUN_TX"/' + path.replace(/[^A-Za-z0-9.-]/g, '_');
+const txName = (path: string, suffix: string) => '"$TPRUN_TX"/' + path.replace(/[^A-Za-z0-9.-]/g, '_') + suffix;
 
 export function writeFileCommands(a: Artifact): { commands: string[]; undo: string[] } {
   const p = q(a.path);
@@ -17,8 +17,15 @@ export function writeFileCommands(a: Artifact): { commands: string[]; undo: stri
     `chmod ${a.mode} ${cand}`,
   ];
   if (a.validate) commands.push(a.validate.replaceAll('%s', cand) + ` || { rm -f ${cand}; exit 1; }`);
-  commands.push(`if [ -e ${p} ]; then cp -p ${p} ${backupName(a.path)} && cp -p ${p} ${q(a.path + '.tprun-prev')}; fi`, `mv -f ${cand} ${p}`);
-  const undo = [`if [ -e ${backupName(a.path)} ]; then cp -p ${backupName(a.path)} ${p}; else rm -f ${p}; fi`];
+  // The undo must know what this step did: restore a backup it took, remove a file it created,
+  // and do nothing when it failed before touching the live file (e.g. squid -k parse said no).
+  const bak = txName(a.path, '.bak');
+  const created = txName(a.path, '.created');
+  commands.push(
+    `if [ -e ${p} ]; then cp -p ${p} ${bak} && cp -p ${p} ${q(a.path + '.tprun-prev')}; else : > ${created}; fi`,
+    `mv -f ${cand} ${p}`,
+  );
+  const undo = [`rm -f ${cand}`, `if [ -e ${bak} ]; then cp -p ${bak} ${p}; elif [ -e ${created} ]; then rm -f ${p}; fi`];
   return { commands, undo };
 }
 

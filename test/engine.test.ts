@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { changeScript, parseChangeOutput, planSteps, type ScriptStep } from '../src/apply/script.ts';
+import { factsScript, parseFactsOutput, type RawFacts } from '../src/facts/facts.ts';
+import { loadInventory } from '../src/inventory/load.ts';
+import { writeFileCommands } from '../src/plan/files.ts';
+import { ROLES } from '../src/plan/roles.ts';
+import { exitCode } from '../src/run/fleet.ts';
+import { runHost } from '../src/run/host.ts';
+import type { Connection, RunResult } from '../src/ssh/connection.ts';
+import { recorded } from './facts.ts';
+
+const sh = (script: string) => {
+  const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' });
+  return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? -1 };
+};
+
+test('facts script frames every probe; output without a trailing newline and exit codes survive', () => {
+  const out = sh(factsScript([{ id: 'a', command: 'printf "x\\ny"' }, { id: 'b', command: 'echo hi; exit 3' }, { id: 'a', command: 'echo dup' }, { id: 'c', command: 'true' }]));
+  assert.equal(parseFactsOutput(out.stdout), { a: { stdout: 'x\ny', code: 0 }, b: { stdout: 'hi\n', code: 3 }, c: { stdout: '', code: 0 } });
+});
+
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-engine-'));
+const step = (id: string, commands: string[], undo: string[]): ScriptStep => ({ id, commands, undo });
+
+test('change script: all steps succeed, stdout kept, verify facts follow', () => {
+  const f = join(tmp, 'ok');
+  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [{ id: 'v', command: `cat ${f}` }]));
+  assert.is(out.code, 0, out.stderr);
+  const r = parseChangeOutput(out.stdout);
+  assert.is(r.failed, undefined);
+  assert.equal(r.stdout.get(0), ['hello']);
+  assert.equal(parseFactsOutput(r.verifyOutput!), { v: { stdout: '1\n2\n', code: 0 } });
+});
+
+test('change script: a failure mid-way undoes that step and every earlier one, in reverse, and exits 1', () => {
+  const log = join(tmp, 'log');
+  writeFileSync(log, '');
+  const steps = [
+    step('a', [`echo do-a >> ${log}`], [`echo undo-a >> ${log}`]),
+    step('b', [`echo do-b >> ${log}`], [`echo undo-b >> ${log}`]),
+    step('c', [`echo do-c >> ${log}`, 'echo "boom: no such thing" >&2', 'false', `echo never >> ${log}`], [`echo undo-c >> ${log}`]),
+    step('d', [`echo do-d >> ${log}`], [`echo undo-d >> ${log}`]),
+  ];
+  const out = sh(changeScript(steps, []));
+  assert.is(out.code, 1);
+  const r = parseChangeOutput(out.stdout);
+  assert.is(r.failed, 2);
+  assert.is(r.stderr, 'boom: no such thing');
+  assert.equal(r.undone, [2, 1, 0]);
+  assert.is(r.verifyOutput, undefined);
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['do-a', 'do-b', 'do-c', 'undo-c', 'undo-b', 'undo-a']);
+});
+
+test('file steps: candidate validated before the swap; a rejected candidate leaves the live file, a failure later restores it', () => {
+  const live = join(tmp, 'squid.conf');
+  writeFileSync(live, 'old\n');
+  const good = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'new\n', install: true, validate: 'grep -q new %s' });
+  const later = step('later', ['false'], []);
+  let out = sh(changeScript([{ id: 'file', ...good }, later], []));
+  assert.is(parseChangeOutput(out.stdout).failed, 1);
+  assert.is(readFileSync(live, 'utf8'), 'old\n'); // swapped, then rolled back
+  const bad = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'broken\n', install: true, validate: 'echo "FATAL: Bungled" >&2; false' });
+  out = sh(changeScript([{ id: 'file', ...bad }], []));
+  const r = parseChangeOutput(out.stdout);
+  assert.is(r.failed, 0);
+  assert.match(r.stderr, /FATAL: Bungled/);
+  assert.is(readFileSync(live, 'utf8'), 'old\n');
+  assert.not.ok(existsSync(live + '.tprun-new'));
+  out = sh(changeScript([{ id: 'file', ...good }], []));
+  assert.is(out.code, 0);
+  assert.is(readFileSync(live, 'utf8'), 'new\n');
+  assert.is(readFileSync(live + '.tprun-prev', 'utf8'), 'old\n'); // the previous version is kept
+  const fresh = join(tmp, 'sub/new.conf');
+  sh(changeScript([{ id: 'f', ...writeFileCommands({ role: 'sysctl', path: fresh, mode: '0600', content: 'x\n', install: true }) }, later], []));
+  assert.not.ok(existsSync(fresh)); // did not exist before: removed on rollback
+});
+
+/** A scripted connection: answers the facts script with recorded facts and runs change scripts through a callback. */
+class ScriptedConnection implements Connection {
+  roundTrips = 0;
+  scripts: string[] = [];
+  constructor(
+    private facts: RawFacts,
+    private onChange: (script: string) => RunResult,
+  ) {}
+  async run(script: string): Promise<RunResult> {
+    this.roundTrips++;
+    this.scripts.push(script);
+    if (!script.includes('@@tprun-verify')) return { stdout: frame(this.facts), stderr: '', code: 0 };
+    return this.onChange(script);
+  }
+  async close() {}
+}
+const frame = (raw: RawFacts) => Object.entries(raw).map(([id, f]) => `@@tprun-fact ${id}\n${f.stdout}\n@@tprun-rc ${f.code}\n`).join('');
+
+const h1 = loadInventory('inventories/lab.yml').inventory!.hosts[0]!;
+
+test('runHost check: one round trip, drifted, nothing sent that changes the host', async () => {
+  const conn = new ScriptedConnection(recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
+  const r = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'drifted');
+  assert.is(r.roundTrips, 1);
+});
+
+test('runHost apply: two round trips (facts, then changes with verify); verified by re-planning', async () => {
+  let sent = '';
+  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+    sent = script;
+    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${frame(recorded('router-compliant'))}`, stderr: '', code: 0 };
+  });
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'changed', JSON.stringify(r.error));
+  assert.is(r.roundTrips, 2);
+  assert.match(sent, /iptables-restore --noflush/);
+  assert.is(planSteps(r.plan!).length, (sent.match(/^do_\d+\(\) \{$/gm) ?? []).length);
+});
+
+test('runHost apply: verify catches what is still wrong after the script', async () => {
+  const conn = new ScriptedConnection(recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${frame(recorded('router-fresh'))}`, stderr: '', code: 0 }));
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.is(r.error!.step, 'verify');
+  assert.match(r.error!.message, /still differs after apply: .*sysctl net.ipv4.ip_forward/);
+});
+
+test('runHost apply: a failed step reports its name, the remote stderr and the rollback', async () => {
+  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+    // Run the real script's framing with every command replaced: step 3 fails.
+    const n = (script.match(/^do_\d+\(\) \{$/gm) ?? []).length;
+    const lines = ['@@tprun-step 0', '@@tprun-step 1', '@@tprun-step 2', '@@tprun-step 3', '@@tprun-fail 3', '@@tprun-stderr RTNETLINK answers: Operation not permitted', '@@tprun-undo 3', '@@tprun-undo 2', '@@tprun-undo 1', '@@tprun-undo 0'];
+    assert.ok(n > 4);
+    return { stdout: lines.join('\n') + '\n', stderr: '', code: 1 };
+  });
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.is(r.error!.step, planSteps(r.plan!)[3]!.id);
+  assert.is(r.error!.stderr, 'RTNETLINK answers: Operation not permitted');
+  assert.is(r.error!.rolledBack, '4 steps undone');
+});
+
+test('runHost: a connection failure is unreachable, a compliant host needs one round trip and no apply', async () => {
+  const { HostError } = await import('../src/ssh/connection.ts');
+  const down = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)) });
+  assert.equal([down.status, down.error!.step], ['unreachable', 'connect']);
+  const conn = new ScriptedConnection(recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
+  const ok = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.equal([ok.status, ok.roundTrips], ['compliant', 1]);
+});
+
+test('exit codes: 0, 2 (check with drift), 4 (failure), 6 (both)', () => {
+  const r = (status: string) => ({ status }) as never;
+  assert.is(exitCode([r('compliant')], 'check'), 0);
+  assert.is(exitCode([r('compliant'), r('drifted')], 'check'), 2);
+  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 4);
+  assert.is(exitCode([r('drifted'), r('failed')], 'check'), 6);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
