@@ -206,3 +206,46 @@ routers:
 ${hosts}
 ${extra.wccp ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [h1]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]\n` : ''}`;
 }
+
+/** Run a command on lab host i over SSH from the controller (so it sees the host's own /run, /etc/squid). */
+export function onHost(i: number, cmd: string): { code: number; out: string } {
+  const r = spawnSync('ip', ['netns', 'exec', CTL, 'ssh', '-i', `${STATE}/id_ed25519`, '-o', `UserKnownHostsFile=${STATE}/known_hosts`, '-o', 'BatchMode=yes', `root@${hostAddr(i)}`, cmd], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout + r.stderr };
+}
+
+/** Everything tprun could change on a host, as text: two snapshots are equal iff nothing changed. */
+export function snapshot(i: number): string {
+  return onHost(
+    i,
+    `iptables-save -t mangle | grep -v '^#'; ip6tables-save -t mangle | grep -v '^#'; ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all;
+     for k in net/ipv4/ip_forward net/ipv6/conf/all/forwarding net/ipv4/conf/all/rp_filter net/ipv4/conf/default/rp_filter net/ipv4/conf/lo/rp_filter; do echo "$k=$(cat /proc/sys/$k)"; done;
+     find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -type f -o -type l | sort | xargs -r sha256sum; cat /run/squid.pid 2>/dev/null; ls /var/log/squid`,
+  ).out;
+}
+
+export interface InventorySpec {
+  routers?: number[];
+  bridges?: number[];
+  wccpCaches?: number[];
+  /** Per host index: extra YAML flow keys, e.g. "ssh: { port: 2222 }". */
+  extra?: Record<number, string>;
+}
+
+/** Write an inventory for some lab hosts and return its path. */
+export function writeInventory(name: string, spec: InventorySpec): string {
+  const hostLine = (i: number, more = '') => `  ${hostName(i)}: { address: ${hostAddr(i)}${more}${spec.extra?.[i] ? `, ${spec.extra[i]}` : ''} }`;
+  const routers = (spec.routers ?? []).map((i) => hostLine(i));
+  const bridges = (spec.bridges ?? []).map((i) => hostLine(i, ', bridge: { client_interface: eth1, internet_interface: eth2 }'));
+  const base = labInventory(0).replace(/^routers:\n/m, '');
+  const text = [
+    base.trimEnd(),
+    routers.length ? `routers:\n${routers.join('\n')}` : '',
+    bridges.length ? `bridges:\n${bridges.join('\n')}` : '',
+    spec.wccpCaches?.length ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [${spec.wccpCaches.map(hostName).join(', ')}]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  const path = `${STATE}/${name}.yml`;
+  writeFileSync(path, text + '\n');
+  return path;
+}

@@ -1,0 +1,132 @@
+/**
+ * End to end on the namespace lab: real sshd, iptables, policy routing and squid. Proves the
+ * interception works (the origin sees the client's own address), that drift is found and
+ * repaired, that check changes nothing, and that failures stay with their host.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as lab from './lab.ts';
+
+const skip = lab.preflight();
+const t = skip ? test.skip : test;
+if (skip) console.log(`lab tests skipped: ${skip}`);
+
+let main = '';
+const tprun = (...args: string[]) => lab.tprunInCtl(args);
+const out = (r: { out: string; err: string }) => r.out + r.err;
+
+function proveInterception(family: 4 | 6): void {
+  const r = lab.clientGet(family);
+  assert.is(r.status, 200, r.raw);
+  assert.is(r.body.trim(), `origin saw ${family === 4 ? lab.CLIENT4 : lab.CLIENT6}`, 'the origin must see the client address');
+  assert.match(r.via ?? '', /\bh1 \(squid\/\d/, `squid's Via header expected: ${r.raw}`);
+}
+
+test.before(() => {
+  if (skip) return;
+  lab.up({ hosts: 4, proof: true, wccp: true });
+  main = lab.writeInventory('main', { routers: [1, 2] });
+});
+test.after(() => {
+  if (!skip) lab.down();
+});
+
+t('1. apply on fresh routers → the origin sees the client address over IPv4 and IPv6, with squid\'s Via', () => {
+  const before = lab.clientGet(4);
+  assert.is(before.via, undefined, 'no squid in the path before apply');
+  const r = tprun('apply', main);
+  assert.is(r.code, 0, out(r));
+  assert.match(r.out, /2 hosts: 0 compliant, 2 changed/);
+  proveInterception(4);
+  proveInterception(6);
+  const log = lab.onHost(1, 'cat /var/log/squid/access.log').out;
+  assert.match(log, /198\.51\.100\.2 TCP_MISS\/200 .* ORIGINAL_DST\/203\.0\.113\.2/);
+});
+
+t('2. apply again plans zero changes; check exits 0 with one line per host', () => {
+  const r = tprun('apply', main);
+  assert.is(r.code, 0, out(r));
+  assert.match(r.out, /2 hosts: 2 compliant, 0 changed/);
+  const c = tprun('check', main);
+  assert.is(c.code, 0, out(c));
+  assert.equal(c.out.trim().split('\n').length, 3);
+});
+
+t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', () => {
+  lab.onHost(1, 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; ip -4 rule del fwmark 0x1/0x1 lookup 100; echo "# edit" >> /etc/squid/squid.conf');
+  const before = lab.snapshot(1);
+  assert.is(tprun('check', main, '--diff').code, 2);
+  assert.is(tprun('apply', main, '--check').code, 2);
+  assert.is(lab.snapshot(1), before);
+  assert.is(tprun('apply', main).code, 0);
+});
+
+const DRIFTS: [string, string, string][] = [
+  ['DIVERT rule deleted', 'iptables -t mangle -D TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT', 'iptables mangle TPRUN_PREROUTING'],
+  ['TPROXY rule moved before the socket/DIVERT rule', 'r="-p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1"; iptables -t mangle -D TPRUN_PREROUTING $r && iptables -t mangle -I TPRUN_PREROUTING 1 $r', 'iptables mangle TPRUN_PREROUTING'],
+  ['rp_filter back to 1', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter', 'sysctl net.ipv4.conf.all.rp_filter: 1 → 0'],
+  ['fwmark ip rule removed', 'ip -4 rule del fwmark 0x1/0x1 lookup 100', 'ip -4 rule fwmark 0x1/0x1 lookup 100'],
+  ['local route removed', 'ip -4 route del local default dev lo table 100', 'ip -4 route table 100 local default dev lo'],
+  ['squid.conf edited', "sed -i 's/^http_access allow tprun_clients$/http_access deny tprun_clients/' /etc/squid/squid.conf", 'file /etc/squid/squid.conf'],
+  ['squid stopped', 'squid -k interrupt -f /etc/squid/squid.conf; i=0; while squid -k check -f /etc/squid/squid.conf 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.5', 'service squid running: stopped → running'],
+];
+
+for (const [name, tamper, item] of DRIFTS) {
+  t(`3. drift "${name}": check exits 2 and names ${item}; apply repairs it; interception works again`, () => {
+    const tm = lab.onHost(1, tamper);
+    assert.is(tm.code, 0, tm.out);
+    const c = tprun('check', main, '--limit', 'h1');
+    assert.is(c.code, 2, out(c));
+    assert.ok(c.out.includes(item), `check output should name ${item}:\n${c.out}`);
+    const a = tprun('apply', main, '--limit', 'h1');
+    assert.is(a.code, 0, out(a));
+    assert.is(tprun('check', main, '--limit', 'h1').code, 0);
+    proveInterception(4);
+  });
+}
+
+t('5. an unreachable host and one with a wrong host key fail alone; the rest are configured; exit 4', () => {
+  const kh = `${lab.STATE}/known_hosts`;
+  const saved = readFileSync(kh, 'utf8');
+  const other = readFileSync(`${lab.STATE}/${lab.hostNs(1)}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+  writeFileSync(kh, saved.replace(new RegExp(`^${lab.hostAddr(4).replace(/\./g, '\\.')} .*$`, 'm'), `${lab.hostAddr(4)} ${other}`));
+  try {
+    const inv = lab.writeInventory('failures', { routers: [2, 3, 4], extra: { 3: 'ssh: { port: 2222 }' } });
+    const r = tprun('apply', inv);
+    assert.is(r.code, 4, out(r));
+    assert.match(r.out, /^h3: UNREACHABLE: cannot connect to root@198\.18\.1\.3:2222: .*ECONNREFUSED/m);
+    assert.match(r.out, /^h4: FAILED at connect: HOST KEY CHANGED for 198\.18\.1\.4: it offered ssh-ed25519 SHA256:/m);
+    assert.match(r.out, /^h2: compliant/m);
+    assert.match(r.out, /3 hosts: 1 compliant, 0 changed, 0 drifted, 1 failed, 1 unreachable/);
+    assert.not.match(out(r), /\n\s+at /);
+  } finally {
+    writeFileSync(kh, saved);
+  }
+});
+
+t('6. WCCP: after apply, squid sends WCCPv2 Here I Am to the router; the missing GRE driver is reported', async () => {
+  writeFileSync(lab.WCCP_LOG, '');
+  const inv = lab.writeInventory('wccp', { routers: [2], wccpCaches: [2] });
+  const r = tprun('apply', inv);
+  assert.is(r.code, 4, out(r));
+  assert.match(out(r), /cannot create GRE interface wccp0 for WCCP router 198\.18\.0\.250: the kernel has no GRE driver/);
+  assert.match(lab.onHost(2, 'grep ^wccp2_router /etc/squid/squid.conf').out, /wccp2_router 198\.18\.0\.250/);
+  let log = '';
+  for (let i = 0; i < 60 && !/type=10/.test(log); i++) {
+    await new Promise((res) => setTimeout(res, 250));
+    log = readFileSync(lab.WCCP_LOG, 'utf8');
+  }
+  assert.match(log, new RegExp(`from=${lab.hostAddr(2).replace(/\./g, '\\.')} type=10 `), 'a WCCP2_HERE_I_AM (type 10) from h2');
+});
+
+t('7. a bridge fails kernel-check (no ebtables broute table on this kernel) before anything changes on it', () => {
+  const before = lab.snapshot(3);
+  const inv = lab.writeInventory('bridge', { bridges: [3] });
+  const r = tprun('apply', inv);
+  assert.is(r.code, 4, out(r));
+  assert.match(r.out, /h3: FAILED at kernel-check: kernel-check failed: .*ebtables broute table \(found the kernel has no ebtables broute table/);
+  assert.is(lab.snapshot(3), before);
+});
+
+test.run();
