@@ -1,5 +1,4 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
 import { loadInventory } from '../inventory/load.ts';
@@ -9,8 +8,9 @@ import { selectRoles } from '../plan/roles.ts';
 import { ROLE_NAMES, type RoleName } from '../plan/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
 import { EXIT, type CommonOptions } from './options.ts';
+import { VERSION } from '../version.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 
 const HELP = `tprun ${VERSION}: deploy and audit Squid TPROXY interception proxies over SSH
 
@@ -137,6 +137,6 @@ export async function main(argv: string[]): Promise<number> {
     inventory,
     hosts,
     roles,
-    options: { forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'] },
+    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'] },
   });
 }

@@ -2,6 +2,7 @@
 export const EXIT = { ok: 0, invalid: 1, changes: 2, failed: 4, changesAndFailed: 6 } as const;
 
 export interface CommonOptions {
+  limit?: string;
   forks: number;
   reports: { format: 'json' | 'junit'; file: string }[];
   diff: boolean;

@@ -1,16 +1,32 @@
-/** --report FORMAT:FILE writers (JSON and JUnit arrive with the compliance reports). */
+/** --report FORMAT:FILE writers; "-" writes to stdout (the human output then goes to stderr). */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CommonOptions } from '../cli/options.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { HostResult } from '../run/host.ts';
+import { jsonReport } from './json.ts';
+import { junitReport } from './junit.ts';
 
 export interface RunSummary {
+  version: string;
   mode: 'check' | 'apply';
   inventory: Inventory;
   hosts: Host[];
+  roles: string[];
+  limit?: string;
   results: HostResult[];
   started: Date;
   seconds: number;
   exitCode: number;
 }
 
-export async function writeReports(_reports: CommonOptions['reports'], _run: RunSummary, _out: NodeJS.WritableStream): Promise<void> {}
+export function writeReports(reports: CommonOptions['reports'], run: RunSummary): void {
+  for (const r of reports) {
+    const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
+    if (r.file === '-') process.stdout.write(text);
+    else {
+      mkdirSync(dirname(r.file), { recursive: true });
+      writeFileSync(r.file, text);
+    }
+  }
+}

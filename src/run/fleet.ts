@@ -7,6 +7,7 @@ import { changesOf } from '../plan/types.ts';
 import { recap, resultDetails, resultLine } from '../report/human.ts';
 import { writeReports } from '../report/write.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
+import { VERSION } from '../version.ts';
 import { runHost, type HostResult } from './host.ts';
 
 export interface FleetRun {
@@ -27,7 +28,8 @@ export function exitCode(results: readonly HostResult[], mode: 'check' | 'apply'
 }
 
 export async function runFleet(run: FleetRun): Promise<number> {
-  const out = run.out ?? process.stdout;
+  // A report on stdout keeps stdout machine-readable: the human output moves to stderr.
+  const out = run.out ?? (run.options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
   const { options } = run;
   const connect = run.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: options.acceptNewHostKeys }));
   const started = new Date();
@@ -68,6 +70,6 @@ export async function runFleet(run: FleetRun): Promise<number> {
   }
   say(recap(ordered, seconds).join('\n'));
   const code = exitCode(ordered, run.mode);
-  await writeReports(options.reports, { mode: run.mode, inventory: run.inventory, hosts: run.hosts, results: ordered, started, seconds, exitCode: code }, out);
+  writeReports(options.reports, { version: VERSION, mode: run.mode, inventory: run.inventory, hosts: run.hosts, roles: run.roles.map((r) => r.name), limit: options.limit, results: ordered, started, seconds, exitCode: code });
   return code;
 }

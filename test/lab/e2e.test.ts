@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
+import { assertValidJson, parseJunit } from '../report-check.ts';
 
 const skip = lab.preflight();
 const t = skip ? test.skip : test;
@@ -48,9 +49,18 @@ t('2. apply again plans zero changes; check exits 0 with one line per host', () 
   const r = tprun('apply', main);
   assert.is(r.code, 0, out(r));
   assert.match(r.out, /2 hosts: 2 compliant, 0 changed/);
-  const c = tprun('check', main);
+  const c = tprun('check', main, '--report', `json:${lab.STATE}/compliant.json`, '--report', `junit:${lab.STATE}/compliant.xml`);
   assert.is(c.code, 0, out(c));
   assert.equal(c.out.trim().split('\n').length, 3);
+  const json = assertValidJson(readFileSync(`${lab.STATE}/compliant.json`, 'utf8'));
+  assert.equal(json.summary, { compliant: 2, drifted: 0, changed: 0, failed: 0, unreachable: 0 });
+  assert.ok(json.hosts.every((h: { resources: { inSync: boolean }[] }) => h.resources.length > 20 && h.resources.every((r) => r.inSync)));
+  const { suites } = parseJunit(readFileSync(`${lab.STATE}/compliant.xml`, 'utf8'));
+  assert.equal(suites.map((x) => [x['@_name'], x['@_failures'], x['@_errors']]), [['h1', '0', '0'], ['h2', '0', '0']]);
+  // JSON on stdout keeps stdout clean: the human lines go to stderr.
+  const piped = tprun('check', main, '--report', 'json:-');
+  assert.is(assertValidJson(piped.out).exitCode, 0);
+  assert.match(piped.err, /2 hosts: 2 compliant/);
 });
 
 t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', () => {
@@ -76,9 +86,13 @@ for (const [name, tamper, item] of DRIFTS) {
   t(`3. drift "${name}": check exits 2 and names ${item}; apply repairs it; interception works again`, () => {
     const tm = lab.onHost(1, tamper);
     assert.is(tm.code, 0, tm.out);
-    const c = tprun('check', main, '--limit', 'h1');
+    const c = tprun('check', main, '--limit', 'h1', '--report', `json:${lab.STATE}/drift.json`, '--report', `junit:${lab.STATE}/drift.xml`);
     assert.is(c.code, 2, out(c));
     assert.ok(c.out.includes(item), `check output should name ${item}:\n${c.out}`);
+    const json = assertValidJson(readFileSync(`${lab.STATE}/drift.json`, 'utf8'));
+    assert.is(json.hosts[0].status, 'drifted');
+    const failures = parseJunit(readFileSync(`${lab.STATE}/drift.xml`, 'utf8')).suites[0].testcase.filter((x: { failure?: unknown }) => x.failure);
+    assert.ok(failures.length >= 1 && failures.every((x: { failure: { '@_message': string } }) => x.failure['@_message'].startsWith('drifted: ')));
     const a = tprun('apply', main, '--limit', 'h1');
     assert.is(a.code, 0, out(a));
     assert.is(tprun('check', main, '--limit', 'h1').code, 0);
@@ -93,8 +107,12 @@ t('5. an unreachable host and one with a wrong host key fail alone; the rest are
   writeFileSync(kh, saved.replace(new RegExp(`^${lab.hostAddr(4).replace(/\./g, '\\.')} .*$`, 'm'), `${lab.hostAddr(4)} ${other}`));
   try {
     const inv = lab.writeInventory('failures', { routers: [2, 3, 4], extra: { 3: 'ssh: { port: 2222 }' } });
-    const r = tprun('apply', inv);
+    const r = tprun('apply', inv, '--report', `json:${lab.STATE}/fail.json`, '--report', `junit:${lab.STATE}/fail.xml`);
     assert.is(r.code, 4, out(r));
+    const json = assertValidJson(readFileSync(`${lab.STATE}/fail.json`, 'utf8'));
+    assert.equal(json.hosts.map((h: { status: string }) => h.status), ['compliant', 'unreachable', 'failed']);
+    const suites = parseJunit(readFileSync(`${lab.STATE}/fail.xml`, 'utf8')).suites;
+    assert.equal(suites.map((x) => x['@_errors']), ['0', '1', '1']);
     assert.match(r.out, /^h3: UNREACHABLE: cannot connect to root@198\.18\.1\.3:2222: .*ECONNREFUSED/m);
     assert.match(r.out, /^h4: FAILED at connect: HOST KEY CHANGED for 198\.18\.1\.4: it offered ssh-ed25519 SHA256:/m);
     assert.match(r.out, /^h2: compliant/m);

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Scheduled compliance check: one run at a time (a lock), timestamped JSON and JUnit reports,
+# the newest also as last.json / last.xml, the 96 most recent kept. Exit code is tprun's:
+# 0 compliant, 2 drift, 4 failed or unreachable, 6 both; 75 when a run is already going.
+set -u
+TPRUN=${TPRUN:-/opt/tprun/bin/tprun.js}
+INVENTORY=${INVENTORY:-/etc/tprun/inventory.yml}
+REPORTS=${REPORTS:-/var/lib/tprun/reports}
+KEEP=${KEEP:-96}
+LOCK=${LOCK:-/run/lock/tprun-check.lock}
+
+mkdir -p "$REPORTS"
+exec 9>"$LOCK"
+if ! flock -n 9; then echo "tprun-check: another check is still running" >&2; exit 75; fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+node "$TPRUN" check "$INVENTORY" --quiet --report "json:$REPORTS/check-$stamp.json" --report "junit:$REPORTS/check-$stamp.xml"
+rc=$?
+if [ -f "$REPORTS/check-$stamp.json" ]; then
+  ln -sfn "check-$stamp.json" "$REPORTS/last.json"
+  ln -sfn "check-$stamp.xml" "$REPORTS/last.xml"
+fi
+# Keep the newest $KEEP runs (two files each).
+ls -1t "$REPORTS"/check-*.json 2>/dev/null | tail -n +$((KEEP + 1)) | while read -r f; do rm -f "$f" "${f%.json}.xml"; done
+exit $rc

@@ -1,0 +1,50 @@
+/**
+ * JUnit XML as CI servers read it: a testsuite per host, a testcase per managed resource and
+ * per kernel-check requirement. Drift is a failure (message names the item, body is the diff);
+ * an unreachable or failed host is an error.
+ */
+import { XMLBuilder } from 'fast-xml-parser';
+import { itemDiff } from './human.ts';
+import type { RunSummary } from './write.ts';
+
+type Case = Record<string, unknown>;
+
+export function junitReport(run: RunSummary): string {
+  const byName = new Map(run.results.map((r) => [r.host, r]));
+  const suites = run.hosts.map((h) => {
+    const r = byName.get(h.name)!;
+    const cases: Case[] = [];
+    const time = (r.durationMs / 1000).toFixed(3);
+    if (r.status === 'unreachable' || (r.error && !r.plan)) {
+      cases.push({ '@_name': r.error?.step ?? 'connect', '@_classname': `tprun.${h.name}`, error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' } });
+    }
+    for (const i of r.plan?.items ?? []) {
+      const c: Case = { '@_name': i.id, '@_classname': `tprun.${h.name}.${i.role}` };
+      if (i.action !== 'no-op') {
+        const verb = i.kind === 'requirement' ? 'requirement not met' : run.mode === 'apply' && r.status === 'changed' ? null : 'drifted';
+        if (verb) c.failure = { '@_message': `${verb}: ${i.id}`, '@_type': i.kind === 'requirement' ? 'requirement' : 'drift', '#text': itemDiff(i).join('\n') };
+      }
+      cases.push(c);
+    }
+    if (r.error && r.plan) {
+      cases.push({ '@_name': `${r.error.step}`, '@_classname': `tprun.${h.name}`, error: { '@_message': r.error.message, '@_type': 'failed', '#text': r.error.stderr ?? '' } });
+    }
+    return {
+      '@_name': h.name,
+      '@_hostname': h.address,
+      '@_tests': cases.length,
+      '@_failures': cases.filter((c) => c.failure).length,
+      '@_errors': cases.filter((c) => c.error).length,
+      '@_skipped': 0,
+      '@_time': time,
+      '@_timestamp': run.started.toISOString().replace(/\.\d+Z$/, ''),
+      testcase: cases,
+    };
+  });
+  const total = (k: string) => suites.reduce((n, s) => n + (s[k as keyof typeof s] as number), 0);
+  const doc = {
+    '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
+    testsuites: { '@_name': `tprun ${run.mode} ${run.inventory.path}`, '@_tests': total('@_tests'), '@_failures': total('@_failures'), '@_errors': total('@_errors'), '@_time': run.seconds.toFixed(3), testsuite: suites },
+  };
+  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(doc);
+}
