@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `npm run bench -- --hosts N`: installs what the benchmark needs (GNU time, ansible), then runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then echo "bench: the lab needs root" >&2; exit 1; fi
+bash scripts/ensure-deps.sh
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v ansible-playbook >/dev/null || need+=(ansible)
+if [ ${#need[@]} -gt 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2; fi
+exec node --import tsx bench/run.ts "$@"
