@@ -1,5 +1,5 @@
 /** All selected hosts at once (--forks at a time), live progress with listr2, recap and exit code. */
-import { Listr } from 'listr2';
+import { Listr, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
 import { EXIT, type CommonOptions } from '../cli/options.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
@@ -7,6 +7,7 @@ import { changesOf } from '../plan/types.ts';
 import { recap, resultDetails, resultLine } from '../report/human.ts';
 import { writeReports } from '../report/write.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
+import { prepareIdentities } from '../ssh/identity.ts';
 import { VERSION } from '../version.ts';
 import { runHost, type HostResult } from './host.ts';
 
@@ -21,6 +22,14 @@ export interface FleetRun {
   out?: NodeJS.WritableStream;
 }
 
+/** "iptables: 2 changes" / "sysctl: compliant", one per role that ran on the host. */
+function roleSummaries(r: HostResult): string[] {
+  const byRole = new Map<string, number>();
+  for (const i of r.plan!.items) byRole.set(i.role, (byRole.get(i.role) ?? 0) + (i.action !== 'no-op' ? 1 : 0));
+  const what = (role: string, n: number) => (role === 'kernel-check' ? `${n} requirement${n === 1 ? '' : 's'} unmet` : `${n} change${n === 1 ? '' : 's'}`);
+  return [...byRole].map(([role, n]) => `${role}: ${n ? what(role, n) : 'ok'}`);
+}
+
 export function exitCode(results: readonly HostResult[], mode: 'check' | 'apply'): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
   const pending = mode === 'check' && results.some((r) => r.status === 'drifted');
@@ -32,6 +41,8 @@ export async function runFleet(run: FleetRun): Promise<number> {
   const out = run.out ?? (run.options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
   const { options } = run;
   const connect = run.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: options.acceptNewHostKeys }));
+  // Passphrases are asked (once per key) before the progress display takes the terminal.
+  if (!run.connect) await prepareIdentities(run.hosts);
   const started = new Date();
   const t0 = performance.now();
   const results = new Map<string, HostResult>();
@@ -41,12 +52,14 @@ export async function runFleet(run: FleetRun): Promise<number> {
   const tasks = new Listr(
     run.hosts.map((host) => ({
       title: host.name,
-      task: async (_ctx: unknown, task: { title: string; output: string }) => {
+      task: async (_ctx: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
         const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => (task.output = p) });
         results.set(host.name, r);
         task.title = resultLine(r);
         if (!live && !options.quiet) say(resultLine(r));
         if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r));
+        // On a terminal, each host shows its roles as subtasks with what they found.
+        if (live && r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
     {

@@ -1,7 +1,8 @@
 /** One SSH connection per host; every remote step is one script sent on stdin. */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { NodeSSH } from 'node-ssh';
+import type { AuthMethod, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
+import { expandHome, HostError } from './errors.ts';
+import { identityFor, prepareIdentities } from './identity.ts';
 import type { Host } from '../inventory/types.ts';
 import { verifyHostKey } from './known-hosts.ts';
 
@@ -19,17 +20,7 @@ export interface Connection {
   readonly roundTrips: number;
 }
 
-export class HostError extends Error {
-  constructor(
-    readonly step: string,
-    message: string,
-    readonly unreachable = false,
-  ) {
-    super(message);
-  }
-}
-
-export const expandHome = (p: string) => (p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p);
+export { HostError, expandHome } from './errors.ts';
 
 /** Handshake drops (sshd MaxStartups, a busy host) are worth another try; refusals and key problems are not. */
 const TRANSIENT = /Connection lost before handshake|ECONNRESET|kex_exchange_identification|Timed out while waiting for handshake|socket hang up/i;
@@ -38,6 +29,9 @@ export interface ConnectOptions {
   acceptNewHostKeys: boolean;
   retries?: number;
 }
+
+/** ssh2's typings list the base AuthMethod only; a public-key method carries its parsed key. */
+const publicKeyAuth = (username: string, key: ParsedKey): PublicKeyAuthMethod[] => [{ type: 'publickey', username, key }];
 
 export class SshConnection implements Connection {
   roundTrips = 0;
@@ -48,17 +42,13 @@ export class SshConnection implements Connection {
 
   static async open(host: Host, opts: ConnectOptions): Promise<SshConnection> {
     const v = host.vars.ssh;
-    let privateKey: string | undefined;
-    if (v.identity) {
-      try {
-        privateKey = readFileSync(expandHome(v.identity), 'utf8');
-      } catch (e) {
-        throw new HostError('connect', `cannot read identity ${v.identity}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
+    if (v.identity && !identityFor(host)) {
+      const problem = (await prepareIdentities([host])).get(host.name);
+      if (problem) throw problem;
     }
-    const passphrase = v.passphrase_env ? process.env[v.passphrase_env] : undefined;
-    if (v.passphrase_env && passphrase === undefined) throw new HostError('connect', `ssh.passphrase_env names ${v.passphrase_env}, which is not set`);
-    if (!privateKey && !process.env.SSH_AUTH_SOCK) throw new HostError('connect', 'no ssh.identity and no ssh-agent (SSH_AUTH_SOCK): nothing to authenticate with');
+    if (v.identity && !identityFor(host)) throw new HostError('connect', `identity ${v.identity} could not be loaded`);
+    const key = identityFor(host)?.key;
+    if (!key && !process.env.SSH_AUTH_SOCK) throw new HostError('connect', 'no ssh.identity and no ssh-agent (SSH_AUTH_SOCK): nothing to authenticate with');
     const retries = opts.retries ?? 4;
     for (let attempt = 0; ; attempt++) {
       let keyProblem: string | undefined;
@@ -68,9 +58,9 @@ export class SshConnection implements Connection {
           host: host.address,
           port: v.port,
           username: v.user,
-          privateKey,
-          passphrase,
-          agent: privateKey ? undefined : process.env.SSH_AUTH_SOCK,
+          // The parsed key goes through authHandler, so ssh2 does not parse (decrypt) it again per host.
+          authHandler: key ? (publicKeyAuth(v.user, key) as unknown as AuthMethod[]) : undefined,
+          agent: key ? undefined : process.env.SSH_AUTH_SOCK,
           readyTimeout: v.connect_timeout * 1000,
           keepaliveInterval: 10_000,
           hostVerifier: (key: Buffer) => {

@@ -63,6 +63,16 @@ t('2. apply again plans zero changes; check exits 0 with one line per host', () 
   assert.match(piped.err, /2 hosts: 2 compliant/);
 });
 
+t('an encrypted identity works with its passphrase from ssh.passphrase_env', () => {
+  lab.nsExec(lab.CTL, `cp ${lab.STATE}/id_ed25519 ${lab.STATE}/id_locked && ssh-keygen -q -p -N sesame -f ${lab.STATE}/id_locked`);
+  const inv = lab.writeInventory('locked', { routers: [2], extra: { 2: `ssh: { identity: ${lab.STATE}/id_locked, passphrase_env: LAB_PASS }` } });
+  const ok = lab.tprunInCtl(['check', inv], { LAB_PASS: 'sesame' });
+  assert.is(ok.code, 0, out(ok));
+  const bad = lab.tprunInCtl(['check', inv], { LAB_PASS: 'wrong' });
+  assert.is(bad.code, 4);
+  assert.match(bad.out, /h2: FAILED at connect: the passphrase in LAB_PASS does not decrypt identity/);
+});
+
 t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', () => {
   lab.onHost(1, 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; ip -4 rule del fwmark 0x1/0x1 lookup 100; echo "# edit" >> /etc/squid/squid.conf');
   const before = lab.snapshot(1);

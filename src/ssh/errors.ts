@@ -1,0 +1,14 @@
+import { homedir } from 'node:os';
+
+/** A problem with one host: which step, and whether the host could not be reached at all. */
+export class HostError extends Error {
+  constructor(
+    readonly step: string,
+    message: string,
+    readonly unreachable = false,
+  ) {
+    super(message);
+  }
+}
+
+export const expandHome = (p: string) => (p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p);
