@@ -119,12 +119,12 @@ test('drift: the fwmark ip rule removed, the local route removed', () => {
 test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate rule too', () => {
   const p = plan(
     edited('router-compliant', {
-      'ip-4.rules': (s) => s.replace('32766:', '32700:\tfrom 10.9.9.9 lookup 100\n32701:\tfrom all fwmark 0x1/0x1 lookup 100\n32766:'),
+      'ip-4.rules': (s) => s.replace('32766:', '32700:\tfrom 198.18.9.9 lookup 100\n32701:\tfrom all fwmark 0x1/0x1 lookup 100\n32766:'),
       'ip-4.routes.100': (s) => s + 'local default dev eth9 metric 5\n',
     }),
   );
-  assert.equal(changed(p), ['delete ip -4 rule 32700: from 10.9.9.9 lookup 100', 'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100', 'delete ip -4 route table 100 local default dev eth9']);
-  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule del pref 32700 from 10.9.9.9 lookup 100']);
+  assert.equal(changed(p), ['delete ip -4 rule 32700: from 198.18.9.9 lookup 100', 'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100', 'delete ip -4 route table 100 local default dev eth9']);
+  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule del pref 32700 from 198.18.9.9 lookup 100']);
 });
 
 test('drift: squid.conf edited → replaced (validated first) and squid reconfigured once', () => {
