@@ -14,6 +14,10 @@ import type { Artifact, Item } from '../../src/plan/types.ts';
 import { renderTemplate } from '../../src/render/templates.ts';
 import { squidWccpSection } from '../wccp/index.ts';
 
+/** squid -k parse echoes every line it reads; the operator needs only its complaints. */
+const PARSE =
+  'squid -k parse -f %s >/dev/null 2>"$TPRUN_TX/squid-parse.err" || { grep -E "FATAL|ERROR|unrecognized|Bungled" "$TPRUN_TX/squid-parse.err" >&2 || tail -n 5 "$TPRUN_TX/squid-parse.err" >&2; false; }';
+
 function artifacts(host: Host): Artifact[] {
   const squid = {
     ...host.vars.squid,
@@ -21,7 +25,7 @@ function artifacts(host: Host): Artifact[] {
     siblings: host.vars.squid.siblings.map((s) => ({ ...s, options: s.options.includes('no-tproxy') ? s.options : [...s.options, 'no-tproxy'] })),
   };
   const content = renderTemplate('squid', 'squid.conf.eta', { host, squid, wccp: squidWccpSection(host) });
-  return [{ role: 'squid', path: host.vars.squid.config, mode: '0644', content, validate: 'squid -k parse -f %s >/dev/null 2>"$TPRUN_TX/squid-parse.err" || { cat "$TPRUN_TX/squid-parse.err" >&2; false; }', notify: 'squid-reload', install: true }];
+  return [{ role: 'squid', path: host.vars.squid.config, mode: '0644', content, validate: PARSE, notify: 'squid-reload', install: true }];
 }
 
 /** Wait until squid answers `-k check`, or fail with the end of its log. */

@@ -94,8 +94,10 @@ export class SshConnection implements Connection {
     });
     try {
       const r = await Promise.race([this.ssh.execCommand(command, { stdin: script, noTrim: true }), timeout]);
-      if (r.code !== 0 && /sudo: a password is required|sudo: .*not allowed|is not in the sudoers/.test(r.stderr)) {
-        throw new HostError('become', `sudo -n failed for ${v.user}: ${r.stderr.trim()} (become: true needs passwordless sudo)`);
+      const denied = /sudo: a password is required|sudo: .*not allowed|is not in the sudoers|sudo: .*not found/;
+      if (r.code !== 0 && denied.test(r.stderr)) {
+        const why = r.stderr.split('\n').find((l) => denied.test(l))!.trim();
+        throw new HostError('become', `sudo -n failed for ${v.user}: ${why} (become: true needs passwordless sudo)`);
       }
       return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? -1 };
     } finally {

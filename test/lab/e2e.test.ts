@@ -26,7 +26,7 @@ function proveInterception(family: 4 | 6): void {
 
 test.before(() => {
   if (skip) return;
-  lab.up({ hosts: 4, proof: true, wccp: true });
+  lab.up({ hosts: 4, proof: true, wccp: true, operators: 3 });
   main = lab.writeInventory('main', { routers: [1, 2] });
 });
 test.after(() => {
@@ -73,6 +73,15 @@ t('an encrypted identity works with its passphrase from ssh.passphrase_env', () 
   assert.match(bad.out, /h2: FAILED at connect: the passphrase in LAB_PASS does not decrypt identity/);
 });
 
+t('become: a non-root user works through sudo -n; one without the sudo right fails with a clear message', () => {
+  const ok = tprun('check', lab.writeInventory('become', { routers: [3], extra: { 3: 'ssh: { user: op, become: true }' } }));
+  assert.is(ok.code, 2, out(ok)); // h3 was never configured: drift, found through sudo
+  assert.match(ok.out, /^h3: drifted/m);
+  const no = tprun('check', lab.writeInventory('nobecome', { routers: [3], extra: { 3: 'ssh: { user: op2, become: true }' } }));
+  assert.is(no.code, 4, out(no));
+  assert.match(no.out, /^h3: FAILED at become: sudo -n failed for op2: .*\(become: true needs passwordless sudo\)/m);
+});
+
 t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', () => {
   lab.onHost(1, 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; ip -4 rule del fwmark 0x1/0x1 lookup 100; echo "# edit" >> /etc/squid/squid.conf');
   const before = lab.snapshot(1);
@@ -109,6 +118,20 @@ for (const [name, tamper, item] of DRIFTS) {
     proveInterception(4);
   });
 }
+
+t('a failure mid-apply rolls the host back: squid rejects the candidate, the earlier sysctl and rule fixes are undone', () => {
+  lab.onHost(1, 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; ip -4 rule del fwmark 0x1/0x1 lookup 100');
+  const before = lab.snapshot(1);
+  const broken = lab.writeInventory('broken', { routers: [1], extra: { 1: 'squid: { extra: ["bogus_directive_xyz on"] }' } });
+  const r = tprun('apply', broken);
+  assert.is(r.code, 4, out(r));
+  assert.match(r.out, /^h1: FAILED at file \/etc\/squid\/squid.conf: file \/etc\/squid\/squid.conf failed; the host was rolled back/m);
+  assert.match(r.out, /\| .*unrecognized: 'bogus_directive_xyz'/);
+  assert.match(r.out, /rolled back: \d+ steps undone/);
+  assert.is(lab.snapshot(1), before, 'the host is exactly as it was before the failed apply');
+  assert.is(tprun('apply', main, '--limit', 'h1').code, 0);
+  proveInterception(4);
+});
 
 t('5. an unreachable host and one with a wrong host key fail alone; the rest are configured; exit 4', () => {
   const kh = `${lab.STATE}/known_hosts`;

@@ -90,6 +90,20 @@ export interface LabOptions {
   proof?: boolean;
   /** A namespace listening on UDP 2048 as a WCCP router. */
   wccp?: boolean;
+  /** Give this host non-root users: op (passwordless sudo) and op2 (no sudo right). */
+  operators?: number;
+}
+
+/** Per-host accounts through /etc/netns binds, so the machine's own /etc stays untouched. */
+function addOperators(i: number): void {
+  const etc = `/etc/netns/${hostNs(i)}`;
+  const add = (file: string, lines: string) => writeFileSync(`${etc}/${file}`, readFileSync(`/etc/${file}`, 'utf8') + lines);
+  add('passwd', 'op:x:2001:2001::/tmp:/bin/sh\nop2:x:2002:2002::/tmp:/bin/sh\n');
+  add('group', 'op:x:2001:\nop2:x:2002:\n');
+  add('shadow', 'op:*:20000:0:99999:7:::\nop2:*:20000:0:99999:7:::\n');
+  sh(`chmod 640 ${etc}/shadow && chown root:shadow ${etc}/shadow`, { allowFail: true });
+  mkdirSync(`${etc}/sudoers.d`, { recursive: true });
+  writeFileSync(`${etc}/sudoers.d/op`, 'op ALL=(ALL) NOPASSWD: ALL\n', { mode: 0o440 });
 }
 
 export function up(opts: LabOptions): void {
@@ -112,6 +126,8 @@ export function up(opts: LabOptions): void {
     nsExec(ns, `ip link set lo up && ip link set mgmt0 up && ip addr add ${addr}/16 dev mgmt0`);
     const etc = `/etc/netns/${ns}`;
     for (const d of ['tprun', 'squid', 'sysctl.d', 'systemd/system']) mkdirSync(`${etc}/${d}`, { recursive: true });
+    // Its own /etc/hosts, so the host's name resolves (sudo and squid look it up).
+    writeFileSync(`${etc}/hosts`, `127.0.0.1 localhost\n::1 localhost\n127.0.1.1 ${hostName(i)}\n`);
     mkdirSync(`${STATE}/${ns}`, { recursive: true });
     sh(`ssh-keygen -q -t ed25519 -N '' -f ${STATE}/${ns}/ssh_host_ed25519_key`);
     writeFileSync(`${STATE}/${ns}/sshd_config`, sshdConfig(ns, addr));
@@ -120,6 +136,7 @@ export function up(opts: LabOptions): void {
   writeFileSync(`${STATE}/known_hosts`, known.join('\n') + '\n');
   if (opts.proof) proofTopology();
   if (opts.wccp) wccpPeer();
+  if (opts.operators) addOperators(opts.operators);
   for (let i = 1; i <= opts.hosts; i++) startSshd(i);
   waitForSshd(opts.hosts);
 }
