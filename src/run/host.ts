@@ -44,6 +44,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       const he = e instanceof HostError ? e : new HostError('connect', (e as Error).message, true);
       return done({ status: he.unreachable ? 'unreachable' : 'failed', error: { step: 'connect', message: he.message } });
     }
+    if ((conn.attempts ?? 1) > 1) result.messages.push(`connected after ${conn.attempts} attempts (sshd dropped the handshake)`);
     opts.onPhase?.('facts');
     const probes = hostProbes(host, opts.roles);
     const gathered = await conn.run(factsScript(probes));
@@ -68,7 +69,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const steps = planSteps(plan);
     const applied = await conn.run(changeScript(steps, probes));
     const outcome = parseChangeOutput(applied.stdout);
-    result.messages = [...outcome.stdout.values()].flat();
+    result.messages.push(...[...outcome.stdout.values()].flat());
     if (outcome.failed !== undefined || applied.code !== 0 || outcome.verifyOutput === undefined) {
       const step = outcome.failed !== undefined ? steps[outcome.failed]!.id : 'apply';
       const undone = outcome.undone.map((i) => steps[i]!.id);

@@ -18,6 +18,8 @@ export interface Connection {
   close(): Promise<void>;
   /** Remote scripts sent so far: the round trips a test can count. */
   readonly roundTrips: number;
+  /** Handshakes it took to connect (more than 1 when sshd dropped one). */
+  readonly attempts?: number;
 }
 
 export { HostError, expandHome } from './errors.ts';
@@ -38,6 +40,7 @@ export class SshConnection implements Connection {
   private constructor(
     private readonly ssh: NodeSSH,
     private readonly host: Host,
+    readonly attempts: number,
   ) {}
 
   static async open(host: Host, opts: ConnectOptions): Promise<SshConnection> {
@@ -69,7 +72,7 @@ export class SshConnection implements Connection {
             return verdict.ok;
           },
         });
-        return new SshConnection(ssh, host);
+        return new SshConnection(ssh, host, attempt + 1);
       } catch (e) {
         ssh.dispose();
         if (keyProblem) throw new HostError('connect', keyProblem);

@@ -26,7 +26,7 @@ function proveInterception(family: 4 | 6): void {
 
 test.before(() => {
   if (skip) return;
-  lab.up({ hosts: 4, proof: true, wccp: true, operators: 3 });
+  lab.up({ hosts: 4, proof: true, wccp: true, operators: 3, sshd: { 4: 'MaxStartups 1:100:1' } });
   main = lab.writeInventory('main', { routers: [1, 2] });
 });
 test.after(() => {
@@ -80,6 +80,17 @@ t('become: a non-root user works through sudo -n; one without the sudo right fai
   const no = tprun('check', lab.writeInventory('nobecome', { routers: [3], extra: { 3: 'ssh: { user: op2, become: true }' } }));
   assert.is(no.code, 4, out(no));
   assert.match(no.out, /^h3: FAILED at become: sudo -n failed for op2: .*\(become: true needs passwordless sudo\)/m);
+});
+
+t('a handshake dropped by sshd (MaxStartups) is retried with backoff', async () => {
+  // Hold h4's only unauthenticated slot for a moment: sshd drops every other new connection.
+  const { spawn } = await import('node:child_process');
+  const holder = spawn('ip', ['netns', 'exec', lab.CTL, 'bash', '-c', `exec 3<>/dev/tcp/${lab.hostAddr(4)}/22; sleep 0.8`]);
+  await new Promise((r) => setTimeout(r, 200));
+  const r = tprun('check', lab.writeInventory('retry', { routers: [4] }), '-v');
+  holder.kill();
+  assert.is(r.code, 2, out(r));
+  assert.match(r.out, /connected after [2-5] attempts \(sshd dropped the handshake\)/);
 });
 
 t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', () => {

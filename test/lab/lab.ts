@@ -92,6 +92,8 @@ export interface LabOptions {
   wccp?: boolean;
   /** Give this host non-root users: op (passwordless sudo) and op2 (no sudo right). */
   operators?: number;
+  /** Extra sshd_config lines per host index. */
+  sshd?: Record<number, string>;
 }
 
 /** Per-host accounts through /etc/netns binds, so the machine's own /etc stays untouched. */
@@ -130,7 +132,7 @@ export function up(opts: LabOptions): void {
     writeFileSync(`${etc}/hosts`, `127.0.0.1 localhost\n::1 localhost\n127.0.1.1 ${hostName(i)}\n`);
     mkdirSync(`${STATE}/${ns}`, { recursive: true });
     sh(`ssh-keygen -q -t ed25519 -N '' -f ${STATE}/${ns}/ssh_host_ed25519_key`);
-    writeFileSync(`${STATE}/${ns}/sshd_config`, sshdConfig(ns, addr));
+    writeFileSync(`${STATE}/${ns}/sshd_config`, sshdConfig(ns, addr).replace(/^MaxStartups .*$/m, opts.sshd?.[i] ?? '$&'));
     known.push(`${addr} ${readFileSync(`${STATE}/${ns}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
   }
   writeFileSync(`${STATE}/known_hosts`, known.join('\n') + '\n');
