@@ -144,6 +144,26 @@ t('a failure mid-apply rolls the host back: squid rejects the candidate, the ear
   proveInterception(4);
 });
 
+t('persistence: after a simulated reboot (live state gone, files kept) the boot path brings back a compliant host', () => {
+  const wipe = `squid -k interrupt -f /etc/squid/squid.conf; i=0; while squid -k check -f /etc/squid/squid.conf 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+    for t in iptables ip6tables; do $t -t mangle -F; $t -t mangle -X; done
+    ip -4 rule del fwmark 0x1/0x1 lookup 100; ip -6 rule del fwmark 0x1/0x1 lookup 100; ip -4 route flush table 100; ip -6 route flush table 100
+    echo 0 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter`;
+  assert.is(lab.onHost(2, wipe).code, 0);
+  assert.is(tprun('check', main, '--limit', 'h2').code, 2);
+  // What a boot runs: systemd-sysctl, then the enabled tprun-boot.service's ExecStart, then squid.
+  const boot = lab.onHost(
+    2,
+    `set -e; readlink /etc/systemd/system/multi-user.target.wants/tprun-boot.service
+     sysctl -q -p /etc/sysctl.d/90-tprun.conf
+     $(sed -n 's/^ExecStart=//p' /etc/systemd/system/tprun-boot.service)
+     squid -f /etc/squid/squid.conf; i=0; until squid -k check -f /etc/squid/squid.conf 2>/dev/null; do sleep 0.2; i=$((i+1)); [ $i -lt 50 ]; done`,
+  );
+  assert.is(boot.code, 0, boot.out);
+  const c = tprun('check', main, '--limit', 'h2');
+  assert.is(c.code, 0, out(c));
+});
+
 t('5. an unreachable host and one with a wrong host key fail alone; the rest are configured; exit 4', () => {
   const kh = `${lab.STATE}/known_hosts`;
   const saved = readFileSync(kh, 'utf8');
