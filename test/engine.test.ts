@@ -12,7 +12,7 @@ import { ROLES } from '../src/plan/roles.ts';
 import { exitCode } from '../src/run/fleet.ts';
 import { runHost } from '../src/run/host.ts';
 import type { Connection, RunResult } from '../src/ssh/connection.ts';
-import { recorded } from './facts.ts';
+import { framed, recorded } from './facts.ts';
 
 const sh = (script: string) => {
   const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' });
@@ -91,12 +91,11 @@ class ScriptedConnection implements Connection {
   async run(script: string): Promise<RunResult> {
     this.roundTrips++;
     this.scripts.push(script);
-    if (!script.includes('@@tprun-verify')) return { stdout: frame(this.facts), stderr: '', code: 0 };
+    if (!script.includes('@@tprun-verify')) return { stdout: framed(this.facts), stderr: '', code: 0 };
     return this.onChange(script);
   }
   async close() {}
 }
-const frame = (raw: RawFacts) => Object.entries(raw).map(([id, f]) => `@@tprun-fact ${id}\n${f.stdout}\n@@tprun-rc ${f.code}\n`).join('');
 
 const h1 = loadInventory('inventories/lab.yml').inventory!.hosts[0]!;
 
@@ -111,7 +110,7 @@ test('runHost apply: two round trips (facts, then changes with verify); verified
   let sent = '';
   const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
     sent = script;
-    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${frame(recorded('router-compliant'))}`, stderr: '', code: 0 };
+    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}`, stderr: '', code: 0 };
   });
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'changed', JSON.stringify(r.error));
@@ -121,7 +120,7 @@ test('runHost apply: two round trips (facts, then changes with verify); verified
 });
 
 test('runHost apply: verify catches what is still wrong after the script', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${frame(recorded('router-fresh'))}`, stderr: '', code: 0 }));
+  const conn = new ScriptedConnection(recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}`, stderr: '', code: 0 }));
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, 'verify');

@@ -7,18 +7,16 @@ import { runFleet } from '../src/run/fleet.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { ROLES } from '../src/plan/roles.ts';
 import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
-import type { RawFacts } from '../src/facts/facts.ts';
-import { recorded } from './facts.ts';
+import { framed, recorded } from './facts.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
 
 const inv = loadInventory('inventories/lab.yml').inventory!;
-const frame = (raw: RawFacts) => Object.entries(raw).map(([id, f]) => `@@tprun-fact ${id}\n${f.stdout}\n@@tprun-rc ${f.code}\n`).join('');
 const dir = mkdtempSync(join(tmpdir(), 'tprun-report-'));
 
 /** h1 answers with fresh facts (drifted), h2 is unreachable: a scripted fleet. */
 const connect = async (h: { name: string }): Promise<Connection> => {
   if (h.name === 'h2') throw new HostError('connect', 'cannot connect to root@198.18.1.2:22: connect ECONNREFUSED', true);
-  return { roundTrips: 0, run: async (): Promise<RunResult> => ({ stdout: frame(recorded('router-fresh')), stderr: '', code: 0 }), close: async () => {} };
+  return { roundTrips: 0, run: async (): Promise<RunResult> => ({ stdout: framed(recorded('router-fresh')), stderr: '', code: 0 }), close: async () => {} };
 };
 
 test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, stable output', async () => {
