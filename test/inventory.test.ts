@@ -97,8 +97,22 @@ bridges:
   b1: { address: 198.51.100.10, bridge: { client_interface: eth0, internet_interface: eth0 } }
 `);
   assert.equal(m, [
-    "inv.yml:5:87: the bridge's client_interface and internet_interface are both eth0: the broute rules need the client side and the internet side",
     "inv.yml:5:18: address 198.51.100.10 is also c1's: each host needs its own address",
+    "inv.yml:5:87: the bridge's client_interface and internet_interface are both eth0: the broute rules need the client side and the internet side",
+  ]);
+});
+
+test('a schema error in one host does not hide the domain errors of another', () => {
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+routers:
+  c1: { address: 198.51.100.10, ssh: { port: 0 } }
+  c2: { address: 198.51.100.11, squid: { http_port: 3129 } }
+wccp_peers:
+  gw1: { address: 203.0.113.1, caches: [c1, c2], customer_interfaces: [Gi0/1] }
+`);
+  assert.equal(m, [
+    'inv.yml:3:46: routers.c1.ssh.port: a port is a whole number from 1 to 65535',
+    'inv.yml:4:53: squid.tproxy_port 3129 equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"',
   ]);
 });
 

@@ -13,18 +13,23 @@ const NOT_WITH_TPROXY = ['intercept', 'transparent', 'accel', 'vhost', 'vport', 
 
 export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
 
-/** Where a host's effective value was written: on the host, in defaults, or (built-in) the host's name. */
-export function origin(src: InventorySource, h: Host, key: readonly PathSeg[]): { path: PathSeg[]; onKey: boolean } {
-  const own = [groupOf(h), h.name, ...key];
-  if (src.has(own)) return { path: own, onKey: false };
-  if (src.has(['defaults', ...key])) return { path: ['defaults', ...key], onKey: false };
+/**
+ * Where a host's effective value was written: on the host, in defaults, or (built-in) the host's
+ * name. With several keys (two values that clash), the first one the operator wrote wins.
+ */
+export function origin(src: InventorySource, h: Host, ...keys: (readonly PathSeg[])[]): { path: PathSeg[]; onKey: boolean } {
+  for (const key of keys) {
+    const own = [groupOf(h), h.name, ...key];
+    if (src.has(own)) return { path: own, onKey: false };
+    if (src.has(['defaults', ...key])) return { path: ['defaults', ...key], onKey: false };
+  }
   return { path: [groupOf(h), h.name], onKey: true };
 }
 
-export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[]): Diagnostic[] {
+export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[], allNames = hosts.map((h) => h.name)): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const at = (h: Host, key: PathSeg[], severity: Diagnostic['severity'], message: string) => {
-    const o = origin(src, h, key);
+  const at = (h: Host, key: PathSeg[] | PathSeg[][], severity: Diagnostic['severity'], message: string) => {
+    const o = Array.isArray(key[0]) ? origin(src, h, ...(key as PathSeg[][])) : origin(src, h, key as PathSeg[]);
     out.push({ ...src.diag(severity, o.path, message, o.onKey), host: h.name });
   };
 
@@ -33,7 +38,7 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     const { squid, tproxy, sysctl } = h.vars;
 
     if (squid.tproxy_port === squid.http_port) {
-      at(h, ['squid', 'tproxy_port'], 'error', `squid.tproxy_port ${squid.tproxy_port} equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"`);
+      at(h, [['squid', 'tproxy_port'], ['squid', 'http_port']], 'error', `squid.tproxy_port ${squid.tproxy_port} equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"`);
     }
     squid.tproxy_port_options.forEach((opt, i) => {
       const flag = opt.split('=')[0]!.toLowerCase();
@@ -88,7 +93,7 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     } else byAddress.set(h.address, h);
   }
 
-  const names = hosts.map((h) => h.name);
+  const names = allNames;
   const dupNames = Object.keys(raw.routers ?? {}).filter((n) => raw.bridges && n in raw.bridges);
   for (const n of dupNames) out.push(src.diag('error', ['bridges', n], `host ${n} is both a router and a bridge`, true));
 

@@ -75,6 +75,8 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   return { hosts, peers };
 }
 
+const byPosition = (a: Diagnostic, b: Diagnostic) => (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.col ?? 0) - (b.at?.col ?? 0);
+
 /** A value inherited from `defaults:` is reported once, not once per host. */
 function uniqueDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
@@ -93,13 +95,23 @@ export function loadInventoryFromSource(src: InventorySource): LoadResult {
   if (typeof data !== 'object' || Array.isArray(data)) {
     return { diagnostics: [src.diag('error', [], 'the inventory must be a mapping with routers, bridges, defaults and wccp_peers')] };
   }
-  const schema = schemaDiagnostics(src, data);
-  if (hasErrors(schema)) return { diagnostics: [...syntax, ...schema] };
-  const { hosts, peers } = buildHosts(data as RawInventory);
-  const domain = domainDiagnostics(src, data as RawInventory, hosts, peers);
-  const diagnostics = uniqueDiagnostics([...syntax, ...domain]);
-  if (hasErrors(diagnostics)) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts, peers }, diagnostics };
+  const raw = data as RawInventory;
+  const schema = schemaDiagnostics(src, raw);
+  // Domain checks need well-typed values: run them on every host and peer the schema passed,
+  // so one broken host does not hide another host's problems.
+  const sound = !schema.broken.has('') && !schema.broken.has('defaults') && !schema.broken.has('routers') && !schema.broken.has('bridges');
+  let domain: Diagnostic[] = [];
+  let built: ReturnType<typeof buildHosts> | undefined;
+  if (sound) {
+    const keep = <T>(group: string, m: Record<string, T> | undefined) => (m ? Object.fromEntries(Object.entries(m).filter(([n]) => !schema.broken.has(`${group}/${n}`))) : undefined);
+    const pruned: RawInventory = { defaults: raw.defaults, routers: keep('routers', raw.routers), bridges: keep('bridges', raw.bridges), wccp_peers: schema.broken.has('wccp_peers') ? undefined : keep('wccp_peers', raw.wccp_peers) };
+    built = buildHosts(pruned);
+    const allNames = [...Object.keys(raw.routers ?? {}), ...Object.keys(raw.bridges ?? {})];
+    domain = domainDiagnostics(src, pruned, built.hosts, built.peers, allNames);
+  }
+  const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
+  if (hasErrors(diagnostics) || !built) return { diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers }, diagnostics };
 }
 
 export function loadInventory(file: string): LoadResult {

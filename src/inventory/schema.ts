@@ -110,8 +110,15 @@ function describe(e: ErrorObject, path: readonly PathSeg[]): string {
   }
 }
 
-export function schemaDiagnostics(src: InventorySource, data: unknown): Diagnostic[] {
-  if (validate(data)) return [];
+export interface SchemaResult {
+  diagnostics: Diagnostic[];
+  /** Top-level entries with errors ("defaults", "routers/c1", ...), so later checks can skip them. */
+  broken: Set<string>;
+}
+
+export function schemaDiagnostics(src: InventorySource, data: unknown): SchemaResult {
+  const broken = new Set<string>();
+  if (validate(data)) return { diagnostics: [], broken };
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of validate.errors ?? []) {
@@ -120,6 +127,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown): Diagnost
     if (['anyOf', 'not', 'format', 'pattern'].includes(e.keyword)) continue;
     if (e.keyword === 'required' && e.schemaPath.includes('/anyOf/')) continue;
     let path = toPath(e.instancePath);
+    broken.add(path.length === 0 ? '' : path[0] === 'defaults' ? 'defaults' : path.slice(0, 2).join('/'));
     let message: string;
     let onKey = false;
     if (e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') {
@@ -146,5 +154,5 @@ export function schemaDiagnostics(src: InventorySource, data: unknown): Diagnost
     seen.add(id);
     out.push({ severity: 'error', message, at: pos });
   }
-  return out.sort((a, b) => a.at!.line - b.at!.line || a.at!.col - b.at!.col);
+  return { diagnostics: out.sort((a, b) => a.at!.line - b.at!.line || a.at!.col - b.at!.col), broken };
 }
