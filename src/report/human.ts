@@ -58,7 +58,10 @@ export function resultLine(r: HostResult): string {
     failed: `FAILED${r.error ? ` at ${r.error.step}: ${r.error.message.split('\n')[0]}` : ''}`,
     unreachable: `UNREACHABLE: ${r.error?.message ?? ''}`,
   };
-  return `${r.host}: ${what[r.status]} (${(r.durationMs / 1000).toFixed(1)}s)`;
+  // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
+  const managed = r.plan?.items.filter((i) => i.kind !== 'requirement') ?? [];
+  const counts = r.plan ? ` [ok=${managed.filter((i) => i.action === 'no-op').length} changed=${n}]` : '';
+  return `${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
 }
 
 export function resultDetails(r: HostResult, opts: { diff: boolean; verbose: boolean }): string[] {

@@ -22,12 +22,12 @@ export interface FleetRun {
   out?: NodeJS.WritableStream;
 }
 
-/** "iptables: 2 changes" / "sysctl: compliant", one per role that ran on the host. */
+/** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
 function roleSummaries(r: HostResult): string[] {
   const byRole = new Map<string, number>();
   for (const i of r.plan!.items) byRole.set(i.role, (byRole.get(i.role) ?? 0) + (i.action !== 'no-op' ? 1 : 0));
   const what = (role: string, n: number) => (role === 'kernel-check' ? `${n} requirement${n === 1 ? '' : 's'} unmet` : `${n} change${n === 1 ? '' : 's'}`);
-  return [...byRole].map(([role, n]) => `${role}: ${n ? what(role, n) : 'ok'}`);
+  return [...byRole].filter(([, n]) => n > 0).map(([role, n]) => `${role}: ${what(role, n)}`);
 }
 
 export function exitCode(results: readonly HostResult[], mode: 'check' | 'apply'): number {
@@ -66,7 +66,7 @@ export async function runFleet(run: FleetRun): Promise<number> {
       concurrent: options.forks,
       exitOnError: false,
       renderer: live ? 'default' : 'silent',
-      rendererOptions: { collapseErrors: false, showErrorMessage: false },
+      rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false },
     },
   );
   await tasks.run().catch(() => undefined);
