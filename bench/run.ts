@@ -99,3 +99,9 @@ const lines = [
 ];
 console.log('\n' + lines.join('\n'));
 if (!values['no-write']) appendFileSync('bench/RESULTS.md', lines.join('\n') + '\n');
+// A benchmark of a broken tool is no benchmark: fail when tprun did not succeed.
+const bad = [...rows.applyFresh!, ...rows.applyAgain!, ...rows.check!].filter((s) => s.code !== 0);
+if (bad.length) {
+  console.error(`bench: ${bad.length} tprun run(s) did not exit 0`);
+  process.exitCode = 1;
+}
