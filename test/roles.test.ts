@@ -127,6 +127,13 @@ test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate
   assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule del pref 32700 from 198.18.9.9 lookup 100']);
 });
 
+test('routing: a rule on tprun\'s mark into another table (an old table number) is removed', () => {
+  const p = plan(edited('router-compliant', { 'ip-6.rules': (s) => s.replace('32766:', '32000:\tfrom all fwmark 0x1/0x1 lookup 200\n32766:') }));
+  assert.equal(changed(p), ['delete ip -6 rule 32000: fwmark 0x1/0x1 lookup 200']);
+  // A different mark is somebody else's.
+  assert.equal(changed(plan(edited('router-compliant', { 'ip-6.rules': (s) => s.replace('32766:', '32000:\tfrom all fwmark 0x2 lookup 200\n32766:') }))), []);
+});
+
 test('drift: squid.conf edited → replaced (validated first) and squid reconfigured once', () => {
   const p = plan(edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => c + 'http_access allow all\n') }));
   assert.equal(changed(p), ['update file /etc/squid/squid.conf']);

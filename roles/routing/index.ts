@@ -1,7 +1,8 @@
 /**
  * routing: packets carrying the TPROXY mark are looked up in tprun's table, whose only route
  * is `local default`, so they are delivered to squid's socket instead of forwarded.
- * tprun owns the tables it is given: other routes in them and other rules pointing at them go.
+ * tprun owns the tables it is given and its mark: other routes in those tables, and other rules
+ * pointing at them or matching the mark, go.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { parseIpRoutes, parseIpRules } from '../../src/facts/parsers.ts';
@@ -57,7 +58,11 @@ function planFamily(host: Host, family: Family, facts: Facts, diagnostics: Diagn
   const w = wanted(host);
   const tables = new Set([...w.routes.keys()].map(String));
   const items: Item[] = [];
-  const actual = parseIpRules(facts.get(`ip${flag}.rules`).stdout).filter((r) => tables.has(r.table));
+  const { mark, mask } = host.vars.tproxy;
+  // Owned: rules into tprun's tables, and rules on tprun's mark into any other table (left over
+  // from an earlier table number, they would steal the TPROXY-marked packets).
+  const ownsMark = (r: ReturnType<typeof parseIpRules>[number]) => r.fwmark === mark && (r.fwmask ?? 0xffffffff) === mask;
+  const actual = parseIpRules(facts.get(`ip${flag}.rules`).stdout).filter((r) => tables.has(r.table) || ownsMark(r));
   const unmatched = [...actual];
   for (const spec of w.rules) {
     const at = unmatched.findIndex((r) => r.spec === spec);
