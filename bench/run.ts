@@ -7,7 +7,9 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as lab from '../test/lab/lab.ts';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '50' }, runs: { type: 'string', default: '3' }, 'no-ansible': { type: 'boolean' }, 'no-write': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { hosts: { type: 'string', default: '50' }, runs: { type: 'string', default: '3' }, 'no-ansible': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'forks-sweep': { type: 'string' } },
+});
 const N = Number(values.hosts);
 const RUNS = Number(values.runs);
 const problem = lab.preflight();
@@ -75,6 +77,14 @@ for (let run = 0; run < RUNS; run++) {
   }
   console.log(`run ${run + 1}: ${Object.entries(rows).filter(([, s]) => s[run]).map(([k, s]) => `${k} ${s[run]!.seconds.toFixed(2)}s`).join(', ')}`);
 }
+// --forks-sweep 25,50,100: `tprun check` of the compliant fleet at each --forks, to choose the default.
+const sweep: string[] = [];
+for (const f of (values['forks-sweep'] ?? '').split(',').filter(Boolean).map(Number)) {
+  const samples = Array.from({ length: RUNS }, () => timed(`node bin/tprun.js check ${inv} --quiet --forks ${f}`));
+  const m = median(samples.map((x) => x.seconds));
+  sweep.push(`| ${f} | ${m.toFixed(2)} | ${(m / median(rows.floor!.map((x) => x.seconds))).toFixed(2)}× | ${Math.max(...samples.map((x) => x.rssMb ?? 0)).toFixed(0)} MB |`);
+  console.log(`forks ${f}: check ${m.toFixed(2)}s`);
+}
 lab.down();
 
 const med = (k: string) => (rows[k]!.length ? median(rows[k]!.map((s) => s.seconds)) : NaN);
@@ -94,6 +104,7 @@ const lines = [
   `| ansible-playbook, second run | ${fmt(med('ansibleSecond'))} | ${ratio(med('ansibleSecond'), floor)} | |`,
   '',
   `tprun peak RSS: ${Math.max(...[...rows.applyFresh!, ...rows.check!].map((s) => s.rssMb ?? 0)).toFixed(0)} MB; CPU (user+sys) median: apply fresh ${fmt(median(rows.applyFresh!.map((s) => s.cpuSeconds ?? NaN)))} s, check ${fmt(median(rows.check!.map((s) => s.cpuSeconds ?? NaN)))} s.`,
+  ...(sweep.length ? ['', `\`tprun check\` of ${N} compliant hosts by --forks (median of ${RUNS}):`, '', '| --forks | median s | vs SSH floor | peak RSS |', '|---:|---:|---:|---:|', ...sweep, ''] : []),
   `Exit codes: apply ${[...new Set(rows.applyFresh!.map((s) => s.code))].join('/')}, check ${[...new Set(rows.check!.map((s) => s.code))].join('/')}${ansible ? `, ansible ${[...new Set(rows.ansibleFirst!.map((s) => s.code))].join('/')}` : ''}.`,
   '',
 ];

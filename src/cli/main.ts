@@ -7,7 +7,7 @@ import type { Inventory } from '../inventory/types.ts';
 import { selectRoles } from '../plan/roles.ts';
 import { ROLE_NAMES, type RoleName } from '../plan/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
-import { EXIT, type CommonOptions } from './options.ts';
+import { DEFAULT_FORKS, EXIT, type CommonOptions } from './options.ts';
 import { VERSION } from '../version.ts';
 
 
@@ -24,7 +24,7 @@ Usage:
 Options:
   --limit PATTERN        hosts by name, glob (cache*) or group (routers, bridges); comma-separated
   --roles a,b            only these roles (kernel-check always runs): ${ROLE_NAMES.join(', ')}
-  --forks N              hosts worked on at once (default 100)
+  --forks N              hosts worked on at once (default 50)
   --report FORMAT:FILE   json:FILE or junit:FILE, repeatable; FILE - is stdout
   --diff                 show what would change as diffs
   --accept-new-host-keys record unknown host keys in known_hosts (changed keys still fail)
@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     const bad = roleNames.find((r) => !ROLE_NAMES.includes(r));
     if (bad) return usageError(`unknown role "${bad}" (roles: ${ROLE_NAMES.join(', ')})`);
   }
-  const forks = o.forks === undefined ? 100 : Number(o.forks);
+  const forks = o.forks === undefined ? DEFAULT_FORKS : Number(o.forks);
   if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`);
   const reports: CommonOptions['reports'] = [];
   for (const r of o.report ?? []) {

@@ -1,6 +1,13 @@
 /** Exit codes are Puppet's detailed exit codes; scripts depend on them. */
 export const EXIT = { ok: 0, invalid: 1, changes: 2, failed: 4, changesAndFailed: 6 } as const;
 
+/**
+ * Measured (bench/RESULTS.md, forks sweep at 200 hosts): 50 took half the time of 100 on the
+ * lab; fewer would be faster still there, where every sshd shares the controller's cores, but a
+ * real network is latency-bound and 25 would mean 8 sequential waves for 200 hosts.
+ */
+export const DEFAULT_FORKS = 50;
+
 export interface CommonOptions {
   limit?: string;
   forks: number;

@@ -85,8 +85,12 @@ t('become: a non-root user works through sudo -n; one without the sudo right fai
 t('a handshake dropped by sshd (MaxStartups) is retried with backoff', async () => {
   // Hold h4's only unauthenticated slot for a moment: sshd drops every other new connection.
   const { spawn } = await import('node:child_process');
-  const holder = spawn('ip', ['netns', 'exec', lab.CTL, 'bash', '-c', `exec 3<>/dev/tcp/${lab.hostAddr(4)}/22; sleep 0.8`]);
-  await new Promise((r) => setTimeout(r, 200));
+  // It says "held" once connected; 2 s covers tprun's start-up and its first tries (backoff 0.15, 0.3, 0.6, 1.2 s).
+  const holder = spawn('ip', ['netns', 'exec', lab.CTL, 'bash', '-c', `exec 3<>/dev/tcp/${lab.hostAddr(4)}/22 && echo held && sleep 2`]);
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+    holder.on('exit', () => reject(new Error('the holder could not connect')));
+  });
   const r = tprun('check', lab.writeInventory('retry', { routers: [4] }), '-v');
   holder.kill();
   assert.is(r.code, 2, out(r));
