@@ -1,7 +1,6 @@
 // The demo on the built-in lab: tprun configures router h1 (and h2) from inventories/lab.yml,
 // then a client behind h1 fetches a page from the origin and we show what proves interception.
 import { spawnSync } from 'node:child_process';
-
 import * as lab from '../test/lab/lab.ts';
 
 const args = process.argv.slice(2);

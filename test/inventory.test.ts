@@ -133,6 +133,16 @@ wccp_peers:
   ]);
 });
 
+test('domain: a WCCP cache needs an IP address (the local end of its GRE tunnel)', () => {
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+routers:
+  cache1: { address: cache1.example.net }
+wccp_peers:
+  gw1: { address: 203.0.113.1, caches: [cache1], customer_interfaces: [Gi0/1] }
+`);
+  assert.equal(m, ['inv.yml:3:22: cache1 is a WCCP cache: its address is the local end of the GRE tunnel and must be an IP address, not "cache1.example.net"']);
+});
+
 test('domain warnings do not fail the load; a value from defaults is reported once', () => {
   const r = load(`defaults:\n  squid: { clients: [] }\nrouters:\n  a: { address: 198.51.100.10 }\n  b: { address: 198.51.100.11 }\n`);
   assert.ok(r.inventory);

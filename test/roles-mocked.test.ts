@@ -80,6 +80,14 @@ test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists
   assert.not.ok(changesOf(q).some((i) => i.kind === 'link'));
 });
 
+test('MOCK kernel with GRE: a tunnel with other ends is replaced, and the undo restores the old one', () => {
+  const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
+  const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476\n    gre remote 198.18.0.9 local 198.18.1.1 ttl inherit\n';
+  const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find((i) => i.kind === 'link')!;
+  assert.equal([link.action, link.before], ['update', 'gre remote 198.18.0.9 local 198.18.1.1']);
+  assert.equal(link.undo, ['ip tunnel del wccp0 2>/dev/null || true', 'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1', 'ip link set wccp0 up']);
+});
+
 const bridgeInv = load(`defaults:
   ssh: { identity: /tmp/k, known_hosts: /tmp/kh }
   tproxy: { interfaces: [lo], bypass: [{ source: 198.51.100.7 }] }

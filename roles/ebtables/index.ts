@@ -4,11 +4,11 @@
  * Bypass rules ACCEPT (keep bridging) before the DROPs. tprun owns the chain TPRUN_BROUTING,
  * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush.
  */
-import { isIP } from 'node:net';
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { parseSaveTable } from '../../src/facts/parsers.ts';
 import { probes } from '../../src/facts/probes.ts';
-import type { Family, Host } from '../../src/inventory/types.ts';
+import type { Host } from '../../src/inventory/types.ts';
+import { familyOf } from '../../src/inventory/address.ts';
 import { fileItem, fileProbes, installed } from '../../src/plan/files.ts';
 import { item, type Role } from '../../src/plan/role.ts';
 import type { Artifact, Item } from '../../src/plan/types.ts';
@@ -24,7 +24,7 @@ export function chainRules(host: Host): string[] {
   const { ports, families, bypass } = host.vars.tproxy;
   const out: string[] = [];
   for (const b of bypass) {
-    const addrFam = [b.source, b.destination].filter(Boolean).map((a): Family => (isIP(a!.split('/')[0]!) === 6 ? 'ipv6' : 'ipv4'));
+    const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
     const fams = addrFam.length ? [addrFam[0]!] : families;
     for (const f of fams) {
       if (!families.includes(f)) continue;

@@ -5,7 +5,6 @@
  * "Traffic going through Squid but timing out". Chains are replaced whole and atomically
  * with iptables-restore --noflush; nobody else's rules are touched.
  */
-import { isIP } from 'node:net';
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { parseSaveTable } from '../../src/facts/parsers.ts';
 import { probes } from '../../src/facts/probes.ts';
@@ -17,6 +16,7 @@ import type { Artifact, Item } from '../../src/plan/types.ts';
 import { renderTemplate } from '../../src/render/templates.ts';
 import { hex } from '../routing/index.ts';
 import { normaliseRule } from './rules.ts';
+import { familyOf } from '../../src/inventory/address.ts';
 
 export const DIVERT = 'TPRUN_DIVERT';
 export const CHAIN = 'TPRUN_PREROUTING';
@@ -24,7 +24,6 @@ export const JUMP = `-I PREROUTING 1 -j ${CHAIN}`;
 const TOOL: Record<Family, 'iptables' | 'ip6tables'> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const rulesFile = (f: Family) => `/etc/tprun/${TOOL[f]}.rules`;
 
-const familyOf = (addr: string): Family => (isIP(addr.split('/')[0]!) === 6 ? 'ipv6' : 'ipv4');
 
 /** The wanted rules of tprun's two chains, as "-A CHAIN rule" lines in apply order. */
 export function chainRules(host: Host, family: Family): string[] {

@@ -61,7 +61,10 @@ export const wccp: Role = {
       }
       const n = q(t.name);
       const create = [`ip tunnel add ${n} mode gre remote ${t.remote} local ${t.local}`, `ip link set ${n} up`, `echo 0 > /proc/sys/net/ipv4/conf/${t.name}/rp_filter`];
-      items.push(item({ role: 'wccp', kind: 'link', id: `link ${t.name}`, before, after, commands: before === null ? create : [`ip tunnel del ${n}`, ...create], undo: [`ip tunnel del ${n}`] }));
+      // Undo puts back what was there: nothing, or the tunnel with its old ends.
+      const old = before && /^gre remote (\S+) local (\S+)$/.exec(before);
+      const restore = old ? [`ip tunnel add ${n} mode gre remote ${old[1]} local ${old[2]}`, `ip link set ${n} up`] : [];
+      items.push(item({ role: 'wccp', kind: 'link', id: `link ${t.name}`, before, after, commands: before === null ? create : [`ip tunnel del ${n}`, ...create], undo: [`ip tunnel del ${n} 2>/dev/null || true`, ...restore] }));
     }
     items.push(...installed(artifacts(host)).map((a) => fileItem(a, facts)));
     return { items, diagnostics };

@@ -3,6 +3,7 @@
  * Each message quotes the rule it enforces so the operator sees why.
  */
 import { isIP } from 'node:net';
+import { familyOf } from './address.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { RawInventory } from './load.ts';
 import { didYouMean } from './schema.ts';
@@ -71,7 +72,7 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
       for (const k of ['source', 'destination'] as const) {
         const v = b[k];
         if (!v) continue;
-        const fam = isIP(v.split('/')[0]!) === 6 ? 'ipv6' : 'ipv4';
+        const fam = familyOf(v);
         if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
       }
     });
@@ -87,6 +88,9 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
       out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
     }
 
+    if (h.wccp.length && !isIP(h.address)) {
+      out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `${h.name} is a WCCP cache: its address is the local end of the GRE tunnel and must be an IP address, not "${h.address}"`), host: h.name });
+    }
     const prev = byAddress.get(h.address);
     if (prev) {
       out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `address ${h.address} is also ${prev.name}'s: each host needs its own address`), host: h.name });

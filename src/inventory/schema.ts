@@ -7,19 +7,10 @@ import addFormats from 'ajv-formats';
 import addErrors from 'ajv-errors';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { InventorySource, PathSeg } from './source.ts';
+import { isCidr } from './address.ts';
 
 export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/inventory.schema.json', import.meta.url));
 const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
-
-export function isCidr(value: string): boolean {
-  const [addr, prefix, ...rest] = value.split('/');
-  if (rest.length || !addr) return false;
-  const fam = isIP(addr);
-  if (!fam) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (fam === 4 ? 32 : 128);
-}
 
 // ajv's typings for the 2020 build and its plugins are CommonJS-shaped; unwrap defaults once here.
 type AjvT = import('ajv/dist/2020.js').default;

@@ -1,7 +1,6 @@
 /** Files are replaced whole: candidate beside the target, validated, previous kept, renamed into place. */
 import { posix } from 'node:path';
-import { q, type Facts, fileProbe } from '../facts/facts.ts';
-import type { Probe } from '../facts/facts.ts';
+import { q, type Facts, fileProbe, type Probe } from '../facts/facts.ts';
 import { item } from './role.ts';
 import type { Artifact, Item } from './types.ts';
 
