@@ -1,17 +1,17 @@
-// Records one host's raw facts (the exact text every probe printed) as a test fixture.
+// Records one host's raw facts (the exact text every fact's command printed) as a test fixture.
 // Usage (in the lab's controller namespace): node --import tsx scripts/record-facts.ts INVENTORY HOST OUT.json
 import { writeFileSync } from 'node:fs';
-import { factsScript, parseFactsOutput } from '../src/facts/facts.ts';
+import { factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
-import { hostProbes } from '../src/plan/planner.ts';
-import { ROLES } from '../src/plan/roles.ts';
+import { hostFacts } from '../src/plan/planner.ts';
+import { ROLES } from '../roles/registry.ts';
 import { SshConnection } from '../src/ssh/connection.ts';
 
 const [file, name, out] = process.argv.slice(2);
 const host = loadInventory(file!).inventory?.hosts.find((h) => h.name === name);
 if (!host || !out) throw new Error('usage: record-facts.ts INVENTORY HOST OUT.json');
 const conn = await SshConnection.open(host, { acceptNewHostKeys: false });
-const r = await conn.run(factsScript(hostProbes(host, ROLES)));
+const r = await conn.run(factsScript(hostFacts(host, ROLES)));
 await conn.close();
 writeFileSync(out, JSON.stringify(parseFactsOutput(r.stdout), null, 1) + '\n');
 console.log(`recorded ${Object.keys(parseFactsOutput(r.stdout)).length} facts of ${name} to ${out}`);

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { changeScript, parseChangeOutput, planSteps, type ScriptStep } from '../src/apply/script.ts';
-import { factsScript, parseFactsOutput, type RawFacts } from '../src/facts/facts.ts';
+import { Fact, factsScript, parseFactsOutput, type RawFacts } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
-import { writeFileCommands } from '../src/plan/files.ts';
-import { ROLES } from '../src/plan/roles.ts';
+import { writeFileCommands } from '../src/resources/file.ts';
+import { raw, sh as sh_ } from '../src/shell.ts';
+import { ROLES } from '../roles/registry.ts';
 import { exitCode } from '../src/run/fleet.ts';
 import { runHost } from '../src/run/host.ts';
 import type { Connection, RunResult } from '../src/ssh/connection.ts';
@@ -20,16 +21,17 @@ const sh = (script: string) => {
 };
 
 test('facts script frames every probe; output without a trailing newline and exit codes survive', () => {
-  const out = sh(factsScript([{ id: 'a', command: 'printf "x\\ny"' }, { id: 'b', command: 'echo hi; exit 3' }, { id: 'a', command: 'echo dup' }, { id: 'c', command: 'true' }]));
+  const f = (id: string, cmd: string) => new Fact(id, raw(cmd), (r) => r);
+  const out = sh(factsScript([f('a', 'printf "x\\ny"'), f('b', 'echo hi; exit 3'), f('a', 'echo dup'), f('c', 'true')]));
   assert.equal(parseFactsOutput(out.stdout), { a: { stdout: 'x\ny', code: 0 }, b: { stdout: 'hi\n', code: 3 }, c: { stdout: '', code: 0 } });
 });
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-engine-'));
-const step = (id: string, commands: string[], undo: string[]): ScriptStep => ({ id, commands, undo });
+const step = (id: string, commands: string[], undo: string[]): ScriptStep => ({ id, commands: commands.map(raw), undo: undo.map(raw) });
 
 test('change script: all steps succeed, stdout kept, verify facts follow', () => {
   const f = join(tmp, 'ok');
-  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [{ id: 'v', command: `cat ${f}` }]));
+  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [new Fact('v', raw(`cat ${f}`), (r) => r)]));
   assert.is(out.code, 0, out.stderr);
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, undefined);
@@ -59,12 +61,12 @@ test('change script: a failure mid-way undoes that step and every earlier one, i
 test('file steps: candidate validated before the swap; a rejected candidate leaves the live file, a failure later restores it', () => {
   const live = join(tmp, 'squid.conf');
   writeFileSync(live, 'old\n');
-  const good = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'new\n', install: true, validate: 'grep -q new %s' });
+  const good = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'new\n', install: true, validate: (c) => sh_`grep -q new ${c}` });
   const later = step('later', ['false'], []);
   let out = sh(changeScript([{ id: 'file', ...good }, later], []));
   assert.is(parseChangeOutput(out.stdout).failed, 1);
   assert.is(readFileSync(live, 'utf8'), 'old\n'); // swapped, then rolled back
-  const bad = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'broken\n', install: true, validate: 'echo "FATAL: Bungled" >&2; false' });
+  const bad = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'broken\n', install: true, validate: () => raw('echo "FATAL: Bungled" >&2; false') });
   out = sh(changeScript([{ id: 'file', ...bad }], []));
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, 0);

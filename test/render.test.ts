@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadInventory } from '../src/inventory/load.ts';
-import { selectRoles } from '../src/plan/roles.ts';
+import { selectRoles } from '../roles/registry.ts';
 import { renderFiles, writeRendered } from '../src/render/render.ts';
 
 const GOLDEN = 'test/golden/example';

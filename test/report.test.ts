@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runFleet } from '../src/run/fleet.ts';
+import { runCommand } from '../src/cli/run.ts';
 import { loadInventory } from '../src/inventory/load.ts';
-import { ROLES } from '../src/plan/roles.ts';
+import { ROLES } from '../roles/registry.ts';
 import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
 import { framed, recorded } from './facts.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
@@ -22,7 +22,7 @@ const connect = async (h: { name: string }): Promise<Connection> => {
 test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, stable output', async () => {
   const sink = { text: '', write(s: string) { this.text += s; return true; } };
   const run = (n: string) =>
-    runFleet({ mode: 'check', inventory: inv, hosts: inv.hosts, roles: [...ROLES], connect, out: sink as never, options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'json', file: join(dir, `${n}.json`) }, { format: 'junit', file: join(dir, `${n}.xml`) }] } });
+    runCommand({ mode: 'check', inventory: inv, hosts: inv.hosts, roles: [...ROLES], connect, out: sink as never, options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'json', file: join(dir, `${n}.json`) }, { format: 'junit', file: join(dir, `${n}.xml`) }] } });
   assert.is(await run('a'), 6);
   const json = assertValidJson(readFileSync(join(dir, 'a.json'), 'utf8'));
   assert.equal(json.summary, { compliant: 0, drifted: 1, changed: 0, failed: 0, unreachable: 1 });
@@ -30,7 +30,8 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   assert.is(h1.status, 'drifted');
   const fwd = h1.resources.find((r: any) => r.id === 'sysctl net.ipv4.ip_forward');
   assert.equal([fwd.expected, fwd.actual, fwd.inSync], ['1', '0', false]);
-  assert.ok(h1.resources.some((r: any) => r.kind === 'requirement' && r.inSync));
+  assert.ok(h1.checks.some((c: any) => c.id === 'require squid >= 3.1' && c.ok));
+  assert.not.ok(h1.resources.some((r: any) => r.kind === 'requirement'));
   assert.is(json.hosts[1].error.step, 'connect');
 
   const { suites } = parseJunit(readFileSync(join(dir, 'a.xml'), 'utf8'));

@@ -8,9 +8,9 @@ import * as assert from 'uvu/assert';
 import { loadInventory } from '../src/inventory/load.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planHost } from '../src/plan/planner.ts';
-import { ROLES } from '../src/plan/roles.ts';
-import { changesOf, type HostPlan } from '../src/plan/types.ts';
-import { Facts } from '../src/facts/facts.ts';
+import { ROLES } from '../roles/registry.ts';
+import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
+import type { RawFacts } from '../src/facts/fact.ts';
 import { edited } from './facts.ts';
 import { load } from './helpers.ts';
 
@@ -21,7 +21,7 @@ const withVars = (h: Host, patch: (h: Host) => void): Host => {
   patch(c);
   return c;
 };
-const plan = (facts: Facts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
+const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
 /** Probes the router recording lacks: files these roles install, absent on that host. */
 const absent = (...paths: string[]) => Object.fromEntries(paths.map((p) => [`file:${p}`, { stdout: '', code: 3 }]));
 const WCCP_FILES = absent('/etc/tprun/boot.d/10-wccp.sh');
@@ -31,8 +31,8 @@ const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 test('MOCK selinux Enforcing: both booleans turned on persistently', () => {
   const p = plan(edited('router-compliant', { 'selinux.mode': { stdout: 'Enforcing\n', code: 0 }, 'selinux.booleans': { stdout: 'squid_connect_any --> off\nsquid_use_tproxy --> off\n', code: 0 } }));
   assert.equal(changed(p), ['update selinux squid_connect_any', 'update selinux squid_use_tproxy']);
-  assert.equal(changesOf(p)[1]!.commands, ['setsebool -P squid_use_tproxy on']);
-  assert.equal(changesOf(p)[1]!.undo, ['setsebool -P squid_use_tproxy off']);
+  assert.equal(changesOf(p)[1]!.commands.map(String), ['setsebool -P squid_use_tproxy on']);
+  assert.equal(changesOf(p)[1]!.undo.map(String), ['setsebool -P squid_use_tproxy off']);
 });
 
 test('MOCK selinux policy without squid_use_tproxy: says so and points at the policy module', () => {
@@ -47,8 +47,8 @@ test('selinux: auto skips cleanly when SELinux is absent (this machine), enforce
   const p = plan(edited('router-compliant', {}), enforce);
   assert.ok(p.diagnostics.some((d) => d.severity === 'error' && /enforce, but SELinux is not installed/.test(d.message)));
   const skip = withVars(h1, (h) => (h.vars.selinux = 'skip'));
-  const probes = ROLES.find((r) => r.name === 'selinux')!;
-  assert.not.ok(probes.applies(skip));
+  const role = ROLES.find((r) => r.name === 'selinux')!;
+  assert.not.ok(role.applies(skip));
 });
 
 const wccpInv = load(`defaults:
@@ -66,7 +66,7 @@ test('wccp on this kernel (no GRE driver): the GRE interface is an error, squid.
   const p = plan(edited('router-compliant', { ...WCCP_FILES, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
   assert.ok(p.diagnostics.some((d) => d.severity === 'error' && d.role === 'wccp' && /no GRE driver \(CONFIG_NET_IPGRE is not set in \/proc\/config.gz\)/.test(d.message)));
   const conf = changesOf(p).find((i) => i.id === 'file /etc/squid/squid.conf')!;
-  assert.match(conf.after!, /^wccp2_router 198\.18\.0\.250$/m);
+  assert.match(String(conf.after), /^wccp2_router 198\.18\.0\.250$/m);
   assert.not.ok(changesOf(p).some((i) => i.kind === 'link'));
 });
 
@@ -74,7 +74,7 @@ test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
   const p = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
   const link = changesOf(p).find((i) => i.kind === 'link')!;
-  assert.equal(link.commands, ['ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1', 'ip link set wccp0 up', 'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter']);
+  assert.equal(link.commands.map(String), ['ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1', 'ip link set wccp0 up', 'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter']);
   const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN\n    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0\n    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit\n';
   const q = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1);
   assert.not.ok(changesOf(q).some((i) => i.kind === 'link'));
@@ -84,8 +84,8 @@ test('MOCK kernel with GRE: a tunnel with other ends is replaced, and the undo r
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
   const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476\n    gre remote 198.18.0.9 local 198.18.1.1 ttl inherit\n';
   const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find((i) => i.kind === 'link')!;
-  assert.equal([link.action, link.before], ['update', 'gre remote 198.18.0.9 local 198.18.1.1']);
-  assert.equal(link.undo, ['ip tunnel del wccp0 2>/dev/null || true', 'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1', 'ip link set wccp0 up']);
+  assert.equal([link.action, link.before], ['update', { remote: '198.18.0.9', local: '198.18.1.1' }]);
+  assert.equal(link.undo.map(String), ['ip tunnel del wccp0 2>/dev/null || true', 'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1', 'ip link set wccp0 up']);
 });
 
 const bridgeInv = load(`defaults:
@@ -103,10 +103,11 @@ test('bridge on this kernel: kernel-check blocks with the missing broute table, 
     edited('router-fresh', {
       'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
       'ebtables.broute': { stdout: "ebtables v1.8.9 (nf_tables): table 'broute' does not exist\nPerhaps ebtables or your kernel needs to be upgraded.\n", code: 3 },
+      'ebtables.save': { stdout: '', code: 0 },
     }),
     b1,
   );
-  assert.match(p.blocked!, /the kernel has no ebtables broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\)/);
+  assert.match(blockedReason(p)!, /the kernel has no ebtables broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\)/);
   assert.equal(changed(p), []);
 });
 
@@ -120,10 +121,10 @@ const brouteOk = (save: string) => ({
 
 test('MOCK bridge with a broute table: the four DROP rules per port after the bypass, bridge keys to 0', () => {
   const p = plan(edited('router-fresh', brouteOk('*filter\n:INPUT ACCEPT\n:FORWARD ACCEPT\n:OUTPUT ACCEPT\n*broute\n:BROUTING ACCEPT\n')), b1);
-  assert.is(p.blocked, undefined);
+  assert.is(blockedReason(p), undefined);
   const eb = changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')!;
   assert.is(eb.action, 'create');
-  const payload = eb.commands[1]!.split('\n');
+  const payload = eb.commands[1]!.text.split('\n');
   assert.equal(payload.slice(1, -1), [
     '*broute',
     ':TPRUN_BROUTING RETURN',
@@ -153,9 +154,9 @@ test('MOCK bridge: ebtables-save output in its own option order and case is comp
 -A TPRUN_BROUTING -p ipv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP
 `;
   const p = plan(edited('router-fresh', brouteOk(save)), b1);
-  assert.is(changesOf(p).find((i) => i.kind === 'ebtables'), undefined);
+  assert.is(changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING'), undefined);
   const swapped = save.replace(/(-A TPRUN_BROUTING -p IPv4 --ip-src.*\n)(.*\n)/, '$2$1');
-  assert.is(changesOf(plan(edited('router-fresh', brouteOk(swapped)), b1)).find((i) => i.kind === 'ebtables')?.action, 'update');
+  assert.is(changesOf(plan(edited('router-fresh', brouteOk(swapped)), b1)).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')?.action, 'update');
 });
 
 test('MOCK bridge without br_netfilter: the missing net.bridge keys are an error with the fix', () => {
@@ -170,7 +171,7 @@ test('sysctl: strict rp_filter on other interfaces, the set keyword style, per-i
   });
   const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s + 'net/ipv4/conf/mgmt0/rp_filter=0\n' }), h);
   const file = changesOf(p).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!;
-  assert.match(file.after!, /^set net\.ipv4\.conf\.mgmt0\.rp_filter = 2$/m);
+  assert.match(String(file.after), /^set net\.ipv4\.conf\.mgmt0\.rp_filter = 2$/m);
   assert.ok(changed(p).includes('update sysctl net.ipv4.conf.mgmt0.rp_filter'));
   const per = withVars(h1, (x) => {
     x.vars.tproxy.per_interface_tables = true;

@@ -1,31 +1,32 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Facts } from '../src/facts/facts.ts';
+import type { RawFacts } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planHost } from '../src/plan/planner.ts';
-import { ROLES } from '../src/plan/roles.ts';
-import { changesOf, type HostPlan } from '../src/plan/types.ts';
+import { ROLES } from '../roles/registry.ts';
+import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
+import type { ChainState } from '../src/resources/change.ts';
 import { edited, fileEdit, recorded } from './facts.ts';
 
 const lab = loadInventory('inventories/lab.yml').inventory!;
 const h1 = lab.hosts.find((h) => h.name === 'h1')!;
-const plan = (facts: Facts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
+const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
 const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
-const compliant = () => new Facts(recorded('router-compliant'));
+const compliant = () => recorded('router-compliant');
 
 test('a compliant router (recorded after apply) plans zero changes', () => {
   const p = plan(compliant());
   assert.equal(changed(p), []);
   assert.equal(p.handlers, []);
-  assert.is(p.blocked, undefined);
+  assert.is(blockedReason(p), undefined);
   assert.equal(p.diagnostics.filter((d) => d.severity !== 'info'), []);
-  // Every requirement of kernel-check is met on the lab kernel.
-  assert.ok(p.items.filter((i) => i.kind === 'requirement').every((i) => i.action === 'no-op'));
+  // Every requirement is met on the lab kernel.
+  assert.ok(p.checks.length > 5 && p.checks.every((c) => c.ok));
 });
 
 test('a fresh router plans every role: sysctls, rules, routes, files, squid start, both firewalls', () => {
-  const p = plan(new Facts(recorded('router-fresh')));
+  const p = plan(recorded('router-fresh'));
   const c = changed(p);
   for (const want of [
     'update sysctl net.ipv4.ip_forward',
@@ -48,15 +49,15 @@ test('a fresh router plans every role: sysctls, rules, routes, files, squid star
 });
 
 test('the iptables payload replaces tprun chains whole, with DIVERT (socket) before TPROXY and the jump first', () => {
-  const it = changesOf(plan(new Facts(recorded('router-fresh')))).find((i) => i.id === 'iptables mangle TPRUN_PREROUTING')!;
-  const payload = it.commands[1]!;
-  assert.match(payload, /^iptables-restore --noflush <<'TPRUN_RULES'$/m);
+  const it = changesOf(plan(recorded('router-fresh'))).find((i) => i.id === 'iptables mangle TPRUN_PREROUTING')!;
+  const payload = it.commands[1]!.text;
+  assert.match(payload, /^iptables-restore --noflush <<'TPRUN_EOF'$/m);
   const lines = payload.split('\n');
   const at = (s: string) => lines.findIndex((l) => l.includes(s));
   assert.ok(at(':TPRUN_PREROUTING - [0:0]') > 0);
   assert.ok(at('-m socket -j TPRUN_DIVERT') < at('-j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1'));
   assert.ok(at('-I PREROUTING 1 -j TPRUN_PREROUTING') > 0);
-  assert.equal(it.undo, [`[ ! -e "$TPRUN_TX/iptables.mangle" ] || iptables-restore < "$TPRUN_TX/iptables.mangle"`]);
+  assert.equal(it.undo.map(String), [`[ ! -e "$TPRUN_TX/iptables.mangle" ] || iptables-restore < "$TPRUN_TX/iptables.mangle"`]);
 });
 
 const mangleEdit = (fn: (s: string) => string) => ({ 'iptables.mangle': fn });
@@ -65,8 +66,9 @@ test('drift: the DIVERT rule deleted', () => {
   const p = plan(edited('router-compliant', mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT\n/m, ''))));
   assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
   const it = changesOf(p)[0]!;
-  assert.not.match(it.before!, /-m socket/);
-  assert.match(it.after!, /-m socket -j TPRUN_DIVERT/);
+  const rules = (s: unknown) => (s as ChainState).rules.join('\n');
+  assert.not.match(rules(it.before), /-m socket/);
+  assert.match(rules(it.after), /-m socket -j TPRUN_DIVERT/);
 });
 
 test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
@@ -82,14 +84,15 @@ test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
   assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
   // Same rules, other order: order is part of the wanted state.
   const it = changesOf(p)[0]!;
-  assert.equal(it.before!.split('\n').sort(), it.after!.split('\n').sort());
+  assert.equal([...(it.before as ChainState).rules].sort(), [...(it.after as ChainState).rules].sort());
 });
 
 test('drift: the jump is not first in PREROUTING → removed and inserted at 1 in one transaction', () => {
   const p = plan(edited('router-compliant', mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -p udp -j ACCEPT\n-A PREROUTING -j TPRUN_PREROUTING'))));
   const it = changesOf(p)[0]!;
   assert.is(it.id, 'iptables mangle TPRUN_PREROUTING');
-  assert.match(it.commands[1]!, /-D PREROUTING -j TPRUN_PREROUTING\n-I PREROUTING 1 -j TPRUN_PREROUTING\nCOMMIT/);
+  assert.equal((it.before as ChainState).hook, 'not-first');
+  assert.match(it.commands[1]!.text, /-D PREROUTING -j TPRUN_PREROUTING\n-I PREROUTING 1 -j TPRUN_PREROUTING\nCOMMIT/);
 });
 
 test('a hand-made TPROXY rule in PREROUTING is reported, not touched', () => {
@@ -102,7 +105,7 @@ test('drift: rp_filter back to 1', () => {
   const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s.replace('net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/all/rp_filter=1') }));
   assert.equal(changed(p), ['update sysctl net.ipv4.conf.all.rp_filter']);
   const it = changesOf(p)[0]!;
-  assert.equal([it.before, it.after, it.commands, it.undo], ['1', '0', ['echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter'], ['echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']]);
+  assert.equal([it.before, it.after, it.commands.map(String), it.undo.map(String)], ['1', '0', ['echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter'], ['echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']]);
 });
 
 test('drift: the persisted sysctl file edited (live values fine)', () => {
@@ -113,7 +116,7 @@ test('drift: the persisted sysctl file edited (live values fine)', () => {
 test('drift: the fwmark ip rule removed, the local route removed', () => {
   const p = plan(edited('router-compliant', { 'ip-4.rules': (s) => s.replace(/^\d+:\s+from all fwmark 0x1\/0x1 lookup 100\n/m, ''), 'ip-6.routes.100': '' }));
   assert.equal(changed(p), ['create ip -4 rule fwmark 0x1/0x1 lookup 100', 'create ip -6 route table 100 local default dev lo']);
-  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule add fwmark 0x1/0x1 lookup 100']);
+  assert.equal(changesOf(p)[0]!.commands.map(String), ['ip -4 rule add fwmark 0x1/0x1 lookup 100']);
 });
 
 test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate rule too', () => {
@@ -124,7 +127,7 @@ test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate
     }),
   );
   assert.equal(changed(p), ['delete ip -4 rule 32700: from 198.18.9.9 lookup 100', 'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100', 'delete ip -4 route table 100 local default dev eth9']);
-  assert.equal(changesOf(p)[0]!.commands, ['ip -4 rule del pref 32700 from 198.18.9.9 lookup 100']);
+  assert.equal(changesOf(p)[0]!.commands.map(String), ['ip -4 rule del pref 32700 from 198.18.9.9 lookup 100']);
 });
 
 test('routing: a rule on tprun\'s mark into another table (an old table number) is removed', () => {
@@ -138,60 +141,60 @@ test('drift: squid.conf edited → replaced (validated first) and squid reconfig
   const p = plan(edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => c + 'http_access allow all\n') }));
   assert.equal(changed(p), ['update file /etc/squid/squid.conf']);
   const it = changesOf(p)[0]!;
-  assert.ok(it.commands.some((c) => c.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
+  assert.ok(it.commands.some((c) => c.text.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
   assert.equal(p.handlers.map((h) => h.id), ['handler squid reconfigure']);
 });
 
 test('drift: squid stopped → started, no reconfigure', () => {
   const p = plan(edited('router-compliant', { 'squid.running': { stdout: 'squid: ERROR: No running copy', code: 1 } }));
   assert.equal(changed(p), ['update service squid running']);
-  assert.match(changesOf(p)[0]!.commands[0]!, /^squid -f \/etc\/squid\/squid.conf$/);
+  assert.match(changesOf(p)[0]!.commands[0]!.text, /^squid -f \/etc\/squid\/squid.conf$/);
   assert.equal(p.handlers, []);
   const systemd = plan(edited('router-compliant', { 'squid.running': { stdout: '', code: 1 }, 'service.manager': 'systemd\n' }));
-  assert.is(changesOf(systemd)[0]!.commands[0], 'systemctl start squid');
+  assert.is(changesOf(systemd)[0]!.commands[0]!.text, 'systemctl start squid');
 });
 
 test('kernel-check: a kernel older than 2.6.28 blocks every other role', () => {
   const p = plan(edited('router-fresh', { 'kernel.release': '2.6.20-1\n' }));
-  assert.ok(p.blocked?.includes('kernel >= 2.6.28 (found 2.6.20-1)'), p.blocked);
+  assert.ok(blockedReason(p)?.includes('kernel >= 2.6.28 (found 2.6.20-1)'), blockedReason(p));
   assert.equal(changed(p), []);
-  assert.ok(p.items.every((i) => i.role === 'kernel-check'));
-  assert.ok(p.diagnostics.some((d) => /supply IPs wrongly/.test(d.message)));
+  assert.equal(p.resources, []);
+  assert.ok(p.checks.some((c) => !c.ok && c.blocks && /supply IPs wrongly/.test(c.hint ?? '')));
 });
 
 test('kernel-check: 2.6.30 warns about rp_filter semantics and ICMP/TIME_WAIT, and is too old for IPv6', () => {
   const p = plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }));
-  const msgs = p.diagnostics.map((d) => `${d.severity}: ${d.message}`);
-  assert.ok(msgs.some((m) => m.startsWith('warning:') && /different rp_filter/.test(m)));
-  assert.ok(msgs.some((m) => m.startsWith('warning:') && /ICMP and TIME_WAIT/.test(m)));
-  assert.ok(p.blocked?.includes('kernel >= 2.6.37 for IPv6'));
+  const warnings = p.checks.filter((c) => !c.ok && !c.blocks).map((c) => c.hint ?? '');
+  assert.ok(warnings.some((m) => /different rp_filter/.test(m)));
+  assert.ok(warnings.some((m) => /ICMP and TIME_WAIT/.test(m)));
+  assert.ok(blockedReason(p)?.includes('kernel >= 2.6.37 for IPv6'));
   const v4only = { ...h1, vars: { ...h1.vars, tproxy: { ...h1.vars.tproxy, families: ['ipv4' as const] } } };
-  assert.is(plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }), v4only).blocked, undefined);
+  assert.is(blockedReason(plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }), v4only)), undefined);
 });
 
 test('kernel-check: without a readable kernel config, modules are probed and named', () => {
   const noCfg = { 'kernel.config': 'source=none\n' };
   const ok = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY module\nxt_socket loaded\nip_gre absent\n' }));
-  assert.is(ok.blocked, undefined);
-  assert.ok(ok.items.some((i) => i.id === 'require kernel CONFIG_NETFILTER_XT_MATCH_SOCKET' && /module xt_socket loaded/.test(i.before!)));
+  assert.is(blockedReason(ok), undefined);
+  assert.ok(ok.checks.some((c) => c.id === 'require kernel CONFIG_NETFILTER_XT_MATCH_SOCKET' && /module xt_socket loaded/.test(c.found)));
   const bad = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY absent\nxt_socket loaded\nip_gre absent\n' }));
-  assert.match(bad.blocked!, /CONFIG_NETFILTER_XT_TARGET_TPROXY/);
+  assert.match(blockedReason(bad)!, /CONFIG_NETFILTER_XT_TARGET_TPROXY/);
 });
 
 test('kernel-check: a missing TPROXY option in /proc/config.gz blocks', () => {
   const p = plan(edited('router-fresh', { 'kernel.config': (s) => s.replace('CONFIG_NETFILTER_XT_TARGET_TPROXY=y\n', '') }));
-  assert.match(p.blocked!, /CONFIG_NETFILTER_XT_TARGET_TPROXY \(found not set \(\/proc\/config.gz\)\)/);
+  assert.match(blockedReason(p)!, /CONFIG_NETFILTER_XT_TARGET_TPROXY \(found not set \(\/proc\/config.gz\)\)/);
 });
 
 test('kernel-check: squid without netfilter support or libcap, old iptables, no squid', () => {
   const noNf = plan(edited('router-fresh', { 'squid.version': (s) => s.replace("'--enable-linux-netfilter'", '') }));
-  assert.match(noNf.blocked!, /--enable-linux-netfilter/);
+  assert.match(blockedReason(noNf)!, /--enable-linux-netfilter/);
   const noCap = plan(edited('router-fresh', { 'squid.libcap': { stdout: '', code: 3 } }));
-  assert.ok(noCap.diagnostics.some((d) => /Stopping full transparency: Missing needed capability support/.test(d.message)));
+  assert.ok(noCap.checks.some((c) => !c.ok && c.blocks && /Stopping full transparency: Missing needed capability support/.test(c.hint ?? '')));
   const oldCap = plan(edited('router-fresh', { 'squid.libcap': '/lib/libcap.so.2.8\n' }));
-  assert.match(oldCap.blocked!, /libcap >= 2.09 \(found libcap 2.8/);
-  assert.match(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.7\n' })).blocked!, /iptables >= 1.4.10/);
-  assert.match(plan(edited('router-fresh', { 'squid.version': { stdout: '', code: 127 } })).blocked!, /squid >= 3.1 \(found squid not installed\)/);
+  assert.match(blockedReason(oldCap)!, /libcap >= 2.09 \(found libcap 2.8/);
+  assert.match(blockedReason(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.7\n' })))!, /iptables >= 1.4.10/);
+  assert.match(blockedReason(plan(edited('router-fresh', { 'squid.version': { stdout: '', code: 127 } })))!, /squid >= 3.1 \(found squid not installed\)/);
 });
 
 test.run();

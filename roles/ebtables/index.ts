@@ -4,44 +4,20 @@
  * Bypass rules ACCEPT (keep bridging) before the DROPs. tprun owns the chain TPRUN_BROUTING,
  * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush.
  */
-import type { Diagnostic } from '../../src/diagnostics.ts';
-import { parseSaveTable } from '../../src/facts/parsers.ts';
-import { probes } from '../../src/facts/probes.ts';
-import type { Host } from '../../src/inventory/types.ts';
 import { familyOf } from '../../src/inventory/address.ts';
-import { fileItem, fileProbes, installed } from '../../src/plan/files.ts';
-import { item, type Role } from '../../src/plan/role.ts';
-import type { Artifact, Item } from '../../src/plan/types.ts';
-import { renderTemplate } from '../../src/render/templates.ts';
+import type { Host } from '../../src/inventory/types.ts';
+import { defineRole, requirement } from '../../src/plan/role.ts';
+import type { Check } from '../../src/plan/types.ts';
+import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
+import type { Artifact } from '../../src/resources/file.ts';
+import { templates } from '../../src/render/templates.ts';
+import { raw } from '../../src/shell.ts';
+import { brouteProblem, ebtablesSave, ebtablesVersion } from './facts.ts';
 
+const ROLE = 'ebtables';
+const render = templates(import.meta.url);
 export const CHAIN = 'TPRUN_BROUTING';
-export const JUMP = `-I BROUTING 1 -j ${CHAIN}`;
 const RULES_FILE = '/etc/tprun/ebtables.rules';
-
-export function chainRules(host: Host): string[] {
-  if (host.kind !== 'bridge') return [];
-  const { client_interface: cif, internet_interface: iif } = host.bridge;
-  const { ports, families, bypass } = host.vars.tproxy;
-  const out: string[] = [];
-  for (const b of bypass) {
-    const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
-    const fams = addrFam.length ? [addrFam[0]!] : families;
-    for (const f of fams) {
-      if (!families.includes(f)) continue;
-      const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
-      const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
-      const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
-      if (!out.includes(rule)) out.push(rule);
-    }
-  }
-  for (const port of ports) {
-    for (const [ifname, dir] of [[cif, 'dport'], [iif, 'sport']] as const) {
-      if (families.includes('ipv6')) out.push(`-A ${CHAIN} -p IPv6 -i ${ifname} --ip6-proto tcp --ip6-${dir} ${port} -j redirect --redirect-target DROP`);
-      if (families.includes('ipv4')) out.push(`-A ${CHAIN} -p IPv4 -i ${ifname} --ip-proto tcp --ip-${dir} ${port} -j redirect --redirect-target DROP`);
-    }
-  }
-  return out;
-}
 
 /** ebtables prints options in its own order and protocol names in either case: compare as sorted option pairs. */
 export function normaliseEbRule(rule: string): string {
@@ -61,48 +37,73 @@ export function normaliseEbRule(rule: string): string {
   return [...pairs.sort(), ...tail].join(' ');
 }
 
-const canon = (line: string) => {
-  const m = /^-A (\S+) (.*)$/.exec(line)!;
-  return `-A ${m[1]} ${normaliseEbRule(m[2]!)}`;
+const dialect: ChainDialect = {
+  tool: 'ebtables',
+  table: 'broute',
+  save: raw('ebtables-save'),
+  restoreKeep: raw('ebtables-restore --noflush'),
+  restoreAll: raw('ebtables-restore'),
+  hook: 'BROUTING',
+  entry: CHAIN,
+  declarations: [`:${CHAIN} RETURN`],
+  commit: false,
+  normalise: normaliseEbRule,
 };
 
-function artifacts(host: Host): Artifact[] {
+export function chainRules(host: Host): string[] {
   if (host.kind !== 'bridge') return [];
-  return [
-    { role: 'ebtables', path: RULES_FILE, mode: '0644', content: renderTemplate('ebtables', 'rules.eta', { host, rules: chainRules(host) }), install: true },
-    { role: 'ebtables', path: '/etc/tprun/boot.d/40-ebtables.sh', mode: '0755', content: renderTemplate('ebtables', 'boot-ebtables.sh.eta', { file: RULES_FILE }), install: true },
-  ];
+  const { client_interface: cif, internet_interface: iif } = host.bridge;
+  const { ports, families, bypass } = host.vars.tproxy;
+  const out: string[] = [];
+  for (const b of bypass) {
+    const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
+    const fams = addrFam.length ? [addrFam[0]!] : families;
+    for (const f of fams) {
+      if (!families.includes(f)) continue;
+      const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
+      const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
+      const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
+      if (!out.includes(rule)) out.push(rule);
+    }
+  }
+  for (const port of ports) {
+    for (const [ifname, dir] of [
+      [cif, 'dport'],
+      [iif, 'sport'],
+    ] as const) {
+      if (families.includes('ipv6')) out.push(`-A ${CHAIN} -p IPv6 -i ${ifname} --ip6-proto tcp --ip6-${dir} ${port} -j redirect --redirect-target DROP`);
+      if (families.includes('ipv4')) out.push(`-A ${CHAIN} -p IPv4 -i ${ifname} --ip-proto tcp --ip-${dir} ${port} -j redirect --redirect-target DROP`);
+    }
+  }
+  return out;
 }
 
-export const ebtables: Role = {
-  name: 'ebtables',
+function artifacts(host: Host): Artifact[] {
+  return [{ role: ROLE, path: RULES_FILE, mode: '0644', content: render('rules.eta', { host, rules: chainRules(host) }), install: true }];
+}
+
+export const ebtables = defineRole({
+  name: ROLE,
   applies: (host) => host.kind === 'bridge',
-  artifacts,
-  probes: (host) => [probes.ebtablesSave, ...fileProbes(artifacts(host))],
-  plan(host, facts) {
-    const diagnostics: Diagnostic[] = [];
-    const f = facts.get('ebtables.save');
-    const table = f.code === 0 ? parseSaveTable(f.stdout, 'broute') : null;
-    const brouting = table?.rules.get('BROUTING') ?? [];
-    const jumps = brouting.map((r, i) => (r.trim() === `-j ${CHAIN}` ? i : -1)).filter((i) => i >= 0);
-    const lines: string[] = jumps.map((i) => (i === 0 ? JUMP : `-A BROUTING -j ${CHAIN}   # rule ${i + 1} of BROUTING, not first`));
-    if (table?.chains.has(CHAIN)) lines.push(...(table.rules.get(CHAIN) ?? []).map((r) => canon(`-A ${CHAIN} ${r}`)));
-    const before = table?.chains.has(CHAIN) || jumps.length ? lines.join('\n') : null;
-    const wanted = chainRules(host);
-    const after = [JUMP, ...wanted.map(canon)].join('\n');
-    const payload = ['*broute', `:${CHAIN} RETURN`, ...wanted, ...(jumps.length === 1 && jumps[0] === 0 ? [] : [...jumps.map(() => `-D BROUTING -j ${CHAIN}`), JUMP])];
-    const items: Item[] = [
-      item({
-        role: 'ebtables',
-        kind: 'ebtables',
-        id: `ebtables broute ${CHAIN}`,
-        before,
-        after,
-        commands: ['ebtables-save > "$TPRUN_TX/ebtables.save"', `ebtables-restore --noflush <<'TPRUN_RULES'\n${payload.join('\n')}\nTPRUN_RULES`],
-        undo: ['[ ! -e "$TPRUN_TX/ebtables.save" ] || ebtables-restore < "$TPRUN_TX/ebtables.save"'],
-      }),
-      ...installed(artifacts(host)).map((a) => fileItem(a, facts)),
+  facts: () => ({ version: ebtablesVersion, broute: brouteProblem, save: ebtablesSave }),
+  requirements(_host, f) {
+    const checks: Check[] = [
+      requirement(ROLE, { name: 'ebtables installed', found: f.version ?? 'ebtables not found', ok: f.version !== null, wanted: 'ebtables', hint: 'bridges move port-80 frames from bridging to routing with ebtables broute rules' }),
     ];
-    return { items, diagnostics };
+    if (f.version !== null) {
+      checks.push(
+        requirement(ROLE, {
+          name: 'ebtables broute table',
+          found: f.broute === null ? 'broute table usable' : `the kernel has no ebtables broute table (${f.broute})`,
+          ok: f.broute === null,
+          wanted: 'broute table usable (CONFIG_BRIDGE_EBT_BROUTE, or an nftables bridge family with broute support)',
+          hint: 'a bridge cannot hand frames to TPROXY without the broute table',
+        }),
+      );
+    }
+    return checks;
   },
-};
+  artifacts,
+  boot: () => [{ order: 40, name: 'ebtables', content: render('boot-ebtables.sh.eta', { file: RULES_FILE }) }],
+  plan: (host, f) => ({ changes: [chainChange(dialect, ROLE, f.save, chainRules(host))] }),
+});

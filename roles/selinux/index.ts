@@ -4,47 +4,46 @@
  * Where the policy lacks a boolean, point at the rendered squidtproxy.te module.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
-import { parseSebool } from '../../src/facts/parsers.ts';
-import { probes } from '../../src/facts/probes.ts';
-import type { Host } from '../../src/inventory/types.ts';
-import { item, type Role } from '../../src/plan/role.ts';
-import type { Artifact, Item } from '../../src/plan/types.ts';
-import { renderTemplate } from '../../src/render/templates.ts';
+import { defineRole, settingsFiles } from '../../src/plan/role.ts';
+import type { Change } from '../../src/resources/change.ts';
+import { seboolChange } from '../../src/resources/selinux.ts';
+import { templates } from '../../src/render/templates.ts';
+import { selinuxBooleans, selinuxMode } from './facts.ts';
+import './settings.ts';
 
+const ROLE = 'selinux';
+const render = templates(import.meta.url);
 export const BOOLEANS = ['squid_connect_any', 'squid_use_tproxy'];
 export const MODULE_PATH = '/etc/tprun/selinux/squidtproxy.te';
 
-export const selinux: Role = {
-  name: 'selinux',
-  applies: (host: Host) => host.vars.selinux !== 'skip',
-  artifacts: (host): Artifact[] =>
-    host.vars.selinux === 'skip' ? [] : [{ role: 'selinux', path: MODULE_PATH, mode: '0644', content: renderTemplate('selinux', 'squidtproxy.te.eta', {}), install: false }],
-  probes: () => [probes.selinuxMode, probes.selinuxBooleans],
-  plan(host, facts) {
+export const selinux = defineRole({
+  name: ROLE,
+  settings: { key: 'selinux', ...settingsFiles(import.meta.url) },
+  applies: (host) => host.vars.selinux !== 'skip',
+  facts: () => ({ mode: selinuxMode, booleans: selinuxBooleans }),
+  artifacts: () => [{ role: ROLE, path: MODULE_PATH, mode: '0644', content: render('squidtproxy.te.eta', {}), install: false }],
+  plan(host, f) {
     const diagnostics: Diagnostic[] = [];
-    const mode = facts.get('selinux.mode');
-    const state = mode.code === 0 ? mode.stdout.trim() : 'absent';
-    if (state === 'absent' || state === 'Disabled') {
+    if (f.mode === 'absent' || f.mode === 'Disabled') {
       if (host.vars.selinux === 'enforce') {
-        diagnostics.push({ severity: 'error', host: host.name, role: 'selinux', message: `selinux: enforce, but SELinux is ${state === 'absent' ? 'not installed (no getenforce)' : 'disabled'} on this host` });
+        diagnostics.push({ severity: 'error', host: host.name, role: ROLE, message: `selinux: enforce, but SELinux is ${f.mode === 'absent' ? 'not installed (no getenforce)' : 'disabled'} on this host` });
       }
-      return { items: [], diagnostics };
+      return { changes: [], diagnostics };
     }
-    const values = parseSebool(facts.get('selinux.booleans').stdout);
-    const items: Item[] = [];
+    const changes: Change[] = [];
     for (const b of BOOLEANS) {
-      const v = values.get(b) ?? 'missing';
+      const v = f.booleans.get(b) ?? 'missing';
       if (v === 'missing') {
         diagnostics.push({
           severity: 'warning',
           host: host.name,
-          role: 'selinux',
+          role: ROLE,
           message: `the SELinux policy has no ${b} boolean: build and load the policy module tprun renders (tprun render → ${MODULE_PATH}), or one from audit2allow`,
         });
         continue;
       }
-      items.push(item({ role: 'selinux', kind: 'selinux-boolean', id: `selinux ${b}`, before: v, after: 'on', commands: [`setsebool -P ${b} on`], undo: [`setsebool -P ${b} ${v}`] }));
+      changes.push(seboolChange(ROLE, b, v, 'on'));
     }
-    return { items, diagnostics };
+    return { changes, diagnostics };
   },
-};
+});

@@ -4,54 +4,103 @@
  * clients only works if tprun controls where it stands relative to "deny all", and a whole
  * file makes any hand edit visible as drift. Every candidate is checked with
  * `squid -k parse` before it replaces the live file; a change reconfigures squid once.
+ * A WCCP cache's wccp2_* lines are squid.conf lines too, so they are rendered here.
  */
-import { q } from '../../src/facts/facts.ts';
-import { probes } from '../../src/facts/probes.ts';
+import { compareVersions } from '../../src/facts/parsers.ts';
+import { serviceManager } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { fileItem, fileProbes, installed } from '../../src/plan/files.ts';
-import { item, type Role } from '../../src/plan/role.ts';
-import type { Artifact, Item } from '../../src/plan/types.ts';
-import { renderTemplate } from '../../src/render/templates.ts';
-import { squidWccpSection } from '../wccp/index.ts';
+import { change } from '../../src/resources/change.ts';
+import type { Artifact } from '../../src/resources/file.ts';
+import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
+import { templates } from '../../src/render/templates.ts';
+import { raw, sh, type Shell } from '../../src/shell.ts';
+import { squidBuild, squidLibcap, squidRunning } from './facts.ts';
+import { validateSquid } from './validate.ts';
+import './settings.ts';
+
+const ROLE = 'squid';
+const render = templates(import.meta.url);
+const v = (s: readonly number[]) => s.join('.');
 
 /** squid -k parse echoes every line it reads; the operator needs only its complaints. */
-const PARSE =
-  'squid -k parse -f %s >/dev/null 2>"$TPRUN_TX/squid-parse.err" || { grep -E "FATAL|ERROR|unrecognized|Bungled" "$TPRUN_TX/squid-parse.err" >&2 || tail -n 5 "$TPRUN_TX/squid-parse.err" >&2; false; }';
+const parse = (candidate: Shell) =>
+  sh`squid -k parse -f ${candidate} >/dev/null 2>"$TPRUN_TX/squid-parse.err" || { grep -E "FATAL|ERROR|unrecognized|Bungled" "$TPRUN_TX/squid-parse.err" >&2 || tail -n 5 "$TPRUN_TX/squid-parse.err" >&2; false; }`;
+
+/** The squid.conf section for a WCCP cache, or '' when the host is behind no WCCP router. */
+function wccpSection(host: Host): string {
+  if (!host.wccp.length) return '';
+  return render('squid-wccp.eta', { peers: host.wccp, services: host.wccp[0]!.services, ports: host.vars.tproxy.ports });
+}
 
 function artifacts(host: Host): Artifact[] {
   const squid = {
     ...host.vars.squid,
     // "This is now resolved by adding the no-tproxy flag to the cluster sibling cache_peer lines."
-    siblings: host.vars.squid.siblings.map((s) => ({ ...s, options: s.options.includes('no-tproxy') ? s.options : [...s.options, 'no-tproxy'] })),
+    siblings: host.vars.squid.siblings
+      .map((s) => ({ http_port: 3128, icp_port: 0, ...s, options: s.options ?? [] }))
+      .map((s) => ({ ...s, options: s.options.includes('no-tproxy') ? s.options : [...s.options, 'no-tproxy'] })),
   };
-  const content = renderTemplate('squid', 'squid.conf.eta', { host, squid, wccp: squidWccpSection(host) });
-  return [{ role: 'squid', path: host.vars.squid.config, mode: '0644', content, validate: PARSE, notify: 'squid-reload', install: true }];
+  const content = render('squid.conf.eta', { host, squid, wccp: wccpSection(host) });
+  return [{ role: ROLE, path: host.vars.squid.config, mode: '0644', content, validate: parse, notify: 'squid-reload', install: true }];
 }
 
 /** Wait until squid answers `-k check`, or fail with the end of its log. */
 const waitRunning = (conf: string) =>
-  `i=0; until squid -k check -f ${conf} >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 50 ] && { echo "squid did not start" >&2; tail -n 20 /var/log/squid/cache.log >&2 2>/dev/null; exit 1; }; sleep 0.2; done`;
+  sh`i=0; until squid -k check -f ${conf} >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 50 ] && { echo "squid did not start" >&2; tail -n 20 /var/log/squid/cache.log >&2 2>/dev/null; exit 1; }; sleep 0.2; done`;
 
-export const squid: Role = {
-  name: 'squid',
+export const squid = defineRole({
+  name: ROLE,
+  settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
   applies: () => true,
+  facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config), build: squidBuild, libcap: squidLibcap }),
+  requirements(_host, f) {
+    const b = f.build;
+    const checks = [
+      requirement(ROLE, {
+        name: 'squid >= 3.1',
+        found: b?.version ? `squid ${v(b.version)}` : 'squid not installed',
+        ok: !!b?.version && compareVersions(b.version, [3, 1]) >= 0,
+        wanted: '>= 3.1 (install squid: apt-get install squid / dnf install squid)',
+        hint: 'the tproxy http_port flag arrived in Squid 3.1',
+      }),
+    ];
+    if (!b) return checks;
+    const nf = b.configureOptions.includes('--enable-linux-netfilter');
+    checks.push(
+      requirement(ROLE, {
+        name: 'squid built with --enable-linux-netfilter',
+        found: nf ? '--enable-linux-netfilter' : 'not in squid -v configure options',
+        ok: nf,
+        wanted: '--enable-linux-netfilter',
+        hint: 'the tproxy option on http_port exists only with --enable-linux-netfilter',
+      }),
+      requirement(ROLE, {
+        name: 'squid linked with libcap >= 2.09',
+        found: f.libcap?.version ? `libcap ${v(f.libcap.version)} (${f.libcap.path})` : 'squid is not linked with libcap',
+        ok: !!f.libcap?.version && compareVersions(f.libcap.version, [2, 9]) >= 0,
+        wanted: 'libcap >= 2.09',
+        hint: 'without libcap squid logs "Stopping full transparency: Missing needed capability support" and cannot spoof the client address',
+      }),
+    );
+    return checks;
+  },
   artifacts,
-  probes: (host) => [probes.serviceManager, probes.squidRunning(host.vars.squid.config), ...fileProbes(artifacts(host))],
-  plan(host, facts) {
-    const conf = q(host.vars.squid.config);
-    const systemd = facts.get('service.manager').stdout.trim() === 'systemd';
-    const running = facts.get('squid.running').code === 0;
-    const items: Item[] = installed(artifacts(host)).map((a) => fileItem(a, facts));
+  plan(host, f) {
+    const conf = host.vars.squid.config;
+    const systemd = f.manager === 'systemd';
+    const diagnostics = f.build?.configureOptions.includes('--enable-tproxy')
+      ? [{ severity: 'warning' as const, host: host.name, role: ROLE, message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4' }]
+      : [];
     // Real proxy hosts run systemd; containers and the lab do not: start squid directly there.
-    const start = systemd ? ['systemctl start squid', 'echo "squid: started with systemctl"'] : [`squid -f ${conf}`, 'echo "squid: started with squid -f (no systemd)"'];
-    const stop = systemd ? ['systemctl stop squid'] : [`squid -k kill -f ${conf} || true`];
-    items.push(item({ role: 'squid', kind: 'service', id: 'service squid running', before: running ? 'running' : 'stopped', after: 'running', commands: [...start, waitRunning(conf)], undo: stop }));
-    const reload = systemd ? 'systemctl reload squid' : `squid -k reconfigure -f ${conf}`;
+    const start = systemd ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')] : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
+    const stop = systemd ? [raw('systemctl stop squid')] : [sh`squid -k kill -f ${conf} || true`];
+    const running = change({ kind: 'service', role: ROLE, id: 'service squid running', before: f.running ? 'running' : 'stopped', after: 'running', commands: [...start, waitRunning(conf)], undo: stop });
+    const reload = systemd ? raw('systemctl reload squid') : sh`squid -k reconfigure -f ${conf}`;
     return {
-      items,
-      diagnostics: [],
+      changes: [running],
+      diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
-      handlers: running ? [{ id: 'handler squid reconfigure', name: 'squid-reload', commands: [reload, 'sleep 0.5', waitRunning(conf)], undo: [reload] }] : [],
+      handlers: f.running ? [{ id: 'handler squid reconfigure', name: 'squid-reload', commands: [reload, raw('sleep 0.5'), waitRunning(conf)], undo: [reload] }] : [],
     };
   },
-};
+});

@@ -4,14 +4,17 @@
  * every net.bridge key 0. Set live and persisted in /etc/sysctl.d.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
-import { q } from '../../src/facts/facts.ts';
-import { parseSysctls } from '../../src/facts/parsers.ts';
-import { probes } from '../../src/facts/probes.ts';
+import { sysctls } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { fileItem, fileProbes, installed } from '../../src/plan/files.ts';
-import { item, type Role } from '../../src/plan/role.ts';
-import type { Artifact } from '../../src/plan/types.ts';
-import { renderTemplate } from '../../src/render/templates.ts';
+import { defineRole, settingsFiles, type ReportSetting } from '../../src/plan/role.ts';
+import type { Change } from '../../src/resources/change.ts';
+import type { Artifact } from '../../src/resources/file.ts';
+import { displayKey, sysctlChange, type Setting } from '../../src/resources/sysctl.ts';
+import { templates } from '../../src/render/templates.ts';
+import './settings.ts';
+
+const ROLE = 'sysctl';
+const render = templates(import.meta.url);
 
 /** The keys under /proc/sys/net/bridge that br_netfilter creates; the guide sets them all to 0. */
 export const BRIDGE_KEYS = [
@@ -22,17 +25,6 @@ export const BRIDGE_KEYS = [
   'bridge-nf-filter-vlan-tagged',
   'bridge-nf-pass-vlan-input-dev',
 ];
-
-export interface Setting {
-  /** Path under /proc/sys. */
-  path: string;
-  value: string;
-  /** Which interface the key belongs to, for a clear message when it is missing. */
-  ifname?: string;
-}
-
-/** sysctl's dotted name, or the slash form when an interface name has a dot (eth0.100). */
-export const displayKey = (s: Setting) => (s.ifname?.includes('.') ? s.path : s.path.replaceAll('/', '.'));
 
 export function settings(host: Host): Setting[] {
   const { tproxy, sysctl } = host.vars;
@@ -48,36 +40,46 @@ export function settings(host: Host): Setting[] {
 }
 
 function artifacts(host: Host): Artifact[] {
-  const content = renderTemplate('sysctl', 'sysctl.conf.eta', {
-    host,
-    setKeyword: host.vars.sysctl.set_keyword,
-    settings: settings(host).map((s) => ({ key: displayKey(s), value: s.value })),
-  });
-  return [{ role: 'sysctl', path: host.vars.sysctl.file, mode: '0644', content, install: true }];
+  const content = render('sysctl.conf.eta', { host, setKeyword: host.vars.sysctl.set_keyword, settings: settings(host).map((s) => ({ key: displayKey(s), value: s.value })) });
+  return [{ role: ROLE, path: host.vars.sysctl.file, mode: '0644', content, install: true }];
 }
 
-export const sysctl: Role = {
-  name: 'sysctl',
+function validate(h: Host, at: ReportSetting): void {
+  h.vars.sysctl.strict_rp_filter?.interfaces.forEach((ifname, i) => {
+    if (h.vars.tproxy.interfaces.includes(ifname)) {
+      at(['sysctl', 'strict_rp_filter', 'interfaces', i], 'error', `${ifname} is a tproxy interface: its rp_filter must stay 0 ("The rp_filter settings will silently block TPROXY")`);
+    }
+  });
+}
+
+export const sysctl = defineRole({
+  name: ROLE,
+  settings: { key: 'sysctl', ...settingsFiles(import.meta.url), validate },
   applies: () => true,
+  facts: (host) => ({ live: sysctls(settings(host).map((s) => s.path)) }),
   artifacts,
-  probes: (host) => [probes.sysctls(settings(host).map((s) => s.path)), ...fileProbes(artifacts(host))],
-  plan(host, facts) {
-    const live = parseSysctls(facts.get('sysctl.live').stdout);
+  plan(host, f) {
     const diagnostics: Diagnostic[] = [];
-    const items = [];
+    const changes: Change[] = [];
     let bridgeMissing = false;
     for (const s of settings(host)) {
-      const before = live.get(s.path);
+      const before = f.live.get(s.path);
       if (before === null || before === undefined) {
         if (s.path.startsWith('net/bridge/')) bridgeMissing = true;
-        else diagnostics.push({ severity: 'error', host: host.name, role: 'sysctl', message: s.ifname ? `interface ${s.ifname} does not exist (no /proc/sys/${s.path}): fix tproxy.interfaces or sysctl.strict_rp_filter` : `/proc/sys/${s.path} is missing on this kernel` });
+        else
+          diagnostics.push({
+            severity: 'error',
+            host: host.name,
+            role: ROLE,
+            message: s.ifname ? `interface ${s.ifname} does not exist (no /proc/sys/${s.path}): fix tproxy.interfaces or sysctl.strict_rp_filter` : `/proc/sys/${s.path} is missing on this kernel`,
+          });
         continue;
       }
-      const file = `/proc/sys/${s.path}`;
-      items.push(item({ role: 'sysctl', kind: 'sysctl', id: `sysctl ${displayKey(s)}`, before, after: s.value, commands: [`echo ${s.value} > ${q(file)}`], undo: [`echo ${q(before)} > ${q(file)}`] }));
+      changes.push(sysctlChange(ROLE, s, before));
     }
-    if (bridgeMissing) diagnostics.push({ severity: 'error', host: host.name, role: 'sysctl', message: '/proc/sys/net/bridge is missing: load bridge netfilter (modprobe br_netfilter, and list it in /etc/modules-load.d) so its keys can be set to 0' });
-    items.push(...installed(artifacts(host)).map((a) => fileItem(a, facts)));
-    return { items, diagnostics };
+    if (bridgeMissing) {
+      diagnostics.push({ severity: 'error', host: host.name, role: ROLE, message: '/proc/sys/net/bridge is missing: load bridge netfilter (modprobe br_netfilter, and list it in /etc/modules-load.d) so its keys can be set to 0' });
+    }
+    return { changes, diagnostics };
   },
-};
+});

@@ -3,18 +3,11 @@
  * fails, the undo of that step and of every step before it runs in reverse, and the script
  * exits non-zero. On success it gathers the facts again, so verification needs no extra trip.
  */
-import { factsScript, type Probe } from '../facts/facts.ts';
-import { changesOf, type HostPlan, type Step } from '../plan/types.ts';
-
-export const MARK = {
-  step: '@@tprun-step ',
-  fail: '@@tprun-fail ',
-  stderr: '@@tprun-stderr ',
-  stdout: '@@tprun-stdout ',
-  undo: '@@tprun-undo ',
-  undoFail: '@@tprun-undo-fail ',
-  verify: '@@tprun-verify',
-} as const;
+import { factsScript, type Fact } from '../facts/fact.ts';
+import { changesOf, type HostPlan } from '../plan/types.ts';
+import { PRELUDE, STEP as MARK } from '../protocol.ts';
+import type { Step } from '../resources/change.ts';
+import type { Shell } from '../shell.ts';
 
 export interface ScriptStep extends Step {
   id: string;
@@ -25,11 +18,11 @@ export function planSteps(plan: HostPlan): ScriptStep[] {
   return [...changesOf(plan).map((i) => ({ id: i.id, commands: i.commands, undo: i.undo })), ...plan.handlers];
 }
 
-const body = (cmds: readonly string[]) => (cmds.length ? cmds.join('\n') : ':');
+const body = (cmds: readonly Shell[]) => (cmds.length ? cmds.map((c) => c.text).join('\n') : ':');
 
-export function changeScript(steps: readonly ScriptStep[], verifyProbes: readonly Probe[]): string {
+export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly Fact<unknown>[]): string {
   const out: string[] = [
-    'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    PRELUDE,
     'umask 022',
     'TPRUN_TX=$(mktemp -d /tmp/tprun-tx.XXXXXX) || { echo "cannot create a transaction directory in /tmp" >&2; exit 90; }',
     'export TPRUN_TX',
@@ -56,7 +49,7 @@ export function changeScript(steps: readonly ScriptStep[], verifyProbes: readonl
       `sed 's/^/${MARK.stdout}${i} /' "$TPRUN_TX/out"`,
     );
   });
-  out.push('rm -rf "$TPRUN_TX"', `echo '${MARK.verify}'`, factsScript(verifyProbes));
+  out.push('rm -rf "$TPRUN_TX"', `echo '${MARK.verify}'`, factsScript(verifyFacts));
   return out.join('\n') + '\n';
 }
 

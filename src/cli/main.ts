@@ -4,13 +4,11 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts'
 import { loadInventory } from '../inventory/load.ts';
 import { selectHosts } from '../inventory/select.ts';
 import type { Inventory } from '../inventory/types.ts';
-import { selectRoles } from '../plan/roles.ts';
-import { ROLE_NAMES, type RoleName } from '../plan/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
-import { DEFAULT_FORKS, EXIT, type CommonOptions } from './options.ts';
+import type { ReportTarget } from '../report/write.ts';
+import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
 import { VERSION } from '../version.ts';
-
-
+import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
 
 const HELP = `tprun ${VERSION}: deploy and audit Squid TPROXY interception proxies over SSH
 
@@ -99,15 +97,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!file) return usageError(`${command} needs an INVENTORY file`);
   if (rest.length) return usageError(`unexpected argument "${rest[0]}"`);
 
-  let roleNames: RoleName[] | undefined;
+  let roleNames: string[] | undefined;
   if (o.roles) {
-    roleNames = o.roles.split(',').map((s) => s.trim()) as RoleName[];
+    roleNames = o.roles.split(',').map((s) => s.trim());
     const bad = roleNames.find((r) => !ROLE_NAMES.includes(r));
     if (bad) return usageError(`unknown role "${bad}" (roles: ${ROLE_NAMES.join(', ')})`);
   }
   const forks = o.forks === undefined ? DEFAULT_FORKS : Number(o.forks);
   if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`);
-  const reports: CommonOptions['reports'] = [];
+  const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
     const m = /^(json|junit):(.+)$/.exec(r);
     if (!m) return usageError(`--report takes json:FILE or junit:FILE, not "${r}"`);
@@ -131,8 +129,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
   }
-  const { runFleet } = await import('../run/fleet.ts');
-  return runFleet({
+  const { runCommand } = await import('./run.ts');
+  return runCommand({
     mode: command === 'check' || o.check ? 'check' : 'apply',
     inventory,
     hosts,

@@ -193,8 +193,18 @@ export function parseSebool(text: string): Map<string, 'on' | 'off' | 'missing'>
   return out;
 }
 
-/** `ip -d link show NAME`: "gre remote 203.0.113.1 local 198.18.0.2 ..." → "gre remote A local B" */
-export function parseGreLink(text: string): string | null {
+/** `ip -d link show NAME`: "gre remote 203.0.113.1 local 198.18.0.2 ..." → its two ends */
+export function parseGreLink(text: string): { remote: string; local: string } | null {
   const m = /\bgre remote (\S+) local (\S+)/.exec(text);
-  return m ? `gre remote ${m[1]} local ${m[2]}` : null;
+  return m ? { remote: m[1]!, local: m[2]! } : null;
+}
+
+/** /etc/os-release: KEY=value lines, values optionally quoted. */
+export function parseOsRelease(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return out;
 }

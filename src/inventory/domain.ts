@@ -9,8 +9,7 @@ import type { RawInventory } from './load.ts';
 import { didYouMean } from './schema.ts';
 import type { InventorySource, PathSeg } from './source.ts';
 import type { Host, WccpPeer } from './types.ts';
-
-const NOT_WITH_TPROXY = ['intercept', 'transparent', 'accel', 'vhost', 'vport', 'defaultsite', 'ssl-bump', 'protocol'];
+import type { Role } from '../plan/role.ts';
 
 export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
 
@@ -27,7 +26,7 @@ export function origin(src: InventorySource, h: Host, ...keys: (readonly PathSeg
   return { path: [groupOf(h), h.name], onKey: true };
 }
 
-export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[], allNames = hosts.map((h) => h.name)): Diagnostic[] {
+export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[], roles: readonly Role[], allNames = hosts.map((h) => h.name)): Diagnostic[] {
   const out: Diagnostic[] = [];
   const at = (h: Host, key: PathSeg[] | PathSeg[][], severity: Diagnostic['severity'], message: string) => {
     const o = Array.isArray(key[0]) ? origin(src, h, ...(key as PathSeg[][])) : origin(src, h, key as PathSeg[]);
@@ -36,30 +35,8 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
 
   const byAddress = new Map<string, Host>();
   for (const h of hosts) {
-    const { squid, tproxy, sysctl } = h.vars;
-
-    if (squid.tproxy_port === squid.http_port) {
-      at(h, [['squid', 'tproxy_port'], ['squid', 'http_port']], 'error', `squid.tproxy_port ${squid.tproxy_port} equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"`);
-    }
-    squid.tproxy_port_options.forEach((opt, i) => {
-      const flag = opt.split('=')[0]!.toLowerCase();
-      if (NOT_WITH_TPROXY.includes(flag)) {
-        at(h, ['squid', 'tproxy_port_options', i], 'error', `"${flag}" on the tproxy port: "The intercept, accel and related flags cannot be set on the same http_port with tproxy flag"`);
-      } else if (flag === 'tproxy') {
-        at(h, ['squid', 'tproxy_port_options', i], 'warning', 'tproxy_port_options need not repeat "tproxy": tprun adds it');
-      }
-    });
-    squid.extra.forEach((line, i) => {
-      const m = /^\s*https?_port\s+(?:\S+:)?(\d+)\b(.*)$/.exec(line);
-      if (!m) return;
-      const port = Number(m[1]);
-      if (port === squid.tproxy_port || /\btproxy\b/.test(m[2]!)) {
-        at(h, ['squid', 'extra', i], 'error', `squid.extra declares the tproxy port again: "Ports using the tproxy flag MUST NOT receive traffic for any other mode Squid can run in"`);
-      }
-    });
-    if (squid.clients.length === 0) {
-      at(h, ['squid', 'clients'], 'warning', 'squid.clients is empty: squid will answer intercepted requests with 403 (no http_access allow for the client networks)');
-    }
+    const { tproxy } = h.vars;
+    for (const role of roles) role.settings?.validate?.(h, (key, severity, message) => at(h, key, severity, message));
 
     if ((tproxy.mark & tproxy.mask) !== tproxy.mark || (tproxy.mark & ~tproxy.mask) !== 0) {
       const hex = (n: number) => '0x' + n.toString(16);
@@ -76,14 +53,6 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
         if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
       }
     });
-    if (sysctl.strict_rp_filter) {
-      sysctl.strict_rp_filter.interfaces.forEach((ifname, i) => {
-        if (tproxy.interfaces.includes(ifname)) {
-          at(h, ['sysctl', 'strict_rp_filter', 'interfaces', i], 'error', `${ifname} is a tproxy interface: its rp_filter must stay 0 ("The rp_filter settings will silently block TPROXY")`);
-        }
-      });
-    }
-
     if (h.kind === 'bridge' && h.bridge.client_interface === h.bridge.internet_interface) {
       out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
     }

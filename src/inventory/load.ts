@@ -1,23 +1,19 @@
 /** Inventory file → validated, merged hosts, or every problem at once with FILE:LINE:COL. */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { hasErrors, type Diagnostic } from '../diagnostics.ts';
 import { deepMerge } from './merge.ts';
 import { schemaDiagnostics } from './schema.ts';
 import { domainDiagnostics } from './domain.ts';
 import { InventorySource } from './source.ts';
-import type { Host, HostVars, Inventory, SiblingPeer, WccpPeer, WccpService } from './types.ts';
+import type { Host, HostVars, Inventory, WccpPeer, WccpService } from './types.ts';
+import { ROLES } from '../../roles/registry.ts';
+import type { Role } from '../plan/role.ts';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const ROLE_DEFAULTS = ['squid', 'sysctl', 'selinux', 'wccp'];
-
-/** Built-in defaults: shared ones, then each role's defaults.yml. */
-export function builtinDefaults(): HostVars {
-  const layers = [here('./defaults.yml'), ...ROLE_DEFAULTS.map((r) => here(`../../roles/${r}/defaults.yml`))].map((f) =>
-    parseYaml(readFileSync(f, 'utf8')),
-  );
-  return deepMerge<HostVars>(...layers);
+/** Built-in defaults: the shared ones, then each role's. */
+export function builtinDefaults(roles: readonly Role[] = ROLES): HostVars {
+  const shared = parseYaml(readFileSync(new URL('./defaults.yml', import.meta.url), 'utf8')) as unknown;
+  return deepMerge<HostVars>(shared, ...roles.map((r) => r.settings?.defaults));
 }
 
 export interface RawInventory {
@@ -51,11 +47,6 @@ function peersOf(raw: RawInventory): WccpPeer[] {
   });
 }
 
-function sanitizeSiblings(vars: HostVars): HostVars {
-  vars.squid.siblings = vars.squid.siblings.map((s: Partial<SiblingPeer>) => ({ http_port: 3128, icp_port: 0, options: [], address: '', ...s }));
-  return vars;
-}
-
 /** Merge defaults into each host. Assumes the raw document passed the schema. */
 export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()): { hosts: Host[]; peers: WccpPeer[] } {
   const peers = peersOf(raw);
@@ -66,7 +57,7 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   };
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
-      const vars = sanitizeSiblings(deepMerge<HostVars>(base, raw.defaults, strip(h)));
+      const vars = deepMerge<HostVars>(base, raw.defaults, strip(h));
       const wccp = peers.filter((p) => p.caches.includes(name));
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });
@@ -88,7 +79,7 @@ function uniqueDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   });
 }
 
-export function loadInventoryFromSource(src: InventorySource): LoadResult {
+export function loadInventoryFromSource(src: InventorySource, roles: readonly Role[] = ROLES): LoadResult {
   const syntax = src.syntaxDiagnostics();
   if (hasErrors(syntax)) return { diagnostics: syntax };
   const data = src.doc.toJS() ?? {};
@@ -96,7 +87,7 @@ export function loadInventoryFromSource(src: InventorySource): LoadResult {
     return { diagnostics: [src.diag('error', [], 'the inventory must be a mapping with routers, bridges, defaults and wccp_peers')] };
   }
   const raw = data as RawInventory;
-  const schema = schemaDiagnostics(src, raw);
+  const schema = schemaDiagnostics(src, raw, roles);
   // Domain checks need well-typed values: run them on every host and peer the schema passed,
   // so one broken host does not hide another host's problems.
   const sound = !schema.broken.has('') && !schema.broken.has('defaults') && !schema.broken.has('routers') && !schema.broken.has('bridges');
@@ -105,17 +96,17 @@ export function loadInventoryFromSource(src: InventorySource): LoadResult {
   if (sound) {
     const keep = <T>(group: string, m: Record<string, T> | undefined) => (m ? Object.fromEntries(Object.entries(m).filter(([n]) => !schema.broken.has(`${group}/${n}`))) : undefined);
     const pruned: RawInventory = { defaults: raw.defaults, routers: keep('routers', raw.routers), bridges: keep('bridges', raw.bridges), wccp_peers: schema.broken.has('wccp_peers') ? undefined : keep('wccp_peers', raw.wccp_peers) };
-    built = buildHosts(pruned);
+    built = buildHosts(pruned, builtinDefaults(roles));
     const allNames = [...Object.keys(raw.routers ?? {}), ...Object.keys(raw.bridges ?? {})];
-    domain = domainDiagnostics(src, pruned, built.hosts, built.peers, allNames);
+    domain = domainDiagnostics(src, pruned, built.hosts, built.peers, roles, allNames);
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
   return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers }, diagnostics };
 }
 
-export function loadInventory(file: string): LoadResult {
+export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {
   const src = InventorySource.read(file);
   if (!(src instanceof InventorySource)) return { diagnostics: [src] };
-  return loadInventoryFromSource(src);
+  return loadInventoryFromSource(src, roles);
 }

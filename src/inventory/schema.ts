@@ -1,16 +1,33 @@
 /** JSON-schema validation of the inventory, with each error mapped back to FILE:LINE:COL. */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import addErrors from 'ajv-errors';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { InventorySource, PathSeg } from './source.ts';
 import { isCidr } from './address.ts';
+import type { RoleSettings } from '../plan/role.ts';
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../schemas/inventory.schema.json', import.meta.url));
-const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * The whole inventory schema: the shared part (hosts, groups, ssh, tproxy) with each role's
+ * settings schema under its key. scripts/schema.ts writes it to schemas/inventory.schema.json
+ * for editors; a test keeps that file equal to this.
+ */
+export function inventorySchema(roles: readonly { settings?: RoleSettings }[]): JsonSchema {
+  const base = JSON.parse(readFileSync(new URL('./base.schema.json', import.meta.url), 'utf8')) as JsonSchema;
+  delete base.$comment;
+  const vars = (base.$defs as Record<string, JsonSchema>).vars!;
+  const props = vars.properties as Record<string, JsonSchema>;
+  for (const r of roles) {
+    if (!r.settings) continue;
+    const { $comment: _, ...schema } = r.settings.schema;
+    props[r.settings.key] = schema;
+  }
+  return base;
+}
 
 // ajv's typings for the 2020 build and its plugins are CommonJS-shaped; unwrap defaults once here.
 type AjvT = import('ajv/dist/2020.js').default;
@@ -25,10 +42,21 @@ withFormats(ajv, ['hostname']);
 ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
 ajv.addFormat('ip-or-cidr', isCidr);
 withErrors(ajv);
-const validate = ajv.compile(schema);
+const compiled = new WeakMap<object, { schema: JsonSchema; validate: ReturnType<AjvT['compile']> }>();
+
+/** Compiled once per role list. */
+function validatorFor(roles: readonly { settings?: RoleSettings }[]) {
+  let v = compiled.get(roles);
+  if (!v) {
+    const schema = inventorySchema(roles);
+    v = { schema, validate: ajv.compile(schema) };
+    compiled.set(roles, v);
+  }
+  return v;
+}
 
 /** Keys the schema allows at an instance path, for did-you-mean hints. */
-function allowedKeys(path: readonly PathSeg[]): string[] {
+function allowedKeys(schema: JsonSchema, path: readonly PathSeg[]): string[] {
   // Walk the schema along the path; good enough for the fixed shape of our schema.
   const defs = (schema.$defs ?? {}) as Record<string, Record<string, unknown>>;
   const resolve = (s: Record<string, unknown> | undefined): Record<string, unknown> | undefined => {
@@ -107,8 +135,9 @@ export interface SchemaResult {
   broken: Set<string>;
 }
 
-export function schemaDiagnostics(src: InventorySource, data: unknown): SchemaResult {
+export function schemaDiagnostics(src: InventorySource, data: unknown, roles: readonly { settings?: RoleSettings }[]): SchemaResult {
   const broken = new Set<string>();
+  const { schema, validate } = validatorFor(roles);
   if (validate(data)) return { diagnostics: [], broken };
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -123,7 +152,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown): SchemaRe
     let onKey = false;
     if (e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') {
       const key = String(e.params.additionalProperty ?? e.params.unevaluatedProperty);
-      const hint = didYouMean(key, allowedKeys(path));
+      const hint = didYouMean(key, allowedKeys(schema, path));
       path = [...path, key];
       onKey = true;
       message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;

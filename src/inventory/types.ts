@@ -33,47 +33,16 @@ export interface TproxyVars {
   bypass: Bypass[];
 }
 
-export interface SiblingPeer {
-  address: string;
-  http_port: number;
-  icp_port: number;
-  options: string[];
-}
+/**
+ * Each role adds the type of its settings here by declaration merging, from its own folder
+ * (roles/<name>/settings.ts), so adding a role does not touch this file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RoleSettings {}
 
-export interface SquidVars {
-  config: string;
-  http_port: number;
-  tproxy_port: number;
-  /** Extra options for the tproxy http_port line (never intercept/accel: checked). */
-  tproxy_port_options: string[];
-  clients: string[];
-  dns_nameservers: string[];
-  siblings: SiblingPeer[];
-  /** Raw squid.conf lines, placed after the ports and before tprun's http_access rules. */
-  extra: string[];
-}
-
-export interface SysctlVars {
-  file: string;
-  /** Write `set key = value` lines, for systems whose sysctl.conf wants that keyword. */
-  set_keyword: boolean;
-  strict_rp_filter?: { value: 1 | 2; interfaces: string[] };
-}
-
-export type SelinuxMode = 'auto' | 'enforce' | 'skip';
-
-export interface WccpHostVars {
-  /** Name of the GRE interface that receives redirected packets. */
-  interface: string;
-}
-
-export interface HostVars {
+export interface HostVars extends RoleSettings {
   ssh: SshVars;
   tproxy: TproxyVars;
-  squid: SquidVars;
-  sysctl: SysctlVars;
-  selinux: SelinuxMode;
-  wccp: WccpHostVars;
 }
 
 export interface WccpService {

@@ -1,31 +1,54 @@
 /** facts + inventory → plan. Pure: no I/O, so it is tested with recorded facts. */
-import type { Facts, Probe } from '../facts/facts.ts';
+import type { Diagnostic } from '../diagnostics.ts';
+import { parseTree, type Fact, type RawFacts } from '../facts/fact.ts';
+import { file } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
+import type { Change, Handler } from '../resources/change.ts';
+import { fileChange, type Artifact } from '../resources/file.ts';
+import { bootEnabled, bootRunner, bootSteps, unitLink } from './boot.ts';
 import type { Role } from './role.ts';
-import type { Artifact, HostPlan } from './types.ts';
+import { blockersOf, type Check, type HostPlan } from './types.ts';
 
-export function hostProbes(host: Host, roles: readonly Role[]): Probe[] {
-  return roles.filter((r) => r.applies(host)).flatMap((r) => r.probes(host));
+const applicable = (host: Host, roles: readonly Role[]) => roles.filter((r) => r.applies(host));
+
+/** Per role, the files it installs (its artifacts, then its boot steps); then the boot runner. */
+function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null; files: Artifact[] }[] {
+  const per = applicable(host, roles).map((role) => ({ role: role as Role | null, files: [...role.artifacts(host), ...bootSteps(role, host)].filter((a) => a.install) }));
+  const anyBoot = applicable(host, roles).some((r) => r.boot(host).length > 0);
+  return anyBoot ? [...per, { role: null, files: bootRunner() }] : per;
 }
 
+/** Every file of the selected roles, installed or only rendered for review (`tprun render`). */
 export function hostArtifacts(host: Host, roles: readonly Role[]): Artifact[] {
-  return roles.filter((r) => r.applies(host)).flatMap((r) => r.artifacts(host));
+  const rendered = applicable(host, roles).flatMap((r) => r.artifacts(host).filter((a) => !a.install));
+  return [...installedFiles(host, roles).flatMap((x) => x.files), ...rendered];
 }
 
-export function planHost(host: Host, roles: readonly Role[], facts: Facts): HostPlan {
-  const plan: HostPlan = { host: host.name, items: [], handlers: [], diagnostics: [] };
-  for (const role of roles) {
-    if (!role.applies(host)) continue;
-    const rp = role.plan(host, facts);
-    plan.items.push(...rp.items);
-    plan.diagnostics.push(...rp.diagnostics);
-    if (rp.blocked) {
-      // kernel-check failed: report its findings, plan nothing that would change the host.
-      plan.blocked = rp.blocked;
-      return plan;
-    }
-    const notified = new Set(rp.items.filter((i) => i.action !== 'no-op' && i.notify).map((i) => i.notify));
-    plan.handlers.push(...(rp.handlers ?? []).filter((h) => notified.has(h.name)));
+/** Every fact the plan reads: the roles' own, the installed files', the boot link. */
+export function hostFacts(host: Host, roles: readonly Role[]): Fact<unknown>[] {
+  const files = installedFiles(host, roles);
+  const boot = files.some((x) => x.role === null) ? [unitLink] : [];
+  return [...applicable(host, roles).flatMap((r) => r.facts(host)), ...files.flatMap((x) => x.files.map((a) => file(a.path))), ...boot];
+}
+
+export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): HostPlan {
+  const evaluated = applicable(host, roles).map((role) => ({ role, ...role.evaluate(host, raw) }));
+  const checks: Check[] = evaluated.flatMap((e) => e.checks);
+  const plan: HostPlan = { host: host.name, resources: [], checks, handlers: [], diagnostics: [] };
+  // A host that fails a requirement gets no change at all: its checks say why.
+  if (blockersOf(plan).length) return plan;
+
+  const files = new Map(installedFiles(host, roles).map((x) => [x.role?.name ?? null, x.files]));
+  const fileChanges = (name: string | null): Change[] => (files.get(name) ?? []).map((a) => fileChange(a, parseTree(file(a.path), raw)));
+  for (const { role, plan: planRole } of evaluated) {
+    const rp = planRole();
+    // Files first: a service started by this role reads the file it just got.
+    const changes = [...fileChanges(role.name), ...rp.changes];
+    plan.resources.push(...changes);
+    plan.diagnostics.push(...((rp.diagnostics ?? []) as Diagnostic[]));
+    const notified = new Set(changes.filter((c) => c.action !== 'no-op' && c.notify).map((c) => c.notify));
+    plan.handlers.push(...(rp.handlers ?? []).filter((h: Handler) => notified.has(h.name)));
   }
+  if (files.has(null)) plan.resources.push(...fileChanges(null), bootEnabled(parseTree(unitLink, raw)));
   return plan;
 }

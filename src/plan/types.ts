@@ -3,60 +3,42 @@
  * serialise it, apply executes it. Nothing here does I/O.
  */
 import type { Diagnostic } from '../diagnostics.ts';
+import { isChange, type Change, type Handler } from '../resources/change.ts';
 
-export const ROLE_NAMES = ['kernel-check', 'selinux', 'sysctl', 'routing', 'squid', 'wccp', 'iptables', 'ebtables'] as const;
-export type RoleName = (typeof ROLE_NAMES)[number];
-
-/** A file a role installs on the host (or, with install false, only renders for the operator). */
-export interface Artifact {
-  role: RoleName;
-  path: string;
-  mode: string;
-  content: string;
-  /** Command that must accept the candidate before it replaces the live file; %s is the candidate path. */
-  validate?: string;
-  /** Notified handler when this file changes. */
-  notify?: HandlerName;
-  install: boolean;
-}
-
-export type HandlerName = 'squid-reload';
-
-/** What kind of thing a resource is decides how a diff shows it. */
-export type ResourceKind = 'file' | 'sysctl' | 'ip-rule' | 'ip-route' | 'firewall' | 'ebtables' | 'selinux-boolean' | 'service' | 'link' | 'requirement';
-
-export type Action = 'create' | 'update' | 'delete' | 'no-op';
-
-export interface Step {
-  /** Shell run on the host, in order; a non-zero exit fails the step. */
-  commands: string[];
-  /** Shell that puts back what `commands` changed (run in reverse order on failure). */
-  undo: string[];
-}
-
-/** One managed resource: its wanted and actual value, and how to close the gap. */
-export interface Item extends Step {
-  role: RoleName;
-  kind: ResourceKind;
-  /** Stable address, e.g. `sysctl net.ipv4.ip_forward`. */
+/**
+ * Something a host must be (a requirement) or must not show (a diagnosis): what was found,
+ * what is wanted, and whether a failure stops every change on the host.
+ */
+export interface Check {
+  role: string;
+  /** Stable address, e.g. `require squid >= 3.1`. */
   id: string;
-  action: Action;
-  /** Actual value as text (null: absent). */
-  before: string | null;
-  /** Wanted value as text (null: must be absent). */
-  after: string | null;
-  notify?: HandlerName;
+  found: string;
+  wanted: string;
+  ok: boolean;
+  blocks: boolean;
+  /** Why it matters and how to fix it, for a person. */
+  hint?: string;
 }
 
 export interface HostPlan {
   host: string;
-  /** Every managed resource, in apply order; `no-op` ones show compliance. */
-  items: Item[];
-  /** Handlers that fire once, after the items, because an item notifies them. */
-  handlers: (Step & { id: string; name: HandlerName })[];
+  /** Every managed resource in apply order; `no-op` ones show compliance. */
+  resources: Change[];
+  checks: Check[];
+  /** Handlers that fire once, after the changes, because a change notifies them. */
+  handlers: Handler[];
   diagnostics: Diagnostic[];
-  /** Set when kernel-check (or a role's preflight) found the host unfit: nothing is applied. */
-  blocked?: string;
 }
 
-export const changesOf = (p: HostPlan): Item[] => p.items.filter((i) => i.action !== 'no-op' && i.kind !== 'requirement');
+/** The resources apply would change. */
+export const changesOf = (p: HostPlan): Change[] => p.resources.filter(isChange);
+
+/** Failed checks that stop every change on the host. */
+export const blockersOf = (p: HostPlan): Check[] => p.checks.filter((c) => !c.ok && c.blocks);
+
+export function blockedReason(p: HostPlan): string | undefined {
+  const b = blockersOf(p);
+  if (!b.length) return undefined;
+  return `requirements not met: ${b.map((c) => `${c.id.replace(/^require /, '')} (found ${c.found})`).join('; ')}`;
+}

@@ -1,13 +1,12 @@
-/** `tprun render`: every artifact per host and the router config per WCCP peer, from the inventory alone. */
+/** `tprun render`: every artifact per host and each role's inventory-wide files, from the inventory alone. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Inventory } from '../inventory/types.ts';
 import { hostArtifacts } from '../plan/planner.ts';
 import type { Role } from '../plan/role.ts';
-import { routerConfig } from '../../roles/wccp/index.ts';
 
 export interface RenderedFile {
-  /** Relative to the output directory: HOST/<absolute path on the host>, or wccp/PEER.ios */
+  /** Relative to the output directory: HOST/<absolute path on the host>, or e.g. wccp/PEER.ios */
   path: string;
   content: string;
   mode: string;
@@ -18,7 +17,7 @@ export function renderFiles(inv: Inventory, roles: readonly Role[]): RenderedFil
   for (const h of inv.hosts) {
     for (const a of hostArtifacts(h, roles)) out.push({ path: join(h.name, a.path), content: a.content, mode: a.mode });
   }
-  for (const p of inv.peers) out.push({ path: join('wccp', `${p.name}.ios`), content: routerConfig(p, inv), mode: '0644' });
+  for (const r of roles) for (const f of r.inventoryFiles(inv)) out.push({ ...f, mode: '0644' });
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 

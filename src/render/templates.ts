@@ -1,11 +1,12 @@
-/** One eta instance for every role's templates (config files: no HTML escaping, no trimming). */
+/** eta for configuration files: no HTML escaping, no trimming; one instance per templates folder. */
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 
-export const ROLES_DIR = fileURLToPath(new URL('../../roles/', import.meta.url));
-const eta = new Eta({ views: ROLES_DIR, autoEscape: false, autoTrim: false, cache: true });
-
-/** Render roles/<role>/templates/<name>.eta with `it` = data. */
-export function renderTemplate(role: string, name: string, data: object): string {
-  return eta.render(`./${role}/templates/${name}`, data);
+/**
+ * A renderer for the `templates/` folder beside a module: roles call
+ * `const render = templates(import.meta.url)` and then `render('squid.conf.eta', data)`.
+ */
+export function templates(moduleUrl: string): (name: string, data: object) => string {
+  const eta = new Eta({ views: fileURLToPath(new URL('./templates/', moduleUrl)), autoEscape: false, autoTrim: false, cache: true });
+  return (name, data) => eta.render(`./${name}`, data);
 }

@@ -1,49 +1,21 @@
 /** Plans and results for people: one line per host when all is well, details when not. */
-import { createTwoFilesPatch, diffArrays } from 'diff';
 import { formatDiagnostic } from '../diagnostics.ts';
-import { changesOf, type HostPlan, type Item } from '../plan/types.ts';
+import { changesOf, type HostPlan } from '../plan/types.ts';
 import type { HostResult } from '../run/host.ts';
+import { changeDiff, changeLine, hasDiffBody } from '../resources/view.ts';
 
-const SIGN = { create: '+', update: '~', delete: '-', 'no-op': ' ' } as const;
+export interface DetailOptions {
+  diff: boolean;
+  verbose: boolean;
+}
 
-/** A rule-level diff: ordered lines added and removed. */
-function lineDiff(before: string | null, after: string | null): string[] {
-  const a = before ? before.split('\n') : [];
-  const b = after ? after.split('\n') : [];
+export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   const out: string[] = [];
-  for (const part of diffArrays(a, b)) {
-    const sign = part.added ? '+' : part.removed ? '-' : ' ';
-    for (const l of part.value) out.push(`${sign} ${l}`);
-  }
-  return out;
-}
-
-export function itemDiff(i: Item): string[] {
-  switch (i.kind) {
-    case 'file': {
-      const patch = createTwoFilesPatch(i.id.slice(5), i.id.slice(5), i.before ?? '', i.after ?? '', i.before === null ? '(absent)' : 'on host', i.after === null ? '(removed)' : 'wanted', { context: 2 });
-      return patch.split('\n').slice(2).filter((l) => l !== '');
-    }
-    case 'firewall':
-    case 'ebtables':
-      return lineDiff(i.before, i.after);
-    default:
-      return [`${i.before ?? '(absent)'} → ${i.after ?? '(absent)'}`];
-  }
-}
-
-/** "~ sysctl net.ipv4.conf.all.rp_filter: 1 → 0" style summary of one change. */
-export function itemLine(i: Item): string {
-  const short = i.kind === 'sysctl' || i.kind === 'selinux-boolean' || i.kind === 'service' || i.kind === 'link' ? `: ${i.before ?? '(absent)'} → ${i.after ?? '(absent)'}` : '';
-  return `${SIGN[i.action]} ${i.id}${short}`;
-}
-
-export function planLines(plan: HostPlan, opts: { diff: boolean; verbose: boolean }): string[] {
-  const out: string[] = [];
-  for (const i of changesOf(plan)) {
-    out.push(`    ${itemLine(i)}`);
-    if (opts.diff && !['sysctl', 'selinux-boolean', 'service', 'link'].includes(i.kind)) out.push(...itemDiff(i).map((l) => `        ${l}`));
-    if (opts.verbose) for (const c of i.commands) out.push(...c.split('\n').slice(0, 3).map((l) => `        $ ${l}`));
+  for (const c of plan.checks.filter((x) => !x.ok)) out.push(`    ${c.blocks ? '✘' : 'warning:'} ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
+  for (const c of changesOf(plan)) {
+    out.push(`    ${changeLine(c)}`);
+    if (opts.diff && hasDiffBody(c)) out.push(...changeDiff(c).map((l) => `        ${l}`));
+    if (opts.verbose) for (const cmd of c.commands) out.push(...cmd.text.split('\n').slice(0, 3).map((l) => `        $ ${l}`));
   }
   for (const h of plan.handlers) out.push(`    ! ${h.id}`);
   return out;
@@ -59,12 +31,22 @@ export function resultLine(r: HostResult): string {
     unreachable: `UNREACHABLE: ${r.error?.message ?? ''}`,
   };
   // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
-  const managed = r.plan?.items.filter((i) => i.kind !== 'requirement') ?? [];
-  const counts = r.plan ? ` [ok=${managed.filter((i) => i.action === 'no-op').length} changed=${n}]` : '';
+  const counts = r.plan ? ` [ok=${r.plan.resources.filter((c) => c.action === 'no-op').length} changed=${n}]` : '';
   return `${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
 }
 
-export function resultDetails(r: HostResult, opts: { diff: boolean; verbose: boolean }): string[] {
+/** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
+export function roleSummaries(r: HostResult): string[] {
+  if (!r.plan) return [];
+  const byRole = new Map<string, { changes: number; unmet: number }>();
+  const of = (role: string) => byRole.get(role) ?? byRole.set(role, { changes: 0, unmet: 0 }).get(role)!;
+  for (const c of r.plan.checks) if (!c.ok && c.blocks) of(c.role).unmet++;
+  for (const c of changesOf(r.plan)) of(c.role).changes++;
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  return [...byRole].map(([role, x]) => `${role}: ${[x.unmet ? `${n(x.unmet, 'requirement')} unmet` : '', x.changes ? n(x.changes, 'change') : ''].filter(Boolean).join(', ')}`);
+}
+
+export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   const out: string[] = [];
   if (r.plan && (r.status !== 'compliant' || opts.verbose)) out.push(...planLines(r.plan, opts));
   for (const d of r.plan?.diagnostics ?? []) if (d.severity !== 'info' || opts.verbose) out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
@@ -78,4 +60,16 @@ export function recap(results: readonly HostResult[], seconds: number): string[]
   const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
   const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => `${count(s)} ${s}`);
   return [`${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds.toFixed(1)}s`];
+}
+
+/** After the run: the details of every host worth a look, then the recap. */
+export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
+  const out: string[] = [];
+  for (const r of results) {
+    const details = resultDetails(r, opts);
+    if (details.length && (r.status !== 'compliant' || opts.verbose)) {
+      out.push(`\n${r.host} (${r.status}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
+    }
+  }
+  return [...out, ...recap(results, seconds)];
 }

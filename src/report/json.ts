@@ -1,13 +1,14 @@
-/** The JSON report (schemas/report.schema.json, reportVersion 1). */
+/** The JSON report (schemas/report.schema.json, reportVersion 2: checks apart from resources). */
 import type { HostResult } from '../run/host.ts';
-import { itemDiff } from './human.ts';
+import { blockedReason } from '../plan/types.ts';
+import { changeDiff, valueText } from '../resources/view.ts';
 import type { RunSummary } from './write.ts';
 
 export function jsonReport(run: RunSummary): object {
   const byName = new Map(run.results.map((r) => [r.host, r]));
   const count = (s: HostResult['status']) => run.results.filter((r) => r.status === s).length;
   return {
-    reportVersion: 1,
+    reportVersion: 2,
     tprun: run.version,
     mode: run.mode,
     inventory: { path: run.inventory.path, sha256: run.inventory.sha256 },
@@ -25,18 +26,19 @@ export function jsonReport(run: RunSummary): object {
         status: r.status,
         durationSeconds: Number((r.durationMs / 1000).toFixed(3)),
         roundTrips: r.roundTrips,
-        ...(r.plan?.blocked ? { blocked: r.plan.blocked } : {}),
+        ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
         ...(r.error ? { error: r.error } : {}),
-        resources: (r.plan?.items ?? []).map((i) => ({
+        resources: (r.plan?.resources ?? []).map((i) => ({
           role: i.role,
           kind: i.kind,
           id: i.id,
           action: i.action,
-          expected: i.after,
-          actual: i.before,
+          expected: valueText(i, 'after'),
+          actual: valueText(i, 'before'),
           inSync: i.action === 'no-op',
-          ...(i.action !== 'no-op' ? { diff: itemDiff(i), ...(i.commands.length ? { commands: i.commands } : {}) } : {}),
+          ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => c.text) } : {}) } : {}),
         })),
+        checks: (r.plan?.checks ?? []).map((c) => ({ role: c.role, id: c.id, found: c.found, wanted: c.wanted, ok: c.ok, blocks: c.blocks, ...(c.hint ? { hint: c.hint } : {}) })),
         handlers: (r.plan?.handlers ?? []).map((x) => x.id),
         diagnostics: (r.plan?.diagnostics ?? []).map((d) => ({ severity: d.severity, message: d.message, ...(d.role ? { role: d.role } : {}), ...(d.detail ? { detail: d.detail } : {}) })),
       };

@@ -1,10 +1,10 @@
 /**
- * JUnit XML as CI servers read it: a testsuite per host, a testcase per managed resource and
- * per kernel-check requirement. Drift is a failure (message names the item, body is the diff);
+ * JUnit XML as CI servers read it: a testsuite per host, a testcase per check and per managed
+ * resource. An unmet check or drift is a failure (message names the item, body is the diff);
  * an unreachable or failed host is an error.
  */
 import { XMLBuilder } from 'fast-xml-parser';
-import { itemDiff } from './human.ts';
+import { changeDiff } from '../resources/view.ts';
 import type { RunSummary } from './write.ts';
 
 type Case = Record<string, unknown>;
@@ -18,11 +18,16 @@ export function junitReport(run: RunSummary): string {
     if (r.status === 'unreachable' || (r.error && !r.plan)) {
       cases.push({ '@_name': r.error?.step ?? 'connect', '@_classname': `tprun.${h.name}`, error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' } });
     }
-    for (const i of r.plan?.items ?? []) {
+    for (const k of r.plan?.checks ?? []) {
+      const c: Case = { '@_name': k.id, '@_classname': `tprun.${h.name}.${k.role}` };
+      if (!k.ok && k.blocks) c.failure = { '@_message': `requirement not met: ${k.id}`, '@_type': 'requirement', '#text': `found ${k.found}; wanted ${k.wanted}${k.hint ? `\n${k.hint}` : ''}` };
+      else if (!k.ok) c['system-out'] = `warning: found ${k.found}; wanted ${k.wanted}${k.hint ? `\n${k.hint}` : ''}`;
+      cases.push(c);
+    }
+    for (const i of r.plan?.resources ?? []) {
       const c: Case = { '@_name': i.id, '@_classname': `tprun.${h.name}.${i.role}` };
-      if (i.action !== 'no-op') {
-        const verb = i.kind === 'requirement' ? 'requirement not met' : run.mode === 'apply' && r.status === 'changed' ? null : 'drifted';
-        if (verb) c.failure = { '@_message': `${verb}: ${i.id}`, '@_type': i.kind === 'requirement' ? 'requirement' : 'drift', '#text': itemDiff(i).join('\n') };
+      if (i.action !== 'no-op' && !(run.mode === 'apply' && r.status === 'changed')) {
+        c.failure = { '@_message': `drifted: ${i.id}`, '@_type': 'drift', '#text': changeDiff(i).join('\n') };
       }
       cases.push(c);
     }

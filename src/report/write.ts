@@ -1,7 +1,6 @@
 /** --report FORMAT:FILE writers; "-" writes to stdout (the human output then goes to stderr). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CommonOptions } from '../cli/options.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { HostResult } from '../run/host.ts';
 import { jsonReport } from './json.ts';
@@ -20,7 +19,13 @@ export interface RunSummary {
   exitCode: number;
 }
 
-export function writeReports(reports: CommonOptions['reports'], run: RunSummary): void {
+export interface ReportTarget {
+  format: 'json' | 'junit';
+  /** A path, or - for stdout. */
+  file: string;
+}
+
+export function writeReports(reports: readonly ReportTarget[], run: RunSummary): void {
   for (const r of reports) {
     const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
     if (r.file === '-') process.stdout.write(text);

@@ -1,11 +1,11 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
-import { hasErrors } from '../diagnostics.ts';
-import { Facts, factsScript, parseFactsOutput } from '../facts/facts.ts';
-import type { Host } from '../inventory/types.ts';
 import { changeScript, parseChangeOutput, planSteps } from '../apply/script.ts';
-import { hostProbes, planHost } from '../plan/planner.ts';
+import { hasErrors } from '../diagnostics.ts';
+import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
+import type { Host } from '../inventory/types.ts';
+import { hostFacts, planHost } from '../plan/planner.ts';
 import type { Role } from '../plan/role.ts';
-import { changesOf, type HostPlan } from '../plan/types.ts';
+import { blockedReason, blockersOf, changesOf, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
 export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable';
@@ -15,8 +15,8 @@ export interface HostResult {
   host: string;
   status: HostStatus;
   plan?: HostPlan;
-  /** Raw facts as gathered (for reports and for recording fixtures). */
-  facts?: Facts;
+  /** Raw facts as gathered (for recording fixtures). */
+  facts?: RawFacts;
   error?: { step: string; message: string; stderr?: string; rolledBack?: string };
   /** Lines the change script printed (e.g. how squid was started). */
   messages: string[];
@@ -29,6 +29,14 @@ export interface RunHostOptions {
   roles: readonly Role[];
   connect: (host: Host) => Promise<Connection>;
   onPhase?: (phase: Phase) => void;
+}
+
+/** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
+function planFailure(plan: HostPlan): HostResult['error'] {
+  const blocked = blockersOf(plan);
+  if (blocked.length) return { step: blocked[0]!.role, message: blockedReason(plan)! };
+  const d = plan.diagnostics.find((x) => x.severity === 'error');
+  return d ? { step: d.role ?? 'plan', message: d.message } : undefined;
 }
 
 export async function runHost(host: Host, opts: RunHostOptions): Promise<HostResult> {
@@ -46,28 +54,27 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     }
     if ((conn.attempts ?? 1) > 1) result.messages.push(`connected after ${conn.attempts} attempts (sshd dropped the handshake)`);
     opts.onPhase?.('facts');
-    const probes = hostProbes(host, opts.roles);
-    const gathered = await conn.run(factsScript(probes));
+    const facts = hostFacts(host, opts.roles);
+    const gathered = await conn.run(factsScript(facts));
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
-    const facts = new Facts(parseFactsOutput(gathered.stdout));
-    result.facts = facts;
+    const raw = parseFactsOutput(gathered.stdout);
+    result.facts = raw;
 
     opts.onPhase?.('plan');
-    const plan = planHost(host, opts.roles, facts);
+    const plan = planHost(host, opts.roles, raw);
     result.plan = plan;
     const changes = changesOf(plan);
-    const errors = hasErrors(plan.diagnostics);
-    const firstError = plan.diagnostics.find((d) => d.severity === 'error');
-    const planError = firstError ? { step: firstError.role ?? 'plan', message: plan.blocked ?? firstError.message } : undefined;
+    const failure = planFailure(plan);
+    const blocked = blockersOf(plan).length > 0;
 
-    if (opts.mode === 'check' || plan.blocked || changes.length === 0) {
-      const status: HostStatus = errors ? 'failed' : changes.length ? 'drifted' : 'compliant';
-      return done({ status, error: planError });
+    if (opts.mode === 'check' || blocked || changes.length === 0) {
+      const status: HostStatus = failure ? 'failed' : changes.length ? 'drifted' : 'compliant';
+      return done({ status, error: failure });
     }
 
     opts.onPhase?.('apply');
     const steps = planSteps(plan);
-    const applied = await conn.run(changeScript(steps, probes));
+    const applied = await conn.run(changeScript(steps, facts));
     const outcome = parseChangeOutput(applied.stdout);
     result.messages.push(...[...outcome.stdout.values()].flat());
     if (outcome.failed !== undefined || applied.code !== 0 || outcome.verifyOutput === undefined) {
@@ -86,14 +93,14 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     }
 
     opts.onPhase?.('verify');
-    const after = planHost(host, opts.roles, new Facts(parseFactsOutput(outcome.verifyOutput)));
+    const after = planHost(host, opts.roles, parseFactsOutput(outcome.verifyOutput));
     const left = changesOf(after);
     if (left.length) {
       return done({ status: 'failed', error: { step: 'verify', message: `still differs after apply: ${left.map((i) => i.id).join(', ')}` } });
     }
-    return done({ status: errors ? 'failed' : 'changed', error: planError });
+    return done({ status: hasErrors(plan.diagnostics) ? 'failed' : 'changed', error: failure });
   } catch (e) {
-    const he = e instanceof HostError ? e : new HostError('run', (e as Error).message);
+    const he = e instanceof HostError ? e : e instanceof MissingFact ? new HostError('facts', e.message) : new HostError('run', (e as Error).message);
     return done({ status: 'failed', error: { step: he.step, message: he.message } });
   } finally {
     opts.onPhase?.('done');

@@ -206,12 +206,12 @@ t('6. WCCP: after apply, squid sends WCCPv2 Here I Am to the router; the missing
   assert.match(log, new RegExp(`from=${lab.hostAddr(2).replace(/\./g, '\\.')} type=10 `), 'a WCCP2_HERE_I_AM (type 10) from h2');
 });
 
-t('7. a bridge fails kernel-check (no ebtables broute table on this kernel) before anything changes on it', () => {
+t('7. a bridge fails its requirements (no ebtables broute table on this kernel) before anything changes on it', () => {
   const before = lab.snapshot(3);
   const inv = lab.writeInventory('bridge', { bridges: [3] });
   const r = tprun('apply', inv);
   assert.is(r.code, 4, out(r));
-  assert.match(r.out, /h3: FAILED at kernel-check: kernel-check failed: .*ebtables broute table \(found the kernel has no ebtables broute table/);
+  assert.match(r.out, /h3: FAILED at ebtables: requirements not met: .*ebtables broute table \(found the kernel has no ebtables broute table/);
   assert.is(lab.snapshot(3), before);
 });
 

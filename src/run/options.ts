@@ -7,13 +7,3 @@ export const EXIT = { ok: 0, invalid: 1, changes: 2, failed: 4, changesAndFailed
  * real network is latency-bound and 25 would mean 8 sequential waves for 200 hosts.
  */
 export const DEFAULT_FORKS = 50;
-
-export interface CommonOptions {
-  limit?: string;
-  forks: number;
-  reports: { format: 'json' | 'junit'; file: string }[];
-  diff: boolean;
-  verbose: boolean;
-  quiet: boolean;
-  acceptNewHostKeys: boolean;
-}

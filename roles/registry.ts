@@ -1,0 +1,22 @@
+/**
+ * Every role, in the order their changes are applied: squid listens before TPROXY sends it
+ * traffic. Adding a role is a folder under roles/ and one line here.
+ */
+import { ebtables } from './ebtables/index.ts';
+import { iptables } from './iptables/index.ts';
+import { kernelCheck } from './kernel-check/index.ts';
+import { routing } from './routing/index.ts';
+import { selinux } from './selinux/index.ts';
+import { squid } from './squid/index.ts';
+import { sysctl } from './sysctl/index.ts';
+import { wccp } from './wccp/index.ts';
+import type { Role } from '../src/plan/role.ts';
+
+export const ROLES: readonly Role[] = [kernelCheck, selinux, sysctl, routing, squid, wccp, iptables, ebtables];
+
+export const ROLE_NAMES: readonly string[] = ROLES.map((r) => r.name);
+
+/** The roles to run; kernel-check always runs: it is the preflight the others rely on. */
+export function selectRoles(names?: readonly string[]): Role[] {
+  return ROLES.filter((r) => !names || r.name === 'kernel-check' || names.includes(r.name));
+}

@@ -1,0 +1,13 @@
+/** The sysctl role's settings (inventory key `sysctl`). */
+export interface SysctlVars {
+  file: string;
+  /** Write `set key = value` lines, for systems whose sysctl.conf wants that keyword. */
+  set_keyword: boolean;
+  strict_rp_filter?: { value: 1 | 2; interfaces: string[] };
+}
+
+declare module '../../src/inventory/types.ts' {
+  interface RoleSettings {
+    sysctl: SysctlVars;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Facts several roles read (kernel, policy routing, firewall tables, service manager, files).
+ * Role-specific facts live in the role's folder. Ids are stable: recorded fixtures use them.
+ */
+import { raw, sh } from '../shell.ts';
+import { Fact, stdoutIfOk } from './fact.ts';
+import {
+  parseIpRoutes,
+  parseIpRules,
+  parseKernelConfig,
+  parseModules,
+  parseOsRelease,
+  parseSaveTable,
+  parseSysctls,
+  parseVersion,
+  type IpRoute,
+  type IpRule,
+  type KernelConfig,
+  type SaveTable,
+} from './parsers.ts';
+
+export type IpFlag = '-4' | '-6';
+
+const KCONFIG =
+  'NF_CONNTRACK|NETFILTER_TPROXY|NF_TPROXY_IPV4|NF_TPROXY_IPV6|NETFILTER_XT_MATCH_SOCKET|NETFILTER_XT_TARGET_TPROXY|NET_IPGRE|BRIDGE_NETFILTER|BRIDGE_EBT_BROUTE|BRIDGE_EBT_REDIRECT';
+
+export const kernelRelease = new Fact('kernel.release', raw('uname -r'), ({ stdout }) => ({ text: stdout.trim(), version: parseVersion(stdout) }));
+
+export const kernelConfig = new Fact<KernelConfig>(
+  'kernel.config',
+  raw(`r=$(uname -r)
+if [ -r /proc/config.gz ]; then echo source=/proc/config.gz; zcat /proc/config.gz
+elif [ -r "/boot/config-$r" ]; then echo "source=/boot/config-$r"; cat "/boot/config-$r"
+else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`),
+  ({ stdout }) => parseKernelConfig(stdout),
+);
+
+/** Fallback evidence when no kernel config is readable: module files and loaded modules. */
+export const kernelModules = new Fact<Record<string, string>>(
+  'kernel.modules',
+  raw(`for m in nf_conntrack nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
+  if grep -q "^$m " /proc/modules 2>/dev/null; then echo "$m loaded"
+  elif modinfo -F filename "$m" >/dev/null 2>&1; then echo "$m module"
+  else echo "$m absent"; fi
+done`),
+  ({ stdout }) => parseModules(stdout),
+);
+
+export const osRelease = new Fact('os.release', raw('cat /etc/os-release'), (r) => parseOsRelease(stdoutIfOk(r) ?? ''));
+
+export const serviceManager = new Fact<'systemd' | 'none'>('service.manager', raw('[ -d /run/systemd/system ] && echo systemd || echo none'), ({ stdout }) =>
+  stdout.trim() === 'systemd' ? 'systemd' : 'none',
+);
+
+export const ipRules = (flag: IpFlag) => new Fact<IpRule[]>(`ip${flag}.rules`, sh`ip ${flag} rule show`, ({ stdout }) => parseIpRules(stdout));
+
+/** A table that does not exist yet reads as empty. */
+export const ipRoutes = (flag: IpFlag, table: number) =>
+  new Fact<IpRoute[]>(`ip${flag}.routes.${table}`, sh`ip ${flag} route show table ${table}`, (r) => parseIpRoutes(stdoutIfOk(r) ?? ''));
+
+/** One table of `*-save` output; null when the tool or the table is missing. */
+export const saveTable = (tool: 'iptables' | 'ip6tables', table: 'mangle' | 'filter') =>
+  new Fact<SaveTable | null>(`${tool}.${table}`, sh`${tool}-save -t ${table}`, (r) => (r.code === 0 ? parseSaveTable(r.stdout, table) : null));
+
+/** A regular file's content (null: absent), read as base64 so any bytes survive the framing. */
+export const file = (path: string) =>
+  new Fact<string | null>(`file:${path}`, sh`[ -f ${path} ] || exit 3; base64 < ${path}`, (r) =>
+    r.code === 0 ? Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64').toString('utf8') : null,
+  );
+
+export const symlink = (path: string) => new Fact<string | null>(`symlink:${path}`, sh`readlink ${path}`, (r) => stdoutIfOk(r)?.trim() ?? null);
+
+/** Live values under /proc/sys; a key that cannot be read is null. */
+export const sysctls = (paths: readonly string[]) =>
+  new Fact<Map<string, string | null>>(
+    'sysctl.live',
+    sh`for k in ${paths}; do if [ -r "/proc/sys/$k" ]; then printf '%s=%s\\n' "$k" "$(cat "/proc/sys/$k")"; else printf '%s\\n' "$k"; fi; done`,
+    ({ stdout }) => parseSysctls(stdout),
+  );

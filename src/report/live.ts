@@ -1,0 +1,54 @@
+/**
+ * Progress views over a fleet run. On a terminal: listr2 tasks, one per host, with the roles
+ * that change as subtasks. Otherwise: one plain line per host as it finishes.
+ */
+import { Listr, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import type { Host } from '../inventory/types.ts';
+import type { FleetObserver } from '../run/fleet.ts';
+import type { HostResult } from '../run/host.ts';
+import { resultLine, roleSummaries } from './human.ts';
+
+export interface ProgressView extends FleetObserver {
+  /** Resolves when the view has drawn its last frame. */
+  finished(): Promise<void>;
+}
+
+export function plainView(say: (line: string) => void): ProgressView {
+  return { done: (_h, r) => say(resultLine(r)), finished: async () => undefined };
+}
+
+export const quietView = (): ProgressView => ({ finished: async () => undefined });
+
+type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
+
+export function liveView(hosts: readonly Host[], forks: number): ProgressView {
+  const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
+  for (const h of hosts) {
+    let resolve!: (r: HostResult) => void;
+    const result = new Promise<HostResult>((r) => (resolve = r));
+    waiting.set(h.name, { resolve, result });
+  }
+  const list = new Listr(
+    hosts.map((host) => ({
+      title: host.name,
+      task: async (_ctx: unknown, task: Task) => {
+        const w = waiting.get(host.name)!;
+        w.task = task;
+        const r = await w.result;
+        task.title = resultLine(r);
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r));
+        if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
+      },
+    })),
+    { concurrent: forks, exitOnError: false, renderer: 'default', rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false } },
+  );
+  const running = list.run().catch(() => undefined);
+  return {
+    phase: (host, phase) => {
+      const t = waiting.get(host.name)?.task;
+      if (t) t.output = phase;
+    },
+    done: (host, r) => waiting.get(host.name)?.resolve(r),
+    finished: async () => void (await running),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * A change is one managed resource with its typed actual (before) and wanted (after) value and
+ * the commands that close the gap (Terraform's plan entries). The kind decides the value's type
+ * and how a view shows it; the action follows from before/after, so no role can get it wrong.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Shell } from '../shell.ts';
+
+export type Action = 'create' | 'update' | 'delete' | 'no-op';
+export type HandlerName = 'squid-reload';
+
+/** Position of tprun's jump in the built-in chain that feeds its own chain. */
+export type HookState = 'first' | 'not-first' | 'duplicated' | 'missing';
+
+export interface ChainState {
+  /** The built-in chain that jumps to tprun's entry chain, and where that jump stands. */
+  hookChain: string;
+  entry: string;
+  hook: HookState;
+  /** "-A CHAIN rule" lines of tprun's own chains, normalised, in order. */
+  rules: string[];
+}
+
+export interface GreTunnel {
+  remote: string;
+  local: string;
+}
+
+/** Value type of each kind of resource. */
+export interface KindValues {
+  file: string;
+  chain: ChainState;
+  sysctl: string;
+  service: string;
+  symlink: string;
+  link: GreTunnel | { other: string };
+  'selinux-boolean': 'on' | 'off';
+  'ip-rule': string;
+  'ip-route': string;
+}
+export type Kind = keyof KindValues;
+
+interface ChangeOf<K extends Kind> {
+  kind: K;
+  /** The role that owns the resource ("boot" for the framework's boot files). */
+  role: string;
+  /** Stable address, e.g. `sysctl net.ipv4.ip_forward`. */
+  id: string;
+  action: Action;
+  before: KindValues[K] | null;
+  after: KindValues[K] | null;
+  /** Shell run on the host, in order; a non-zero exit fails the step. */
+  commands: Shell[];
+  /** Shell that puts back what `commands` changed (run in reverse order on failure). */
+  undo: Shell[];
+  notify?: HandlerName;
+  /** Files: the path on the host. */
+  path?: string;
+}
+
+export type Change = { [K in Kind]: ChangeOf<K> }[Kind];
+
+type Fields<K extends Kind> = Omit<ChangeOf<K>, 'action' | 'commands' | 'undo'> & { commands?: Shell[]; undo?: Shell[] };
+
+export function change<K extends Kind>(fields: Fields<K>): ChangeOf<K> {
+  const { before, after } = fields;
+  const action: Action = isDeepStrictEqual(before, after) ? 'no-op' : before === null ? 'create' : after === null ? 'delete' : 'update';
+  return { ...fields, action, commands: action === 'no-op' ? [] : (fields.commands ?? []), undo: action === 'no-op' ? [] : (fields.undo ?? []) };
+}
+
+export const isChange = (c: Change): boolean => c.action !== 'no-op';
+
+export interface Step {
+  commands: Shell[];
+  undo: Shell[];
+}
+
+export interface Handler extends Step {
+  id: string;
+  name: HandlerName;
+}

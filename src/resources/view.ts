@@ -1,0 +1,55 @@
+/** How each kind of resource shows its value, a one-line summary and a diff. */
+import { createTwoFilesPatch, diffArrays } from 'diff';
+import type { Change, ChainState, KindValues } from './change.ts';
+
+const SIGN = { create: '+', update: '~', delete: '-', 'no-op': ' ' } as const;
+
+function chainLines(s: ChainState): string[] {
+  const first = `-I ${s.hookChain} 1 -j ${s.entry}`;
+  const later = `-A ${s.hookChain} -j ${s.entry}`;
+  const hook = { first: [first], 'not-first': [`${later}   # not first in ${s.hookChain}`], duplicated: [first, `${later}   # again`], missing: [] }[s.hook];
+  return [...hook, ...s.rules];
+}
+
+/** The value as text, for reports and diffs (null: absent). */
+export function valueText(c: Change, which: 'before' | 'after'): string | null {
+  const v = c[which] as KindValues[Change['kind']] | null;
+  if (v === null) return null;
+  if (c.kind === 'chain') return chainLines(v as ChainState).join('\n');
+  if (c.kind === 'link') return 'remote' in (v as object) ? `gre remote ${(v as { remote: string }).remote} local ${(v as { local: string }).local}` : (v as { other: string }).other;
+  return v as string;
+}
+
+/** Kinds whose whole value fits on the summary line. */
+const INLINE = new Set<Change['kind']>(['sysctl', 'selinux-boolean', 'service', 'link', 'symlink']);
+
+/** "~ sysctl net.ipv4.conf.all.rp_filter: 1 → 0" style summary of one change. */
+export function changeLine(c: Change): string {
+  const short = INLINE.has(c.kind) ? `: ${valueText(c, 'before') ?? '(absent)'} → ${valueText(c, 'after') ?? '(absent)'}` : '';
+  return `${SIGN[c.action]} ${c.id}${short}`;
+}
+
+/** A diff of the two values: unified for files, ordered lines for chains, "a → b" otherwise. */
+export function changeDiff(c: Change): string[] {
+  const before = valueText(c, 'before');
+  const after = valueText(c, 'after');
+  if (c.kind === 'file') {
+    const patch = createTwoFilesPatch(c.path!, c.path!, before ?? '', after ?? '', before === null ? '(absent)' : 'on host', after === null ? '(removed)' : 'wanted', { context: 2 });
+    return patch
+      .split('\n')
+      .slice(2)
+      .filter((l) => l !== '');
+  }
+  if (c.kind === 'chain') {
+    const out: string[] = [];
+    for (const part of diffArrays(before ? before.split('\n') : [], after ? after.split('\n') : [])) {
+      const sign = part.added ? '+' : part.removed ? '-' : ' ';
+      for (const l of part.value) out.push(`${sign} ${l}`);
+    }
+    return out;
+  }
+  return [`${before ?? '(absent)'} → ${after ?? '(absent)'}`];
+}
+
+/** Whether --diff shows more than the summary line. */
+export const hasDiffBody = (c: Change) => !INLINE.has(c.kind);
