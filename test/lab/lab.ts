@@ -12,8 +12,9 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const STATE = '/tmp/tprun-lab';
-export const PREFIX = 'tpl-';
+/** Several labs can run side by side (one per developer or helper) under their own prefix and state dir. */
+export const STATE = process.env.TPRUN_LAB_STATE ?? '/tmp/tprun-lab';
+export const PREFIX = process.env.TPRUN_LAB_PREFIX ?? 'tpl-';
 export const CTL = `${PREFIX}ctl`;
 export const CLIENT = `${PREFIX}client`;
 export const ORIGIN = `${PREFIX}origin`;
