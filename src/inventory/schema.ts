@@ -37,11 +37,16 @@ const AjvCtor = cjs<new (opts: object) => AjvT>(Ajv2020);
 const withFormats = cjs<Plugin>(addFormats);
 const withErrors = cjs<Plugin>(addErrors);
 
-const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
-withFormats(ajv, ['hostname']);
-ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
-ajv.addFormat('ip-or-cidr', isCidr);
-withErrors(ajv);
+/** One ajv per role list: each compiles the same $id. */
+function newAjv(): AjvT {
+  const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+  withFormats(ajv, ['hostname']);
+  ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
+  ajv.addFormat('ip-or-cidr', isCidr);
+  withErrors(ajv);
+  return ajv;
+}
+
 const compiled = new WeakMap<object, { schema: JsonSchema; validate: ReturnType<AjvT['compile']> }>();
 
 /** Compiled once per role list. */
@@ -49,7 +54,7 @@ function validatorFor(roles: readonly { settings?: RoleSettings }[]) {
   let v = compiled.get(roles);
   if (!v) {
     const schema = inventorySchema(roles);
-    v = { schema, validate: ajv.compile(schema) };
+    v = { schema, validate: newAjv().compile(schema) };
     compiled.set(roles, v);
   }
   return v;
