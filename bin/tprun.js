@@ -3,4 +3,10 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  // A bug or an unexpected system error: one line, never a stack (TPRUN_DEBUG=1 shows it).
+  process.stderr.write(`tprun: ${process.env.TPRUN_DEBUG ? e.stack : (e?.message ?? String(e)).split('\n')[0]}\n`);
+  process.exitCode = 1;
+}

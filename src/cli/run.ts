@@ -1,10 +1,12 @@
 /** `tprun check` and `tprun apply`: run the fleet, show it through a view, write the reports. */
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
+import { colorFor, painter } from '../report/color.ts';
 import { summaryLines } from '../report/human.ts';
-import { liveView, plainView, quietView } from '../report/live.ts';
+import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
+import { EXIT } from '../run/options.ts';
 import { VERSION } from '../version.ts';
 
 export interface CommandOptions {
@@ -15,6 +17,9 @@ export interface CommandOptions {
   verbose: boolean;
   quiet: boolean;
   acceptNewHostKeys: boolean;
+  /** Exit 2 when apply changed something (default true). */
+  detailedExitCodes?: boolean;
+  noColor?: boolean;
 }
 
 export interface CommandRun {
@@ -26,19 +31,32 @@ export interface CommandRun {
   /** Tests pass scripted connections and their own output stream. */
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
+  err?: NodeJS.WritableStream;
 }
 
 export async function runCommand(run: CommandRun): Promise<number> {
   const { options } = run;
   // A report on stdout keeps stdout machine-readable: the human output moves to stderr.
   const out = run.out ?? (options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
+  const err = run.err ?? process.stderr;
   const say = (line: string) => out.write(line + '\n');
-  const live = out === process.stdout && process.stdout.isTTY && !options.quiet;
-  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks) : plainView(say);
-  const outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view });
+  const paint = painter(colorFor(out, !!options.noColor));
+  const columns = process.stdout.columns ?? 0;
+  const live = out === process.stdout && process.stdout.isTTY && !options.quiet && columns >= LIVE_MIN_COLUMNS;
+  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint) : plainView(run.hosts, say, paint);
+  const outcome = await runFleet({
+    mode: run.mode,
+    hosts: run.hosts,
+    roles: run.roles,
+    forks: options.forks,
+    acceptNewHostKeys: options.acceptNewHostKeys,
+    detailedExitCodes: options.detailedExitCodes,
+    connect: run.connect,
+    observer: view,
+  });
   await view.finished();
-  summaryLines(outcome.results, outcome.seconds, options).forEach(say);
-  writeReports(options.reports, {
+  summaryLines(outcome.results, outcome.seconds, { ...options, paint }).forEach(say);
+  const reportErrors = writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
     inventory: run.inventory,
@@ -50,5 +68,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
   });
-  return outcome.exitCode;
+  for (const e of reportErrors) err.write(`tprun: ${e}\n`);
+  // Hosts were contacted: never 1. A lost report is a failure a scheduled run must notice.
+  return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
 }

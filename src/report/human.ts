@@ -3,10 +3,14 @@ import { formatDiagnostic } from '../diagnostics.ts';
 import { changesOf, type HostPlan } from '../plan/types.ts';
 import type { HostResult } from '../run/host.ts';
 import { changeDiff, changeLine, hasDiffBody } from '../resources/view.ts';
+import { plain, STATUS_STYLE, type Paint } from './color.ts';
 
 export interface DetailOptions {
   diff: boolean;
   verbose: boolean;
+  /** -q: no per-host lines, so the summary names each failed host and why. */
+  quiet?: boolean;
+  paint?: Paint;
 }
 
 export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
@@ -21,7 +25,7 @@ export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   return out;
 }
 
-export function resultLine(r: HostResult): string {
+export function resultLine(r: HostResult, paint: Paint = plain): string {
   const n = r.plan ? changesOf(r.plan).length : 0;
   const what: Record<HostResult['status'], string> = {
     compliant: 'compliant',
@@ -32,7 +36,7 @@ export function resultLine(r: HostResult): string {
   };
   // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
   const counts = r.plan ? ` [ok=${r.plan.resources.filter((c) => c.action === 'no-op').length} changed=${n}]` : '';
-  return `${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
+  return `${r.host}: ${paint(STATUS_STYLE[r.status], what[r.status])}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
 }
 
 /** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
@@ -56,20 +60,35 @@ export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   return out;
 }
 
-export function recap(results: readonly HostResult[], seconds: number): string[] {
+/** Why a host failed, without its plan: the unmet requirement or error, the remote stderr, the rollback. */
+export function failureDetails(r: HostResult): string[] {
+  const out: string[] = [];
+  for (const c of r.plan?.checks ?? []) if (!c.ok && c.blocks) out.push(`    ✘ ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
+  for (const d of r.plan?.diagnostics ?? []) if (d.severity === 'error') out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
+  if (r.error?.stderr) out.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
+  if (r.error?.rolledBack) out.push(`    rolled back: ${r.error.rolledBack}`);
+  return out;
+}
+
+export function recap(results: readonly HostResult[], seconds: number, paint: Paint = plain): string[] {
   const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
-  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => `${count(s)} ${s}`);
+  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => (count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`));
   return [`${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds.toFixed(1)}s`];
 }
 
 /** After the run: the details of every host worth a look, then the recap. */
 export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
   const out: string[] = [];
+  const paint = opts.paint ?? plain;
   for (const r of results) {
+    if (opts.quiet) {
+      if (r.status === 'failed' || r.status === 'unreachable') out.push(resultLine(r, paint), ...failureDetails(r));
+      continue;
+    }
     const details = resultDetails(r, opts);
     if (details.length && (r.status !== 'compliant' || opts.verbose)) {
-      out.push(`\n${r.host} (${r.status}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
+      out.push(`\n${r.host} (${paint(STATUS_STYLE[r.status], r.status)}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
     }
   }
-  return [...out, ...recap(results, seconds)];
+  return [...out, ...recap(results, seconds, paint)];
 }

@@ -23,6 +23,8 @@ export interface FleetRun {
   roles: Role[];
   forks: number;
   acceptNewHostKeys?: boolean;
+  /** Puppet's detailed exit codes: apply exits 2 when it changed something (the default). */
+  detailedExitCodes?: boolean;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
@@ -37,9 +39,10 @@ export interface FleetOutcome {
   exitCode: number;
 }
 
-export function exitCode(results: readonly HostResult[], mode: Mode): number {
+/** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
+export function exitCode(results: readonly HostResult[], mode: Mode, detailed = true): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
-  const pending = mode === 'check' && results.some((r) => r.status === 'drifted');
+  const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
   return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
 }
 
@@ -61,5 +64,11 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, run.hosts.length)) }, worker));
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: exitCode(ordered, run.mode) };
+  return {
+    mode: run.mode,
+    results: ordered,
+    started,
+    seconds: (performance.now() - t0) / 1000,
+    exitCode: exitCode(ordered, run.mode, run.detailedExitCodes ?? true),
+  };
 }
