@@ -84,5 +84,19 @@ test('unknown flags, commands and misplaced options: one line with a suggestion,
   one(tprun('check', 'inventories/example.yml', '--zzzzzz'), /^tprun: check: unknown option --zzzzzz \(see/);
 });
 
+test('--list-hosts with pattern forms; a name that matches nothing is an error', () => {
+  const list = (...limit: string[]) => tprun('validate', 'inventories/example.yml', '--list-hosts', ...limit);
+  assert.equal(list().out.trim().split('\n'), ['cache1', 'cache2', 'cache3']);
+  assert.equal(list('--limit', 'cache1:cache3').out.trim().split('\n'), ['cache1', 'cache3']);
+  assert.equal(list('--limit', '!cache1').out.trim().split('\n'), ['cache2', 'cache3']);
+  assert.equal(list('--limit', 'cache[12]').out.trim().split('\n'), ['cache1', 'cache2']);
+  assert.equal(list('--limit', 'cache[2:3]').out.trim().split('\n'), ['cache2', 'cache3']);
+  assert.equal(list('--limit', 'all:&routers').out.trim().split('\n'), ['cache1', 'cache2']);
+  const bad = list('--limit', 'cache1,nosuch');
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /^tprun: --limit: "nosuch" matches no host or group of inventories\/example\.yml/);
+  assert.is(tprun('check', 'inventories/example.yml', '--limit', 'cache1', '--list-hosts').out, 'cache1\n');
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

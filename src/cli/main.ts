@@ -1,7 +1,7 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
 import { loadInventory } from '../inventory/load.ts';
-import { selectHosts } from '../inventory/select.ts';
+import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
 import type { ReportTarget } from '../report/write.ts';
@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     diff?: boolean;
     check?: boolean;
     'accept-new-host-keys'?: boolean;
+    'list-hosts'?: boolean;
     'no-detailed-exitcodes'?: boolean;
     'no-color'?: boolean;
     quiet?: boolean;
@@ -100,8 +101,17 @@ export async function main(argv: string[]): Promise<number> {
 
   const inventory = loadOrReport(file);
   if (!inventory) return EXIT.invalid;
-  const hosts = selectHosts(inventory.hosts, o.limit);
-  if (o.limit && hosts.length === 0) return usageError(`--limit "${o.limit}" matches no host of ${file}`, command);
+  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts));
+  if (selected.errors.length) {
+    for (const e of selected.errors.slice(0, -1)) process.stderr.write(`tprun: ${e}\n`);
+    return usageError(`${selected.errors.at(-1)!} of ${file}`, command);
+  }
+  const hosts = selected.hosts;
+  if (o.limit !== undefined && !hosts.length) return usageError(`--limit "${o.limit}" leaves no host of ${file}`, command);
+  if (o['list-hosts']) {
+    for (const h of hosts) process.stdout.write(`${h.name}\n`);
+    return EXIT.ok;
+  }
   const roles = selectRoles(roleNames);
 
   if (command === 'validate') {

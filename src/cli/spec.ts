@@ -27,7 +27,13 @@ export interface CommandSpec {
 }
 
 export const OPTIONS: OptionSpec[] = [
-  { name: 'limit', arg: 'PATTERN', help: 'hosts by name, glob (cache*) or group (routers, bridges); comma-separated', complete: 'host' },
+  {
+    name: 'limit',
+    arg: 'PATTERN',
+    help: 'hosts to work on, as in Ansible: names, groups (all, routers, bridges, your own), globs (cache*, h[12]), ranges (h[1:3]), ~regex; a:b or a,b for both, !a to exclude, &g to intersect. A term that matches nothing is an error',
+    complete: 'host',
+  },
+  { name: 'list-hosts', help: 'print the selected hosts, one per line, and exit; contacts no host' },
   { name: 'roles', arg: 'a,b', help: `only these roles (kernel-check always runs): ${ROLE_NAMES.join(', ')}`, complete: 'role' },
   { name: 'forks', arg: 'N', help: 'hosts worked on at once (default 50)', complete: 'none' },
   { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
@@ -44,7 +50,7 @@ export const OPTIONS: OptionSpec[] = [
 ];
 
 const COMMON = ['no-color', 'help'];
-const RUN = ['limit', 'roles', 'forks', 'report', 'diff', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON];
+const RUN = ['limit', 'list-hosts', 'roles', 'forks', 'report', 'diff', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON];
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -53,7 +59,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'schema and domain checks; contacts no host',
     description:
       "Reads the inventory, checks it against the schema and the TPROXY guide's rules and reports every problem as FILE:LINE:COL. No host is contacted.",
-    options: ['limit', ...COMMON],
+    options: ['limit', 'list-hosts', ...COMMON],
     complete: 'file',
   },
   {
@@ -62,7 +68,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "write every artifact per host and each WCCP router's config",
     description:
       'Renders every file tprun would install on each selected host (squid.conf, boot scripts, sysctl.d, SELinux module source) and the IOS configuration of each WCCP router, under --out.',
-    options: ['out', 'limit', 'roles', ...COMMON],
+    options: ['out', 'limit', 'list-hosts', 'roles', ...COMMON],
     complete: 'file',
   },
   {
