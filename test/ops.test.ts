@@ -1,5 +1,5 @@
 /** Exit codes and output of check/apply over scripted fleets (issue #16, item 1). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -9,7 +9,9 @@ import type { Host } from '../src/inventory/types.ts';
 import { colorFor, painter } from '../src/report/color.ts';
 import { resultLine } from '../src/report/human.ts';
 import type { Mode } from '../src/run/fleet.ts';
+import { batchSizes, parseAmount, parseSerial } from '../src/run/rollout.ts';
 import { ROLES } from '../roles/registry.ts';
+import { assertValidJson, parseJunit } from './report-check.ts';
 import { capture, hostsNamed, scriptedFleet, type Behaviour } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-ops-'));
@@ -22,7 +24,7 @@ async function run(mode: Mode, plan: Record<string, Behaviour>, opts: Partial<Co
   const err = capture();
   const code = await runCommand({
     mode,
-    inventory: { path: 'inv.yml', sha256: 'x', hosts, peers: [] },
+    inventory: { path: 'inv.yml', sha256: '0'.repeat(64), hosts, peers: [] },
     hosts,
     roles: [...ROLES],
     options: { ...base, ...opts },
@@ -98,6 +100,61 @@ test('colours say the truth: drifted and changed are yellow, failed red, complia
   assert.not.ok(colorFor(capture(false), false, {}), 'not a terminal');
   // A run's output to a pipe has no escape codes.
   assert.not.match((await run('check', { a: 'drifted' })).out, /\x1b\[/);
+});
+
+test('--serial: batch sizes (a canary, then percentages of the fleet, the last size repeating)', () => {
+  assert.equal(batchSizes(20, parseSerial('1,10%,100%')), [1, 2, 17]);
+  assert.equal(batchSizes(7, parseSerial('2')), [2, 2, 2, 1]);
+  assert.equal(batchSizes(3, parseSerial('50%')), [1, 1, 1]);
+  assert.equal(batchSizes(4, undefined), [4]);
+  assert.is(parseSerial('0'), undefined);
+  assert.is(parseSerial('1,x'), undefined);
+  assert.is(parseAmount('101%'), undefined);
+});
+
+test('a broken canary stops the rollout: no further batch starts, the recap names the hosts never touched', async () => {
+  const reports = [
+    { format: 'json' as const, file: join(tmp, 'canary.json') },
+    { format: 'junit' as const, file: join(tmp, 'canary.xml') },
+  ];
+  const r = await run('apply', { c1: 'broken', c2: 'drifted', c3: 'drifted', c4: 'drifted' }, { serial: parseSerial('1,100%'), reports });
+  assert.equal(r.fleet.contacted, ['c1']);
+  assert.equal(r.fleet.changed, ['c1']);
+  assert.is(r.code, 4);
+  assert.match(r.out, /^c1: FAILED/m);
+  assert.match(r.out, /^c2: never touched/m);
+  assert.match(r.out, /rollout stopped: batch 1 of 2 had 1 of 1 host failed, more than --max-fail 0; never touched: c2, c3, c4/);
+  assert.match(r.out, /4 hosts: 0 compliant, 0 changed, 0 drifted, 1 failed, 0 unreachable, 3 never touched/);
+  const json = assertValidJson(readFileSync(reports[0]!.file, 'utf8'));
+  assert.equal(
+    json.hosts.map((h: { status: string }) => h.status),
+    ['failed', 'skipped', 'skipped', 'skipped'],
+  );
+  assert.is(json.summary.skipped, 3);
+  assert.equal(
+    parseJunit(readFileSync(reports[1]!.file, 'utf8')).suites.map((x) => x['@_skipped']),
+    ['0', '1', '1', '1'],
+  );
+});
+
+test('--max-fail lets a batch absorb failures up to the limit; a healthy canary lets the rollout go on', async () => {
+  const ok = await run(
+    'apply',
+    { c1: 'drifted', c2: 'broken', c3: 'drifted', c4: 'drifted' },
+    { serial: parseSerial('1,1'), maxFail: parseAmount('50%'), forks: 1 },
+  );
+  // c2's batch (of 1) failed 100% > 50%: c3 and c4 never start.
+  assert.equal(ok.fleet.contacted, ['c1', 'c2']);
+  const wide = await run(
+    'apply',
+    { c1: 'drifted', c2: 'broken', c3: 'drifted', c4: 'drifted' },
+    { serial: parseSerial('1,100%'), maxFail: parseAmount('1'), forks: 1 },
+  );
+  assert.equal(wide.fleet.contacted, ['c1', 'c2', 'c3', 'c4']);
+  assert.is(wide.code, 6);
+  // Without --serial there is no limit unless one is given.
+  assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1 })).fleet.contacted, ['c1', 'c2']);
+  assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1, maxFail: parseAmount('0') })).fleet.contacted, ['c1']);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -6,6 +6,7 @@ import type { Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
 import type { ReportTarget } from '../report/write.ts';
 import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
+import { parseAmount, parseSerial } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
 import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
 import { parseCommandLine, UsageError } from './args.ts';
@@ -51,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     check?: boolean;
     'accept-new-host-keys'?: boolean;
     'list-hosts'?: boolean;
+    serial?: string;
+    'max-fail'?: string;
     'no-detailed-exitcodes'?: boolean;
     'no-color'?: boolean;
     quiet?: boolean;
@@ -92,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const forks = o.forks === undefined ? DEFAULT_FORKS : Number(o.forks);
   if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`, command);
+  const serial = o.serial === undefined ? undefined : parseSerial(o.serial);
+  if (o.serial !== undefined && !serial) return usageError(`--serial takes N, P% or a list such as 1,10%,100% (each at least 1), not "${o.serial}"`, command);
+  const maxFail = o['max-fail'] === undefined ? undefined : parseAmount(o['max-fail']);
+  if (o['max-fail'] !== undefined && !maxFail) return usageError(`--max-fail takes N or P%, not "${o['max-fail']}"`, command);
   const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
     const m = /^(json|junit):(.+)$/.exec(r);
@@ -143,6 +150,8 @@ export async function main(argv: string[]): Promise<number> {
       acceptNewHostKeys: !!o['accept-new-host-keys'],
       detailedExitCodes: !o['no-detailed-exitcodes'],
       noColor: !!o['no-color'],
+      serial,
+      maxFail,
     },
   });
 }

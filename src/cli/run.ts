@@ -7,6 +7,7 @@ import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
 import { EXIT } from '../run/options.ts';
+import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
 
 export interface CommandOptions {
@@ -20,6 +21,8 @@ export interface CommandOptions {
   /** Exit 2 when apply changed something (default true). */
   detailedExitCodes?: boolean;
   noColor?: boolean;
+  serial?: Amount[];
+  maxFail?: Amount;
 }
 
 export interface CommandRun {
@@ -51,6 +54,8 @@ export async function runCommand(run: CommandRun): Promise<number> {
     forks: options.forks,
     acceptNewHostKeys: options.acceptNewHostKeys,
     detailedExitCodes: options.detailedExitCodes,
+    serial: options.serial,
+    maxFail: options.maxFail,
     connect: run.connect,
     observer: view,
   });

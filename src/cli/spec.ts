@@ -36,6 +36,18 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'list-hosts', help: 'print the selected hosts, one per line, and exit; contacts no host' },
   { name: 'roles', arg: 'a,b', help: `only these roles (kernel-check always runs): ${ROLE_NAMES.join(', ')}`, complete: 'role' },
   { name: 'forks', arg: 'N', help: 'hosts worked on at once (default 50)', complete: 'none' },
+  {
+    name: 'serial',
+    arg: 'N|P%[,...]',
+    help: 'roll out in batches: 1,10%,100% is a canary host, then a tenth of the fleet, then the rest (the last size repeats); a batch starts when the one before it is done',
+    complete: 'none',
+  },
+  {
+    name: 'max-fail',
+    arg: 'N|P%',
+    help: 'a batch with more failed or unreachable hosts than this stops the rollout: no further host starts (default 0 with --serial)',
+    complete: 'none',
+  },
   { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
   { name: 'out', arg: 'DIR', help: 'where render writes (default tprun-render)', complete: 'dir' },
   { name: 'diff', help: 'show what would change as diffs' },
@@ -85,7 +97,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'apply the plan on every selected host',
     description:
       "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
-    options: ['check', 'no-detailed-exitcodes', ...RUN],
+    options: ['check', 'serial', 'max-fail', 'no-detailed-exitcodes', ...RUN],
     complete: 'file',
   },
   {

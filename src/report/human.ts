@@ -33,6 +33,7 @@ export function resultLine(r: HostResult, paint: Paint = plain): string {
     changed: `changed: ${n} change${n === 1 ? '' : 's'} applied`,
     failed: `FAILED${r.error ? ` at ${r.error.step}: ${r.error.message.split('\n')[0]}` : ''}`,
     unreachable: `UNREACHABLE: ${r.error?.message ?? ''}`,
+    skipped: 'never touched',
   };
   // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
   const counts = r.plan ? ` [ok=${r.plan.resources.filter((c) => c.action === 'no-op').length} changed=${n}]` : '';
@@ -73,7 +74,10 @@ export function failureDetails(r: HostResult): string[] {
 export function recap(results: readonly HostResult[], seconds: number, paint: Paint = plain): string[] {
   const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
   const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => (count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`));
-  return [`${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds.toFixed(1)}s`];
+  const skipped = results.filter((r) => r.status === 'skipped');
+  const stopped = skipped.length ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.error?.message ?? ''}; never touched: ${skipped.map((r) => r.host).join(', ')}`] : [];
+  const never = skipped.length ? `, ${skipped.length} never touched` : '';
+  return [...stopped, `${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')}${never} in ${seconds.toFixed(1)}s`];
 }
 
 /** After the run: the details of every host worth a look, then the recap. */

@@ -54,7 +54,7 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
         const r = await w.result;
         task.title = resultLine(r, paint);
         if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, paint));
-        if (r.status === 'drifted') task.skip(resultLine(r, paint));
+        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, paint));
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),

@@ -8,6 +8,7 @@ import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
 import { runHost, type HostResult, type Phase } from './host.ts';
 import { EXIT } from './options.ts';
+import { amountText, batchSizes, exceeds, type Amount } from './rollout.ts';
 
 export type Mode = 'check' | 'apply';
 
@@ -25,6 +26,10 @@ export interface FleetRun {
   acceptNewHostKeys?: boolean;
   /** Puppet's detailed exit codes: apply exits 2 when it changed something (the default). */
   detailedExitCodes?: boolean;
+  /** --serial: batch sizes (one batch of every host when absent). */
+  serial?: Amount[];
+  /** --max-fail: failed or unreachable hosts a batch may have before the rollout stops (0 with --serial, else no limit). */
+  maxFail?: Amount;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
@@ -53,16 +58,36 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   const started = new Date();
   const t0 = performance.now();
   const results = new Map<string, HostResult>();
-  let next = 0;
-  const worker = async () => {
-    while (next < run.hosts.length) {
-      const host = run.hosts[next++]!;
-      const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => run.observer?.phase?.(host, p) });
-      results.set(host.name, r);
-      run.observer?.done?.(host, r);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, run.hosts.length)) }, worker));
+  const sizes = batchSizes(run.hosts.length, run.serial);
+  const maxFail = run.maxFail ?? (run.serial ? { count: 0 } : undefined);
+  let stopped: string | undefined;
+  let first = 0;
+  for (const [b, size] of sizes.entries()) {
+    const batch = run.hosts.slice(first, first + size);
+    first += size;
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < batch.length && !stopped) {
+        const host = batch[next++]!;
+        const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => run.observer?.phase?.(host, p) });
+        results.set(host.name, r);
+        if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !stopped) {
+          stopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
+        }
+        run.observer?.done?.(host, r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, batch.length)) }, worker));
+    if (stopped) break;
+  }
+  // Hosts a stopped rollout never started: reported, in inventory order, as never touched.
+  for (const host of run.hosts) {
+    if (results.has(host.name)) continue;
+    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: stopped ?? 'not started' }, messages: [], roundTrips: 0, durationMs: 0 };
+    results.set(host.name, r);
+    run.observer?.done?.(host, r);
+  }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
   return {
     mode: run.mode,
