@@ -9,6 +9,8 @@ import type { Host } from '../src/inventory/types.ts';
 import { colorFor, painter } from '../src/report/color.ts';
 import { resultLine } from '../src/report/human.ts';
 import type { Mode } from '../src/run/fleet.ts';
+import { spawnSync } from 'node:child_process';
+import { rootGuard } from '../src/ssh/connection.ts';
 import { batchSizes, parseAmount, parseSerial } from '../src/run/rollout.ts';
 import { ROLES } from '../roles/registry.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
@@ -155,6 +157,17 @@ test('--max-fail lets a batch absorb failures up to the limit; a healthy canary 
   // Without --serial there is no limit unless one is given.
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1 })).fleet.contacted, ['c1', 'c2']);
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1, maxFail: parseAmount('0') })).fleet.contacted, ['c1']);
+});
+
+test('every remote script starts with a root check: a non-root user stops with exit 97 and its name, before any fact', () => {
+  const asRoot = spawnSync('sh', ['-s'], { input: rootGuard + 'echo facts', encoding: 'utf8' });
+  if (process.getuid?.() === 0) assert.is(asRoot.stdout, 'facts\n');
+  const runuser = spawnSync('sh', ['-c', 'command -v runuser']).status === 0;
+  if (process.getuid?.() !== 0 || !runuser) return;
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-s'], { input: rootGuard + 'echo facts', encoding: 'utf8' });
+  assert.is(r.status, 97);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, /^@@tprun-notroot nobody$/m);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -32,6 +32,13 @@ export interface ConnectOptions {
   retries?: number;
 }
 
+/**
+ * Every script first checks that it runs as root: a non-root user without become would read
+ * empty firewall tables and unreadable files, and report false drift. Exit 97 with this marker.
+ */
+const NOT_ROOT = '@@tprun-notroot';
+export const rootGuard = `if [ "$(id -u)" != 0 ]; then echo "${NOT_ROOT} $(id -un 2>/dev/null || id -u)" >&2; exit 97; fi\n`;
+
 /** ssh2's typings list the base AuthMethod only; a public-key method carries its parsed key. */
 const publicKeyAuth = (username: string, key: ParsedKey): PublicKeyAuthMethod[] => [{ type: 'publickey', username, key }];
 
@@ -96,7 +103,11 @@ export class SshConnection implements Connection {
       timer = setTimeout(() => reject(new HostError('run', `remote script timed out after ${v.command_timeout} s`)), v.command_timeout * 1000);
     });
     try {
-      const r = await Promise.race([this.ssh.execCommand(command, { stdin: script, noTrim: true }), timeout]);
+      const r = await Promise.race([this.ssh.execCommand(command, { stdin: rootGuard + script, noTrim: true }), timeout]);
+      if (r.code === 97 && r.stderr.includes(NOT_ROOT)) {
+        const who = r.stderr.split(NOT_ROOT)[1]!.trim().split('\n')[0];
+        throw new HostError('become', `needs root or ssh.become: connected as ${who}, not root (set ssh.become: true with passwordless sudo, or ssh.user: root)`);
+      }
       const denied = /sudo: a password is required|sudo: .*not allowed|is not in the sudoers|sudo: .*not found/;
       if (r.code !== 0 && denied.test(r.stderr)) {
         const why = r.stderr.split('\n').find((l) => denied.test(l))!.trim();
