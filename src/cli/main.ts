@@ -11,6 +11,26 @@ import { VERSION } from '../version.ts';
 import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
 import { parseCommandLine, UsageError } from './args.ts';
 import { commandHelp, commandSpec, generalHelp } from './spec.ts';
+import { parseSavedPlan, planMoved, settingsMoved, showLines, type SavedPlan } from '../plan/reviewed.ts';
+import { readFileSync } from 'node:fs';
+
+function readPlan(file: string): SavedPlan | string {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    return `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return parseSavedPlan(text, file);
+}
+
+function showPlan(positionals: string[]): number {
+  if (positionals.length !== 1) return usageError('show takes one PLAN file', 'show');
+  const plan = readPlan(positionals[0]!);
+  if (typeof plan === 'string') return usageError(plan, 'show');
+  process.stdout.write(showLines(plan).join('\n') + '\n');
+  return EXIT.ok;
+}
 
 /** One line: what is wrong, and where the usage is. */
 const usageError = (msg: string, command?: string): number => {
@@ -52,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     check?: boolean;
     'accept-new-host-keys'?: boolean;
     'list-hosts'?: boolean;
+    plan?: string;
     serial?: string;
     'max-fail'?: string;
     'no-detailed-exitcodes'?: boolean;
@@ -82,6 +103,15 @@ export async function main(argv: string[]): Promise<number> {
   if (o.help) {
     process.stdout.write(commandHelp(commandSpec(command)!) + '\n');
     return EXIT.ok;
+  }
+  if (command === 'show') return showPlan(positionals);
+  let saved: SavedPlan | undefined;
+  if (o.plan !== undefined) {
+    const p = readPlan(o.plan);
+    if (typeof p === 'string') return usageError(p, command);
+    saved = p;
+    if (o.check || o.roles) return usageError(`--plan applies the plan as reviewed: it takes no ${o.check ? '--check' : '--roles'}`, command);
+    if (!positionals.length) positionals.push(saved.inventory.path);
   }
   const [file, ...rest] = positionals;
   if (!file) return usageError(`${command} needs an INVENTORY file`, command);
@@ -119,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const h of hosts) process.stdout.write(`${h.name}\n`);
     return EXIT.ok;
   }
-  const roles = selectRoles(roleNames);
+  const roles = selectRoles(saved ? saved.selection.roles : roleNames);
 
   if (command === 'validate') {
     process.stdout.write(
@@ -134,11 +164,18 @@ export async function main(argv: string[]): Promise<number> {
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
   }
+  const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
+  if (saved && !hosts.some((h) => planned!.has(h.name))) return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
+  if (saved) {
+    const gone = saved.hosts.filter((h) => !inventory.hosts.some((x) => x.name === h.name));
+    for (const h of gone) process.stderr.write(`tprun: ${h.name} is in the plan but no longer in ${file}: not applied\n`);
+  }
   const { runCommand } = await import('./run.ts');
   return runCommand({
     mode: command === 'check' || o.check ? 'check' : 'apply',
     inventory,
-    hosts,
+    hosts: saved ? hosts.filter((h) => planned!.has(h.name)) : hosts,
+    approve: saved ? (host, plan) => settingsMoved(planned!.get(host.name)!, host) ?? planMoved(planned!.get(host.name)!, plan) : undefined,
     roles,
     options: {
       limit: o.limit,
@@ -152,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       noColor: !!o['no-color'],
       serial,
       maxFail,
+      planOut: command === 'check' ? o.out : undefined,
     },
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { Host } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
+import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
 import { runHost, type HostResult, type Phase } from './host.ts';
@@ -30,6 +31,8 @@ export interface FleetRun {
   serial?: Amount[];
   /** --max-fail: failed or unreachable hosts a batch may have before the rollout stops (0 with --serial, else no limit). */
   maxFail?: Amount;
+  /** apply --plan: per host, why its fresh plan must not be applied. */
+  approve?: (host: Host, plan: HostPlan) => string | undefined;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
@@ -70,7 +73,8 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     const worker = async () => {
       while (next < batch.length && !stopped) {
         const host = batch[next++]!;
-        const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => run.observer?.phase?.(host, p) });
+        const approve = run.approve && ((plan: HostPlan) => run.approve!(host, plan));
+        const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, approve, onPhase: (p) => run.observer?.phase?.(host, p) });
         results.set(host.name, r);
         if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !stopped) {
           stopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;

@@ -30,6 +30,8 @@ export interface RunHostOptions {
   roles: readonly Role[];
   connect: (host: Host) => Promise<Connection>;
   onPhase?: (phase: Phase) => void;
+  /** apply --plan: why this fresh plan must not be applied (it is not the reviewed one), or undefined. */
+  approve?: (plan: HostPlan) => string | undefined;
 }
 
 /** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
@@ -67,6 +69,8 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const changes = changesOf(plan);
     const failure = planFailure(plan);
     const blocked = blockersOf(plan).length > 0;
+    const refused = opts.mode === 'apply' ? opts.approve?.(plan) : undefined;
+    if (refused) return done({ status: 'failed', error: { step: 'plan', message: `refused: ${refused}` } });
 
     if (opts.mode === 'check' || blocked || changes.length === 0) {
       const status: HostStatus = failure ? 'failed' : changes.length ? 'drifted' : 'compliant';
