@@ -12,6 +12,10 @@ export interface SshVars {
   become: boolean;
   connect_timeout: number;
   command_timeout: number;
+  /** OpenSSH client config to honour (default ~/.ssh/config; "none" for none). */
+  config_file?: string;
+  /** Jump hosts (user@host:port), in order; overrides the config's ProxyJump. */
+  jump?: string | string[];
 }
 
 export interface Bypass {

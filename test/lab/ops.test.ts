@@ -3,6 +3,7 @@
  * batch stopping a rollout, reviewed plans refused when a host moved, hosts reached through a
  * bastion. Run with TPRUN_LAB_PREFIX / TPRUN_LAB_STATE to keep it apart from other labs.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -61,6 +62,39 @@ t('a reviewed plan: apply --plan applies it where nothing moved and refuses the 
   assert.match(a.out, /^h4: FAILED at plan: refused: the host changed since the plan \(1 planned, 2 now\): new change ~ file \/etc\/squid\/squid\.conf/m);
   assert.is(lab.onHost(4, 'cat /proc/sys/net/ipv4/conf/all/rp_filter').out.trim(), '1', 'nothing was applied on the refused host');
   assert.is(tprun('check', inv, '--limit', 'h2').code, 0);
+});
+
+t('a host reachable only through a bastion: ProxyJump from an SSH config, ssh.jump from the inventory; the jump host key is checked', () => {
+  const [a3, a4] = [lab.hostAddr(3), lab.hostAddr(4)];
+  // Move h3's management link from the controller's bridge into h4: only h4 reaches h3 now.
+  lab.nsExec(lab.CTL, `ip link set m3 netns ${lab.hostNs(4)}`);
+  lab.nsExec(lab.hostNs(4), `ip link set m3 up && ip route add ${a3}/32 dev m3`);
+  const direct = tprun('check', lab.writeInventory('direct', { routers: [3] }), '--forks', '1');
+  assert.is(direct.code, 4, out(direct));
+  assert.match(direct.out, /^h3: UNREACHABLE: cannot connect to root@198\.18\.1\.3:22/m);
+  // An SSH config with a Host alias and ProxyJump; the inventory names the alias.
+  writeFileSync(`${lab.STATE}/ssh_config`, `Host gw3\n  HostName ${a3}\n  ProxyJump root@${a4}\n  ConnectTimeout 5\n`);
+  const viaConfig = lab.writeInventory('via-config', { routers: [3], extra: { 3: `ssh: { config_file: ${lab.STATE}/ssh_config }` } });
+  writeFileSync(viaConfig, readFileSync(viaConfig, 'utf8').replace(`address: ${a3}`, 'address: gw3'));
+  const c = tprun('check', viaConfig);
+  assert.is(c.code, 2, out(c));
+  assert.match(c.out, /^h3: drifted/m);
+  // The inventory's ssh.jump, no SSH config at all.
+  const viaJump = tprun('check', lab.writeInventory('via-jump', { routers: [3], extra: { 3: `ssh: { jump: root@${a4}, config_file: none }` } }));
+  assert.is(viaJump.code, 2, out(viaJump));
+  // The jump host's key is checked too: h4's known_hosts line replaced by h1's key.
+  const kh = `${lab.STATE}/known_hosts_badjump`;
+  const h1key = readFileSync(`${lab.STATE}/${lab.hostNs(1)}/ssh_host_ed25519_key.pub`, 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
+  writeFileSync(kh, readFileSync(`${lab.STATE}/known_hosts`, 'utf8').replace(new RegExp(`^${a4.replace(/\./g, '\\.')} .*$`, 'm'), `${a4} ${h1key}`));
+  const bad = tprun(
+    'check',
+    lab.writeInventory('bad-jump', { routers: [3], extra: { 3: `ssh: { jump: root@${a4}, config_file: none, known_hosts: ${kh} }` } }),
+  );
+  assert.is(bad.code, 4, out(bad));
+  assert.match(bad.out, /^h3: FAILED at connect: jump host 198\.18\.1\.4: HOST KEY CHANGED for 198\.18\.1\.4/m);
 });
 
 test.run();
