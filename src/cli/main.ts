@@ -1,6 +1,6 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
-import { loadInventory } from '../inventory/load.ts';
+import { loadInventories } from '../inventory/multi.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
@@ -42,8 +42,9 @@ function printDiagnostics(ds: readonly Diagnostic[]): void {
   for (const d of ds) process.stderr.write(formatDiagnostic(d) + '\n');
 }
 
-function loadOrReport(file: string): Inventory | undefined {
-  const r = loadInventory(file);
+function loadOrReport(files: string[]): Inventory | undefined {
+  const file = files.join(' + ');
+  const r = loadInventories(files);
   printDiagnostics(r.diagnostics);
   if (!r.inventory || hasErrors(r.diagnostics)) {
     const n = r.diagnostics.filter((d) => d.severity === 'error').length;
@@ -72,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     check?: boolean;
     'accept-new-host-keys'?: boolean;
     'list-hosts'?: boolean;
+    json?: boolean;
     plan?: string;
     serial?: string;
     'max-fail'?: string;
@@ -113,9 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     if (o.check || o.roles) return usageError(`--plan applies the plan as reviewed: it takes no ${o.check ? '--check' : '--roles'}`, command);
     if (!positionals.length) positionals.push(saved.inventory.path);
   }
-  const [file, ...rest] = positionals;
-  if (!file) return usageError(`${command} needs an INVENTORY file`, command);
-  if (rest.length) return usageError(`${command}: unexpected argument "${rest[0]}"`, command);
+  if (!positionals.length) return usageError(`${command} needs an INVENTORY (files or directories, merged in order; - for standard input)`, command);
+  if (positionals.filter((p) => p === '-').length > 1) return usageError('standard input (-) can be read once', command);
+  const file = positionals.join(' + ');
 
   let roleNames: string[] | undefined;
   if (o.roles) {
@@ -136,9 +138,9 @@ export async function main(argv: string[]): Promise<number> {
     reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
   }
 
-  const inventory = loadOrReport(file);
+  const inventory = loadOrReport(positionals);
   if (!inventory) return EXIT.invalid;
-  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts));
+  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts, inventory.groups));
   if (selected.errors.length) {
     for (const e of selected.errors.slice(0, -1)) process.stderr.write(`tprun: ${e}\n`);
     return usageError(`${selected.errors.at(-1)!} of ${file}`, command);
@@ -169,6 +171,10 @@ export async function main(argv: string[]): Promise<number> {
   if (saved) {
     const gone = saved.hosts.filter((h) => !inventory.hosts.some((x) => x.name === h.name));
     for (const h of gone) process.stderr.write(`tprun: ${h.name} is in the plan but no longer in ${file}: not applied\n`);
+  }
+  if (command === 'facts') {
+    const { factsCommand } = await import('./facts.ts');
+    return factsCommand(hosts, roles, { json: !!o.json, acceptNewHostKeys: !!o['accept-new-host-keys'] });
   }
   const { runCommand } = await import('./run.ts');
   return runCommand({

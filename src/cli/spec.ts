@@ -67,6 +67,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'no-detailed-exitcodes', help: 'exit 0 rather than 2 when apply changed something' },
   { name: 'quiet', short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' },
   { name: 'verbose', short: 'v', help: 'show the commands run on each host' },
+  { name: 'json', help: 'facts: print JSON (every fact parsed, by id) instead of one line per fact' },
   { name: 'no-color', help: 'no colours (also when NO_COLOR is set)' },
   { name: 'help', short: 'h', help: 'this text' },
   { name: 'version', help: 'print the version' },
@@ -78,7 +79,7 @@ const RUN = ['limit', 'list-hosts', 'roles', 'forks', 'report', 'diff', 'accept-
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'validate',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: 'schema and domain checks; contacts no host',
     description:
       "Reads the inventory, checks it against the schema and the TPROXY guide's rules and reports every problem as FILE:LINE:COL. No host is contacted.",
@@ -87,7 +88,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'render',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: "write every artifact per host and each WCCP router's config",
     description:
       'Renders every file tprun would install on each selected host (squid.conf, boot scripts, sysctl.d, SELinux module source) and the IOS configuration of each WCCP router, under --out.',
@@ -96,7 +97,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'check',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: 'what apply would change; exit 2 when anything would',
     description: "Gathers each selected host's facts over SSH, plans, and shows what apply would change. Changes nothing.",
     options: ['out', ...RUN],
@@ -104,11 +105,20 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'apply',
-    args: 'INVENTORY | --plan PLAN [INVENTORY]',
+    args: 'INVENTORY... | --plan PLAN [INVENTORY...]',
     summary: 'apply the plan on every selected host',
     description:
       "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
     options: ['plan', 'check', 'serial', 'max-fail', 'no-detailed-exitcodes', ...RUN],
+    complete: 'file',
+  },
+  {
+    name: 'facts',
+    args: 'INVENTORY...',
+    summary: 'what tprun gathers from a host, as its planner reads it',
+    description:
+      'Connects to each selected host (usually one: --limit HOST), gathers every fact the selected roles read in one round trip and prints them parsed, by fact id. Plans and changes nothing.',
+    options: ['limit', 'roles', 'json', 'accept-new-host-keys', ...COMMON],
     complete: 'file',
   },
   {
@@ -170,6 +180,7 @@ export function generalHelp(version: string): string {
     'Options (each command takes those its help lists):',
     ...optionLines(OPTIONS.map((o) => o.name)),
     '',
+    'INVENTORY is one or more YAML files or directories of them, merged in order; - reads standard input.',
     'Run "tprun help COMMAND" for one command.',
     '',
     ...wrap(EXIT_TEXT),

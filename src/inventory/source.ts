@@ -12,7 +12,8 @@ export class InventorySource {
   readonly sha256: string;
 
   private constructor(readonly file: string, readonly text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+    // merge: YAML merge keys (<<: *anchor), so shared blocks are written once.
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, merge: true });
     this.sha256 = createHash('sha256').update(text).digest('hex');
   }
 

@@ -86,4 +86,6 @@ export interface Inventory {
   sha256: string;
   hosts: Host[];
   peers: WccpPeer[];
+  /** The inventory's own groups (groups:), each with all its hosts, children's included. */
+  groups?: Record<string, string[]>;
 }
