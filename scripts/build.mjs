@@ -3,7 +3,7 @@
 // the files the modules read next to themselves (defaults, schemas, templates). Plain JavaScript,
 // so it runs before anything is compiled.
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,4 +22,12 @@ const copyAssets = (dir) => {
 };
 copyAssets('src');
 copyAssets('roles');
-console.error(`build: dist/ written (${copied} assets copied)`);
+// The man page and shell completions, from the same command spec as --help.
+const { manPage, bashCompletion, zshCompletion } = await import(join(root, 'dist/src/cli/docs.js'));
+const { VERSION } = await import(join(root, 'dist/src/version.js'));
+mkdirSync(join(root, 'man'), { recursive: true });
+mkdirSync(join(root, 'completions'), { recursive: true });
+writeFileSync(join(root, 'man/tprun.1'), manPage(VERSION, new Date().toISOString().slice(0, 10)));
+writeFileSync(join(root, 'completions/tprun.bash'), bashCompletion());
+writeFileSync(join(root, 'completions/_tprun'), zshCompletion());
+console.error(`build: dist/ written (${copied} assets copied), man/tprun.1, completions/tprun.bash and _tprun`);

@@ -28,6 +28,7 @@ test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the comp
   assert.ok(files.includes('dist/src/inventory/defaults.yml'));
   assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
   assert.ok(files.includes('docs/compliance/install.sh'));
+  assert.ok(files.includes('man/tprun.1') && files.includes('completions/tprun.bash') && files.includes('completions/_tprun'));
   for (const f of files) assert.not.match(f, /^(src|test|bench|scripts|roles)\//, f);
   assert.not.ok(
     files.some((f) => f.endsWith('.ts')),
@@ -53,6 +54,7 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
   const bad = spawnSync(bin, ['validate', join(root, 'package.json')], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /no host was contacted/);
+  assert.ok(existsSync(join(prefix, 'share/man/man1/tprun.1')), 'npm links the man page');
   const help = spawnSync(bin, ['help', 'apply'], { encoding: 'utf8' });
   assert.match(help.stdout, /^Usage: tprun apply/);
   // The compliance kit installs from the installed package (staged under DESTDIR).

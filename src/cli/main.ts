@@ -107,6 +107,12 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (command === 'show') return showPlan(positionals);
+  if (command === 'completion') {
+    const { bashCompletion, zshCompletion } = await import('./docs.ts');
+    if (positionals.length !== 1 || !['bash', 'zsh'].includes(positionals[0]!)) return usageError('completion takes bash or zsh', command);
+    process.stdout.write(positionals[0] === 'bash' ? bashCompletion() : zshCompletion());
+    return EXIT.ok;
+  }
   let saved: SavedPlan | undefined;
   if (o.plan !== undefined) {
     const p = readPlan(o.plan);

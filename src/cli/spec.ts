@@ -130,6 +130,15 @@ export const COMMANDS: CommandSpec[] = [
     complete: 'file',
   },
   {
+    name: 'completion',
+    args: 'bash|zsh',
+    summary: 'print a shell completion script',
+    description:
+      'Prints the completion script for bash or zsh, generated from the same description as this help. bash: tprun completion bash > /etc/bash_completion.d/tprun; zsh: tprun completion zsh > "${fpath[1]}/_tprun".',
+    options: [...COMMON],
+    complete: 'shell',
+  },
+  {
     name: 'help',
     args: '[COMMAND]',
     summary: "this text, or a command's",

@@ -3,7 +3,7 @@
  * batch stopping a rollout, reviewed plans refused when a host moved, hosts reached through a
  * bastion. Run with TPRUN_LAB_PREFIX / TPRUN_LAB_STATE to keep it apart from other labs.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -62,6 +62,28 @@ t('a reviewed plan: apply --plan applies it where nothing moved and refuses the 
   assert.match(a.out, /^h4: FAILED at plan: refused: the host changed since the plan \(1 planned, 2 now\): new change ~ file \/etc\/squid\/squid\.conf/m);
   assert.is(lab.onHost(4, 'cat /proc/sys/net/ipv4/conf/all/rp_filter').out.trim(), '1', 'nothing was applied on the refused host');
   assert.is(tprun('check', inv, '--limit', 'h2').code, 0);
+});
+
+t('a fleet inventory: a directory of files, a group with its own vars, Ansible patterns, facts', () => {
+  const dir = `${lab.STATE}/site`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/10-base.yml`, readFileSync(lab.writeInventory('site-base', { routers: [1, 2] }), 'utf8'));
+  writeFileSync(
+    `${dir}/20-groups.yml`,
+    'x-note: canaries get changes first\ngroups:\n  canaries:\n    hosts: [h1]\n    vars: { squid: { extra: ["# canary host"] } }\n',
+  );
+  assert.is(tprun('validate', dir, '--list-hosts', '--limit', 'h[1:2]:!canaries').out, 'h2\n');
+  assert.is(tprun('validate', dir, '--list-hosts', '--limit', 'routers:&canaries').out, 'h1\n');
+  const none = tprun('check', dir, '--limit', 'h1,nosuch');
+  assert.is(none.code, 1);
+  assert.match(none.err, /^tprun: --limit: "nosuch" matches no host or group/);
+  const c = tprun('check', dir, '--limit', 'canaries', '--diff');
+  assert.match(c.out, /^\s+\+# canary host$/m, out(c));
+  const facts = tprun('facts', dir, '--limit', 'h2', '--json');
+  assert.is(facts.code, 0, out(facts));
+  const f = JSON.parse(facts.out);
+  assert.equal(Object.keys(f), ['h2']);
+  assert.is(f.h2['sysctl.live']['net/ipv4/ip_forward'], '1', 'h2 was configured by the rollout above');
 });
 
 t('a host reachable only through a bastion: ProxyJump from an SSH config, ssh.jump from the inventory; the jump host key is checked', () => {
