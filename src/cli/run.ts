@@ -79,19 +79,26 @@ export async function runCommand(run: CommandRun): Promise<number> {
   const columns = process.stdout.columns ?? 0;
   const live = out === process.stdout && process.stdout.isTTY && !options.quiet && columns >= LIVE_MIN_COLUMNS;
   const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint) : plainView(run.hosts, say, paint);
-  const outcome = await runFleet({
-    mode: run.mode,
-    hosts: run.hosts,
-    roles: run.roles,
-    forks: options.forks,
-    acceptNewHostKeys: options.acceptNewHostKeys,
-    detailedExitCodes: options.detailedExitCodes,
-    serial: options.serial,
-    maxFail: options.maxFail,
-    connect: run.connect,
-    approve: run.approve,
-    observer: view,
-  });
+  let outcome: Awaited<ReturnType<typeof runFleet>>;
+  try {
+    outcome = await runFleet({
+      mode: run.mode,
+      hosts: run.hosts,
+      roles: run.roles,
+      forks: options.forks,
+      acceptNewHostKeys: options.acceptNewHostKeys,
+      detailedExitCodes: options.detailedExitCodes,
+      serial: options.serial,
+      maxFail: options.maxFail,
+      connect: run.connect,
+      approve: run.approve,
+      observer: view,
+    });
+  } catch (e) {
+    // Hosts may have been contacted: one line, and never 1.
+    err.write(`tprun: the run stopped: ${(e as Error).message.split('\n')[0]}\n`);
+    return EXIT.failed;
+  }
   await view.finished();
   summaryLines(outcome.results, outcome.seconds, { ...options, paint }).forEach(say);
   const reportErrors = writeReports(options.reports, {
