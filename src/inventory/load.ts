@@ -109,7 +109,7 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers }, diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets] }, diagnostics };
 }
 
 export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {

@@ -24,11 +24,15 @@ export class InventorySource {
   /** Each map's keys → pairs, built on first lookup: a path costs O(depth), not O(keys). */
   private readonly index = new WeakMap<YAMLMap, Map<string, Pair>>();
   private readonly structure: Diagnostic[];
+  /** Values tagged `!secret`, redacted wherever tprun shows or reports text. */
+  readonly secrets: string[] = [];
 
   private constructor(readonly file: string, readonly text: string) {
     // uniqueKeys compares every key with every earlier one (quadratic): duplicates are found
     // below with a set instead. logLevel 'error': yaml must not print warnings itself.
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', keepSourceTokens: false });
+    // `!secret "text"`: a string like any other, which reports and -v show as [redacted].
+    const secret = { tag: '!secret', default: false, resolve: (value: string) => (this.secrets.push(value), value) };
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', customTags: [secret] });
     this.sha256 = createHash('sha256').update(text).digest('hex');
     this.structure = this.doc.errors.length ? [] : this.structureDiagnostics();
   }

@@ -17,7 +17,12 @@ export interface RunSummary {
   started: Date;
   seconds: number;
   exitCode: number;
+  /** Values to redact besides the inventory's `!secret` ones (e.g. passphrases). */
+  secrets?: string[];
 }
+
+/** Everything a report must not show: the inventory's `!secret` values and the run's own. */
+export const secretsOf = (run: RunSummary): string[] => [...(run.inventory.secrets ?? []), ...(run.secrets ?? [])];
 
 export interface ReportTarget {
   format: 'json' | 'junit';
