@@ -13,7 +13,7 @@ export interface DetailOptions {
 }
 
 /** One line for the terminal: secrets redacted, control characters (from hosts) made visible. */
-const clean = (opts: Pick<DetailOptions, 'secrets'>) => (line: string) => visible(redact(line, opts.secrets), '\n');
+const clean = (opts: Pick<DetailOptions, 'secrets'>) => (line: string) => visible(redact(line, opts.secrets), '\n\t');
 
 export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   const out: string[] = [];
