@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { isAlias, isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
+import { visible } from '../report/safe.ts';
 
 export type PathSeg = string | number;
 
@@ -13,8 +14,7 @@ export const MAX_ALIAS_COUNT = 1000;
 
 /** A key or value quoted in a message: bounded, one line. */
 export function shown(value: string, max = 60): string {
-  const s = value.length > max ? value.slice(0, max) + '…' : value;
-  return JSON.stringify(s).slice(1, -1);
+  return visible(value.length > max ? value.slice(0, max) + '…' : value);
 }
 
 export class InventorySource {
@@ -181,7 +181,8 @@ export class InventorySource {
   syntaxDiagnostics(): Diagnostic[] {
     const out: Diagnostic[] = [];
     for (const e of this.doc.errors) {
-      out.push({ severity: 'error', message: e.message.split('\n')[0]!, at: this.positionOfOffset(e.pos[0]) });
+      const message = e.code === 'MULTIPLE_DOCS' ? 'an inventory is one YAML document: this "---" starts a second one' : e.message.split('\n')[0]!;
+      out.push({ severity: 'error', message, at: this.positionOfOffset(e.pos[0]) });
     }
     out.push(...this.structure);
     for (const w of this.doc.warnings) {
