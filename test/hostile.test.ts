@@ -137,4 +137,43 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
   }
 });
 
+test('numbers and names that once went wrong now validate: unsigned marks, prototype names, a day-long timeout', () => {
+  const r = load(`defaults:
+  ssh: { command_timeout: 86400, connect_timeout: 3600 }
+  tproxy: { mark: 2147483648, mask: 4294967295 }
+  squid: { clients: [198.51.100.0/24] }
+routers:
+  constructor: { address: 198.51.100.10 }
+  toString: { address: 198.51.100.11 }
+bridges:
+  hasOwnProperty: { address: 198.51.100.12, bridge: { client_interface: eth0, internet_interface: eth1 } }
+wccp_peers:
+  valueOf: { address: 203.0.113.1, caches: [constructor, toString], customer_interfaces: [Gi0/1] }
+`);
+  assert.equal(r.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.equal(r.inventory!.hosts.map((h) => `${h.kind}:${h.name}:${h.wccp.map((p) => p.name).join(',')}`), ['router:constructor:valueOf', 'router:toString:valueOf', 'bridge:hasOwnProperty:']);
+  assert.is(r.inventory!.hosts[0]!.vars.tproxy.mark, 2147483648);
+});
+
+test('addresses compare in canonical form; IPv4 and host names too', () => {
+  const dup = (a: string, b: string) => load(`routers:\n  a: { address: "${a}", squid: { clients: [198.51.100.0/24] } }\n  b: { address: "${b}", squid: { clients: [198.51.100.0/24] } }\n`).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+  assert.equal(dup('2001:db8::1', '2001:DB8:0:0:0:0:0:1'), ["address 2001:DB8:0:0:0:0:0:1 is also a's: each host needs its own address"]);
+  assert.equal(dup('proxy.example', 'PROXY.example'), ["address PROXY.example is also a's: each host needs its own address"]);
+  assert.equal(dup('2001:db8::1', '2001:db8::2'), []);
+});
+
+test('render never writes outside --out', async () => {
+  const { renderTarget } = await import('../src/render/render.ts');
+  assert.is(renderTarget('/tmp/out', 'c1/etc/squid/squid.conf'), '/tmp/out/c1/etc/squid/squid.conf');
+  assert.throws(() => renderTarget('/tmp/out', 'c1/../../x'), /outside \/tmp\/out/);
+  assert.throws(() => renderTarget('out', '../out2/x'), /outside out/);
+  assert.throws(() => renderTarget('out', '/etc/passwd'), /outside out/);
+});
+
+test('!secret marks a value: it is loaded as text and listed for redaction', () => {
+  const r = load('defaults:\n  squid:\n    clients: [198.51.100.0/24]\n    extra: [!secret "acl vip src 192.0.2.9"]\nrouters:\n  c1: { address: 198.51.100.10 }\n');
+  assert.equal(r.inventory!.hosts[0]!.vars.squid.extra, ['acl vip src 192.0.2.9']);
+  assert.equal(r.inventory!.secrets, ['acl vip src 192.0.2.9']);
+});
+
 test.run();
