@@ -125,7 +125,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'render') {
     const outDir = o.out ?? 'tprun-render';
     const files = renderFiles({ ...inventory, hosts }, roles);
-    writeRendered(files, outDir);
+    try {
+      writeRendered(files, outDir);
+    } catch (e) {
+      process.stderr.write(`tprun: ${(e as Error).message}\n`);
+      return EXIT.invalid;
+    }
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
   }

@@ -33,11 +33,14 @@ export async function runCommand(run: CommandRun): Promise<number> {
   // A report on stdout keeps stdout machine-readable: the human output moves to stderr.
   const out = run.out ?? (options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
   const say = (line: string) => out.write(line + '\n');
+  // Never shown or reported: the inventory's `!secret` values and the identities' passphrases.
+  const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]!] : []));
+  const secrets = [...(run.inventory.secrets ?? []), ...passphrases];
   const live = out === process.stdout && process.stdout.isTTY && !options.quiet;
-  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks) : plainView(say);
+  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, secrets) : plainView(say, secrets);
   const outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view });
   await view.finished();
-  summaryLines(outcome.results, outcome.seconds, options).forEach(say);
+  summaryLines(outcome.results, outcome.seconds, { ...options, secrets }).forEach(say);
   writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
@@ -49,6 +52,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
     started: outcome.started,
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
+    secrets,
   });
   return outcome.exitCode;
 }

@@ -3,11 +3,17 @@ import { formatDiagnostic } from '../diagnostics.ts';
 import { changesOf, type HostPlan } from '../plan/types.ts';
 import type { HostResult } from '../run/host.ts';
 import { changeDiff, changeLine, hasDiffBody } from '../resources/view.ts';
+import { elideHeredocs, redact, visible } from './safe.ts';
 
 export interface DetailOptions {
   diff: boolean;
   verbose: boolean;
+  /** Values to redact (the inventory's `!secret` values, passphrases). */
+  secrets?: readonly string[];
 }
+
+/** One line for the terminal: secrets redacted, control characters (from hosts) made visible. */
+const clean = (opts: Pick<DetailOptions, 'secrets'>) => (line: string) => visible(redact(line, opts.secrets), '\n\t');
 
 export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   const out: string[] = [];
@@ -15,13 +21,14 @@ export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   for (const c of changesOf(plan)) {
     out.push(`    ${changeLine(c)}`);
     if (opts.diff && hasDiffBody(c)) out.push(...changeDiff(c).map((l) => `        ${l}`));
-    if (opts.verbose) for (const cmd of c.commands) out.push(...cmd.text.split('\n').slice(0, 3).map((l) => `        $ ${l}`));
+    // File contents travel as base64 here-documents: -v shows their size, never the bytes.
+    if (opts.verbose) for (const cmd of c.commands) out.push(...elideHeredocs(cmd.text).split('\n').slice(0, 3).map((l) => `        $ ${l}`));
   }
   for (const h of plan.handlers) out.push(`    ! ${h.id}`);
-  return out;
+  return out.map(clean(opts));
 }
 
-export function resultLine(r: HostResult): string {
+export function resultLine(r: HostResult, secrets: readonly string[] = []): string {
   const n = r.plan ? changesOf(r.plan).length : 0;
   const what: Record<HostResult['status'], string> = {
     compliant: 'compliant',
@@ -32,7 +39,7 @@ export function resultLine(r: HostResult): string {
   };
   // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
   const counts = r.plan ? ` [ok=${r.plan.resources.filter((c) => c.action === 'no-op').length} changed=${n}]` : '';
-  return `${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
+  return visible(redact(`${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`, secrets));
 }
 
 /** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
@@ -53,7 +60,7 @@ export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   if (r.error?.stderr) out.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
   if (r.error?.rolledBack) out.push(`    rolled back: ${r.error.rolledBack}`);
   if (r.messages.length && opts.verbose) out.push(...r.messages.map((m) => `    ${m}`));
-  return out;
+  return out.map(clean(opts));
 }
 
 export function recap(results: readonly HostResult[], seconds: number): string[] {

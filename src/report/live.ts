@@ -13,15 +13,15 @@ export interface ProgressView extends FleetObserver {
   finished(): Promise<void>;
 }
 
-export function plainView(say: (line: string) => void): ProgressView {
-  return { done: (_h, r) => say(resultLine(r)), finished: async () => undefined };
+export function plainView(say: (line: string) => void, secrets: readonly string[] = []): ProgressView {
+  return { done: (_h, r) => say(resultLine(r, secrets)), finished: async () => undefined };
 }
 
 export const quietView = (): ProgressView => ({ finished: async () => undefined });
 
 type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 
-export function liveView(hosts: readonly Host[], forks: number): ProgressView {
+export function liveView(hosts: readonly Host[], forks: number, secrets: readonly string[] = []): ProgressView {
   const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
   for (const h of hosts) {
     let resolve!: (r: HostResult) => void;
@@ -35,8 +35,9 @@ export function liveView(hosts: readonly Host[], forks: number): ProgressView {
         const w = waiting.get(host.name)!;
         w.task = task;
         const r = await w.result;
-        task.title = resultLine(r);
-        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r));
+        // resultLine makes a host's control characters visible: a title never carries an escape.
+        task.title = resultLine(r, secrets);
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, secrets));
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
