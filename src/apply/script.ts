@@ -66,6 +66,10 @@ export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly
     ( set -e; "undo_$i" ) >/dev/null 2>"$TPRUN_TX/undo.err"
     if [ $? -eq 0 ]; then echo "${MARK.undone}$i"; else tprun_left="$tprun_left $i"; echo "${MARK.undoFail}$i"; head -c ${CAPPED} "$TPRUN_TX/undo.err" | sed 's/^/${MARK.stderr}/'; fi
   done
+  # Hooks steps registered for after every undo (e.g. squid rereads the restored squid.conf).
+  if [ -s "$TPRUN_TX/after-rollback" ]; then
+    ( set -e; . "$TPRUN_TX/after-rollback" ) >/dev/null 2>"$TPRUN_TX/undo.err" || { tprun_left="$tprun_left after-rollback"; sed 's/^/${MARK.stderr}after rollback: /' "$TPRUN_TX/undo.err" | head -n 20; }
+  fi
   if [ -z "$tprun_left" ]; then echo "${MARK.end}rolled-back"; else echo "${MARK.end}rollback-incomplete"; fi
   exit 1
 }`,

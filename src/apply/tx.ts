@@ -109,8 +109,9 @@ export function parsePreamble(out: string): { lock: LockState; stale?: string; l
 const FACT_BEGIN = '@@tprun-fact ';
 
 /** The runner: records its pid (in the lock too), then runs the transaction body; stdout is the journal. */
-function runnerScript(body: string): string {
+function runnerScript(setTx: string, body: string): string {
   return `${HELPERS}
+${setTx}
 echo "$$ $(tprun_st $$)" > "$TPRUN_TX/pid"
 echo "tx $$ $(tprun_st $$)" >> $R/lock
 ${body}`;
@@ -124,7 +125,7 @@ ${body}`;
 export function startScript(holder: LockHolder, body: string): string {
   const run = word(holder.run);
   const T = `$R/tx/${run}`;
-  const runner = `TPRUN_TX=${T}\nexport TPRUN_TX\n` + runnerScript(body);
+  const runner = runnerScript(`TPRUN_TX=${T}\nexport TPRUN_TX`, body);
   const b64 = Buffer.from(runner, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
   const sum = createHash('sha256').update(runner, 'utf8').digest('hex');
   const needKb = Math.ceil(runner.length / 1024) * 4 + 1024;
@@ -146,10 +147,10 @@ echo "$(tprun_field run) $(tprun_field user) $(tprun_field controller) $(tprun_f
 echo ${quote(run)} > $R/last.new && mv -f $R/last.new $R/last || ${fail(76, `cannot write $R/last; nothing was changed`)}
 cd /
 setsid nohup sh ${T}/runner.sh </dev/null >>${T}/journal 2>${T}/runner.err &
-i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-[ -s ${T}/pid ] || { echo "${TX.startFail}the transaction runner did not start: $(head -c 300 ${T}/runner.err)"; exit 77; }
-read -r pid st < ${T}/pid
+pid=$!
 echo "${TX.started}${run} $pid"
+i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
+[ -s ${T}/pid ] && read -r pid st < ${T}/pid
 tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
 echo "${TX.followEnd}"
 grep -q '^${STEP.end}' ${T}/journal && : > ${T}/reported
