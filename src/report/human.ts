@@ -55,10 +55,11 @@ export function roleSummaries(r: HostResult): string[] {
 
 export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   const out: string[] = [];
+  out.push(...(r.notes ?? []).map((n) => `    note: ${n}`));
   if (r.plan && (r.status !== 'compliant' || opts.verbose)) out.push(...planLines(r.plan, opts));
   for (const d of r.plan?.diagnostics ?? []) if (d.severity !== 'info' || opts.verbose) out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
   if (r.error?.stderr) out.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
-  if (r.error?.rolledBack) out.push(`    rolled back: ${r.error.rolledBack}`);
+  if (r.error?.rolledBack) out.push(`    transaction: ${r.error.rolledBack}`);
   if (r.messages.length && opts.verbose) out.push(...r.messages.map((m) => `    ${m}`));
   return out.map(clean(opts));
 }
@@ -69,12 +70,21 @@ export function recap(results: readonly HostResult[], seconds: number): string[]
   return [`${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds.toFixed(1)}s`];
 }
 
+/** What a signal left: hosts never started, and hosts whose transaction's end tprun did not see. */
+export function interruptLines(i: { notStarted: string[]; unknown: string[] } | undefined): string[] {
+  if (!i) return [];
+  const out = ['tprun was interrupted.'];
+  if (i.notStarted.length) out.push(`  not started (unchanged): ${i.notStarted.join(', ')}`);
+  if (i.unknown.length) out.push(`  outcome unknown (the transaction completes or rolls back on the host; the next run reports it): ${i.unknown.join(', ')}`);
+  return out;
+}
+
 /** After the run: the details of every host worth a look, then the recap. */
 export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
   const out: string[] = [];
   for (const r of results) {
     const details = resultDetails(r, opts);
-    if (details.length && (r.status !== 'compliant' || opts.verbose)) {
+    if (details.length && (r.status !== 'compliant' || opts.verbose || r.notes?.length)) {
       out.push(`\n${r.host} (${r.status}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
     }
   }

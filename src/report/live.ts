@@ -11,6 +11,8 @@ import { resultLine, roleSummaries } from './human.ts';
 export interface ProgressView extends FleetObserver {
   /** Resolves when the view has drawn its last frame. */
   finished(): Promise<void>;
+  /** The run stopped waiting: every host gets its (possibly "outcome unknown") result. */
+  abandon?(results: readonly HostResult[]): void;
 }
 
 export function plainView(say: (line: string) => void, secrets: readonly string[] = []): ProgressView {
@@ -41,7 +43,8 @@ export function liveView(hosts: readonly Host[], forks: number, secrets: readonl
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
-    { concurrent: forks, exitOnError: false, renderer: 'default', rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false } },
+    // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.
+    { concurrent: forks, exitOnError: false, registerSignalListeners: false, renderer: 'default', rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false } },
   );
   const running = list.run().catch(() => undefined);
   return {
@@ -50,6 +53,10 @@ export function liveView(hosts: readonly Host[], forks: number, secrets: readonl
       if (t) t.output = phase;
     },
     done: (host, r) => waiting.get(host.name)?.resolve(r),
+    // On a second signal the run stops waiting: hosts without a result end their task too.
+    abandon: (results: readonly HostResult[]) => {
+      for (const r of results) waiting.get(r.host)?.resolve(r);
+    },
     finished: async () => void (await running),
   };
 }
