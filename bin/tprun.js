@@ -3,7 +3,13 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv.slice(2));
+let code = 1;
+try {
+  code = await main(process.argv.slice(2));
+} catch (e) {
+  // A bug or an unexpected system error: one line, never a stack (TPRUN_DEBUG=1 shows it).
+  process.stderr.write(`tprun: ${process.env.TPRUN_DEBUG ? e.stack : (e?.message ?? String(e)).split('\n')[0]}\n`);
+}
 process.exitCode = code;
 // After an interrupted run, connections to hosts whose transactions go on may still be open:
 // they must not keep tprun alive (the transactions do not need it).

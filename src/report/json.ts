@@ -27,7 +27,7 @@ function rawJsonReport(run: RunSummary): object {
     durationSeconds: Number(run.seconds.toFixed(3)),
     selection: { ...(run.limit ? { limit: run.limit } : {}), hosts: run.hosts.map((h) => h.name), roles: run.roles },
     exitCode: run.exitCode,
-    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable') },
+    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable'), ...(count('skipped') ? { skipped: count('skipped') } : {}) },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
       return {

@@ -9,7 +9,8 @@ import type { Role } from '../plan/role.ts';
 import { blockedReason, blockersOf, changesOf, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
-export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable';
+/** skipped: never started, because a rollout (--serial, --max-fail) stopped before it. */
+export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 export type Phase = 'connect' | 'facts' | 'plan' | 'apply' | 'verify' | 'done';
 
 export interface HostResult {
