@@ -158,6 +158,17 @@ const CASES: Case[] = [
     evidence: /NF_TPROXY_IPV4=unset/,
   },
   {
+    name: 'a commBind line from before the last reconfigure is history, not a finding',
+    edits: [
+      appendLog(
+        ...BIND99(3),
+        '2026/11/22 02:10:30 kid1| Reconfiguring Squid Cache (version 5.7)...',
+        '2026/11/22 02:10:30 kid1| Accepting TPROXY intercepted HTTP Socket connections at conn26 local=[::]:3129 remote=[::] FD 12 flags=25',
+      ),
+    ],
+    want: [],
+  },
+  {
     name: 'startup: the tproxy port already in use',
     edits: [
       appendLog(`${T} commBind Cannot bind socket FD 12 to [::]:3129: (98) Address already in use`),

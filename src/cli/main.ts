@@ -18,6 +18,8 @@ Usage:
   tprun check INVENTORY [--diff]      what apply would change; exit 2 when anything would
   tprun apply INVENTORY [--check] [--diff]
                                       apply the plan on every selected host
+  tprun doctor INVENTORY              the guide's troubleshooting, read-only: findings with
+                                      evidence, cause and fix (ids in docs/doctor.md)
 
 Options:
   --limit PATTERN        hosts by name, glob (cache*) or group (routers, bridges); comma-separated
@@ -32,7 +34,7 @@ Options:
   --version              print the version
 
 Exit codes: 0 compliant/success, 1 bad invocation or inventory, 2 changes pending,
-4 a host failed or was unreachable, 6 both 2 and 4.`;
+4 a host failed or was unreachable (doctor: or has a finding), 6 both 2 and 4.`;
 
 function parse(argv: string[]) {
   return parseArgs({
@@ -93,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return o.help ? EXIT.ok : EXIT.invalid;
   }
-  if (!['validate', 'render', 'check', 'apply'].includes(command)) return usageError(`unknown command "${command}"`);
+  if (!['validate', 'render', 'check', 'apply', 'doctor'].includes(command)) return usageError(`unknown command "${command}"`);
   if (!file) return usageError(`${command} needs an INVENTORY file`);
   if (rest.length) return usageError(`unexpected argument "${rest[0]}"`);
 
@@ -128,6 +130,11 @@ export async function main(argv: string[]): Promise<number> {
     writeRendered(files, outDir);
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
+  }
+  if (command === 'doctor') {
+    if (o.roles || o.diff || o.check) return usageError(`doctor takes no ${o.roles ? '--roles' : o.diff ? '--diff' : '--check'}`);
+    const { runDoctor } = await import('./doctor.ts');
+    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'] });
   }
   const { runCommand } = await import('./run.ts');
   return runCommand({

@@ -54,13 +54,28 @@ interface Ctx {
   log: string[];
 }
 
+/**
+ * The cache.log lines of squid's current configuration: from its last start or reconfigure
+ * (with the lines of that same second before the marker, where startup messages begin). Older
+ * lines describe a configuration that no longer runs.
+ */
+export function currentLog(lines: readonly string[]): string[] {
+  let i = lines.length - 1;
+  while (i >= 0 && !/Starting Squid Cache|Reconfiguring Squid Cache/.test(lines[i]!)) i--;
+  if (i < 0) return [...lines];
+  const second = lines[i]!.slice(0, 19);
+  while (i > 0 && lines[i - 1]!.slice(0, 19) === second) i--;
+  return lines.slice(i);
+}
+
 const COMMBIND = /commBind:? Cannot bind socket FD \d+ to (\S+?):? \((\d+)\)/i;
 
-function commBind(ctx: Ctx, errno: number): { line: string; address: string }[] {
-  const out: { line: string; address: string }[] = [];
+function commBind(ctx: Ctx, errno: number): { line: string; address: string; port: number }[] {
+  const out: { line: string; address: string; port: number }[] = [];
   for (const line of ctx.log) {
     const m = COMMBIND.exec(line);
-    if (m && Number(m[2]) === errno) out.push({ line, address: m[1]!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') });
+    if (m && Number(m[2]) === errno)
+      out.push({ line, address: m[1]!.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), port: Number(/:(\d+)$/.exec(m[1]!)?.[1] ?? 0) });
   }
   return out;
 }
@@ -70,8 +85,9 @@ const localAddresses = (ctx: Ctx) => new Set(ctx.f.addrs.map((a) => a.address));
 /** The addresses squid.conf's ports bind to explicitly (startup binds). */
 const portAddresses = (ctx: Ctx) => new Set((ctx.conf?.ports ?? []).filter((p) => p.address).map((p) => p.address!));
 
-/** commBind (99) lines for client addresses: squid's TPROXY binds at run time, not its ports at startup. */
-const runtimeBind99 = (ctx: Ctx) => commBind(ctx, 99).filter((x) => !portAddresses(ctx).has(x.address));
+/** commBind (99) lines for client addresses: squid's TPROXY binds at run time, not its listening ports at startup. */
+const runtimeBind99 = (ctx: Ctx) =>
+  commBind(ctx, 99).filter((x) => !portAddresses(ctx).has(x.address) && !(ctx.conf?.ports ?? []).some((p) => p.port === x.port));
 
 const tproxyRules = (ctx: Ctx) => ctx.families.flatMap((fam) => flatten(ctx.f.firewall[fam === 4 ? 'v4' : 'v6'].get('mangle'), 'PREROUTING').filter(isTproxy));
 
@@ -136,7 +152,14 @@ function bindErrors(ctx: Ctx): Finding[] {
   // TP005: repeated binds of client addresses fail although the rules and ports are right.
   if (runtime.length && !ev3.length && !ev4.length) {
     const k = ctx.f.kernel;
-    const opts = ['NETFILTER_TPROXY', 'NF_TPROXY_IPV4', 'NF_TPROXY_IPV6', 'NETFILTER_XT_TARGET_TPROXY', 'NETFILTER_XT_MATCH_SOCKET'];
+    // NETFILTER_TPROXY is the option's name before Linux 4.18; NF_TPROXY_IPV4/IPV6 after.
+    const opts = [
+      ...('NETFILTER_TPROXY' in k.options ? ['NETFILTER_TPROXY'] : []),
+      'NF_TPROXY_IPV4',
+      'NF_TPROXY_IPV6',
+      'NETFILTER_XT_TARGET_TPROXY',
+      'NETFILTER_XT_MATCH_SOCKET',
+    ];
     const kev = k.source === 'none' ? ['kernel config: not readable'] : [`${k.source}: ${opts.map((o) => `${o}=${k.options[o] ?? 'unset'}`).join(' ')}`];
     out.push({
       code: 'TP005',
@@ -302,7 +325,7 @@ function inputDrops(ctx: Ctx): Finding[] {
 function staleConfig(ctx: Ctx): Finding[] {
   const s = ctx.f.squid;
   if (!s.running || s.confMtime === undefined || s.started === undefined) return [];
-  const reconf = ctx.log.filter((l) => /Reconfiguring Squid Cache/i.test(l)).map((l) => cacheLogTime(l, s.tzOffset) ?? 0);
+  const reconf = (ctx.f.cacheLog ?? []).filter((l) => /Reconfiguring Squid Cache/i.test(l)).map((l) => cacheLogTime(l, s.tzOffset) ?? 0);
   const loaded = Math.max(s.started, ...reconf);
   if (s.confMtime <= loaded + 2) return []; // start times from /proc are whole seconds, truncated
   const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000', '');
@@ -472,7 +495,7 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
     f,
     conf: f.squidConf === null ? null : parseSquidConf(f.squidConf),
     families: host.vars.tproxy.families.map((x) => (x === 'ipv4' ? 4 : 6)),
-    log: f.cacheLog ?? [],
+    log: currentLog(f.cacheLog ?? []),
   };
   const found: Finding[] = [
     ...capabilities(ctx),
