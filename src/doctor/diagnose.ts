@@ -509,9 +509,9 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
   const explained = new Set(found.map((x) => x.code));
   // Startup failures (port in use, address not assigned) explain a squid that does not listen.
   if (!explained.has('TP007') && !explained.has('TP008')) found.push(...listening(ctx, explained));
-  // Evidence of life only means something when nothing above explains its absence.
-  if (!found.some((x) => x.blocks ?? CATALOG[x.code].blocks)) found.push(...life(ctx));
   found.push(...behindRouter(ctx), ...defaultRoutes(ctx), ...wccp(ctx), ...selinux(ctx));
+  // Evidence of life only means something when no finding explains its absence.
+  if (!found.some((x) => x.blocks ?? CATALOG[x.code].blocks)) found.push(...life(ctx));
   const order = Object.keys(CATALOG);
   return found.sort((a, b) => order.indexOf(a.code) - order.indexOf(b.code));
 }
