@@ -142,6 +142,10 @@ export async function main(argv: string[]): Promise<number> {
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
   }
+  if (command === 'doctor') {
+    const { runDoctor } = await import('./doctor.ts');
+    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'] });
+  }
   const { runCommand } = await import('./run.ts');
   return runCommand({
     mode: command === 'check' || o.check ? 'check' : 'apply',

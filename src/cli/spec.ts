@@ -107,6 +107,15 @@ export const COMMANDS: CommandSpec[] = [
     complete: 'file',
   },
   {
+    name: 'doctor',
+    args: 'INVENTORY',
+    summary: "the guide's troubleshooting, read-only: findings with evidence, cause and fix",
+    description:
+      "Reads each selected host's logs, counters, rules, routes, sockets and settings in one round trip and reports findings (ids TP0xx, documented in docs/doctor.md): what was seen, what it means, and the fix. Changes nothing; exits 4 when a host has a finding.",
+    options: ['limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
+    complete: 'file',
+  },
+  {
     name: 'help',
     args: '[COMMAND]',
     summary: "this text, or a command's",
