@@ -58,6 +58,8 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
       const vars = deepMerge<HostVars>(base, raw.defaults, strip(h));
+      // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
+      vars.tproxy.mask ??= vars.tproxy.mark;
       const wccp = peers.filter((p) => p.caches.includes(name));
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });

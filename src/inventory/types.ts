@@ -23,6 +23,7 @@ export interface Bypass {
 
 export interface TproxyVars {
   mark: number;
+  /** Defaults to the mark. */
   mask: number;
   table: number;
   /** Give each receiving interface its own table (table, table+1, ...). */
