@@ -11,7 +11,8 @@ import type { Change } from '../../src/resources/change.ts';
 import { greLinkChange } from '../../src/resources/link.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { greLink } from './facts.ts';
+import { greLink, greRpFilter } from './facts.ts';
+import { sysctlChange } from '../../src/resources/sysctl.ts';
 import './settings.ts';
 
 const ROLE = 'wccp';
@@ -24,14 +25,19 @@ export interface Tunnel {
 }
 
 export function tunnels(host: Host): Tunnel[] {
-  return host.wccp.map((p, i) => ({ name: i === 0 ? host.vars.wccp.interface : `${host.vars.wccp.interface}${i}`, remote: p.address, local: host.address }));
+  return host.wccp.map((p, i) => ({ name: i === 0 ? host.vars.wccp.interface : `${host.vars.wccp.interface}${i}`, remote: p.router_id, local: host.address }));
 }
 
 export const wccp = defineRole({
   name: ROLE,
   settings: { key: 'wccp', ...settingsFiles(import.meta.url) },
   applies: (host) => host.wccp.length > 0,
-  facts: (host) => ({ config: kernelConfig, modules: kernelModules, links: Object.fromEntries(tunnels(host).map((t) => [t.name, greLink(t.name)])) }),
+  facts: (host) => ({
+    config: kernelConfig,
+    modules: kernelModules,
+    links: Object.fromEntries(tunnels(host).map((t) => [t.name, greLink(t.name)])),
+    rpFilter: greRpFilter(tunnels(host).map((t) => t.name)),
+  }),
   boot: (host) => [{ order: 10, name: 'wccp', content: render('boot-wccp.sh.eta', { tunnels: tunnels(host) }) }],
   inventoryFiles: (inv) =>
     inv.peers.map((peer) => ({
@@ -53,7 +59,11 @@ export const wccp = defineRole({
         });
         continue;
       }
-      changes.push(greLinkChange(ROLE, t.name, { remote: t.remote, local: t.local }, before, [sh`echo 0 > ${`/proc/sys/net/ipv4/conf/${t.name}/rp_filter`}`]));
+      const path = `net/ipv4/conf/${t.name}/rp_filter`;
+      changes.push(greLinkChange(ROLE, t.name, { remote: t.remote, local: t.local }, before, [sh`echo 0 > ${`/proc/sys/${path}`}`]));
+      // An existing tunnel's rp_filter is checked like any sysctl: systemd/udev may have reset it.
+      const live = f.rpFilter.get(path);
+      if (before !== null && live !== null && live !== undefined) changes.push(sysctlChange(ROLE, { path, value: '0', ifname: t.name }, live));
     }
     return { changes, diagnostics };
   },

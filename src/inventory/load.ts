@@ -39,6 +39,8 @@ function peersOf(raw: RawInventory): WccpPeer[] {
     return {
       name,
       address: p.address as string,
+      // Routers send GRE from their router ID (usually a loopback), not from the address squid contacts.
+      router_id: (p.router_id as string | undefined) ?? (p.address as string),
       caches: (p.caches as string[]) ?? [],
       customer_interfaces: (p.customer_interfaces as string[]) ?? [],
       proxy_interfaces: (p.proxy_interfaces as string[]) ?? [],

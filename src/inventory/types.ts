@@ -55,6 +55,8 @@ export interface WccpService {
 export interface WccpPeer {
   name: string;
   address: string;
+  /** The router's WCCP router ID, the source of its GRE packets (defaults to address). */
+  router_id: string;
   caches: string[];
   customer_interfaces: string[];
   proxy_interfaces: string[];
