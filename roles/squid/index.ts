@@ -57,11 +57,11 @@ export const squid = defineRole({
     const b = f.build;
     const checks = [
       requirement(ROLE, {
-        name: 'squid >= 3.1',
+        name: 'squid >= 3.2',
         found: b?.version ? `squid ${v(b.version)}` : 'squid not installed',
-        ok: !!b?.version && compareVersions(b.version, [3, 1]) >= 0,
-        wanted: '>= 3.1 (install squid: apt-get install squid / dnf install squid)',
-        hint: 'the tproxy http_port flag arrived in Squid 3.1',
+        ok: !!b?.version && compareVersions(b.version, [3, 2]) >= 0,
+        wanted: '>= 3.2 (install squid: apt-get install squid / dnf install squid)',
+        hint: 'the tproxy http_port flag arrived in Squid 3.1, but the rendered squid.conf uses the built-in localhost and manager ACLs of Squid 3.2 and later (3.1 cannot parse it)',
       }),
     ];
     if (!b) return checks;
