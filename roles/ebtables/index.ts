@@ -53,7 +53,8 @@ const dialect: ChainDialect = {
 export function chainRules(host: Host): string[] {
   if (host.kind !== 'bridge') return [];
   const { client_interface: cif, internet_interface: iif } = host.bridge;
-  const { ports, families, bypass } = host.vars.tproxy;
+  const { families, bypass } = host.vars.tproxy;
+  const ports = [...host.vars.tproxy.ports, ...host.vars.tproxy.https_ports];
   const out: string[] = [];
   for (const b of bypass) {
     const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);

@@ -60,6 +60,9 @@ export function chainRules(host: Host, family: Family): string[] {
     out.push(`-A ${CHAIN} ${m.join(' ')} -j RETURN`);
   }
   for (const p of ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${host.vars.squid.tproxy_port} --tproxy-mark ${tmark}`);
+  // TLS goes to squid's HTTPS tproxy port (validate requires one when https_ports is set).
+  const https = host.vars.squid.https_tproxy_port;
+  if (https) for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
   return out;
 }
 

@@ -29,7 +29,7 @@ const parse = (candidate: Shell) =>
 /** The squid.conf section for a WCCP cache, or '' when the host is behind no WCCP router. */
 function wccpSection(host: Host): string {
   if (!host.wccp.length) return '';
-  return render('squid-wccp.eta', { peers: host.wccp, services: host.wccp[0]!.services, ports: host.vars.tproxy.ports });
+  return render('squid-wccp.eta', { peers: host.wccp, services: host.wccp[0]!.services, ports: [...host.vars.tproxy.ports, ...host.vars.tproxy.https_ports] });
 }
 
 function artifacts(host: Host): Artifact[] {
@@ -53,7 +53,7 @@ export const squid = defineRole({
   settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
   applies: () => true,
   facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config), build: squidBuild, libcap: squidLibcap }),
-  requirements(_host, f) {
+  requirements(host, f) {
     const b = f.build;
     const checks = [
       requirement(ROLE, {
@@ -65,6 +65,18 @@ export const squid = defineRole({
       }),
     ];
     if (!b) return checks;
+    if (host.vars.squid.https_tproxy_port !== undefined) {
+      const tls = b.configureOptions.find((o) => o === '--with-openssl' || o.startsWith('--with-openssl=') || o === '--enable-ssl');
+      checks.push(
+        requirement(ROLE, {
+          name: 'squid built with OpenSSL (for squid.https_tproxy_port)',
+          found: tls ?? `not in squid -v configure options${b.configureOptions.includes('--with-gnutls') ? ' (built with --with-gnutls, which has no ssl-bump)' : ''}`,
+          ok: !!tls,
+          wanted: '--with-openssl',
+          hint: 'an intercepting https_port needs ssl-bump, which only an OpenSSL build of squid has (Debian: the squid-openssl package)',
+        }),
+      );
+    }
     const nf = b.configureOptions.includes('--enable-linux-netfilter');
     checks.push(
       requirement(ROLE, {

@@ -29,6 +29,8 @@ export interface TproxyVars {
   /** Give each receiving interface its own table (table, table+1, ...). */
   per_interface_tables: boolean;
   ports: number[];
+  /** Intercepted TLS ports, sent to squid.https_tproxy_port. */
+  https_ports: number[];
   families: Family[];
   interfaces: string[];
   bypass: Bypass[];
