@@ -63,6 +63,13 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
         if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
       }
     });
+    if (h.kind === 'bridge') {
+      tproxy.bypass.forEach((b, i) => {
+        if (b.interface && !b.source && !b.destination) {
+          at(h, ['tproxy', 'bypass', i, 'interface'], 'warning', `a bridge cannot bypass by port alone: the replies arrive on the other port, match the "--ip-sport" DROP rule and are routed while the requests were bridged; bypass by source or destination address`);
+        }
+      });
+    }
     if (h.kind === 'bridge' && h.bridge.client_interface === h.bridge.internet_interface) {
       out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
     }
