@@ -115,9 +115,13 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
   return changes;
 }
 
+/** systemd-networkd's drop-in: leave foreign routing-policy rules and routes (tprun's) alone. */
+export const NETWORKD_DROPIN = '/etc/systemd/networkd.conf.d/90-tprun.conf';
+
 export const routing = defineRole({
   name: ROLE,
   applies: () => true,
+  artifacts: (host) => [{ role: ROLE, path: NETWORKD_DROPIN, mode: '0644', content: render('networkd.conf.eta', { host, table: host.vars.tproxy.table }), install: true }],
   facts: (host) => {
     const tables = [...wanted(host).routes.keys()];
     const fams = host.vars.tproxy.families;
