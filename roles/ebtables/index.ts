@@ -1,7 +1,7 @@
 /**
  * ebtables (bridges): the guide's four broute rules per intercepted port move port-P frames
  * from bridging to routing ("redirect --redirect-target DROP"), so the router rules see them.
- * Bypass rules ACCEPT (keep bridging) before the DROPs. tprun owns the chain TPRUN_BROUTING,
+ * Bypass rules ACCEPT (keep bridging) before the DROPs, in both directions. tprun owns the chain TPRUN_BROUTING,
  * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush.
  */
 import { familyOf } from '../../src/inventory/address.ts';
@@ -53,7 +53,8 @@ const dialect: ChainDialect = {
 export function chainRules(host: Host): string[] {
   if (host.kind !== 'bridge') return [];
   const { client_interface: cif, internet_interface: iif } = host.bridge;
-  const { ports, families, bypass } = host.vars.tproxy;
+  const { families, bypass } = host.vars.tproxy;
+  const ports = [...host.vars.tproxy.ports, ...host.vars.tproxy.https_ports];
   const out: string[] = [];
   for (const b of bypass) {
     const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
@@ -61,9 +62,14 @@ export function chainRules(host: Host): string[] {
     for (const f of fams) {
       if (!families.includes(f)) continue;
       const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
-      const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
-      const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
-      if (!out.includes(rule)) out.push(rule);
+      // Both directions: the replies (source and destination swapped) must stay bridged too,
+      // or they match the "--ip-sport 80" DROP and are routed while the requests were bridged.
+      const ways = b.source || b.destination ? [[b.source, b.destination], [b.destination, b.source]] : [[undefined, undefined]];
+      for (const [src, dst] of ways) {
+        const m = [src || dst ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', src ? `--${pre}-src ${src}` : '', dst ? `--${pre}-dst ${dst}` : ''].filter(Boolean);
+        const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
+        if (!out.includes(rule)) out.push(rule);
+      }
     }
   }
   for (const port of ports) {
