@@ -6,7 +6,7 @@
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { parseSaveTable } from '../../src/facts/parsers.ts';
-import { probes } from '../../src/facts/probes.ts';
+import { EB_LIST_TO_SAVE, EBTABLES, probes } from '../../src/facts/probes.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { familyOf } from '../../src/inventory/address.ts';
 import { fileItem, fileProbes, installed } from '../../src/plan/files.ts';
@@ -23,15 +23,22 @@ export function chainRules(host: Host): string[] {
   const { client_interface: cif, internet_interface: iif } = host.bridge;
   const { ports, families, bypass } = host.vars.tproxy;
   const out: string[] = [];
-  for (const b of bypass) {
-    const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
-    const fams = addrFam.length ? [addrFam[0]!] : families;
-    for (const f of fams) {
-      if (!families.includes(f)) continue;
-      const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
-      const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
-      const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
-      if (!out.includes(rule)) out.push(rule);
+  // A bypass covers both directions of the conversation: the replies (source and destination
+  // swapped, arriving on the other side) must not meet the --ip-sport DROP and be routed.
+  const other = (i: string | undefined) => (i === undefined ? undefined : i === cif ? iif : i === iif ? cif : null);
+  for (const b0 of bypass) {
+    const back = other(b0.interface);
+    const both = back === null || (!b0.source && !b0.destination) ? [b0] : [b0, { ...b0, source: b0.destination, destination: b0.source, interface: back }];
+    for (const b of both) {
+      const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
+      const fams = addrFam.length ? [addrFam[0]!] : families;
+      for (const f of fams) {
+        if (!families.includes(f)) continue;
+        const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
+        const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
+        const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
+        if (!out.includes(rule)) out.push(rule);
+      }
     }
   }
   for (const port of ports) {
@@ -90,7 +97,7 @@ export const ebtables: Role = {
     const before = table?.chains.has(CHAIN) || jumps.length ? lines.join('\n') : null;
     const wanted = chainRules(host);
     const after = [JUMP, ...wanted.map(canon)].join('\n');
-    const payload = ['*broute', `:${CHAIN} RETURN`, ...wanted, ...(jumps.length === 1 && jumps[0] === 0 ? [] : [...jumps.map(() => `-D BROUTING -j ${CHAIN}`), JUMP])];
+    const payload = ['*broute', `:${CHAIN} RETURN`, `-F ${CHAIN}`, ...wanted, ...(jumps.length === 1 && jumps[0] === 0 ? [] : [...jumps.map(() => `-D BROUTING -j ${CHAIN}`), JUMP])];
     const items: Item[] = [
       item({
         role: 'ebtables',
@@ -98,8 +105,8 @@ export const ebtables: Role = {
         id: `ebtables broute ${CHAIN}`,
         before,
         after,
-        commands: ['ebtables-save > "$TPRUN_TX/ebtables.save"', `ebtables-restore --noflush <<'TPRUN_RULES'\n${payload.join('\n')}\nTPRUN_RULES`],
-        undo: ['[ ! -e "$TPRUN_TX/ebtables.save" ] || ebtables-restore < "$TPRUN_TX/ebtables.save"'],
+        commands: [`${EBTABLES} -t broute -L | ${EB_LIST_TO_SAVE} > "$TPRUN_TX/ebtables.save"`, `${EBTABLES}-restore --noflush <<'TPRUN_RULES'\n${payload.join('\n')}\nTPRUN_RULES`],
+        undo: [`[ ! -e "$TPRUN_TX/ebtables.save" ] || ${EBTABLES}-restore < "$TPRUN_TX/ebtables.save"`],
       }),
       ...installed(artifacts(host)).map((a) => fileItem(a, facts)),
     ];

@@ -117,7 +117,14 @@ export const kernelCheck: Role = {
       const br = facts.get('ebtables.broute');
       if (eb.code === 0) {
         const ok = br.code === 0;
-        const found = ok ? 'broute table usable' : `the kernel has no ebtables broute table (${br.stdout.trim().split('\n')[0] ?? 'ebtables -t broute -L failed'})`;
+        const first = br.stdout.trim().split('\n')[0] ?? 'ebtables -t broute -L failed';
+        // ebtables-nft 1.8.9 (Debian 12's default) has no broute table whatever the kernel has: say so, not "the kernel".
+        const nft = /nf_tables/.test(eb.stdout) && compareVersions(parseVersion(eb.stdout) ?? [0], [1, 8, 10]) < 0;
+        const found = ok
+          ? /^ebtables-legacy: broute table usable$/m.test(br.stdout) ? 'broute table usable through ebtables-legacy (the default ebtables has none)' : 'broute table usable'
+          : nft
+            ? `ebtables-nft ${eb.stdout.match(/\d+\.\d+\.\d+/)?.[0] ?? ''} has no broute table (${first}): install/select ebtables-legacy (update-alternatives --set ebtables /usr/sbin/ebtables-legacy) or iptables >= 1.8.10`
+            : `the kernel has no ebtables broute table (${first})`;
         reqs.push({ name: 'ebtables broute table', found, ok, wanted: 'broute table usable (CONFIG_BRIDGE_EBT_BROUTE, or an nftables bridge family with broute support)', why: 'a bridge cannot hand frames to TPROXY without the broute table' });
       }
     }

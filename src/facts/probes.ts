@@ -3,6 +3,15 @@ import { q, type Probe } from './facts.ts';
 
 const KCONFIG = 'NF_CONNTRACK|NETFILTER_TPROXY|NF_TPROXY_IPV4|NF_TPROXY_IPV6|NETFILTER_XT_MATCH_SOCKET|NETFILTER_XT_TARGET_TPROXY|NET_IPGRE|BRIDGE_NETFILTER|BRIDGE_EBT_BROUTE|BRIDGE_EBT_REDIRECT';
 
+/** Shell: the ebtables command whose broute table works (the default one, else ebtables-legacy); append -save/-restore for those. */
+export const EBTABLES = '"$(for t in ebtables ebtables-legacy; do command -v $t >/dev/null 2>&1 && $t -t broute -L >/dev/null 2>&1 && { echo $t; exit 0; }; done; echo ebtables)"';
+
+/**
+ * awk: `ebtables -t TABLE -L` into ebtables-save's format, one table. Not ebtables-save itself:
+ * Debian 12's ebtables-legacy-save runs /usr/sbin/ebtables, which is ebtables-nft.
+ */
+export const EB_LIST_TO_SAVE = `awk '/^Bridge table: /{print "*" $3; next} /^Bridge chain: /{c=$3; sub(/,$/,"",c); chains=chains ":" c " " $NF "\\n"; next} /^$/{next} {sub(/ +$/,""); rules=rules "-A " c " " $0 "\\n"} END{printf "%s%s", chains, rules}'`;
+
 export const probes = {
   kernelRelease: { id: 'kernel.release', command: 'uname -r' },
   kernelConfig: {
@@ -24,8 +33,16 @@ done`,
   iptablesVersion: { id: 'tool.iptables', command: 'iptables --version' },
   ip6tablesVersion: { id: 'tool.ip6tables', command: 'ip6tables --version' },
   ebtablesVersion: { id: 'tool.ebtables', command: 'ebtables --version' },
-  ebtablesBroute: { id: 'ebtables.broute', command: 'command -v ebtables >/dev/null || exit 127; ebtables -t broute -L 2>&1' },
-  ebtablesSave: { id: 'ebtables.save', command: 'command -v ebtables-save >/dev/null || exit 127; ebtables-save 2>&1' },
+  /** The default ebtables, else ebtables-legacy: Debian 12's default ebtables-nft 1.8.9 has no broute table. */
+  ebtablesBroute: {
+    id: 'ebtables.broute',
+    command: `command -v ebtables >/dev/null || exit 127
+ebtables -t broute -L 2>&1 && exit 0
+r=$?
+if command -v ebtables-legacy >/dev/null && ebtables-legacy -t broute -L >/dev/null 2>&1; then echo 'ebtables-legacy: broute table usable'; exit 0; fi
+exit $r`,
+  },
+  ebtablesSave: { id: 'ebtables.save', command: `command -v ebtables >/dev/null || exit 127; out=$(${EBTABLES} -t broute -L 2>&1) || { printf '%s\\n' "$out"; exit 3; }; printf '%s\\n' "$out" | ${EB_LIST_TO_SAVE}` },
   squidVersion: { id: 'squid.version', command: 'command -v squid >/dev/null || exit 127; squid -v' },
   squidLibcap: {
     id: 'squid.libcap',
