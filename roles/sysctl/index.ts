@@ -76,7 +76,9 @@ export const sysctl: Role = {
       const file = `/proc/sys/${s.path}`;
       items.push(item({ role: 'sysctl', kind: 'sysctl', id: `sysctl ${displayKey(s)}`, before, after: s.value, commands: [`echo ${s.value} > ${q(file)}`], undo: [`echo ${q(before)} > ${q(file)}`] }));
     }
-    if (bridgeMissing) diagnostics.push({ severity: 'error', host: host.name, role: 'sysctl', message: '/proc/sys/net/bridge is missing: load bridge netfilter (modprobe br_netfilter, and list it in /etc/modules-load.d) so its keys can be set to 0' });
+    // Without br_netfilter (Debian 12's default) bridged frames never reach iptables: what the keys at 0 ensure.
+    // The persisted file still sets them when the module is loaded at boot.
+    if (bridgeMissing) diagnostics.push({ severity: 'warning', host: host.name, role: 'sysctl', message: '/proc/sys/net/bridge is missing (br_netfilter not loaded): bridged frames bypass iptables already, as the net.bridge keys at 0 would make them; if br_netfilter gets loaded later, its keys are 1 until /etc/sysctl.d is applied again' });
     items.push(...installed(artifacts(host)).map((a) => fileItem(a, facts)));
     return { items, diagnostics };
   },
