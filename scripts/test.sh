@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh || exit 1
+# The VM lab's QEMU, mmdebstrap, zstd (never fatal: test/vm skips with a one-line reason).
+bash scripts/ensure-vm-deps.sh
 out=$(mktemp)
 node --import tsx node_modules/uvu/bin.js test '\.test\.ts$' "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}

@@ -58,8 +58,23 @@ t('before tprun: the bridge only bridges (no squid in the path), and kernel-chec
   assert.is(r.via, undefined);
   const eb = vm.onVm(br1, 'ebtables --version; ebtables -t broute -L 2>&1; ebtables-legacy -t broute -L');
   assert.match(eb.out, /nf_tables/, 'Debian 12 defaults to ebtables-nft');
-  const c = tprun('check', lab.inventory, '--roles', 'kernel-check', '-v');
+  const c = tprun('check', lab.inventory, '--roles', 'kernel-check', '--report', 'json:-');
   assert.is(c.code, 0, `kernel-check must pass on Debian 12's kernel: ${out(c)}`);
+  const found = Object.fromEntries(JSON.parse(c.out).hosts[0].resources.map((r: { id: string; actual: string }) => [r.id, r.actual]));
+  assert.is(found['require ebtables broute table'], 'broute table usable through ebtables-legacy (the default ebtables has none)');
+  assert.match(found['require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY'], /=m \(\/boot\/config-6\.1\./);
+});
+
+t('without ebtables-legacy, kernel-check blocks the bridge and names ebtables-nft, not the kernel', () => {
+  assert.is(vm.onVm(br1, 'mv /usr/sbin/ebtables-legacy /usr/sbin/ebtables-legacy.off').code, 0);
+  try {
+    const c = tprun('check', lab.inventory);
+    assert.is(c.code, 4, out(c));
+    assert.match(out(c), /ebtables-nft 1\.8\.9 has no broute table .*install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
+    assert.not.match(out(c), /the kernel has no ebtables broute table/);
+  } finally {
+    vm.onVm(br1, 'mv /usr/sbin/ebtables-legacy.off /usr/sbin/ebtables-legacy');
+  }
 });
 
 t('apply from the controller configures the bridge from the inventory alone', () => {
