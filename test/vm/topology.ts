@@ -113,6 +113,18 @@ async function wccp(): Promise<Lab> {
     '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
     '30-wan.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
   }, ['198.51.100.1', '203.0.113.1']);
+  // wr1 stands in for the Cisco box: port-80 traffic from the client, and the origin's replies
+  // (not the cache's own packets: it shares the origin's segment), GRE-encapsulated to the cache.
+  const r = vm.onVm(wr1!, `set -e
+sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+ip tunnel add gre-wc mode gre remote ${wc1!.addr} local ${wr1!.addr}
+ip link set gre-wc up
+iptables -t mangle -A PREROUTING -i eth1 -p tcp --dport 80 -j MARK --set-mark 2
+iptables -t mangle -A PREROUTING -i eth2 -p tcp --sport 80 -m mac ! --mac-source ${vm.macOf(wc1!.index, 1)} -j MARK --set-mark 2
+ip rule add fwmark 2 lookup 200
+ip route add default dev gre-wc table 200
+iptables -A INPUT -p udp --dport 2048 -j ACCEPT`);
+  if (r.code !== 0) throw new Error(`vm-lab: WCCP router setup on wr1: ${r.out}${r.err}`);
   const inventory = `${vm.STATE}/wccp.yml`;
   writeFileSync(inventory, `${header()}routers:\n  wc1: { address: ${wc1!.addr} }\nwccp_peers:\n  wr1:\n    address: ${wr1!.addr}\n    caches: [wc1]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]\n`);
   return { vms: [wc1!, wr1!], inventory };

@@ -39,7 +39,7 @@ export const RECIPE = here('./build-image.sh');
 export type Kind = 'plain' | 'selinux';
 export const vmAddr = (index: number) => `198.19.1.${index}`;
 export const vmNs = (name: string) => `${PREFIX}${name}`;
-const mac = (index: number, nic: number) => `52:54:00:19:${index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
+export const macOf = (index: number, nic: number) => `52:54:00:19:${index.toString(16).padStart(2, '0')}:${nic.toString(16).padStart(2, '0')}`;
 
 const log = (msg: string) => {
   if (process.env.TPRUN_VMLAB_QUIET !== '1') process.stderr.write(`vm-lab: ${msg}\n`);
@@ -98,7 +98,7 @@ const appendFor = (kind: Kind) => `root=/dev/vda rw console=ttyS0 net.ifnames=0 
 
 function qemuArgs(o: { name: string; kind: Kind; disk: string; index: number; qmp: string; serial: string; pidfile: string; incoming?: string }): string[] {
   const dir = imageDir();
-  const nics = [0, 1, 2].flatMap((n) => ['-netdev', `tap,id=n${n},ifname=t${n},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n${n},mac=${mac(o.index, n)}`]);
+  const nics = [0, 1, 2].flatMap((n) => ['-netdev', `tap,id=n${n},ifname=t${n},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n${n},mac=${macOf(o.index, n)}`]);
   return [
     '-name', o.name, '-machine', 'pc', '-accel', 'tcg,thread=multi,tb-size=128', '-cpu', 'max', '-m', '768', '-smp', '1',
     '-kernel', `${dir}/vmlinuz`, '-initrd', `${dir}/initrd.img`, '-append', appendFor(o.kind),
@@ -378,7 +378,7 @@ async function identify(vm: Vm, spec: VmSpec): Promise<void> {
 date -u -s @${Math.floor(Date.now() / 1000)} >/dev/null
 hostname ${vm.name}; echo ${vm.name} > /etc/hostname
 printf '127.0.0.1 localhost\\n::1 localhost\\n127.0.1.1 ${vm.name}\\n' > /etc/hosts
-ip link set eth0 address ${mac(vm.index, 0)}; ip link set eth1 address ${mac(vm.index, 1)}; ip link set eth2 address ${mac(vm.index, 2)}
+ip link set eth0 address ${macOf(vm.index, 0)}; ip link set eth1 address ${macOf(vm.index, 1)}; ip link set eth2 address ${macOf(vm.index, 2)}
 rm -f /etc/ssh/ssh_host_*
 ssh-keygen -q -t ed25519 -N '' -C ${vm.name} -f /etc/ssh/ssh_host_ed25519_key
 sed -i 's|^Address=.*|Address=${vm.addr}/16|' /etc/systemd/network/10-mgmt.network
