@@ -30,7 +30,12 @@ export const selinux: Role = {
       }
       return { items: [], diagnostics };
     }
-    const values = parseSebool(facts.get('selinux.booleans').stdout);
+    const text = facts.get('selinux.booleans').stdout;
+    const values = parseSebool(text);
+    // Persistent values: libsemanage's booleans.local (no line: the policy's default). Unknown
+    // when the probe could not say where the store is; then the runtime value stands for both.
+    const store = /^persistent-store /m.test(text);
+    const persistent = new Map([...text.matchAll(/^persistent (\S+)=(\d)/gm)].map((m) => [m[1]!, m[2] === '1' ? 'on' : 'off']));
     const items: Item[] = [];
     for (const b of BOOLEANS) {
       const v = values.get(b) ?? 'missing';
@@ -43,7 +48,9 @@ export const selinux: Role = {
         });
         continue;
       }
-      items.push(item({ role: 'selinux', kind: 'selinux-boolean', id: `selinux ${b}`, before: v, after: 'on', commands: [`setsebool -P ${b} on`], undo: [`setsebool -P ${b} ${v}`] }));
+      const p = store ? (persistent.get(b) ?? 'policy default') : v;
+      const before = p === v ? v : `${v} (persistent: ${p})`;
+      items.push(item({ role: 'selinux', kind: 'selinux-boolean', id: `selinux ${b}`, before, after: 'on', commands: [`setsebool -P ${b} on`], undo: [`setsebool -P ${b} ${v}`] }));
     }
     return { items, diagnostics };
   },

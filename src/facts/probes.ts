@@ -57,7 +57,17 @@ readlink -f "$p"`,
   routes: (flag: '-4' | '-6', table: number): Probe => ({ id: `ip${flag}.routes.${table}`, command: `ip ${flag} route show table ${table}` }),
   mangle: (tool: 'iptables' | 'ip6tables'): Probe => ({ id: `${tool}.mangle`, command: `${tool}-save -t mangle` }),
   selinuxMode: { id: 'selinux.mode', command: 'command -v getenforce >/dev/null || exit 127; getenforce' },
-  selinuxBooleans: { id: 'selinux.booleans', command: 'command -v getsebool >/dev/null || exit 127; getsebool squid_connect_any squid_use_tproxy 2>&1' },
+  /** Runtime values (getsebool), then the persistent ones libsemanage keeps (setsebool -P) as "persistent NAME=0|1". */
+  selinuxBooleans: {
+    id: 'selinux.booleans',
+    command: `command -v getsebool >/dev/null || exit 127
+getsebool squid_connect_any squid_use_tproxy 2>&1; rc=$?
+t=$(sed -n 's/^SELINUXTYPE=//p' /etc/selinux/config 2>/dev/null)
+f=/var/lib/selinux/\${t:-targeted}/active/booleans.local
+echo "persistent-store $f"
+[ ! -r "$f" ] || sed -n 's/^\\(squid_connect_any\\|squid_use_tproxy\\)=/persistent \\1=/p' "$f"
+exit $rc`,
+  },
   serviceManager: { id: 'service.manager', command: '[ -d /run/systemd/system ] && echo systemd || echo none' },
   squidRunning: (config: string): Probe => ({ id: 'squid.running', command: `command -v squid >/dev/null || exit 127; squid -k check -f ${q(config)} 2>&1` }),
   symlink: (path: string): Probe => ({ id: `symlink:${path}`, command: `readlink ${q(path)}` }),
