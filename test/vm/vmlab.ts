@@ -315,9 +315,10 @@ export function down(): void {
   if (existsSync(STATE)) for (const f of readdirSync(STATE)) if (f.endsWith('.qcow2') || f.endsWith('.pid') || f === 'qmp') rmSync(`${STATE}/${f}`, { force: true });
 }
 
-/** Fresh state dir and the controller namespace (198.19.0.1/16 on br0, no default route). */
+/** The image (built if the cache has none for this recipe), a fresh state dir and the controller namespace (198.19.0.1/16 on br0, no default route). */
 export function up(): void {
   down();
+  ensureImage();
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
   const dir = imageDir();
