@@ -20,7 +20,7 @@ import { assertValidJson, parseJunit } from './report-check.ts';
 
 const ESC = '\x1b';
 /** What a hostile host prints: window title, screen clear, CR overwrite, OSC 8 link, NUL, C1 CSI, bidi, XML-forbidden. */
-const HOSTILE = `${ESC}]0;owned${ESC}\\ ${ESC}[2J${ESC}[H fake ok\r${ESC}]8;;http://evil/${ESC}\\link${ESC}]8;;${ESC}\\ nul\x00 csi\x9b31m rtl\u202e bell\x07 bad\uffff lone\ud800`;
+const HOSTILE = `${ESC}]0;owned${ESC}\\ ${ESC}[2J${ESC}[H fake ok\r${ESC}]8;;http://evil/${ESC}\\link${ESC}]8;;${ESC}\\ nul\x00 csi\x9b31m rtl\u202e bell\x07 bad\uffff lone\ud800 xml <a b="c">&amp; &' ]]>`;
 
 test('visible: C0/C1 controls and DEL become \\xNN; the view chooses to keep \\n or \\t', () => {
   assert.is(visible('a\x1b[2Jb'), 'a\\x1b[2Jb');
