@@ -131,6 +131,7 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
     const xml = readFileSync(join(dir, 'r.xml'), 'utf8');
     const { suites } = parseJunit(xml);
     assert.match(suites[1].testcase[0].error['#text'], /modprobe: \\x1b\]0;owned/);
+    assert.ok(suites[1].testcase[0].error['#text'].includes(`xml <a b="c">&amp; &' ]]>`), 'markup in host text survives as text');
     assert.not.ok(xml.includes('pw-in-squid-line') || xml.includes('inventory-marked-secret'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
