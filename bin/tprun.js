@@ -7,8 +7,10 @@ let code = 1;
 try {
   code = await main(process.argv.slice(2));
 } catch (e) {
-  // A bug or an unexpected system error: one line, never a stack (TPRUN_DEBUG=1 shows it).
-  process.stderr.write(`tprun: ${process.env.TPRUN_DEBUG ? e.stack : (e?.message ?? String(e)).split('\n')[0]}\n`);
+  // A bug, never a user's mistake (those are diagnostics): one line, the stack only on request.
+  const { visible } = await import('../src/report/safe.ts');
+  process.stderr.write(`tprun: internal error: ${visible(String(e?.message ?? e))} (set TPRUN_DEBUG=1 for the stack trace, and please report it)\n`);
+  if (process.env.TPRUN_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
 }
 process.exitCode = code;
 // After an interrupted run, connections to hosts whose transactions go on may still be open:
