@@ -28,6 +28,8 @@ export function jsonReport(run: RunSummary): object {
         roundTrips: r.roundTrips,
         ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
         ...(r.error ? { error: r.error } : {}),
+        ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),
+        ...(r.notes?.length ? { notes: r.notes } : {}),
         resources: (r.plan?.resources ?? []).map((i) => ({
           role: i.role,
           kind: i.kind,
