@@ -209,6 +209,69 @@ test('the runner stops between steps when told to (SIGTERM) and rolls back', () 
   assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['do-a', 'undo-a']);
 });
 
+test('runHost apply: a connection lost while following the journal is "outcome unknown", never "rolled back"', async () => {
+  const { HostError } = await import('../src/ssh/connection.ts');
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => {
+    throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
+  });
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.ok(r.outcomeUnknown);
+  assert.match(r.error!.message, /^outcome unknown: the transaction continues on the host \(connection lost: Keepalive timeout\)/);
+  assert.is(r.error!.rolledBack, undefined);
+  // A journal that stops short (the runner still going) is unknown too.
+  const cut = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: '@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n', stderr: '', code: 0 }));
+  const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
+  assert.ok(c.outcomeUnknown);
+  assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
+});
+
+test('runHost: a busy lock fails the host at once with its holder; an earlier transaction is reported before planning', async () => {
+  const busy = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      return { ...r, stdout: '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n', code: 75 };
+    }
+  })(() => recorded('router-fresh'), () => assert.unreachable('locked: nothing applied') as never);
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => busy });
+  assert.equal([r.status, r.error!.step], ['failed', 'lock']);
+  assert.match(r.error!.message, /locked by another apply \(run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\)/);
+  const earlier = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      const last = ['@@tprun-last r0 ended r0 alice ctl9 2026-01-01', '@@tprun-last-line @@tprun-step 0', '@@tprun-last-line @@tprun-fail 0', '@@tprun-last-line @@tprun-undo-fail 0', '@@tprun-last-line @@tprun-end rollback-incomplete'];
+      return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
+    }
+  })(() => recorded('router-compliant'), () => assert.unreachable() as never);
+  const e = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => earlier });
+  assert.is(e.status, 'compliant');
+  assert.match(e.notes.join('\n'), /the earlier transaction r0 \(alice on ctl9\) ended on the host: rollback INCOMPLETE: not undone: step 0/);
+});
+
+test('signals: after the first, no new host starts and a host between facts and apply does not start its transaction; exit is not 0', async () => {
+  const { runFleet, Interrupt } = await import('../src/run/fleet.ts');
+  const interrupt = new Interrupt();
+  const hosts = loadInventory('inventories/lab.yml').inventory!.hosts;
+  const many = [0, 1, 2].map((k) => ({ ...hosts[0]!, name: `h${k + 1}` }));
+  let applied = 0;
+  const out = await runFleet({
+    mode: 'apply',
+    hosts: many,
+    roles: [...ROLES],
+    forks: 1,
+    interrupt,
+    connect: async () => {
+      interrupt.signal();
+      return new ScriptedConnection(() => recorded('router-fresh'), () => (applied++, { stdout: '', stderr: '', code: 0 }));
+    },
+  });
+  assert.is(applied, 0);
+  assert.equal(out.results.map((r) => r.error?.step), ['interrupted', 'interrupted', 'interrupted']);
+  assert.match(out.results[0]!.error!.message, /before its transaction started: nothing was changed/);
+  assert.equal(out.interrupted!.notStarted, ['h2', 'h3']);
+  assert.is(out.exitCode, 4);
+});
+
 test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (both)', () => {
   const r = (status: string) => ({ status }) as never;
   assert.is(exitCode([r('compliant')], 'check'), 0);

@@ -70,16 +70,12 @@ function validatorFor(roles: readonly { settings?: RoleSettings }[]): Validators
   if (!v) {
     const ajv = newAjv();
     const schema = inventorySchema(roles);
-<<<<<<< HEAD
-    v = { schema, validate: newAjv().compile(schema) };
-=======
     const top = structuredClone(schema);
     top.$id = String(schema.$id).replace(/\.schema\.json$/, '-top.schema.json');
     for (const g of Object.keys(GROUPS)) delete ((top.properties as Record<string, JsonSchema>)[g] as JsonSchema).additionalProperties;
     ajv.addSchema(schema);
     const entry = (def: string) => ajv.getSchema(`${String(schema.$id)}#/$defs/${def}`)!;
     v = { schema, top: ajv.compile(top), entry: { routers: entry(GROUPS.routers), bridges: entry(GROUPS.bridges), wccp_peers: entry(GROUPS.wccp_peers) } };
->>>>>>> hostile
     compiled.set(roles, v);
   }
   return v;

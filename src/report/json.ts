@@ -39,6 +39,8 @@ function rawJsonReport(run: RunSummary): object {
         roundTrips: r.roundTrips,
         ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
         ...(r.error ? { error: r.error } : {}),
+        ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),
+        ...(r.notes?.length ? { notes: r.notes } : {}),
         resources: (r.plan?.resources ?? []).map((i) => ({
           role: i.role,
           kind: i.kind,

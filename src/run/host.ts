@@ -1,6 +1,6 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type Verdict } from '../apply/script.ts';
-import { parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
+import { ACK, parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
@@ -131,7 +131,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
     let started: ReturnType<typeof parseStart>;
     try {
-      const applied = await conn.run(startScript(holder, body));
+      const applied = await conn.run(startScript(holder, body), { ack: ACK });
       started = parseStart(applied.stdout);
       if (!started.started) return done({ error: { step: 'apply', message: started.startFail ?? `the transaction did not start (exit ${applied.code})`, stderr: applied.stderr.trim() || undefined } });
     } catch (e) {
