@@ -3,4 +3,8 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// After an interrupted run, connections to hosts whose transactions go on may still be open:
+// they must not keep tprun alive (the transactions do not need it).
+setTimeout(() => process.exit(code), 3000).unref();

@@ -37,7 +37,7 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'sysctl.live': sysctls([]),
   'squid.version': squidBuild,
   'squid.libcap': squidLibcap,
-  'squid.running': squidRunning('/etc/squid/squid.conf'),
+  'squid.running': squidRunning('/etc/squid/squid.conf', 3129),
   'selinux.mode': selinuxMode,
   'selinux.booleans': selinuxBooleans,
   'tool.ebtables': ebtablesVersion,

@@ -28,13 +28,16 @@ Options:
   --report FORMAT:FILE   json:FILE or junit:FILE, repeatable; FILE - is stdout
   --diff                 show what would change as diffs
   --accept-new-host-keys record unknown host keys in known_hosts (changed keys still fail)
+  --lock-timeout S       apply: wait up to S seconds for a host locked by another apply
+                         (default 0: that host fails at once, naming who holds the lock)
   -q, --quiet            no per-host lines, only the summary and problems
   -v, --verbose          show the commands run on each host
   -h, --help             this text
   --version              print the version
 
 Exit codes: 0 compliant/success, 1 bad invocation or inventory, 2 changes pending,
-4 a host failed or was unreachable (doctor: or has a finding), 6 both 2 and 4.`;
+4 a host failed or was unreachable (or its outcome is unknown, or the run was
+interrupted; doctor: or has a finding), 6 both 2 and 4.`;
 
 function parse(argv: string[]) {
   return parseArgs({
@@ -50,6 +53,7 @@ function parse(argv: string[]) {
       diff: { type: 'boolean' },
       check: { type: 'boolean' },
       'accept-new-host-keys': { type: 'boolean' },
+      'lock-timeout': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -107,6 +111,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const forks = o.forks === undefined ? DEFAULT_FORKS : Number(o.forks);
   if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`);
+  const lockTimeout = o['lock-timeout'] === undefined ? 0 : Number(o['lock-timeout']);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) return usageError(`--lock-timeout takes a number of seconds, not "${o['lock-timeout']}"`);
   const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
     const m = /^(json|junit):(.+)$/.exec(r);
@@ -127,7 +133,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'render') {
     const outDir = o.out ?? 'tprun-render';
     const files = renderFiles({ ...inventory, hosts }, roles);
-    writeRendered(files, outDir);
+    try {
+      writeRendered(files, outDir);
+    } catch (e) {
+      process.stderr.write(`tprun: ${(e as Error).message}\n`);
+      return EXIT.invalid;
+    }
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
   }
@@ -142,6 +153,6 @@ export async function main(argv: string[]): Promise<number> {
     inventory,
     hosts,
     roles,
-    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'] },
+    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'], lockTimeout },
   });
 }

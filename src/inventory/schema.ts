@@ -5,7 +5,7 @@ import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import addErrors from 'ajv-errors';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { InventorySource, PathSeg } from './source.ts';
+import { shown, type InventorySource, type PathSeg } from './source.ts';
 import { isCidr } from './address.ts';
 import type { RoleSettings } from '../plan/role.ts';
 
@@ -77,7 +77,7 @@ function allowedKeys(schema: JsonSchema, path: readonly PathSeg[]): string[] {
     if (!node) return [];
     const props = node.properties as Record<string, Record<string, unknown>> | undefined;
     if (typeof seg === 'number') node = resolve(node.items as Record<string, unknown>);
-    else if (props && seg in props) node = resolve(props[seg]);
+    else if (props && Object.hasOwn(props, seg)) node = resolve(props[seg]);
     else node = resolve(node.additionalProperties as Record<string, unknown>);
     node = resolve(node);
   }
@@ -98,6 +98,8 @@ export function typoDistance(a: string, b: string): number {
 }
 
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  // A typo is a short word: a long one (or a long list) would cost length × length × candidates.
+  if (word.length > 64 || candidates.length > 1000) return undefined;
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -116,8 +118,11 @@ function toPath(instancePath: string): PathSeg[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/** A path for a message: each key bounded and on one line, whatever the inventory holds. */
+const dotted = (path: readonly PathSeg[]) => path.map((p) => shown(String(p))).join('.');
+
 function describe(e: ErrorObject, path: readonly PathSeg[]): string {
-  const where = path.length ? path.join('.') : 'inventory';
+  const where = path.length ? dotted(path) : 'inventory';
   switch (e.keyword) {
     case 'type':
       return `${where}: expected ${e.params.type}`;
@@ -147,10 +152,9 @@ export function schemaDiagnostics(src: InventorySource, data: unknown, roles: re
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of validate.errors ?? []) {
-    // anyOf/if branches produce noise already summarised by a sibling error.
-    // Branch failures inside anyOf are summarised by the anyOf's own errorMessage.
-    if (['anyOf', 'not', 'format', 'pattern'].includes(e.keyword)) continue;
-    if (e.keyword === 'required' && e.schemaPath.includes('/anyOf/')) continue;
+    // Every rule is enforced (pattern and format included): only the failures of single anyOf
+    // branches are left out, as the anyOf's own error (with its errorMessage) sums them up.
+    if (e.schemaPath.includes('/anyOf/')) continue;
     let path = toPath(e.instancePath);
     broken.add(path.length === 0 ? '' : path[0] === 'defaults' ? 'defaults' : path.slice(0, 2).join('/'));
     let message: string;
@@ -160,7 +164,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown, roles: re
       const hint = didYouMean(key, allowedKeys(schema, path));
       path = [...path, key];
       onKey = true;
-      message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+      message = `unknown key "${shown(key)}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     } else if (e.keyword === 'propertyNames') {
       continue; // reported by the errorMessage on the name itself
     } else if (e.keyword === 'errorMessage') {
@@ -169,7 +173,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown, roles: re
         path = [...path, inner.propertyName];
         onKey = true;
       }
-      message = `${path.length ? path.join('.') + ': ' : ''}${e.message}`;
+      message = `${path.length ? dotted(path) + ': ' : ''}${e.message}`;
     } else {
       message = describe(e, path);
     }
