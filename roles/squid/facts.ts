@@ -21,7 +21,7 @@ readlink -f "$p"`),
 );
 
 /** Where squid keeps its pid: pid_filename in squid.conf, else Debian's /run/squid.pid (shell, sets $pidf). */
-export const squidPidFile = (config: string) => sh`pidf=$(sed -n 's/^[[:space:]]*pid_filename[[:space:]][[:space:]]*\([^[:space:]]*\).*/\1/p' ${config} 2>/dev/null | tail -n 1); [ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid`;
+export const squidPidFile = (config: string) => sh`pidf=$(awk '$1 == "pid_filename" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid`;
 
 /** Which squid.conf the running squid loaded: recorded by tprun when it starts or reconfigures squid. */
 export const LOADED = '/run/tprun/squid.loaded';
