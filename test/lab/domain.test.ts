@@ -92,9 +92,9 @@ t('4. a host firewall with INPUT policy DROP: tprun\'s TPRUN_INPUT accepts the i
 t('2. a bypass by interface (the server side, eth2) no longer breaks the replies of squid\'s own connections', () => {
   const inv = inventory('bypass', 'tproxy: { bypass: [{ interface: eth2 }] }');
   apply(inv);
-  assert.match(lab.nsExec(lab.hostNs(1), 'iptables-save -t mangle'), /-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT\n-A TPRUN_PREROUTING -i eth2 -j RETURN\n/);
   proveInterception(4);
   proveInterception(6);
+  assert.match(lab.nsExec(lab.hostNs(1), 'iptables-save -t mangle'), /-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT\n-A TPRUN_PREROUTING -i eth2 -j RETURN\n/);
 });
 
 t('1. per_interface_tables: lo, or the client side alone, is rejected at validate; both sides intercept', () => {
