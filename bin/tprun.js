@@ -10,18 +10,24 @@ if (args.length === 1 && args[0] === '--version') {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`tprun ${version}\n`);
 } else {
-  const sources = new URL('../src/cli/main.ts', import.meta.url);
-  let main;
-  if (existsSync(sources) || !existsSync(new URL('../dist/src/cli/main.js', import.meta.url))) {
+  const fromSources = existsSync(new URL('../src/cli/main.ts', import.meta.url)) || !existsSync(new URL('../dist/src/cli/main.js', import.meta.url));
+  if (fromSources) {
     const { register } = await import('tsx/esm/api');
     register();
-    ({ main } = await import(sources.href));
-  } else ({ main } = await import('../dist/src/cli/main.js'));
-  try {
-    process.exitCode = await main(args);
-  } catch (e) {
-    // A bug or an unexpected system error: one line, never a stack (TPRUN_DEBUG=1 shows it).
-    process.stderr.write(`tprun: ${process.env.TPRUN_DEBUG ? e.stack : (e?.message ?? String(e)).split('\n')[0]}\n`);
-    process.exitCode = 1;
   }
+  const module = (path) => (fromSources ? `../src/${path}.ts` : `../dist/src/${path}.js`);
+  const { main } = await import(module('cli/main'));
+  let code = 1;
+  try {
+    code = await main(args);
+  } catch (e) {
+    // A bug, never a user's mistake (those are diagnostics): one line, the stack only on request.
+    const { visible } = await import(module('report/safe'));
+    process.stderr.write(`tprun: internal error: ${visible(String(e?.message ?? e))} (set TPRUN_DEBUG=1 for the stack trace, and please report it)\n`);
+    if (process.env.TPRUN_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  }
+  process.exitCode = code;
+  // After an interrupted run, connections to hosts whose transactions go on may still be open:
+  // they must not keep tprun alive (the transactions do not need it).
+  setTimeout(() => process.exit(code), 3000).unref();
 }

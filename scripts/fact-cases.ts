@@ -8,7 +8,8 @@ import { asJson, FACT_KINDS, kindOf } from '../test/fact-kinds.ts';
 const [recording, label] = process.argv.slice(2);
 if (!recording || !label) throw new Error('usage: fact-cases.ts RECORDING.json LABEL');
 const raw = JSON.parse(readFileSync(recording, 'utf8')) as RawFacts;
-const seen = new Map<string, number>();
+// One case per kind from each recording: several files or tables of one host add little.
+const seen = new Set<string>();
 for (const [id, r] of Object.entries(raw)) {
   const kind = kindOf(id);
   const fact = FACT_KINDS[kind];
@@ -16,10 +17,10 @@ for (const [id, r] of Object.entries(raw)) {
     console.log(`no parser for ${id}`);
     continue;
   }
-  const n = (seen.get(kind) ?? 0) + 1;
-  seen.set(kind, n);
+  if (seen.has(kind)) continue;
+  seen.add(kind);
   const dir = `test/facts/${kind}`;
-  const out = `${dir}/${label}${n > 1 ? `-${n}` : ''}.json`;
+  const out = `${dir}/${label}.json`;
   if (existsSync(out)) continue;
   mkdirSync(dir, { recursive: true });
   writeFileSync(out, JSON.stringify({ id, stdout: r.stdout, code: r.code, parsed: asJson(fact.parse(r)) }, null, 1) + '\n');

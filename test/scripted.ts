@@ -5,6 +5,7 @@ import { loadInventory } from '../src/inventory/load.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
 import { fileEdit, framed, recorded } from './facts.ts';
+import { STEP, TX } from '../src/protocol.ts';
 
 /** h1's recorded facts, as a host of another name would report them (its files name it). */
 export function factsAs(name: string, which: 'router-compliant' | 'router-fresh'): RawFacts {
@@ -31,8 +32,11 @@ export class ScriptedConnection implements Connection {
     this.roundTrips++;
     this.scripts.push(script);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (!script.includes('@@tprun-verify')) return { stdout: framed(this.facts()), stderr: '', code: 0 };
-    return this.onChange(script);
+    if (!script.includes(TX.started)) return { stdout: framed(this.facts()), stderr: '', code: 0 };
+    // The start script: the runner's body travels in base64; its journal comes back between these lines.
+    const body = Buffer.from(/<<'TPRUN_B64'[^\n]*\n([\s\S]*?)\nTPRUN_B64/.exec(script)![1]!.replace(/\n/g, ''), 'base64').toString('utf8');
+    const r = this.onChange(body);
+    return { ...r, stdout: `${TX.started}r1 123\n${r.stdout}${TX.followEnd}\n` };
   }
   async close() {}
 }
@@ -66,9 +70,12 @@ export function scriptedFleet(plan: Record<string, Behaviour>, delays: Record<st
       () => (tampered.get(host.name) ?? ((x: RawFacts) => x))(factsAs(host.name, state.get(host.name) === 'compliant' ? 'router-compliant' : 'router-fresh')),
       () => {
         fleet.changed.push(host.name);
-        if (b === 'broken') return { stdout: '@@tprun-step 0\n@@tprun-fail 0\n@@tprun-stderr boom: no such table\n@@tprun-undo 0\n', stderr: '', code: 1 };
+        if (b === 'broken') {
+          const lines = [`${STEP.step}0`, `${STEP.fail}0`, `${STEP.stderr}boom: no such table`, `${STEP.undo}0`, `${STEP.undone}0`, `${STEP.end}rolled-back`];
+          return { stdout: lines.join('\n') + '\n', stderr: '', code: 1 };
+        }
         state.set(host.name, 'compliant');
-        return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(factsAs(host.name, 'router-compliant'))}`, stderr: '', code: 0 };
+        return { stdout: `${STEP.step}0\n${STEP.verify}\n${framed(factsAs(host.name, 'router-compliant'))}${STEP.end}committed\n`, stderr: '', code: 0 };
       },
       delays[host.name] ?? 0,
     );

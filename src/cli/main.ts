@@ -77,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     plan?: string;
     serial?: string;
     'max-fail'?: string;
+    'lock-timeout'?: string;
     'no-detailed-exitcodes'?: boolean;
     'no-color'?: boolean;
     quiet?: boolean;
@@ -121,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     if (o.check || o.roles) return usageError(`--plan applies the plan as reviewed: it takes no ${o.check ? '--check' : '--roles'}`, command);
     if (!positionals.length) positionals.push(saved.inventory.path);
   }
-  if (!positionals.length) return usageError(`${command} needs an INVENTORY (files or directories, merged in order; - for standard input)`, command);
+  if (!positionals.length) return usageError(`${command} needs an INVENTORY file (or several, or a directory; - for standard input)`, command);
   if (positionals.filter((p) => p === '-').length > 1) return usageError('standard input (-) can be read once', command);
   const file = positionals.join(' + ');
 
@@ -137,6 +138,8 @@ export async function main(argv: string[]): Promise<number> {
   if (o.serial !== undefined && !serial) return usageError(`--serial takes N, P% or a list such as 1,10%,100% (each at least 1), not "${o.serial}"`, command);
   const maxFail = o['max-fail'] === undefined ? undefined : parseAmount(o['max-fail']);
   if (o['max-fail'] !== undefined && !maxFail) return usageError(`--max-fail takes N or P%, not "${o['max-fail']}"`, command);
+  const lockTimeout = o['lock-timeout'] === undefined ? 0 : Number(o['lock-timeout']);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) return usageError(`--lock-timeout takes a number of seconds, not "${o['lock-timeout']}"`, command);
   const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
     const m = /^(json|junit):(.+)$/.exec(r);
@@ -168,9 +171,18 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'render') {
     const outDir = o.out ?? 'tprun-render';
     const files = renderFiles({ ...inventory, hosts }, roles);
-    writeRendered(files, outDir);
+    try {
+      writeRendered(files, outDir);
+    } catch (e) {
+      process.stderr.write(`tprun: ${(e as Error).message}\n`);
+      return EXIT.invalid;
+    }
     for (const f of files) process.stdout.write(`${outDir}/${f.path}\n`);
     return EXIT.ok;
+  }
+  if (command === 'doctor') {
+    const { runDoctor } = await import('./doctor.ts');
+    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'] });
   }
   const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
   if (saved && !hosts.some((h) => planned!.has(h.name))) return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
@@ -202,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
       serial,
       maxFail,
       planOut: command === 'check' ? o.out : undefined,
+      lockTimeout,
     },
   });
 }

@@ -2,10 +2,10 @@
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { colorFor, painter } from '../report/color.ts';
-import { summaryLines } from '../report/human.ts';
+import { interruptLines, summaryLines } from '../report/human.ts';
 import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
-import { runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
+import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
 import { EXIT } from '../run/options.ts';
 import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
@@ -46,6 +46,8 @@ export interface CommandOptions {
   verbose: boolean;
   quiet: boolean;
   acceptNewHostKeys: boolean;
+  /** Seconds to wait for a host locked by another apply. */
+  lockTimeout?: number;
   /** Exit 2 when apply changed something (default true). */
   detailedExitCodes?: boolean;
   noColor?: boolean;
@@ -66,6 +68,8 @@ export interface CommandRun {
   /** Tests pass scripted connections and their own output stream. */
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
+  /** Tests drive signals through their own Interrupt. */
+  interrupt?: Interrupt;
   err?: NodeJS.WritableStream;
 }
 
@@ -75,11 +79,27 @@ export async function runCommand(run: CommandRun): Promise<number> {
   const out = run.out ?? (options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
   const err = run.err ?? process.stderr;
   const say = (line: string) => out.write(line + '\n');
+  // Never shown or reported: the inventory's `!secret` values and the identities' passphrases.
+  const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]!] : []));
+  const secrets = [...(run.inventory.secrets ?? []), ...passphrases];
   const paint = painter(colorFor(out, !!options.noColor));
   const columns = process.stdout.columns ?? 0;
   const live = out === process.stdout && process.stdout.isTTY && !options.quiet && columns >= LIVE_MIN_COLUMNS;
-  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint) : plainView(run.hosts, say, paint);
-  let outcome: Awaited<ReturnType<typeof runFleet>>;
+  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint, secrets) : plainView(run.hosts, say, paint, secrets);
+  // Ctrl-C / SIGTERM: the first stops starting hosts and lets transactions under way finish; the
+  // second stops waiting. Either way the recap and the reports are written.
+  const interrupt = run.interrupt ?? new Interrupt();
+  const onSignal = (sig: NodeJS.Signals) => {
+    const what = interrupt.signal();
+    err.write(
+      what === 'stop'
+        ? `\ntprun: ${sig}: starting no new host; waiting for the transactions under way to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to stop waiting)\n`
+        : `\ntprun: ${sig} again: no longer waiting; transactions under way complete or roll back on their hosts by themselves\n`,
+    );
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  if (!run.interrupt) for (const s of signals) process.on(s, onSignal);
+  let outcome;
   try {
     outcome = await runFleet({
       mode: run.mode,
@@ -93,14 +113,20 @@ export async function runCommand(run: CommandRun): Promise<number> {
       connect: run.connect,
       approve: run.approve,
       observer: view,
+      lockTimeout: options.lockTimeout,
+      interrupt,
     });
+    if (interrupt.abandoned) view.abandon?.(outcome.results);
+    await view.finished();
   } catch (e) {
     // Hosts may have been contacted: one line, and never 1.
     err.write(`tprun: the run stopped: ${(e as Error).message.split('\n')[0]}\n`);
     return EXIT.failed;
+  } finally {
+    if (!run.interrupt) for (const s of signals) process.off(s, onSignal);
   }
-  await view.finished();
-  summaryLines(outcome.results, outcome.seconds, { ...options, paint }).forEach(say);
+  summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
+  interruptLines(outcome.interrupted).forEach(say);
   const reportErrors = writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
@@ -112,6 +138,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
     started: outcome.started,
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
+    secrets,
   });
   if (options.planOut) {
     const e = writePlan(options.planOut, run, outcome.results);

@@ -48,6 +48,12 @@ export const OPTIONS: OptionSpec[] = [
     help: 'a batch with more failed or unreachable hosts than this stops the rollout: no further host starts (default 0 with --serial)',
     complete: 'none',
   },
+  {
+    name: 'lock-timeout',
+    arg: 'S',
+    help: 'wait up to S seconds for a host locked by another apply (default 0: that host fails at once, naming who holds the lock)',
+    complete: 'none',
+  },
   { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
   {
     name: 'out',
@@ -109,7 +115,16 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'apply the plan on every selected host',
     description:
       "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
-    options: ['plan', 'check', 'serial', 'max-fail', 'no-detailed-exitcodes', ...RUN],
+    options: ['plan', 'check', 'serial', 'max-fail', 'lock-timeout', 'no-detailed-exitcodes', ...RUN],
+    complete: 'file',
+  },
+  {
+    name: 'doctor',
+    args: 'INVENTORY',
+    summary: "the guide's troubleshooting, read-only: findings with evidence, cause and fix",
+    description:
+      "Reads each selected host's logs, counters, rules, routes, sockets and settings in one round trip and reports findings (ids TP0xx, documented in docs/doctor.md): what was seen, what it means, and the fix. Changes nothing; exits 4 when a host has a finding.",
+    options: ['limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
     complete: 'file',
   },
   {

@@ -41,20 +41,24 @@ export function groupMembers(raw: RawInventory): Record<string, string[]> {
   return Object.fromEntries(Object.keys(groups).map((g) => [g, members(g, new Set())]));
 }
 
-/** The vars of every group a host is in: parents before children, then in the order written. */
-function groupVarsOf(raw: RawInventory, members: Record<string, string[]>, host: string): unknown[] {
+/** Per host, the vars of every group it is in: parents before children, then in the order written. */
+function groupVarsByHost(raw: RawInventory, members: Record<string, string[]>): Map<string, unknown[]> {
   const groups = Object.keys(raw.groups ?? {});
+  const parents = new Map<string, string[]>();
+  for (const p of groups) for (const c of raw.groups![p]!.children ?? []) parents.set(c, [...(parents.get(c) ?? []), p]);
+  const depths = new Map<string, number>();
   const depth = (g: string, seen = new Set<string>()): number => {
+    if (depths.has(g)) return depths.get(g)!;
     if (seen.has(g)) return 0;
     seen.add(g);
-    const parents = groups.filter((p) => raw.groups![p]!.children?.includes(g));
-    return parents.length ? 1 + Math.max(...parents.map((p) => depth(p, seen))) : 0;
+    const d = Math.max(-1, ...(parents.get(g) ?? []).map((p) => depth(p, seen))) + 1;
+    depths.set(g, d);
+    return d;
   };
-  return groups
-    .filter((g) => members[g]!.includes(host))
-    .map((g, i) => ({ g, i, d: depth(g) }))
-    .sort((a, b) => a.d - b.d || a.i - b.i)
-    .map(({ g }) => raw.groups![g]!.vars);
+  const ordered = groups.map((g, i) => ({ g, i, d: depth(g) })).sort((a, b) => a.d - b.d || a.i - b.i);
+  const out = new Map<string, unknown[]>();
+  for (const { g } of ordered) for (const h of members[g]!) out.set(h, [...(out.get(h) ?? []), raw.groups![g]!.vars]);
+  return out;
 }
 
 export interface LoadResult {
@@ -73,6 +77,8 @@ function peersOf(raw: RawInventory): WccpPeer[] {
     return {
       name,
       address: p.address as string,
+      // Routers send GRE from their router ID (usually a loopback), not from the address squid contacts.
+      router_id: (p.router_id as string | undefined) ?? (p.address as string),
       caches: (p.caches as string[]) ?? [],
       customer_interfaces: (p.customer_interfaces as string[]) ?? [],
       proxy_interfaces: (p.proxy_interfaces as string[]) ?? [],
@@ -85,15 +91,23 @@ function peersOf(raw: RawInventory): WccpPeer[] {
 export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()): { hosts: Host[]; peers: WccpPeer[] } {
   const peers = peersOf(raw);
   const members = groupMembers(raw);
+  const groupVars = groupVarsByHost(raw, members);
   const hosts: Host[] = [];
   const strip = (h: Record<string, unknown>) => {
     const { address: _a, bridge: _b, ...vars } = h;
     return vars;
   };
+  // Each cache's peers by name (a Map: linear in hosts × caches, and names are plain data).
+  const peersOfCache = new Map<string, WccpPeer[]>();
+  for (const p of peers) for (const c of new Set(p.caches)) peersOfCache.set(c, [...(peersOfCache.get(c) ?? []), p]);
+  // The built-in and inventory defaults are merged once, not once per host.
+  const shared = deepMerge<HostVars>(base, raw.defaults);
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
-      const vars = deepMerge<HostVars>(base, raw.defaults, ...groupVarsOf(raw, members, name), strip(h));
-      const wccp = peers.filter((p) => p.caches.includes(name));
+      const vars = deepMerge<HostVars>(shared, ...(groupVars.get(name) ?? []), strip(h));
+      // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
+      vars.tproxy.mask ??= vars.tproxy.mark;
+      const wccp = peersOfCache.get(name) ?? [];
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });
     }
@@ -137,7 +151,9 @@ function uniqueDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 export function loadInventoryFromSource(src: InventorySource, roles: readonly Role[] = ROLES): LoadResult {
   const syntax = src.syntaxDiagnostics();
   if (hasErrors(syntax)) return { diagnostics: syntax };
-  const data = src.doc.toJS() ?? {};
+  const parsed = src.data();
+  if ('diagnostic' in parsed) return { diagnostics: [...syntax, parsed.diagnostic] };
+  const data = parsed.value ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     return { diagnostics: [src.diag('error', [], 'the inventory must be a mapping with routers, bridges, defaults and wccp_peers')] };
   }
@@ -163,7 +179,7 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, groups: groupMembers(raw) }, diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets], groups: groupMembers(raw) }, diagnostics };
 }
 
 export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {

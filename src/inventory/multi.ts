@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Document, type Node } from 'yaml';
+import type { Node } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
 import { loadInventoryFromSource, type LoadResult } from './load.ts';
 import { InventorySource, type PathSeg } from './source.ts';
@@ -29,7 +29,8 @@ export function dropExtensionKeys(v: unknown): unknown {
 function mergeInto(a: unknown, b: unknown): unknown {
   if (!isMap(a) || !isMap(b)) return b === undefined ? a : b;
   const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = k in out ? mergeInto(out[k], v) : v;
+  // defineProperty: a key named __proto__ stays a key.
+  for (const [k, v] of Object.entries(b)) Object.defineProperty(out, k, { value: Object.hasOwn(out, k) ? mergeInto(out[k], v) : v, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -64,27 +65,30 @@ export function expandInventoryPaths(paths: readonly string[]): { files: string[
 
 /** The merged inventory, answering positions from the file that set each value (the last one that has it). */
 export class MergedSource {
-  readonly doc: Document;
   readonly sha256: string;
   readonly text: string;
   readonly lines: InventorySource['lines'];
+  readonly secrets: string[];
 
   constructor(
     readonly file: string,
     readonly sources: InventorySource[],
   ) {
-    // A file with syntax errors is reported by syntaxDiagnostics() before anything reads the merge.
-    const broken = sources.some((s) => s.doc.errors.length);
-    const merged = broken ? {} : sources.reduce<unknown>((acc, s) => mergeInto(acc, s.doc.toJS() ?? {}), {});
-    this.doc = new Document(dropExtensionKeys(merged));
     this.text = sources.map((s) => s.text).join('\n');
-    this.sha256 =
-      sources.length === 1
-        ? sources[0]!.sha256
-        : createHash('sha256')
-            .update(sources.map((s) => `${s.file}\0${s.sha256}\n`).join(''))
-            .digest('hex');
+    this.sha256 = sources.length === 1 ? sources[0]!.sha256 : createHash('sha256').update(sources.map((s) => `${s.file}\0${s.sha256}\n`).join('')).digest('hex');
     this.lines = sources[0]!.lines;
+    this.secrets = sources.flatMap((s) => s.secrets);
+  }
+
+  /** Each file's data (its own alias limits apply), merged in order, x- keys dropped. */
+  data(): { value: unknown } | { diagnostic: Diagnostic } {
+    let merged: unknown = {};
+    for (const s of this.sources) {
+      const d = s.data();
+      if ('diagnostic' in d) return d;
+      merged = mergeInto(merged, d.value ?? {});
+    }
+    return { value: dropExtensionKeys(merged) };
   }
 
   /** The source that set this path: the last file that has it, else the last with its nearest ancestor. */

@@ -27,11 +27,14 @@ export interface Bypass {
 
 export interface TproxyVars {
   mark: number;
+  /** Defaults to the mark. */
   mask: number;
   table: number;
   /** Give each receiving interface its own table (table, table+1, ...). */
   per_interface_tables: boolean;
   ports: number[];
+  /** Intercepted TLS ports, sent to squid.https_tproxy_port. */
+  https_ports: number[];
   families: Family[];
   interfaces: string[];
   bypass: Bypass[];
@@ -58,6 +61,8 @@ export interface WccpService {
 export interface WccpPeer {
   name: string;
   address: string;
+  /** The router's WCCP router ID, the source of its GRE packets (defaults to address). */
+  router_id: string;
   caches: string[];
   customer_interfaces: string[];
   proxy_interfaces: string[];
@@ -88,4 +93,6 @@ export interface Inventory {
   peers: WccpPeer[];
   /** The inventory's own groups (groups:), each with all its hosts, children's included. */
   groups?: Record<string, string[]>;
+  /** Values the inventory tags `!secret`: reports and -v output redact them. */
+  secrets?: string[];
 }

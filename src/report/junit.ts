@@ -5,7 +5,8 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import { changeDiff } from '../resources/view.ts';
-import type { RunSummary } from './write.ts';
+import { mapStrings, redact, xmlSafe } from './safe.ts';
+import { secretsOf, type RunSummary } from './summary.ts';
 
 type Case = Record<string, unknown>;
 
@@ -53,5 +54,7 @@ export function junitReport(run: RunSummary): string {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
     testsuites: { '@_name': `tprun ${run.mode} ${run.inventory.path}`, '@_tests': total('@_tests'), '@_failures': total('@_failures'), '@_errors': total('@_errors'), '@_time': run.seconds.toFixed(3), testsuite: suites },
   };
-  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(doc);
+  // Valid XML whatever a host printed: characters XML forbids are written out, secrets redacted.
+  const secrets = secretsOf(run);
+  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(mapStrings(doc, (s) => xmlSafe(redact(s, secrets))));
 }

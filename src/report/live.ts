@@ -13,13 +13,15 @@ import { resultLine, roleSummaries } from './human.ts';
 export interface ProgressView extends FleetObserver {
   /** Resolves when the view has drawn its last frame. */
   finished(): Promise<void>;
+  /** The run stopped waiting: every host gets its (possibly "outcome unknown") result. */
+  abandon?(results: readonly HostResult[]): void;
 }
 
-export function plainView(hosts: readonly Host[], say: (line: string) => void, paint: Paint = plain): ProgressView {
+export function plainView(hosts: readonly Host[], say: (line: string) => void, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
   const results = new Map<string, HostResult>();
   let next = 0;
   const flush = () => {
-    for (; next < hosts.length && results.has(hosts[next]!.name); next++) say(resultLine(results.get(hosts[next]!.name)!, paint));
+    for (; next < hosts.length && results.has(hosts[next]!.name); next++) say(resultLine(results.get(hosts[next]!.name)!, { paint, secrets }));
   };
   return {
     done: (h, r) => {
@@ -38,7 +40,7 @@ export const quietView = (): ProgressView => ({ finished: async () => undefined 
 type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 
 /** A drifted host is not a success: listr2's "skipped" state, drawn as a yellow "!", is how it shows. */
-export function liveView(hosts: readonly Host[], forks: number, paint: Paint = plain): ProgressView {
+export function liveView(hosts: readonly Host[], forks: number, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
   const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
   for (const h of hosts) {
     let resolve!: (r: HostResult) => void;
@@ -52,13 +54,20 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
         const w = waiting.get(host.name)!;
         w.task = task;
         const r = await w.result;
-        task.title = resultLine(r, paint);
-        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, paint));
-        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, paint));
+        // resultLine makes a host's control characters visible: a title never carries an escape.
+        task.title = resultLine(r, { paint, secrets });
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, { paint, secrets }));
+        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, { paint, secrets }));
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
-    { concurrent: forks, exitOnError: false, renderer: 'default', rendererOptions: {
+    // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.
+    {
+      concurrent: forks,
+      exitOnError: false,
+      registerSignalListeners: false,
+      renderer: 'default',
+      rendererOptions: {
         collapseErrors: false,
         collapseSubtasks: false,
         showErrorMessage: false,
@@ -75,6 +84,10 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
       if (t) t.output = phase;
     },
     done: (host, r) => waiting.get(host.name)?.resolve(r),
+    // On a second signal the run stops waiting: hosts without a result end their task too.
+    abandon: (results: readonly HostResult[]) => {
+      for (const r of results) waiting.get(r.host)?.resolve(r);
+    },
     finished: async () => void (await running),
   };
 }

@@ -1,23 +1,9 @@
 /** --report FORMAT:FILE writers; "-" writes to stdout (the human output then goes to stderr). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Host, Inventory } from '../inventory/types.ts';
-import type { HostResult } from '../run/host.ts';
+import type { RunSummary } from './summary.ts';
 import { jsonReport } from './json.ts';
 import { junitReport } from './junit.ts';
-
-export interface RunSummary {
-  version: string;
-  mode: 'check' | 'apply';
-  inventory: Inventory;
-  hosts: Host[];
-  roles: string[];
-  limit?: string;
-  results: HostResult[];
-  started: Date;
-  seconds: number;
-  exitCode: number;
-}
 
 export interface ReportTarget {
   format: 'json' | 'junit';

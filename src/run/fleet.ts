@@ -9,6 +9,9 @@ import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
 import { runHost, type HostResult, type Phase } from './host.ts';
 import { EXIT } from './options.ts';
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import type { LockHolder } from '../apply/tx.ts';
 import { amountText, batchSizes, exceeds, type Amount } from './rollout.ts';
 
 export type Mode = 'check' | 'apply';
@@ -36,6 +39,33 @@ export interface FleetRun {
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
+  /** Seconds an apply waits for a locked host (default 0: fail it at once). */
+  lockTimeout?: number;
+  /** Who the host locks name (run id, user, controller). */
+  holder?: LockHolder;
+  /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
+  interrupt?: Interrupt;
+}
+
+/**
+ * The operator's Ctrl-C / SIGTERM. First: no new host starts and no host starts its transaction;
+ * those under way finish (their outcome is collected). Second: stop waiting; the hosts' own
+ * transactions still complete or roll back on their own.
+ */
+export class Interrupt {
+  stopping = false;
+  abandoned = false;
+  private wake: (() => void) | undefined;
+  readonly abandon = new Promise<void>((r) => (this.wake = r));
+  signal(): 'stop' | 'abandon' {
+    if (!this.stopping) {
+      this.stopping = true;
+      return 'stop';
+    }
+    this.abandoned = true;
+    this.wake?.();
+    return 'abandon';
+  }
 }
 
 export interface FleetOutcome {
@@ -45,6 +75,8 @@ export interface FleetOutcome {
   started: Date;
   seconds: number;
   exitCode: number;
+  /** Set when a signal cut the run short: hosts not started, and those whose outcome is unknown. */
+  interrupted?: { notStarted: string[]; unknown: string[] };
 }
 
 /** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
@@ -61,43 +93,100 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   const started = new Date();
   const t0 = performance.now();
   const results = new Map<string, HostResult>();
+  const phases = new Map<string, Phase>();
+  const holder = run.holder ?? defaultHolder();
+  const stop = run.interrupt;
   const sizes = batchSizes(run.hosts.length, run.serial);
   const maxFail = run.maxFail ?? (run.serial ? { count: 0 } : undefined);
-  let stopped: string | undefined;
-  let first = 0;
-  for (const [b, size] of sizes.entries()) {
-    const batch = run.hosts.slice(first, first + size);
-    first += size;
+  let rolloutStopped: string | undefined;
+  const runBatch = async (batch: Host[], b: number) => {
     let next = 0;
     let failed = 0;
     const worker = async () => {
-      while (next < batch.length && !stopped) {
+      while (next < batch.length && !stop?.stopping && !rolloutStopped) {
         const host = batch[next++]!;
-        const approve = run.approve && ((plan: HostPlan) => run.approve!(host, plan));
-        const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, approve, onPhase: (p) => run.observer?.phase?.(host, p) });
+        let r: HostResult;
+        try {
+          r = await runHost(host, {
+            mode: run.mode,
+            roles: run.roles,
+            connect,
+            approve: run.approve && ((plan: HostPlan) => run.approve!(host, plan)),
+            holder,
+            lockTimeout: run.lockTimeout,
+            shouldStop: () => !!stop?.stopping,
+            onPhase: (p) => {
+              phases.set(host.name, p);
+              run.observer?.phase?.(host, p);
+            },
+          });
+        } catch (e) {
+          // runHost keeps its errors; this is the last guard so that one host cannot end the run.
+          r = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0, error: { step: 'run', message: (e as Error).message } };
+        }
+        if (stop?.abandoned) return;
         results.set(host.name, r);
-        if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !stopped) {
-          stopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
+        if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !rolloutStopped) {
+          rolloutStopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
         }
         run.observer?.done?.(host, r);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, batch.length)) }, worker));
-    if (stopped) break;
+  };
+  const rollout = (async () => {
+    let first = 0;
+    for (const [b, size] of sizes.entries()) {
+      const batch = run.hosts.slice(first, first + size);
+      first += size;
+      await runBatch(batch, b);
+      if (rolloutStopped || stop?.stopping) break;
+    }
+  })();
+  await (stop ? Promise.race([rollout, stop.abandon]) : rollout);
+  let interrupted: FleetOutcome['interrupted'];
+  if (stop?.stopping) {
+    interrupted = { notStarted: [], unknown: [] };
+    for (const h of run.hosts) {
+      if (results.has(h.name)) continue;
+      const phase = phases.get(h.name);
+      const r: HostResult = { host: h.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+      if (!phase) {
+        interrupted.notStarted.push(h.name);
+        r.error = { step: 'interrupted', message: 'not started: the run was interrupted' };
+      } else if (phase === 'apply') {
+        interrupted.unknown.push(h.name);
+        r.outcomeUnknown = true;
+        r.error = { step: 'interrupted', message: 'outcome unknown: tprun stopped waiting; the transaction continues on the host (the next run reports its outcome)' };
+      } else {
+        r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };
+      }
+      results.set(h.name, r);
+    }
+    for (const r of results.values()) if (r.outcomeUnknown && !interrupted.unknown.includes(r.host)) interrupted.unknown.push(r.host);
   }
   // Hosts a stopped rollout never started: reported, in inventory order, as never touched.
   for (const host of run.hosts) {
     if (results.has(host.name)) continue;
-    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: stopped ?? 'not started' }, messages: [], roundTrips: 0, durationMs: 0 };
+    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: rolloutStopped ?? 'not started' }, messages: [], notes: [], roundTrips: 0, durationMs: 0 };
     results.set(host.name, r);
     run.observer?.done?.(host, r);
   }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  return {
-    mode: run.mode,
-    results: ordered,
-    started,
-    seconds: (performance.now() - t0) / 1000,
-    exitCode: exitCode(ordered, run.mode, run.detailedExitCodes ?? true),
-  };
+  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? true);
+  // An interrupted run never says "all done": the failed bit is set.
+  if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
+  return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };
+}
+
+/** The lock's holder for this run: a run id that also names the host-side transaction. */
+export function defaultHolder(): LockHolder {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
+  return { run: `${stamp}-${hostname().split('.')[0]}-${process.pid}-${randomBytes(3).toString('hex')}`, user, controller: hostname() };
 }
