@@ -59,7 +59,11 @@ t('a reviewed plan: apply --plan applies it where nothing moved and refuses the 
   const a = tprun('apply', '--plan', plan);
   assert.is(a.code, 6, out(a));
   assert.match(a.out, /^h2: changed: 1 change applied/m);
-  assert.match(a.out, /^h4: FAILED at plan: refused: the host changed since the plan \(1 planned, \d+ now\): .*new change ~ file \/etc\/squid\/squid\.conf/m, out(a));
+  assert.match(
+    a.out,
+    /^h4: FAILED at plan: refused: the host changed since the plan \(1 planned, \d+ now\): .*new change ~ file \/etc\/squid\/squid\.conf/m,
+    out(a),
+  );
   assert.is(lab.onHost(4, 'cat /proc/sys/net/ipv4/conf/all/rp_filter').out.trim(), '1', 'nothing was applied on the refused host');
   assert.is(tprun('check', inv, '--limit', 'h2').code, 0);
 });
