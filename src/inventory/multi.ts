@@ -30,7 +30,8 @@ function mergeInto(a: unknown, b: unknown): unknown {
   if (!isMap(a) || !isMap(b)) return b === undefined ? a : b;
   const out: Record<string, unknown> = { ...a };
   // defineProperty: a key named __proto__ stays a key.
-  for (const [k, v] of Object.entries(b)) Object.defineProperty(out, k, { value: Object.hasOwn(out, k) ? mergeInto(out[k], v) : v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(b))
+    Object.defineProperty(out, k, { value: Object.hasOwn(out, k) ? mergeInto(out[k], v) : v, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -75,7 +76,12 @@ export class MergedSource {
     readonly sources: InventorySource[],
   ) {
     this.text = sources.map((s) => s.text).join('\n');
-    this.sha256 = sources.length === 1 ? sources[0]!.sha256 : createHash('sha256').update(sources.map((s) => `${s.file}\0${s.sha256}\n`).join('')).digest('hex');
+    this.sha256 =
+      sources.length === 1
+        ? sources[0]!.sha256
+        : createHash('sha256')
+            .update(sources.map((s) => `${s.file}\0${s.sha256}\n`).join(''))
+            .digest('hex');
     this.lines = sources[0]!.lines;
     this.secrets = sources.flatMap((s) => s.secrets);
   }
