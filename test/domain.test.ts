@@ -66,6 +66,20 @@ test('4. on a WCCP cache TPRUN_INPUT also accepts GRE and WCCP (UDP 2048) from t
   assert.equal(rulesOf(p, 'ip6tables filter TPRUN_INPUT'), ['-A TPRUN_INPUT -p tcp -m mark --mark 0x1/0x1 -j ACCEPT']);
 });
 
+test('4. a firewall in an nftables table of its own (input hook, policy drop) is reported: TPRUN_INPUT cannot override it', () => {
+  const chain = (family: string, table: string, name: string, policy: string) => `{"chain": {"family": "${family}", "table": "${table}", "name": "${name}", "handle": 9, "type": "filter", "hook": "input", "prio": 0, "policy": "${policy}"}}`;
+  const withChain = (c: string) => ({ 'nft.chains': (s: string) => s.replace(/\]\}\s*$/, `, ${c}]}\n`) });
+  const warned = (p: HostPlan) => p.diagnostics.filter((d) => d.severity === 'warning' && /filters input on its own/.test(d.message)).map((d) => d.message);
+  assert.equal(warned(plan(recorded('router-compliant'))), []);
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('inet', 'fw', 'input', 'drop'))))), [
+    'nftables chain inet fw input filters input on its own (policy drop): tprun\'s accept in iptables\' TPRUN_INPUT does not override it; it must accept the intercepted packets itself (e.g. "meta mark & 0x1 == 0x1 accept")',
+  ]);
+  // iptables-nft's own filter table is where TPRUN_INPUT lives; an accepting chain elsewhere is fine.
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('ip', 'filter', 'INPUT', 'drop'))))), []);
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('inet', 'fw', 'input', 'accept'))))), []);
+  assert.equal(warned(plan(edited('router-compliant', { 'nft.chains': { stdout: '', code: 127 } }))), []);
+});
+
 // ── 2 and 16. bypass order, --transparent ───────────────────────────────────────────────────
 
 test('2/16. the socket match (--transparent) comes before the bypass RETURNs, which come before TPROXY', () => {

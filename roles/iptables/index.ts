@@ -20,7 +20,7 @@ import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { toolVersion } from './facts.ts';
+import { nftChains, toolVersion, type NftChain } from './facts.ts';
 import { normaliseRule } from './rules.ts';
 
 const ROLE = 'iptables';
@@ -104,6 +104,23 @@ function foreignRules(host: Host, family: Family, table: SaveTable | null): Diag
   );
 }
 
+/**
+ * A firewall in an nftables table of its own (firewalld, a hand-written `inet filter`) has its
+ * own input hook: an accept in iptables' filter table (TPRUN_INPUT) does not override its drop.
+ * iptables-nft's own tables are `ip filter` and `ip6 filter`.
+ */
+function otherInputFirewalls(host: Host, chains: NftChain[] | null): Diagnostic[] {
+  const { mark, mask } = host.vars.tproxy;
+  return (chains ?? [])
+    .filter((c) => c.hook === 'input' && !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')) && (c.policy === 'drop' || c.table === 'firewalld'))
+    .map((c) => ({
+      severity: 'warning' as const,
+      host: host.name,
+      role: ROLE,
+      message: `nftables chain ${c.family} ${c.table} ${c.name} filters input on its own${c.policy === 'drop' ? ' (policy drop)' : ''}: tprun's accept in iptables' TPRUN_INPUT does not override it; it must accept the intercepted packets itself (e.g. "meta mark & ${hex(mask)} == ${hex(mark)} accept")`,
+    }));
+}
+
 export const iptables = defineRole({
   name: ROLE,
   applies: () => true,
@@ -112,6 +129,7 @@ export const iptables = defineRole({
     mangle: { ipv4: saveTable('iptables', 'mangle'), ipv6: saveTable('ip6tables', 'mangle') },
     filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
+    nft: nftChains,
   }),
   requirements: (host, f) =>
     host.vars.tproxy.families.map((fam) => {
@@ -134,6 +152,6 @@ export const iptables = defineRole({
       chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
       chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
     ]).filter((c) => c.before !== null || c.after !== null);
-    return { changes, diagnostics: FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])) };
+    return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...otherInputFirewalls(host, f.nft)] };
   },
 });
