@@ -193,6 +193,8 @@ test('3. tproxy.https_ports without squid.https_tproxy_port, or an https port wi
   assert.match(noPort.join('\n'), /tproxy\.https_ports needs squid\.https_tproxy_port/);
   const noCert = messages(`${HEAD}  tproxy: { https_ports: [443] }\nrouters:\n  c1: { address: 198.51.100.10, squid: { https_tproxy_port: 3130 } }\n`);
   assert.match(noCert.join('\n'), /^inv\.yml:6:61: squid\.https_tproxy_port needs a certificate/m);
+  // Squid 4's spelling of the option counts too.
+  assert.equal(messages(`${HEAD}  tproxy: { https_ports: [443] }\nrouters:\n  c1: { address: 198.51.100.10, squid: { https_tproxy_port: 3130, https_tproxy_port_options: [tls-cert=/etc/squid/ca.pem] } }\n`), []);
 });
 
 test('3. an HTTPS tproxy port: its own https_port line, its own TPROXY rule, and a squid built with OpenSSL', () => {

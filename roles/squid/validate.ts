@@ -61,8 +61,8 @@ function validateHttps(h: Host, at: ReportSetting): void {
   if ([squid.http_port, squid.tproxy_port].includes(squid.https_tproxy_port)) {
     at(['squid', 'https_tproxy_port'], 'error', `squid.https_tproxy_port ${squid.https_tproxy_port} is also an http_port: "A dedicated squid port for tproxy is REQUIRED"`);
   }
-  if (!squid.https_tproxy_port_options.some((o) => o.startsWith('cert='))) {
-    at([['squid', 'https_tproxy_port_options'], ['squid', 'https_tproxy_port']], 'error', 'squid.https_tproxy_port needs a certificate: add cert=/path/to/ca.pem (and usually generate-host-certificates=on) to squid.https_tproxy_port_options');
+  if (!squid.https_tproxy_port_options.some((o) => o.startsWith('cert=') || o.startsWith('tls-cert='))) {
+    at([['squid', 'https_tproxy_port_options'], ['squid', 'https_tproxy_port']], 'error', 'squid.https_tproxy_port needs a certificate: add cert=/path/to/ca.pem (or tls-cert=) (and usually generate-host-certificates=on) to squid.https_tproxy_port_options');
   }
   squid.https_tproxy_port_options.forEach((opt, i) => {
     const flag = opt.split('=')[0]!.toLowerCase();
