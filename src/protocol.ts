@@ -11,7 +11,21 @@ export const STEP = {
   stdout: '@@tprun-stdout ',
   undo: '@@tprun-undo ',
   undoFail: '@@tprun-undo-fail ',
+  undone: '@@tprun-undone ',
+  ok: '@@tprun-ok ',
+  preflight: '@@tprun-preflight ',
+  end: '@@tprun-end ',
   verify: '@@tprun-verify',
+} as const;
+
+/** Lines of the host-side transaction machinery (src/apply/tx.ts): lock, earlier transaction, start. */
+export const TX = {
+  lock: '@@tprun-lock ',
+  last: '@@tprun-last ',
+  lastLine: '@@tprun-last-line ',
+  started: '@@tprun-started ',
+  startFail: '@@tprun-start-fail ',
+  followEnd: '@@tprun-follow-end',
 } as const;
 
 /** Every script starts from a known locale and PATH: parsers read C-locale output. */

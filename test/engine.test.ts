@@ -1,19 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { changeScript, parseChangeOutput, planSteps, type ScriptStep } from '../src/apply/script.ts';
-import { Fact, factsScript, parseFactsOutput, type RawFacts } from '../src/facts/fact.ts';
+import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ScriptStep } from '../src/apply/script.ts';
+import { Fact, factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { writeFileCommands } from '../src/resources/file.ts';
 import { raw, sh as sh_ } from '../src/shell.ts';
 import { ROLES } from '../roles/registry.ts';
 import { exitCode } from '../src/run/fleet.ts';
 import { runHost } from '../src/run/host.ts';
-import type { Connection, RunResult } from '../src/ssh/connection.ts';
 import { framed, recorded } from './facts.ts';
+import { ScriptedConnection } from './scripted.ts';
 
 const sh = (script: string) => {
   const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' });
@@ -27,14 +27,22 @@ test('facts script frames every probe; output without a trailing newline and exi
 });
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-engine-'));
+let txn = 0;
+/** A fresh transaction directory (on a host: /var/lib/tprun/tx/RUN). */
+const tx = () => {
+  const dir = join(tmp, `tx${++txn}`);
+  mkdirSync(dir);
+  return { dir, run: `r${txn}` };
+};
 const step = (id: string, commands: string[], undo: string[]): ScriptStep => ({ id, commands: commands.map(raw), undo: undo.map(raw) });
 
 test('change script: all steps succeed, stdout kept, verify facts follow', () => {
   const f = join(tmp, 'ok');
-  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [new Fact('v', raw(`cat ${f}`), (r) => r)]));
+  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [new Fact('v', raw(`cat ${f}`), (r) => r)], tx()));
   assert.is(out.code, 0, out.stderr);
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, undefined);
+  assert.is(r.verdict, 'committed');
   assert.equal(r.stdout.get(0), ['hello']);
   assert.equal(parseFactsOutput(r.verifyOutput!), { v: { stdout: '1\n2\n', code: 0 } });
 });
@@ -48,12 +56,13 @@ test('change script: a failure mid-way undoes that step and every earlier one, i
     step('c', [`echo do-c >> ${log}`, 'echo "boom: no such thing" >&2', 'false', `echo never >> ${log}`], [`echo undo-c >> ${log}`]),
     step('d', [`echo do-d >> ${log}`], [`echo undo-d >> ${log}`]),
   ];
-  const out = sh(changeScript(steps, []));
+  const out = sh(changeScript(steps, [], tx()));
   assert.is(out.code, 1);
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, 2);
   assert.is(r.stderr, 'boom: no such thing');
   assert.equal(r.undone, [2, 1, 0]);
+  assert.is(r.verdict, 'rolled-back');
   assert.is(r.verifyOutput, undefined);
   assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['do-a', 'do-b', 'do-c', 'undo-c', 'undo-b', 'undo-a']);
 });
@@ -63,46 +72,29 @@ test('file steps: candidate validated before the swap; a rejected candidate leav
   writeFileSync(live, 'old\n');
   const good = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'new\n', install: true, validate: (c) => sh_`grep -q new ${c}` });
   const later = step('later', ['false'], []);
-  let out = sh(changeScript([{ id: 'file', ...good }, later], []));
+  let out = sh(changeScript([{ id: 'file', ...good }, later], [], tx()));
   assert.is(parseChangeOutput(out.stdout).failed, 1);
   assert.is(readFileSync(live, 'utf8'), 'old\n'); // swapped, then rolled back
   const bad = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'broken\n', install: true, validate: () => raw('echo "FATAL: Bungled" >&2; false') });
-  out = sh(changeScript([{ id: 'file', ...bad }], []));
+  out = sh(changeScript([{ id: 'file', ...bad }], [], tx()));
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, 0);
   assert.match(r.stderr, /FATAL: Bungled/);
   assert.is(readFileSync(live, 'utf8'), 'old\n');
   assert.not.ok(existsSync(live + '.tprun-new'));
-  out = sh(changeScript([{ id: 'file', ...good }], []));
+  out = sh(changeScript([{ id: 'file', ...good }], [], tx()));
   assert.is(out.code, 0);
   assert.is(readFileSync(live, 'utf8'), 'new\n');
   assert.is(readFileSync(live + '.tprun-prev', 'utf8'), 'old\n'); // the previous version is kept
   const fresh = join(tmp, 'sub/new.conf');
-  sh(changeScript([{ id: 'f', ...writeFileCommands({ role: 'sysctl', path: fresh, mode: '0600', content: 'x\n', install: true }) }, later], []));
+  sh(changeScript([{ id: 'f', ...writeFileCommands({ role: 'sysctl', path: fresh, mode: '0600', content: 'x\n', install: true }) }, later], [], tx()));
   assert.not.ok(existsSync(fresh)); // did not exist before: removed on rollback
 });
-
-/** A scripted connection: answers the facts script with recorded facts and runs change scripts through a callback. */
-class ScriptedConnection implements Connection {
-  roundTrips = 0;
-  scripts: string[] = [];
-  constructor(
-    private facts: RawFacts,
-    private onChange: (script: string) => RunResult,
-  ) {}
-  async run(script: string): Promise<RunResult> {
-    this.roundTrips++;
-    this.scripts.push(script);
-    if (!script.includes('@@tprun-verify')) return { stdout: framed(this.facts), stderr: '', code: 0 };
-    return this.onChange(script);
-  }
-  async close() {}
-}
 
 const h1 = loadInventory('inventories/lab.yml').inventory!.hosts[0]!;
 
 test('runHost check: one round trip, drifted, nothing sent that changes the host', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
   const r = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'drifted');
   assert.is(r.roundTrips, 1);
@@ -110,19 +102,20 @@ test('runHost check: one round trip, drifted, nothing sent that changes the host
 
 test('runHost apply: two round trips (facts, then changes with verify); verified by re-planning', async () => {
   let sent = '';
-  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
     sent = script;
-    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}`, stderr: '', code: 0 };
+    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}@@tprun-end committed\n`, stderr: '', code: 0 };
   });
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'changed', JSON.stringify(r.error));
   assert.is(r.roundTrips, 2);
   assert.match(sent, /iptables-restore --noflush/);
   assert.is(planSteps(r.plan!).length, (sent.match(/^do_\d+\(\) \{$/gm) ?? []).length);
+  assert.not.match(sent, /\/tmp\//, 'nothing of the transaction lives in /tmp');
 });
 
 test('runHost apply: verify catches what is still wrong after the script', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}`, stderr: '', code: 0 }));
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}@@tprun-end committed\n`, stderr: '', code: 0 }));
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, 'verify');
@@ -130,10 +123,11 @@ test('runHost apply: verify catches what is still wrong after the script', async
 });
 
 test('runHost apply: a failed step reports its name, the remote stderr and the rollback', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
     // Run the real script's framing with every command replaced: step 3 fails.
     const n = (script.match(/^do_\d+\(\) \{$/gm) ?? []).length;
-    const lines = ['@@tprun-step 0', '@@tprun-step 1', '@@tprun-step 2', '@@tprun-step 3', '@@tprun-fail 3', '@@tprun-stderr RTNETLINK answers: Operation not permitted', '@@tprun-undo 3', '@@tprun-undo 2', '@@tprun-undo 1', '@@tprun-undo 0'];
+    const undo = [3, 2, 1, 0].flatMap((i) => [`@@tprun-undo ${i}`, `@@tprun-undone ${i}`]);
+    const lines = ['@@tprun-step 0', '@@tprun-step 1', '@@tprun-step 2', '@@tprun-step 3', '@@tprun-fail 3', '@@tprun-stderr RTNETLINK answers: Operation not permitted', ...undo, '@@tprun-end rolled-back'];
     assert.ok(n > 4);
     return { stdout: lines.join('\n') + '\n', stderr: '', code: 1 };
   });
@@ -141,23 +135,151 @@ test('runHost apply: a failed step reports its name, the remote stderr and the r
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, planSteps(r.plan!)[3]!.id);
   assert.is(r.error!.stderr, 'RTNETLINK answers: Operation not permitted');
-  assert.is(r.error!.rolledBack, '4 steps undone');
+  assert.is(r.error!.rolledBack, 'rolled back: 4 steps undone');
+  assert.match(r.error!.message, /the host was rolled back/);
 });
 
 test('runHost: a connection failure is unreachable, a compliant host needs one round trip and no apply', async () => {
   const { HostError } = await import('../src/ssh/connection.ts');
   const down = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)) });
   assert.equal([down.status, down.error!.step], ['unreachable', 'connect']);
-  const conn = new ScriptedConnection(recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
+  const conn = new ScriptedConnection(() => recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
   const ok = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.equal([ok.status, ok.roundTrips], ['compliant', 1]);
 });
 
-test('exit codes: 0, 2 (check with drift), 4 (failure), 6 (both)', () => {
+test('exact undo: a backup that cannot be taken stops the step before the live file changes', () => {
+  const live = join(tmp, 'boot.sh');
+  writeFileSync(live, 'old\n');
+  const w = writeFileCommands({ role: 'routing', path: live, mode: '0644', content: 'new\n', install: true });
+  // ln fails as it would on a full or read-only file system.
+  const broken = raw('ln() { echo "ln: No space left on device" >&2; return 1; }');
+  const out = sh(changeScript([{ id: 'file', ...w, commands: [broken, ...w.commands] }], [], tx()));
+  const r = parseChangeOutput(out.stdout);
+  assert.equal([r.failed, r.verdict], [0, 'rolled-back']);
+  assert.match(r.stderr, /cannot keep a backup of .*nothing was changed/);
+  assert.is(readFileSync(live, 'utf8'), 'old\n');
+  assert.not.ok(existsSync(live + '.tprun-new'));
+});
+
+test('exact undo: the live file is restored by rename (same bytes, no copy); .tprun-prev only changes at commit', () => {
+  const live = join(tmp, 'keep.conf');
+  writeFileSync(live, 'v1\n');
+  writeFileSync(live + '.tprun-prev', 'v0\n');
+  const w = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'v2\n', install: true });
+  let out = sh(changeScript([{ id: 'file', ...w }, step('later', ['false'], [])], [], tx()));
+  assert.is(parseChangeOutput(out.stdout).verdict, 'rolled-back');
+  assert.equal([readFileSync(live, 'utf8'), readFileSync(live + '.tprun-prev', 'utf8')], ['v1\n', 'v0\n']);
+  assert.equal(readdirSync(tmp).filter((f) => f.startsWith('keep.conf')).sort(), ['keep.conf', 'keep.conf.tprun-prev']);
+  out = sh(changeScript([{ id: 'file', ...w }], [], tx()));
+  assert.is(parseChangeOutput(out.stdout).verdict, 'committed');
+  assert.equal([readFileSync(live, 'utf8'), readFileSync(live + '.tprun-prev', 'utf8')], ['v2\n', 'v1\n']);
+});
+
+test('verdicts are true: an undo that fails makes "rollback incomplete" and names what is left', () => {
+  const steps = [step('a', ['true'], ['true']), step('b', ['true'], ['echo "cannot put it back" >&2; false']), step('c', ['false'], ['true'])];
+  const out = sh(changeScript(steps, [], tx()));
+  const r = parseChangeOutput(out.stdout);
+  assert.is(r.verdict, 'rollback-incomplete');
+  assert.equal(remaining(r), [1]);
+  assert.match(verdictText(r, (i) => steps[i]!.id), /rollback INCOMPLETE: not undone: b; undone: c, a/);
+  // A journal that stops short has no verdict: its outcome is unknown, never "rolled back".
+  const cut = parseChangeOutput('@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n');
+  assert.is(cut.verdict, undefined);
+  assert.match(verdictText(cut, (i) => steps[i]!.id), /outcome unknown/);
+});
+
+test('free space is checked before any step: too little means nothing runs', () => {
+  const f = join(tmp, 'never');
+  const steps: ScriptStep[] = [{ ...step('file', [`echo x > ${f}`], [`rm -f ${f}`]), space: { dir: join(tmp, 'a/b'), bytes: 2 ** 50 } }];
+  const out = sh(changeScript(steps, [], tx()));
+  const r = parseChangeOutput(out.stdout);
+  assert.is(r.verdict, 'preflight-failed');
+  assert.match(r.preflight!, /not enough free space for .*a\/b: \d+ KiB free, \d+ KiB needed; nothing was changed/);
+  assert.equal(r.started, []);
+  assert.not.ok(existsSync(f));
+});
+
+test('the runner stops between steps when told to (SIGTERM) and rolls back', () => {
+  const log = join(tmp, 'sig');
+  writeFileSync(log, '');
+  const steps = [step('a', [`echo do-a >> ${log}`, 'kill -TERM $$'], [`echo undo-a >> ${log}`]), step('b', [`echo do-b >> ${log}`], [`echo undo-b >> ${log}`])];
+  const r = parseChangeOutput(sh(changeScript(steps, [], tx())).stdout);
+  assert.is(r.verdict, 'rolled-back');
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['do-a', 'undo-a']);
+});
+
+test('runHost apply: a connection lost while following the journal is "outcome unknown", never "rolled back"', async () => {
+  const { HostError } = await import('../src/ssh/connection.ts');
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => {
+    throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
+  });
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.ok(r.outcomeUnknown);
+  assert.match(r.error!.message, /^outcome unknown: the transaction continues on the host \(connection lost: Keepalive timeout\)/);
+  assert.is(r.error!.rolledBack, undefined);
+  // A journal that stops short (the runner still going) is unknown too.
+  const cut = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: '@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n', stderr: '', code: 0 }));
+  const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
+  assert.ok(c.outcomeUnknown);
+  assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
+});
+
+test('runHost: a busy lock fails the host at once with its holder; an earlier transaction is reported before planning', async () => {
+  const busy = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      return { ...r, stdout: '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n', code: 75 };
+    }
+  })(() => recorded('router-fresh'), () => assert.unreachable('locked: nothing applied') as never);
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => busy });
+  assert.equal([r.status, r.error!.step], ['failed', 'lock']);
+  assert.match(r.error!.message, /locked by another apply \(run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\)/);
+  const earlier = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      const last = ['@@tprun-last r0 ended r0 alice ctl9 2026-01-01', '@@tprun-last-line @@tprun-step 0', '@@tprun-last-line @@tprun-fail 0', '@@tprun-last-line @@tprun-undo-fail 0', '@@tprun-last-line @@tprun-end rollback-incomplete'];
+      return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
+    }
+  })(() => recorded('router-compliant'), () => assert.unreachable() as never);
+  const e = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => earlier });
+  assert.is(e.status, 'compliant');
+  assert.match(e.notes.join('\n'), /the earlier transaction r0 \(alice on ctl9\) ended on the host: rollback INCOMPLETE: not undone: step 0/);
+});
+
+test('signals: after the first, no new host starts and a host between facts and apply does not start its transaction; exit is not 0', async () => {
+  const { runFleet, Interrupt } = await import('../src/run/fleet.ts');
+  const interrupt = new Interrupt();
+  const hosts = loadInventory('inventories/lab.yml').inventory!.hosts;
+  const many = [0, 1, 2].map((k) => ({ ...hosts[0]!, name: `h${k + 1}` }));
+  let applied = 0;
+  const out = await runFleet({
+    mode: 'apply',
+    hosts: many,
+    roles: [...ROLES],
+    forks: 1,
+    interrupt,
+    connect: async () => {
+      interrupt.signal();
+      return new ScriptedConnection(() => recorded('router-fresh'), () => (applied++, { stdout: '', stderr: '', code: 0 }));
+    },
+  });
+  assert.is(applied, 0);
+  assert.equal(out.results.map((r) => r.error?.step), ['interrupted', 'interrupted', 'interrupted']);
+  assert.match(out.results[0]!.error!.message, /before its transaction started: nothing was changed/);
+  assert.equal(out.interrupted!.notStarted, ['h2', 'h3']);
+  assert.is(out.exitCode, 4);
+});
+
+test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (both)', () => {
   const r = (status: string) => ({ status }) as never;
   assert.is(exitCode([r('compliant')], 'check'), 0);
   assert.is(exitCode([r('compliant'), r('drifted')], 'check'), 2);
-  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 4);
+  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 6);
+  assert.is(exitCode([r('changed'), r('compliant')], 'apply'), 2);
+  assert.is(exitCode([r('changed')], 'apply', false), 0);
+  assert.is(exitCode([r('compliant'), r('unreachable')], 'apply'), 4);
   assert.is(exitCode([r('drifted'), r('failed')], 'check'), 6);
 });
 

@@ -40,5 +40,25 @@ const hostWith = (identity: string, env?: string) =>
   assert.match(missing.get('c1')!.message, /cannot read identity .*ENOENT/);
 });
 
+(haveKeygen ? test : test.skip)('a key readable by group or others is refused with OpenSSH\'s reason; a FIFO is not read', async () => {
+  const { chmodSync, copyFileSync } = await import('node:fs');
+  for (const mode of [0o640, 0o604, 0o660]) {
+    const file = join(dir, `open-${mode.toString(8)}`);
+    copyFileSync(join(dir, 'plain'), file);
+    chmodSync(file, mode);
+    const problems = await prepareIdentities([hostWith(file)]);
+    assert.match(problems.get('c1')!.message, new RegExp(`UNPROTECTED PRIVATE KEY FILE: permissions 0${mode.toString(8)} are too open`));
+    assert.match(problems.get('c1')!.message, /NOT accessible by others/);
+  }
+  const fine = join(dir, 'closed');
+  copyFileSync(join(dir, 'plain'), fine);
+  chmodSync(fine, 0o600);
+  assert.equal([...(await prepareIdentities([hostWith(fine)]))], []);
+  if (spawnSync('mkfifo', [join(dir, 'fifo')]).status === 0) {
+    const fifo = await prepareIdentities([hostWith(join(dir, 'fifo'))]);
+    assert.match(fifo.get('c1')!.message, /is not a regular file/);
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();

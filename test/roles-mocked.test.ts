@@ -111,7 +111,7 @@ test('bridge on this kernel: kernel-check blocks with the missing broute table, 
     }),
     b1,
   );
-  assert.match(blockedReason(p)!, /the kernel has no ebtables broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\)/);
+  assert.match(blockedReason(p)!, /ebtables-nft 1\.8\.9 has no broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\): install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
   assert.equal(changed(p), []);
 });
 
@@ -132,6 +132,7 @@ test('MOCK bridge with a broute table: the four DROP rules per port after the by
   assert.equal(payload.slice(1, -1), [
     '*broute',
     ':TPRUN_BROUTING RETURN',
+    '-F TPRUN_BROUTING',
     '-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT',
     '-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT',
     '-A TPRUN_BROUTING -p IPv6 -i eth0 --ip6-proto tcp --ip6-dport 80 -j redirect --redirect-target DROP',

@@ -148,10 +148,29 @@ test('drift: squid.conf edited → replaced (validated first) and squid reconfig
 test('drift: squid stopped → started, no reconfigure', () => {
   const p = plan(edited('router-compliant', { 'squid.running': { stdout: 'squid: ERROR: No running copy', code: 1 } }));
   assert.equal(changed(p), ['update service squid running']);
-  assert.match(changesOf(p)[0]!.commands[0]!.text, /^squid -f \/etc\/squid\/squid.conf$/);
+  assert.ok(changesOf(p)[0]!.commands.some((c) => /^squid -f \/etc\/squid\/squid.conf$/.test(c.text)));
   assert.equal(p.handlers, []);
   const systemd = plan(edited('router-compliant', { 'squid.running': { stdout: '', code: 1 }, 'service.manager': 'systemd\n' }));
-  assert.is(changesOf(systemd)[0]!.commands[0]!.text, 'systemctl start squid');
+  assert.ok(changesOf(systemd)[0]!.commands.some((c) => c.text === 'systemctl start squid'));
+});
+
+test('squid "running" is true: an older squid.conf loaded or no listener on the tproxy port is drift, repaired by a reconfigure', () => {
+  const older = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded older\nlistening yes\n', code: 0 } }));
+  assert.equal(changed(older), ['update service squid running']);
+  const item = changesOf(older)[0]!;
+  assert.is(item.before, 'running an older squid.conf');
+  assert.ok(item.commands.some((c) => c.text === 'squid -k reconfigure -f /etc/squid/squid.conf'));
+  assert.ok(item.commands.some((c) => c.text.includes('/run/tprun/squid.loaded')), 'the loaded squid.conf is recorded');
+  assert.equal(item.undo, [], 'a squid this transaction did not start is never stopped');
+  const deaf = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlistening no\n', code: 0 } }));
+  assert.is(changesOf(deaf)[0]!.before, 'running, not listening on 3129');
+  const fine = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlistening yes\n', code: 0 } }));
+  assert.equal(changed(fine), []);
+  // A start's undo stops only the squid this transaction started, by pid, never with `squid -k kill`.
+  const stopped = plan(edited('router-compliant', { 'squid.running': { stdout: 'state stopped\n', code: 3 } }));
+  const undo = changesOf(stopped)[0]!.undo.map(String).join('\n');
+  assert.match(undo, /squid\.was-stopped/);
+  assert.not.match(undo, /squid -k kill/);
 });
 
 test('kernel-check: a kernel older than 2.6.28 blocks every other role', () => {

@@ -2,7 +2,8 @@
  * ebtables (bridges): the guide's four broute rules per intercepted port move port-P frames
  * from bridging to routing ("redirect --redirect-target DROP"), so the router rules see them.
  * Bypass rules ACCEPT (keep bridging) before the DROPs, in both directions. tprun owns the chain TPRUN_BROUTING,
- * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush.
+ * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush (ebtables-legacy's
+ * when the default ebtables has no broute table, as Debian 12's ebtables-nft 1.8.9).
  */
 import { familyOf } from '../../src/inventory/address.ts';
 import type { Host } from '../../src/inventory/types.ts';
@@ -11,8 +12,9 @@ import type { Check } from '../../src/plan/types.ts';
 import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
-import { raw } from '../../src/shell.ts';
-import { brouteProblem, ebtablesSave, ebtablesVersion } from './facts.ts';
+import { sh } from '../../src/shell.ts';
+import { compareVersions, parseVersion } from '../../src/facts/parsers.ts';
+import { broute, type Broute, EB_LIST_TO_SAVE, EBTABLES, ebtablesSave, ebtablesVersion } from './facts.ts';
 
 const ROLE = 'ebtables';
 const render = templates(import.meta.url);
@@ -40,13 +42,15 @@ export function normaliseEbRule(rule: string): string {
 const dialect: ChainDialect = {
   tool: 'ebtables',
   table: 'broute',
-  save: raw('ebtables-save'),
-  restoreKeep: raw('ebtables-restore --noflush'),
-  restoreAll: raw('ebtables-restore'),
+  save: sh`${EBTABLES} -t broute -L | ${EB_LIST_TO_SAVE}`,
+  restoreKeep: sh`${EBTABLES}-restore --noflush`,
+  restoreAll: sh`${EBTABLES}-restore`,
   hook: 'BROUTING',
   entry: CHAIN,
   declarations: [`:${CHAIN} RETURN`],
   commit: false,
+  // ebtables-legacy-restore --noflush does not flush a declared chain: flush it explicitly.
+  flushDeclared: true,
   normalise: normaliseEbRule,
 };
 
@@ -88,10 +92,19 @@ function artifacts(host: Host): Artifact[] {
   return [{ role: ROLE, path: RULES_FILE, mode: '0644', content: render('rules.eta', { host, rules: chainRules(host) }), install: true }];
 }
 
+/** What the broute check found, naming ebtables-nft when it (not the kernel) lacks the table. */
+function brouteFound(version: string, b: Broute): string {
+  if (b.usable !== false) return b.usable === 'legacy' ? 'broute table usable through ebtables-legacy (the default ebtables has none)' : 'broute table usable';
+  const nft = /nf_tables/.test(version) && compareVersions(parseVersion(version) ?? [0], [1, 8, 10]) < 0;
+  return nft
+    ? `ebtables-nft ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? ''} has no broute table (${b.said}): install/select ebtables-legacy (update-alternatives --set ebtables /usr/sbin/ebtables-legacy) or iptables >= 1.8.10`
+    : `the kernel has no ebtables broute table (${b.said})`;
+}
+
 export const ebtables = defineRole({
   name: ROLE,
   applies: (host) => host.kind === 'bridge',
-  facts: () => ({ version: ebtablesVersion, broute: brouteProblem, save: ebtablesSave }),
+  facts: () => ({ version: ebtablesVersion, broute, save: ebtablesSave }),
   requirements(_host, f) {
     const checks: Check[] = [
       requirement(ROLE, { name: 'ebtables installed', found: f.version ?? 'ebtables not found', ok: f.version !== null, wanted: 'ebtables', hint: 'bridges move port-80 frames from bridging to routing with ebtables broute rules' }),
@@ -100,8 +113,8 @@ export const ebtables = defineRole({
       checks.push(
         requirement(ROLE, {
           name: 'ebtables broute table',
-          found: f.broute === null ? 'broute table usable' : `the kernel has no ebtables broute table (${f.broute})`,
-          ok: f.broute === null,
+          found: brouteFound(f.version, f.broute),
+          ok: f.broute.usable !== false,
           wanted: 'broute table usable (CONFIG_BRIDGE_EBT_BROUTE, or an nftables bridge family with broute support)',
           hint: 'a bridge cannot hand frames to TPROXY without the broute table',
         }),

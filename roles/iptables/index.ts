@@ -39,7 +39,9 @@ const dialect = (family: Family, table: 'mangle' | 'filter' = 'mangle'): ChainDi
     save: sh`${tool}-save -t ${table}`,
     restoreKeep: sh`${tool}-restore --noflush`,
     restoreAll: sh`${tool}-restore`,
-    ...(table === 'mangle' ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] } : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
+    ...(table === 'mangle'
+      ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] }
+      : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
     commit: true,
     normalise: (rule) => normaliseRule(rule, family),
   };
@@ -62,7 +64,8 @@ export function chainRules(host: Host, family: Family): string[] {
   for (const p of ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${host.vars.squid.tproxy_port} --tproxy-mark ${tmark}`);
   // TLS goes to squid's HTTPS tproxy port (validate requires one when https_ports is set).
   const https = host.vars.squid.https_tproxy_port;
-  if (https) for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
+  if (https)
+    for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
   return out;
 }
 
@@ -99,7 +102,14 @@ function foreignRules(host: Host, family: Family, table: SaveTable | null): Diag
   const pre = table?.rules.get('PREROUTING') ?? [];
   return pre.flatMap((r, i) =>
     r.trim() !== `-j ${CHAIN}` && /-j (TPROXY|DIVERT)\b|-m socket/.test(r)
-      ? [{ severity: 'warning' as const, host: host.name, role: ROLE, message: `${TOOL[family]} mangle PREROUTING rule ${i + 1} is not tprun's: "-A PREROUTING ${r}" (a hand-made TPROXY/DIVERT rule intercepts besides tprun's chain; remove it)` }]
+      ? [
+          {
+            severity: 'warning' as const,
+            host: host.name,
+            role: ROLE,
+            message: `${TOOL[family]} mangle PREROUTING rule ${i + 1} is not tprun's: "-A PREROUTING ${r}" (a hand-made TPROXY/DIVERT rule intercepts besides tprun's chain; remove it)`,
+          },
+        ]
       : [],
   );
 }
@@ -112,7 +122,9 @@ function foreignRules(host: Host, family: Family, table: SaveTable | null): Diag
 function otherInputFirewalls(host: Host, chains: NftChain[] | null): Diagnostic[] {
   const { mark, mask } = host.vars.tproxy;
   return (chains ?? [])
-    .filter((c) => c.hook === 'input' && !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')) && (c.policy === 'drop' || c.table === 'firewalld'))
+    .filter(
+      (c) => c.hook === 'input' && !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')) && (c.policy === 'drop' || c.table === 'firewalld'),
+    )
     .map((c) => ({
       severity: 'warning' as const,
       host: host.name,
@@ -144,7 +156,11 @@ export const iptables = defineRole({
     }),
   artifacts,
   boot: (host) => [
-    { order: 30, name: 'iptables', content: render('boot-iptables.sh.eta', { families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })) }) },
+    {
+      order: 30,
+      name: 'iptables',
+      content: render('boot-iptables.sh.eta', { families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })) }),
+    },
   ],
   plan(host, f) {
     const fams = host.vars.tproxy.families;

@@ -13,7 +13,7 @@ import { defineRole } from '../../src/plan/role.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { tunnels } from '../wccp/index.ts';
+import { receivingInterfaces } from '../../src/inventory/interfaces.ts';
 
 const ROLE = 'routing';
 const render = templates(import.meta.url);
@@ -23,16 +23,6 @@ export interface Wanted {
   rules: string[];
   /** table → routes ("local default dev lo") */
   routes: Map<number, string[]>;
-}
-
-/**
- * Every interface intercepted packets and their replies arrive on: tproxy.interfaces, and
- * those tprun knows itself: a bridge's two ports (brouted frames reach the IP stack there) and
- * a WCCP cache's GRE interfaces (redirected packets, and with service 90 the replies, arrive there).
- */
-export function receivingInterfaces(host: Host): string[] {
-  const known = [...(host.kind === 'bridge' ? [host.bridge.client_interface, host.bridge.internet_interface] : []), ...tunnels(host).map((t) => t.name)];
-  return [...new Set([...host.vars.tproxy.interfaces, ...known])];
 }
 
 export function wanted(host: Host): Wanted {

@@ -20,5 +20,46 @@ readlink -f "$p"`),
   },
 );
 
-/** `squid -k check` succeeds when a squid with this configuration's pid file is running. */
-export const squidRunning = (config: string) => new Fact('squid.running', sh`command -v squid >/dev/null || exit 127; squid -k check -f ${config} 2>&1`, (r) => r.code === 0);
+/** Where squid keeps its pid: pid_filename in squid.conf, else Debian's /run/squid.pid (shell, sets $pidf). */
+export const squidPidFile = (config: string) => sh`pidf=$(awk '$1 == "pid_filename" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid`;
+
+/** Which squid.conf the running squid loaded: recorded by tprun when it starts or reconfigures squid. */
+export const LOADED = '/run/tprun/squid.loaded';
+
+export interface SquidState {
+  running: boolean;
+  /** current: squid runs the squid.conf on disk; older: squid.conf changed since squid loaded it. */
+  loaded: 'current' | 'older';
+  listening: boolean;
+}
+
+/**
+ * Whether squid runs, with this squid.conf, listening on the tproxy port. Running is read from
+ * the pid file (not `squid -k check`, which parses squid.conf and calls a live squid "stopped"
+ * when the file is broken). The loaded configuration is tprun's record (pid and sha256 written
+ * by the start and the reconfigure), else: squid started after squid.conf was last written.
+ */
+export const squidRunning = (config: string, tproxyPort: number) =>
+  new Fact(
+    'squid.running',
+    sh`command -v squid >/dev/null || exit 127
+${squidPidFile(config)}
+pid=$(cat "$pidf" 2>/dev/null)
+if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then echo "state stopped"; exit 3; fi
+sum=$(sha256sum < ${config} | cut -c1-64)
+rec=$(cat ${LOADED} 2>/dev/null)
+if [ -n "$rec" ] && [ "\${rec%% *}" = "$pid" ]; then
+  [ "\${rec#* }" = "$sum" ] && l=current || l=older
+else
+  hz=$(getconf CLK_TCK); bt=$(awk '/^btime/ {print $2}' /proc/stat); st=$(sed 's/.*) //' /proc/$pid/stat | cut -d' ' -f20)
+  [ "$(stat -c %Y ${config})" -le $((bt + st / hz)) ] && l=current || l=older
+fi
+echo "state running"; echo "loaded $l"
+ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | grep -q . && echo "listening yes" || echo "listening no"`,
+    (r): SquidState => {
+      if (r.code !== 0) return { running: false, loaded: 'current', listening: false };
+      // Facts recorded before this fact said more than its exit code: running, nothing else known.
+      if (!/^state /m.test(r.stdout)) return { running: true, loaded: 'current', listening: true };
+      return { running: /^state running$/m.test(r.stdout), loaded: /^loaded older$/m.test(r.stdout) ? 'older' : 'current', listening: /^listening yes$/m.test(r.stdout) };
+    },
+  );

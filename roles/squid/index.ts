@@ -13,8 +13,8 @@ import { change } from '../../src/resources/change.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
-import { raw, sh, type Shell } from '../../src/shell.ts';
-import { squidBuild, squidLibcap, squidRunning } from './facts.ts';
+import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
+import { LOADED, squidBuild, squidLibcap, squidPidFile, squidRunning } from './facts.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
 
@@ -48,11 +48,39 @@ function artifacts(host: Host): Artifact[] {
 const waitRunning = (conf: string) =>
   sh`i=0; until squid -k check -f ${conf} >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 50 ] && { echo "squid did not start" >&2; tail -n 20 /var/log/squid/cache.log >&2 2>/dev/null; exit 1; }; sleep 0.2; done`;
 
+/** Wait until something listens on the tproxy port (squid binds it after a start or reconfigure). */
+const waitListening = (port: number) =>
+  sh`i=0; until ss -ltnH ${`sport = :${port}`} | grep -q .; do i=$((i+1)); [ $i -ge 75 ] && { echo ${`squid is not listening on the tproxy port ${port}`} >&2; tail -n 20 /var/log/squid/cache.log >&2 2>/dev/null; exit 1; }; sleep 0.2; done`;
+
+/** Record which squid.conf the running squid loaded (its pid and the file's sha256): the running fact reads it. */
+const recordLoaded = (conf: string) =>
+  sh`${squidPidFile(conf)}; mkdir -p /run/tprun && printf '%s %s\n' "$(cat "$pidf")" "$(sha256sum < ${conf} | cut -c1-64)" > ${LOADED + '.new'} && mv -f ${LOADED + '.new'} ${LOADED}`;
+
+/**
+ * After every undo of a rollback (src/apply/script.ts runs "$TPRUN_TX/after-rollback"): a running
+ * squid rereads the restored squid.conf, so it never runs a configuration that is not on disk.
+ */
+const reloadAfterRollback = (reload: Shell, conf: string) =>
+  heredoc(sh`cat >> "$TPRUN_TX/after-rollback"`, `${squidPidFile(conf).text}; if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then ${reload.text} && sleep 0.5 && ${recordLoaded(conf).text}; fi`);
+
+/**
+ * Stop squid only if this transaction started it: the start step marks that squid was stopped
+ * before it; a squid running now was started by it (the host's lock keeps other applies out).
+ * Its pid and its children are stopped by pid, never by name, and never with a broken -f file.
+ */
+const stopIfStartedHere = (conf: string, systemd: boolean) =>
+  systemd
+    ? sh`[ -e "$TPRUN_TX/squid.was-stopped" ] || exit 0; systemctl stop squid`
+    : sh`[ -e "$TPRUN_TX/squid.was-stopped" ] || exit 0; ${squidPidFile(conf)}; p=$(cat "$pidf" 2>/dev/null); [ -n "$p" ] && kill -0 "$p" 2>/dev/null || exit 0
+kids=$(for s in /proc/[0-9]*/stat; do set -- $(sed 's/.*) //' "$s" 2>/dev/null); [ "$2" = "$p" ] && basename "$(dirname "$s")"; done)
+kill -TERM $p $kids 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i+1)); done
+kill -KILL $p $kids 2>/dev/null; rm -f "$pidf"; true`;
+
 export const squid = defineRole({
   name: ROLE,
   settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
   applies: () => true,
-  facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config), build: squidBuild, libcap: squidLibcap }),
+  facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config, host.vars.squid.tproxy_port), build: squidBuild, libcap: squidLibcap }),
   requirements(host, f) {
     const b = f.build;
     const checks = [
@@ -104,15 +132,23 @@ export const squid = defineRole({
       ? [{ severity: 'warning' as const, host: host.name, role: ROLE, message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4' }]
       : [];
     // Real proxy hosts run systemd; containers and the lab do not: start squid directly there.
-    const start = systemd ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')] : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
-    const stop = systemd ? [raw('systemctl stop squid')] : [sh`squid -k kill -f ${conf} || true`];
-    const running = change({ kind: 'service', role: ROLE, id: 'service squid running', before: f.running ? 'running' : 'stopped', after: 'running', commands: [...start, waitRunning(conf)], undo: stop });
+    const port = host.vars.squid.tproxy_port;
     const reload = systemd ? raw('systemctl reload squid') : sh`squid -k reconfigure -f ${conf}`;
+    const start = systemd ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')] : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
+    // "running" means: running this squid.conf and listening on the tproxy port.
+    const s = f.running;
+    const before = !s.running ? 'stopped' : s.loaded === 'older' ? 'running an older squid.conf' : !s.listening ? `running, not listening on ${port}` : 'running';
+    const commands = !s.running
+      ? [raw(': > "$TPRUN_TX/squid.was-stopped"'), ...start, waitRunning(conf), waitListening(port), recordLoaded(conf)]
+      : [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf), raw('echo "squid: reconfigured (it ran an older squid.conf or did not listen)"')];
+    const running = change({ kind: 'service', role: ROLE, id: 'service squid running', before, after: 'running', commands, undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [] });
     return {
       changes: [running],
       diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
-      handlers: f.running ? [{ id: 'handler squid reconfigure', name: 'squid-reload', commands: [reload, raw('sleep 0.5'), waitRunning(conf)], undo: [reload] }] : [],
+      handlers: s.running
+        ? [{ id: 'handler squid reconfigure', name: 'squid-reload', commands: [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf)], undo: [] }]
+        : [],
     };
   },
 });

@@ -14,7 +14,7 @@ import type { Change } from '../../src/resources/change.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { displayKey, sysctlChange, type Setting } from '../../src/resources/sysctl.ts';
 import { templates } from '../../src/render/templates.ts';
-import { tunnels } from '../wccp/index.ts';
+import { tunnels } from '../../src/inventory/interfaces.ts';
 import { routerAdvertisements, sysctlFiles, type RouterAdvertisements } from './facts.ts';
 import './settings.ts';
 

@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { kernelConfig, kernelModules } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
+import { tunnels } from '../../src/inventory/interfaces.ts';
 import { defineRole, settingsFiles } from '../../src/plan/role.ts';
 import type { Change } from '../../src/resources/change.ts';
 import { greLinkChange } from '../../src/resources/link.ts';
@@ -17,16 +18,6 @@ import './settings.ts';
 
 const ROLE = 'wccp';
 const render = templates(import.meta.url);
-
-export interface Tunnel {
-  name: string;
-  remote: string;
-  local: string;
-}
-
-export function tunnels(host: Host): Tunnel[] {
-  return host.wccp.map((p, i) => ({ name: i === 0 ? host.vars.wccp.interface : `${host.vars.wccp.interface}${i}`, remote: p.router_id, local: host.address }));
-}
 
 export const wccp = defineRole({
   name: ROLE,

@@ -160,7 +160,8 @@ export function parseSaveTable(text: string, table: string): SaveTable | null {
       chains.set(name!, policy ?? '-');
       continue;
     }
-    const m = /^-A\s+(\S+)\s*(.*)$/.exec(line);
+    // [\s\S]: a rule carrying a carriage return (a crafted comment) is still a rule.
+    const m = /^-A\s+(\S+)\s*([\s\S]*)$/.exec(line);
     if (m) {
       if (!rules.has(m[1]!)) rules.set(m[1]!, []);
       rules.get(m[1]!)!.push(m[2]!);

@@ -3,14 +3,14 @@
  * Each message quotes the rule it enforces so the operator sees why.
  */
 import { isIP } from 'node:net';
-import { familyOf } from './address.ts';
+import { canonicalHost, familyOf } from './address.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { RawInventory } from './load.ts';
 import { didYouMean } from './schema.ts';
 import type { InventorySource, PathSeg } from './source.ts';
 import type { Host, WccpPeer } from './types.ts';
 import type { Role } from '../plan/role.ts';
-import { receivingInterfaces } from '../../roles/routing/index.ts';
+import { receivingInterfaces } from './interfaces.ts';
 
 export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
 
@@ -39,8 +39,9 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     const { tproxy } = h.vars;
     for (const role of roles) role.settings?.validate?.(h, (key, severity, message) => at(h, key, severity, message));
 
-    if ((tproxy.mark & tproxy.mask) !== tproxy.mark || (tproxy.mark & ~tproxy.mask) !== 0) {
-      const hex = (n: number) => '0x' + n.toString(16);
+    // Marks are unsigned 32-bit: JavaScript's & is signed, so both sides go through >>> 0.
+    if (((tproxy.mark & tproxy.mask) >>> 0) !== tproxy.mark >>> 0) {
+      const hex = (n: number) => '0x' + (n >>> 0).toString(16);
       at(h, ['tproxy', 'mark'], 'error', `tproxy.mark ${hex(tproxy.mark)} does not fit mask ${hex(tproxy.mask)}: TPROXY --tproxy-mark ${hex(tproxy.mark)}/${hex(tproxy.mask)} would not set the mark the fwmark rule looks up`);
     }
     if (tproxy.per_interface_tables) {
@@ -77,20 +78,23 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     if (h.wccp.length && !isIP(h.address)) {
       out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `${h.name} is a WCCP cache: its address is the local end of the GRE tunnel and must be an IP address, not "${h.address}"`), host: h.name });
     }
-    const prev = byAddress.get(h.address);
+    const key = canonicalHost(h.address);
+    const prev = byAddress.get(key);
     if (prev) {
       out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `address ${h.address} is also ${prev.name}'s: each host needs its own address`), host: h.name });
-    } else byAddress.set(h.address, h);
+    } else byAddress.set(key, h);
   }
 
-  const names = allNames;
-  const dupNames = Object.keys(raw.routers ?? {}).filter((n) => raw.bridges && n in raw.bridges);
+  // Sets, not lists or `in`: linear in the hosts, and a host named "constructor" is a name.
+  const names = new Set(allNames);
+  const bridges = raw.bridges ?? {};
+  const dupNames = Object.keys(raw.routers ?? {}).filter((n) => Object.hasOwn(bridges, n));
   for (const n of dupNames) out.push(src.diag('error', ['bridges', n], `host ${n} is both a router and a bridge`, true));
 
   for (const p of peers) {
     p.caches.forEach((c, i) => {
-      if (!names.includes(c)) {
-        const hint = didYouMean(c, names);
+      if (!names.has(c)) {
+        const hint = didYouMean(c, allNames);
         out.push(src.diag('error', ['wccp_peers', p.name, 'caches', i], `wccp_peers.${p.name}: cache "${c}" is not a router or bridge of this inventory${hint ? ` (did you mean "${hint}"?)` : ''}`));
       }
     });

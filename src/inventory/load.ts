@@ -57,12 +57,17 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
     const { address: _a, bridge: _b, ...vars } = h;
     return vars;
   };
+  // Each cache's peers by name (a Map: linear in hosts × caches, and names are plain data).
+  const peersOfCache = new Map<string, WccpPeer[]>();
+  for (const p of peers) for (const c of new Set(p.caches)) peersOfCache.set(c, [...(peersOfCache.get(c) ?? []), p]);
+  // The built-in and inventory defaults are merged once, not once per host.
+  const shared = deepMerge<HostVars>(base, raw.defaults);
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
-      const vars = deepMerge<HostVars>(base, raw.defaults, strip(h));
+      const vars = deepMerge<HostVars>(shared, strip(h));
       // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
       vars.tproxy.mask ??= vars.tproxy.mark;
-      const wccp = peers.filter((p) => p.caches.includes(name));
+      const wccp = peersOfCache.get(name) ?? [];
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });
     }
@@ -86,7 +91,9 @@ function uniqueDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 export function loadInventoryFromSource(src: InventorySource, roles: readonly Role[] = ROLES): LoadResult {
   const syntax = src.syntaxDiagnostics();
   if (hasErrors(syntax)) return { diagnostics: syntax };
-  const data = src.doc.toJS() ?? {};
+  const parsed = src.data();
+  if ('diagnostic' in parsed) return { diagnostics: [...syntax, parsed.diagnostic] };
+  const data = parsed.value ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     return { diagnostics: [src.diag('error', [], 'the inventory must be a mapping with routers, bridges, defaults and wccp_peers')] };
   }
@@ -106,7 +113,7 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers }, diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets] }, diagnostics };
 }
 
 export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {

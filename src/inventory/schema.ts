@@ -5,7 +5,7 @@ import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import addErrors from 'ajv-errors';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { InventorySource, PathSeg } from './source.ts';
+import { shown, type InventorySource, type PathSeg } from './source.ts';
 import { isCidr } from './address.ts';
 import type { RoleSettings } from '../plan/role.ts';
 
@@ -37,22 +37,68 @@ const AjvCtor = cjs<new (opts: object) => AjvT>(Ajv2020);
 const withFormats = cjs<Plugin>(addFormats);
 const withErrors = cjs<Plugin>(addErrors);
 
-const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
-withFormats(ajv, ['hostname']);
-ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
-ajv.addFormat('ip-or-cidr', isCidr);
-withErrors(ajv);
-const compiled = new WeakMap<object, { schema: JsonSchema; validate: ReturnType<AjvT['compile']> }>();
+type Validate = ReturnType<AjvT['compile']>;
 
-/** Compiled once per role list. */
-function validatorFor(roles: readonly { settings?: RoleSettings }[]) {
+function newAjv(): AjvT {
+  const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+  withFormats(ajv, ['hostname']);
+  ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
+  ajv.addFormat('ip-or-cidr', isCidr);
+  withErrors(ajv);
+  return ajv;
+}
+
+/** The groups whose entries are validated one by one, with the schema of an entry. */
+const GROUPS = { routers: 'router', bridges: 'bridgeHost', wccp_peers: 'wccpPeer' } as const;
+
+interface Validators {
+  schema: JsonSchema;
+  /** The document without the group entries' contents (names, counts, defaults, the rest). */
+  top: Validate;
+  /** One entry of a group. */
+  entry: Record<keyof typeof GROUPS, Validate>;
+}
+const compiled = new WeakMap<object, Validators>();
+
+/**
+ * Compiled once per role list (an ajv instance each, as the schemas share their $id). Entries
+ * are validated one at a time: ajv-errors looks through every error so far at each
+ * errorMessage, so one validation of many broken hosts would cost the square of their errors.
+ */
+function validatorFor(roles: readonly { settings?: RoleSettings }[]): Validators {
   let v = compiled.get(roles);
   if (!v) {
+    const ajv = newAjv();
     const schema = inventorySchema(roles);
-    v = { schema, validate: ajv.compile(schema) };
+    const top = structuredClone(schema);
+    top.$id = String(schema.$id).replace(/\.schema\.json$/, '-top.schema.json');
+    for (const g of Object.keys(GROUPS)) delete ((top.properties as Record<string, JsonSchema>)[g] as JsonSchema).additionalProperties;
+    ajv.addSchema(schema);
+    const entry = (def: string) => ajv.getSchema(`${String(schema.$id)}#/$defs/${def}`)!;
+    v = { schema, top: ajv.compile(top), entry: { routers: entry(GROUPS.routers), bridges: entry(GROUPS.bridges), wccp_peers: entry(GROUPS.wccp_peers) } };
     compiled.set(roles, v);
   }
   return v;
+}
+
+const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Every schema error of the document: the top level, then each group entry on its own. */
+function validationErrors(v: Validators, data: unknown): ErrorObject[] {
+  const errors: ErrorObject[] = [];
+  if (!v.top(data)) errors.push(...(v.top.errors ?? []));
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return errors;
+  for (const group of Object.keys(GROUPS) as (keyof typeof GROUPS)[]) {
+    const entries = Object.hasOwn(data, group) ? (data as Record<string, unknown>)[group] : undefined;
+    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) continue;
+    for (const [name, value] of Object.entries(entries)) {
+      const validate = v.entry[group];
+      if (validate(value)) continue;
+      const prefix = `/${group}/${pointer(name)}`;
+      for (const e of validate.errors ?? []) errors.push({ ...e, instancePath: prefix + e.instancePath });
+    }
+  }
+  return errors;
 }
 
 /** Keys the schema allows at an instance path, for did-you-mean hints. */
@@ -72,7 +118,7 @@ function allowedKeys(schema: JsonSchema, path: readonly PathSeg[]): string[] {
     if (!node) return [];
     const props = node.properties as Record<string, Record<string, unknown>> | undefined;
     if (typeof seg === 'number') node = resolve(node.items as Record<string, unknown>);
-    else if (props && seg in props) node = resolve(props[seg]);
+    else if (props && Object.hasOwn(props, seg)) node = resolve(props[seg]);
     else node = resolve(node.additionalProperties as Record<string, unknown>);
     node = resolve(node);
   }
@@ -93,6 +139,8 @@ export function typoDistance(a: string, b: string): number {
 }
 
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  // A typo is a short word: a long one (or a long list) would cost length × length × candidates.
+  if (word.length > 64 || candidates.length > 1000) return undefined;
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -111,8 +159,11 @@ function toPath(instancePath: string): PathSeg[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
+/** A path for a message: each key bounded and on one line, whatever the inventory holds. */
+const dotted = (path: readonly PathSeg[]) => path.map((p) => shown(String(p))).join('.');
+
 function describe(e: ErrorObject, path: readonly PathSeg[]): string {
-  const where = path.length ? path.join('.') : 'inventory';
+  const where = path.length ? dotted(path) : 'inventory';
   switch (e.keyword) {
     case 'type':
       return `${where}: expected ${e.params.type}`;
@@ -137,15 +188,16 @@ export interface SchemaResult {
 
 export function schemaDiagnostics(src: InventorySource, data: unknown, roles: readonly { settings?: RoleSettings }[]): SchemaResult {
   const broken = new Set<string>();
-  const { schema, validate } = validatorFor(roles);
-  if (validate(data)) return { diagnostics: [], broken };
+  const v = validatorFor(roles);
+  const { schema } = v;
+  const errors = validationErrors(v, data);
+  if (!errors.length) return { diagnostics: [], broken };
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
-    // anyOf/if branches produce noise already summarised by a sibling error.
-    // Branch failures inside anyOf are summarised by the anyOf's own errorMessage.
-    if (['anyOf', 'not', 'format', 'pattern'].includes(e.keyword)) continue;
-    if (e.keyword === 'required' && e.schemaPath.includes('/anyOf/')) continue;
+  for (const e of errors) {
+    // Every rule is enforced (pattern and format included): only the failures of single anyOf
+    // branches are left out, as the anyOf's own error (with its errorMessage) sums them up.
+    if (e.schemaPath.includes('/anyOf/')) continue;
     let path = toPath(e.instancePath);
     broken.add(path.length === 0 ? '' : path[0] === 'defaults' ? 'defaults' : path.slice(0, 2).join('/'));
     let message: string;
@@ -155,7 +207,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown, roles: re
       const hint = didYouMean(key, allowedKeys(schema, path));
       path = [...path, key];
       onKey = true;
-      message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+      message = `unknown key "${shown(key)}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     } else if (e.keyword === 'propertyNames') {
       continue; // reported by the errorMessage on the name itself
     } else if (e.keyword === 'errorMessage') {
@@ -164,7 +216,7 @@ export function schemaDiagnostics(src: InventorySource, data: unknown, roles: re
         path = [...path, inner.propertyName];
         onKey = true;
       }
-      message = `${path.length ? path.join('.') + ': ' : ''}${e.message}`;
+      message = `${path.length ? dotted(path) + ': ' : ''}${e.message}`;
     } else {
       message = describe(e, path);
     }

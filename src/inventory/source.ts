@@ -1,30 +1,69 @@
 /** The inventory's YAML document with positions, so every problem points at FILE:LINE:COL. */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
+import { visible } from '../report/safe.ts';
 
 export type PathSeg = string | number;
+
+/** An inventory larger than this is refused before it is parsed (100,000 hosts fit in ~7 MB). */
+export const MAX_INVENTORY_BYTES = 32 * 1024 * 1024;
+/** How many nodes aliases may add to the document in all (the "billion laughs" guard). */
+export const MAX_ALIAS_NODES = 1_000_000;
+
+/** A key or value quoted in a message: bounded, one line. */
+export function shown(value: string, max = 60): string {
+  return visible(value.length > max ? value.slice(0, max) + '…' : value);
+}
 
 export class InventorySource {
   readonly lines = new LineCounter();
   readonly doc: Document;
   readonly sha256: string;
+  /** Each map's keys → pairs, built on first lookup: a path costs O(depth), not O(keys). */
+  private readonly index = new WeakMap<YAMLMap, Map<string, Pair>>();
+  private readonly structure: Diagnostic[];
+  /** Values tagged `!secret`, redacted wherever tprun shows or reports text. */
+  readonly secrets: string[] = [];
 
   private constructor(readonly file: string, readonly text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+    // uniqueKeys compares every key with every earlier one (quadratic): duplicates are found
+    // below with a set instead. logLevel 'error': yaml must not print warnings itself.
+    // `!secret "text"`: a string like any other, which reports and -v show as [redacted].
+    const secret = { tag: '!secret', default: false, resolve: (value: string) => (this.secrets.push(value), value) };
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', customTags: [secret] });
     this.sha256 = createHash('sha256').update(text).digest('hex');
+    this.structure = this.doc.errors.length ? [] : this.structureDiagnostics();
   }
 
-  static read(file: string): InventorySource | Diagnostic {
-    let text: string;
+  /** Reads a regular file of at most MAX_INVENTORY_BYTES, never blocking on a FIFO or device. */
+  static read(file: string, maxBytes = MAX_INVENTORY_BYTES): InventorySource | Diagnostic {
+    const fail = (why: string): Diagnostic => ({ severity: 'error', message: `${file}: cannot read the inventory (${why})` });
+    let fd: number;
     try {
-      text = readFileSync(file, 'utf8');
+      fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      return { severity: 'error', message: `${file}: cannot read the inventory (${err.code ?? err.message})` };
+      return fail(err.code ?? err.message);
     }
-    return new InventorySource(file, text);
+    try {
+      const st = fstatSync(fd);
+      if (st.isDirectory()) return fail('a directory, not a file');
+      if (!st.isFile()) return fail('not a regular file: a FIFO, socket or device is not an inventory');
+      if (st.size > maxBytes) return fail(`${st.size} bytes: larger than the ${maxBytes / 1024 / 1024} MiB limit`);
+      // Read at most maxBytes + 1: a file that grows while it is read is still refused.
+      const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+      let n = 0;
+      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+      if (n > maxBytes) return fail(`larger than the ${maxBytes / 1024 / 1024} MiB limit`);
+      return new InventorySource(file, buf.subarray(0, n).toString('utf8'));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return fail(err.code ?? err.message);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   static fromText(file: string, text: string): InventorySource {
@@ -36,29 +75,65 @@ export class InventorySource {
     return { file: this.file, line, col };
   }
 
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let m = this.index.get(map);
+    if (!m) {
+      m = new Map();
+      for (const item of map.items) {
+        if (!isPair(item)) continue;
+        const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
+        if (!m.has(k)) m.set(k, item as Pair);
+      }
+      this.index.set(map, m);
+    }
+    return m;
+  }
+
+  /** The nodes along a path as far as it exists: [pair of the last found key, node]. */
+  private walk(path: readonly PathSeg[]): { node: Node | undefined; pair?: Pair; depth: number } {
+    let node = (this.doc.contents ?? undefined) as Node | undefined;
+    let pair: Pair | undefined;
+    let depth = 0;
+    for (const seg of path) {
+      let next: Node | undefined;
+      pair = undefined;
+      if (isMap(node)) {
+        pair = this.pairs(node).get(String(seg));
+        next = (pair?.value ?? undefined) as Node | undefined;
+      } else if (isCollection(node) && typeof seg === 'number') {
+        next = node.items[seg] as Node | undefined;
+      }
+      if (!next || !isNodeWithRange(next)) {
+        if (pair && depth === path.length - 1) return { node, pair, depth };
+        return { node, depth };
+      }
+      node = next;
+      depth++;
+    }
+    return { node, pair, depth };
+  }
+
   /** The value node at a path, or the nearest existing ancestor. */
   node(path: readonly PathSeg[]): Node | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const node = this.doc.getIn(path.slice(0, n), true) as Node | undefined;
-      if (node && typeof node === 'object' && 'range' in node) return node;
-      if (n === 0) return this.doc.contents ?? undefined;
-    }
-    return undefined;
+    return this.walk(path).node;
   }
 
   /** The key node of the last path segment inside its parent map (for unknown keys). */
   keyNode(path: readonly PathSeg[]): Node | undefined {
-    const parent = this.doc.getIn(path.slice(0, -1), true);
-    const last = path[path.length - 1];
-    if (!isMap(parent)) return undefined;
-    for (const item of parent.items) {
-      if (isPair(item) && isScalar(item.key) && String(item.key.value) === String(last)) return item.key;
-    }
-    return undefined;
+    if (!path.length) return undefined;
+    const parent = this.walk(path.slice(0, -1));
+    if (parent.depth !== path.length - 1 || !isMap(parent.node)) return undefined;
+    const key = this.pairs(parent.node).get(String(path[path.length - 1]))?.key;
+    return isNodeWithRange(key) ? key : undefined;
   }
 
   has(path: readonly PathSeg[]): boolean {
-    return this.doc.hasIn(path);
+    if (!path.length) return this.doc.contents != null;
+    const parent = this.walk(path.slice(0, -1));
+    if (parent.depth !== path.length - 1) return false;
+    const last = path[path.length - 1]!;
+    if (isMap(parent.node)) return this.pairs(parent.node).has(String(last));
+    return isCollection(parent.node) && typeof last === 'number' && last < parent.node.items.length;
   }
 
   at(path: readonly PathSeg[], key = false): Position {
@@ -71,20 +146,112 @@ export class InventorySource {
     return { severity, message, at: this.at(path, key) };
   }
 
-  /** YAML syntax errors and duplicate keys, each with its position. */
+  /**
+   * What the YAML parser does not check itself, each at its position: duplicate keys (with a
+   * set per map: linear), keys that are not plain scalars, aliases used before their anchor.
+   */
+  private structureDiagnostics(): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    const anchors = new Set<string>();
+    const at = (node: Node | null | undefined) => this.positionOfOffset(node?.range?.[0] ?? 0);
+    visit(this.doc, {
+      Node: (_k, node) => {
+        if (isAlias(node)) {
+          if (!anchors.has(node.source)) out.push({ severity: 'error', message: `alias *${shown(node.source)} is used before its anchor &${shown(node.source)} (or has none): an anchor must come first`, at: at(node) });
+          return;
+        }
+        if (node.anchor) anchors.add(node.anchor);
+        if (!isMap(node)) return;
+        const seen = new Set<string>();
+        for (const item of node.items) {
+          if (!isScalar(item.key)) {
+            out.push({ severity: 'error', message: 'a key must be a plain name, not a list, mapping or alias', at: at((item.key ?? item.value) as Node) });
+            continue;
+          }
+          const k = String(item.key.value);
+          if (seen.has(k)) out.push({ severity: 'error', message: `duplicate key "${shown(k)}": a key may appear once in a mapping`, at: at(item.key) });
+          seen.add(k);
+        }
+      },
+    });
+    return out;
+  }
+
+  /** YAML syntax errors, duplicate keys and alias problems, each with its position. */
   syntaxDiagnostics(): Diagnostic[] {
     const out: Diagnostic[] = [];
     for (const e of this.doc.errors) {
-      const pos = this.positionOfOffset(e.pos[0]);
-      const msg =
-        e.code === 'DUPLICATE_KEY'
-          ? `duplicate key "${/^\s*["']?([^"':\n]+)/.exec(this.text.slice(e.pos[0]))?.[1]?.trim() ?? ''}": a key may appear once in a mapping`
-          : e.message.split('\n')[0];
-      out.push({ severity: 'error', message: msg, at: pos });
+      const message = e.code === 'MULTIPLE_DOCS' ? 'an inventory is one YAML document: this "---" starts a second one' : e.message.split('\n')[0]!;
+      out.push({ severity: 'error', message, at: this.positionOfOffset(e.pos[0]) });
     }
+    out.push(...this.structure);
     for (const w of this.doc.warnings) {
-      out.push({ severity: 'warning', message: w.message.split('\n')[0], at: this.positionOfOffset(w.pos[0]) });
+      out.push({ severity: 'warning', message: w.message.split('\n')[0]!, at: this.positionOfOffset(w.pos[0]) });
     }
     return out;
   }
+
+  /**
+   * The document as plain data, or a diagnostic when its aliases expand too far. Converted here
+   * rather than by yaml's toJS, which looks for each alias's anchor through the whole document
+   * (quadratic with an alias per host) and counts uses, not size: an alias is the value of its
+   * anchor (shared, never copied), and what aliases add may not exceed MAX_ALIAS_NODES nodes.
+   */
+  data(): { value: unknown } | { diagnostic: Diagnostic } {
+    const anchors = new Map<string, { value: unknown; size: number }>();
+    let added = 0;
+    class TooMuch extends Error {
+      constructor(readonly node: Node, why: string) {
+        super(why);
+      }
+    }
+    const convert = (node: unknown): { value: unknown; size: number } => {
+      let out: { value: unknown; size: number };
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (!target) throw new TooMuch(node, `alias *${shown(node.source)} refers to a node that is not complete where it is used (an anchor on an enclosing node)`);
+        added += target.size;
+        if (added > MAX_ALIAS_NODES) throw new TooMuch(node, `aliases expand to more than ${MAX_ALIAS_NODES} nodes: write the values out or use fewer nested aliases`);
+        return target;
+      }
+      if (isMap(node)) {
+        const obj: Record<string, unknown> = {};
+        let size = 1;
+        for (const pair of node.items) {
+          const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+          const v = convert(pair.value);
+          size += 1 + v.size;
+          // defineProperty: a key named __proto__ stays a key.
+          Object.defineProperty(obj, key, { value: v.value, enumerable: true, writable: true, configurable: true });
+        }
+        out = { value: obj, size };
+      } else if (isSeq(node)) {
+        const arr: unknown[] = [];
+        let size = 1;
+        for (const item of node.items) {
+          const v = convert(item);
+          size += v.size;
+          arr.push(v.value);
+        }
+        out = { value: arr, size };
+      } else if (isScalar(node)) {
+        out = { value: node.value, size: 1 };
+      } else {
+        out = { value: null, size: 1 };
+      }
+      const anchor = (node as Node | null)?.anchor;
+      if (anchor) anchors.set(anchor, out);
+      return out;
+    };
+    try {
+      return { value: convert(this.doc.contents).value };
+    } catch (e) {
+      if (!(e instanceof TooMuch)) throw e;
+      return { diagnostic: { severity: 'error', message: e.message, at: this.positionOfOffset(e.node.range?.[0] ?? 0) } };
+    }
+  }
+}
+
+function isNodeWithRange(n: unknown): n is Node {
+  return typeof n === 'object' && n !== null && 'range' in n && !!(n as Node).range;
 }

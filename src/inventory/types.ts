@@ -87,4 +87,6 @@ export interface Inventory {
   sha256: string;
   hosts: Host[];
   peers: WccpPeer[];
+  /** Values the inventory tags `!secret`: reports and -v output redact them. */
+  secrets?: string[];
 }

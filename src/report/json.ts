@@ -2,9 +2,20 @@
 import type { HostResult } from '../run/host.ts';
 import { blockedReason } from '../plan/types.ts';
 import { changeDiff, valueText } from '../resources/view.ts';
-import type { RunSummary } from './write.ts';
+import { elideHeredocs, mapStrings, redact, visible } from './safe.ts';
+import { secretsOf, type RunSummary } from './summary.ts';
 
+/**
+ * Every string of the report is redacted (credentials, `!secret` values) and its control
+ * characters other than \n and \t made visible: a host's bytes cannot reach whoever runs
+ * `jq -r` on it. Commands show here-documents (file contents in base64) by their size only.
+ */
 export function jsonReport(run: RunSummary): object {
+  const secrets = secretsOf(run);
+  return mapStrings(rawJsonReport(run), (s) => visible(redact(s, secrets), '\n\t'));
+}
+
+function rawJsonReport(run: RunSummary): object {
   const byName = new Map(run.results.map((r) => [r.host, r]));
   const count = (s: HostResult['status']) => run.results.filter((r) => r.status === s).length;
   return {
@@ -16,7 +27,7 @@ export function jsonReport(run: RunSummary): object {
     durationSeconds: Number(run.seconds.toFixed(3)),
     selection: { ...(run.limit ? { limit: run.limit } : {}), hosts: run.hosts.map((h) => h.name), roles: run.roles },
     exitCode: run.exitCode,
-    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable') },
+    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable'), ...(count('skipped') ? { skipped: count('skipped') } : {}) },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
       return {
@@ -28,6 +39,8 @@ export function jsonReport(run: RunSummary): object {
         roundTrips: r.roundTrips,
         ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
         ...(r.error ? { error: r.error } : {}),
+        ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),
+        ...(r.notes?.length ? { notes: r.notes } : {}),
         resources: (r.plan?.resources ?? []).map((i) => ({
           role: i.role,
           kind: i.kind,
@@ -36,7 +49,7 @@ export function jsonReport(run: RunSummary): object {
           expected: valueText(i, 'after'),
           actual: valueText(i, 'before'),
           inSync: i.action === 'no-op',
-          ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => c.text) } : {}) } : {}),
+          ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => elideHeredocs(c.text)) } : {}) } : {}),
         })),
         checks: (r.plan?.checks ?? []).map((c) => ({ role: c.role, id: c.id, found: c.found, wanted: c.wanted, ok: c.ok, blocks: c.blocks, ...(c.hint ? { hint: c.hint } : {}) })),
         handlers: (r.plan?.handlers ?? []).map((x) => x.id),

@@ -5,7 +5,8 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import { changeDiff } from '../resources/view.ts';
-import type { RunSummary } from './write.ts';
+import { mapStrings, redact, xmlSafe } from './safe.ts';
+import { secretsOf, type RunSummary } from './summary.ts';
 
 type Case = Record<string, unknown>;
 
@@ -15,7 +16,9 @@ export function junitReport(run: RunSummary): string {
     const r = byName.get(h.name)!;
     const cases: Case[] = [];
     const time = (r.durationMs / 1000).toFixed(3);
-    if (r.status === 'unreachable' || (r.error && !r.plan)) {
+    if (r.status === 'skipped') {
+      cases.push({ '@_name': 'rollout', '@_classname': `tprun.${h.name}`, skipped: { '@_message': `never touched: ${r.error?.message ?? ''}` } });
+    } else if (r.status === 'unreachable' || (r.error && !r.plan)) {
       cases.push({ '@_name': r.error?.step ?? 'connect', '@_classname': `tprun.${h.name}`, error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' } });
     }
     for (const k of r.plan?.checks ?? []) {
@@ -40,7 +43,7 @@ export function junitReport(run: RunSummary): string {
       '@_tests': cases.length,
       '@_failures': cases.filter((c) => c.failure).length,
       '@_errors': cases.filter((c) => c.error).length,
-      '@_skipped': 0,
+      '@_skipped': cases.filter((c) => c.skipped).length,
       '@_time': time,
       '@_timestamp': run.started.toISOString().replace(/\.\d+Z$/, ''),
       testcase: cases,
@@ -51,5 +54,7 @@ export function junitReport(run: RunSummary): string {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
     testsuites: { '@_name': `tprun ${run.mode} ${run.inventory.path}`, '@_tests': total('@_tests'), '@_failures': total('@_failures'), '@_errors': total('@_errors'), '@_time': run.seconds.toFixed(3), testsuite: suites },
   };
-  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(doc);
+  // Valid XML whatever a host printed: characters XML forbids are written out, secrets redacted.
+  const secrets = secretsOf(run);
+  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(mapStrings(doc, (s) => xmlSafe(redact(s, secrets))));
 }

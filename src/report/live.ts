@@ -1,27 +1,46 @@
 /**
  * Progress views over a fleet run. On a terminal: listr2 tasks, one per host, with the roles
- * that change as subtasks. Otherwise: one plain line per host as it finishes.
+ * that change as subtasks. Otherwise: one plain line per host, in inventory order (a host's line
+ * waits for the hosts before it), so two runs over the same state print the same lines.
  */
-import { Listr, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import { Listr, ListrDefaultRendererLogLevels, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
 import type { Host } from '../inventory/types.ts';
 import type { FleetObserver } from '../run/fleet.ts';
 import type { HostResult } from '../run/host.ts';
+import { plain, type Paint } from './color.ts';
 import { resultLine, roleSummaries } from './human.ts';
 
 export interface ProgressView extends FleetObserver {
   /** Resolves when the view has drawn its last frame. */
   finished(): Promise<void>;
+  /** The run stopped waiting: every host gets its (possibly "outcome unknown") result. */
+  abandon?(results: readonly HostResult[]): void;
 }
 
-export function plainView(say: (line: string) => void): ProgressView {
-  return { done: (_h, r) => say(resultLine(r)), finished: async () => undefined };
+export function plainView(hosts: readonly Host[], say: (line: string) => void, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
+  const results = new Map<string, HostResult>();
+  let next = 0;
+  const flush = () => {
+    for (; next < hosts.length && results.has(hosts[next]!.name); next++) say(resultLine(results.get(hosts[next]!.name)!, { paint, secrets }));
+  };
+  return {
+    done: (h, r) => {
+      results.set(h.name, r);
+      flush();
+    },
+    finished: async () => flush(),
+  };
 }
+
+/** Narrower than this, listr2's wrapping breaks (width 0 gives one character per line): use the plain view. */
+export const LIVE_MIN_COLUMNS = 40;
 
 export const quietView = (): ProgressView => ({ finished: async () => undefined });
 
 type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 
-export function liveView(hosts: readonly Host[], forks: number): ProgressView {
+/** A drifted host is not a success: listr2's "skipped" state, drawn as a yellow "!", is how it shows. */
+export function liveView(hosts: readonly Host[], forks: number, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
   const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
   for (const h of hosts) {
     let resolve!: (r: HostResult) => void;
@@ -35,12 +54,28 @@ export function liveView(hosts: readonly Host[], forks: number): ProgressView {
         const w = waiting.get(host.name)!;
         w.task = task;
         const r = await w.result;
-        task.title = resultLine(r);
-        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r));
+        // resultLine makes a host's control characters visible: a title never carries an escape.
+        task.title = resultLine(r, { paint, secrets });
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, { paint, secrets }));
+        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, { paint, secrets }));
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
-    { concurrent: forks, exitOnError: false, renderer: 'default', rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false } },
+    // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.
+    {
+      concurrent: forks,
+      exitOnError: false,
+      registerSignalListeners: false,
+      renderer: 'default',
+      rendererOptions: {
+        collapseErrors: false,
+        collapseSubtasks: false,
+        showErrorMessage: false,
+        collapseSkips: false,
+        suffixSkips: false,
+        icon: { [ListrDefaultRendererLogLevels.SKIPPED_WITHOUT_COLLAPSE]: '!', [ListrDefaultRendererLogLevels.SKIPPED_WITH_COLLAPSE]: '!' },
+      },
+    },
   );
   const running = list.run().catch(() => undefined);
   return {
@@ -49,6 +84,10 @@ export function liveView(hosts: readonly Host[], forks: number): ProgressView {
       if (t) t.output = phase;
     },
     done: (host, r) => waiting.get(host.name)?.resolve(r),
+    // On a second signal the run stops waiting: hosts without a result end their task too.
+    abandon: (results: readonly HostResult[]) => {
+      for (const r of results) waiting.get(r.host)?.resolve(r);
+    },
     finished: async () => void (await running),
   };
 }

@@ -54,6 +54,8 @@ interface ChangeOf<K extends Kind> {
   commands: Shell[];
   /** Shell that puts back what `commands` changed (run in reverse order on failure). */
   undo: Shell[];
+  /** Shell run once every step succeeded (e.g. a file's backup becomes FILE.tprun-prev). */
+  commit?: Shell[];
   notify?: HandlerName;
   /** Files: the path on the host. */
   path?: string;
@@ -66,7 +68,8 @@ type Fields<K extends Kind> = Omit<ChangeOf<K>, 'action' | 'commands' | 'undo'> 
 export function change<K extends Kind>(fields: Fields<K>): ChangeOf<K> {
   const { before, after } = fields;
   const action: Action = isDeepStrictEqual(before, after) ? 'no-op' : before === null ? 'create' : after === null ? 'delete' : 'update';
-  return { ...fields, action, commands: action === 'no-op' ? [] : (fields.commands ?? []), undo: action === 'no-op' ? [] : (fields.undo ?? []) };
+  const noop = action === 'no-op';
+  return { ...fields, action, commands: noop ? [] : (fields.commands ?? []), undo: noop ? [] : (fields.undo ?? []), commit: noop ? [] : (fields.commit ?? []) };
 }
 
 export const isChange = (c: Change): boolean => c.action !== 'no-op';
@@ -74,6 +77,7 @@ export const isChange = (c: Change): boolean => c.action !== 'no-op';
 export interface Step {
   commands: Shell[];
   undo: Shell[];
+  commit?: Shell[];
 }
 
 export interface Handler extends Step {

@@ -1,4 +1,5 @@
 /** Files are replaced whole: candidate beside the target, validated, previous kept, renamed into place. */
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { raw, sh, type Shell } from '../shell.ts';
 import { change, type Change, type HandlerName } from './change.ts';
@@ -16,29 +17,39 @@ export interface Artifact {
   install: boolean;
 }
 
-/** A name for this file's backup/markers inside the transaction directory. */
+/** A name for this file's markers inside the transaction directory. */
 const txName = (path: string, suffix: string) => raw('"$TPRUN_TX"/' + path.replace(/[^A-Za-z0-9.-]/g, '_') + suffix);
 
-export function writeFileCommands(a: Artifact): { commands: Shell[]; undo: Shell[] } {
+/**
+ * Exact undo, whatever the disk: the backup is a hard link to the live file (nothing copied, no
+ * space needed) taken before the swap, and a failure to take it stops the step before anything
+ * changed. The swap and its undo are renames, so no partial or empty file ever replaces a live
+ * one. At commit the backup becomes FILE.tprun-prev.
+ */
+export function writeFileCommands(a: Artifact): { commands: Shell[]; undo: Shell[]; commit: Shell[] } {
   const cand = a.path + '.tprun-new';
+  const keep = raw(`${sh`${a.path}`.text}.tprun-tx-"$TPRUN_RUN"`);
   const b64 = Buffer.from(a.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  const sum = createHash('sha256').update(a.content, 'utf8').digest('hex');
   const commands: Shell[] = [
     sh`mkdir -p ${posix.dirname(a.path)}`,
     // base64 text cannot end the here-document early.
     raw(`base64 -d > ${sh`${cand}`.text} <<'TPRUN_B64'\n${b64}\nTPRUN_B64`),
+    // A full disk can leave a short candidate behind a successful-looking write: check it whole.
+    sh`echo ${`${sum}  ${cand}`} | sha256sum -c --status || { rm -f ${cand}; echo ${`cannot write ${cand} whole (disk full?)`} >&2; exit 1; }`,
     sh`chmod ${a.mode} ${cand}`,
   ];
   if (a.validate) commands.push(sh`${a.validate(sh`${cand}`)} || { rm -f ${cand}; exit 1; }`);
-  // The undo must know what this step did: restore a backup it took, remove a file it created,
+  // The undo must know what this step did: restore the backup it took, remove a file it created,
   // and do nothing when it failed before touching the live file (e.g. squid -k parse said no).
-  const bak = txName(a.path, '.bak');
   const created = txName(a.path, '.created');
   commands.push(
-    sh`if [ -e ${a.path} ]; then cp -p ${a.path} ${bak} && cp -p ${a.path} ${a.path + '.tprun-prev'}; else : > ${created}; fi`,
+    sh`if [ -e ${a.path} ]; then ln -f ${a.path} ${keep} || { rm -f ${cand}; echo ${`cannot keep a backup of ${a.path}: nothing was changed`} >&2; exit 1; }; else : > ${created} || { rm -f ${cand}; exit 1; }; fi`,
     sh`mv -f ${cand} ${a.path}`,
   );
-  const undo = [sh`rm -f ${cand}`, sh`if [ -e ${bak} ]; then cp -p ${bak} ${a.path}; elif [ -e ${created} ]; then rm -f ${a.path}; fi`];
-  return { commands, undo };
+  const undo = [sh`rm -f ${cand}`, sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path}; elif [ -e ${created} ]; then rm -f ${a.path}; fi`];
+  const commit = [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`];
+  return { commands, undo, commit };
 }
 
 export function fileChange(a: Artifact, before: string | null): Change {

@@ -8,6 +8,10 @@ import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
 import { runHost, type HostResult, type Phase } from './host.ts';
 import { EXIT } from './options.ts';
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import type { LockHolder } from '../apply/tx.ts';
+import { amountText, batchSizes, exceeds, type Amount } from './rollout.ts';
 
 export type Mode = 'check' | 'apply';
 
@@ -23,9 +27,42 @@ export interface FleetRun {
   roles: Role[];
   forks: number;
   acceptNewHostKeys?: boolean;
+  /** Puppet's detailed exit codes: apply exits 2 when it changed something (the default). */
+  detailedExitCodes?: boolean;
+  /** --serial: batch sizes (one batch of every host when absent). */
+  serial?: Amount[];
+  /** --max-fail: failed or unreachable hosts a batch may have before the rollout stops (0 with --serial, else no limit). */
+  maxFail?: Amount;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
+  /** Seconds an apply waits for a locked host (default 0: fail it at once). */
+  lockTimeout?: number;
+  /** Who the host locks name (run id, user, controller). */
+  holder?: LockHolder;
+  /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
+  interrupt?: Interrupt;
+}
+
+/**
+ * The operator's Ctrl-C / SIGTERM. First: no new host starts and no host starts its transaction;
+ * those under way finish (their outcome is collected). Second: stop waiting; the hosts' own
+ * transactions still complete or roll back on their own.
+ */
+export class Interrupt {
+  stopping = false;
+  abandoned = false;
+  private wake: (() => void) | undefined;
+  readonly abandon = new Promise<void>((r) => (this.wake = r));
+  signal(): 'stop' | 'abandon' {
+    if (!this.stopping) {
+      this.stopping = true;
+      return 'stop';
+    }
+    this.abandoned = true;
+    this.wake?.();
+    return 'abandon';
+  }
 }
 
 export interface FleetOutcome {
@@ -35,11 +72,14 @@ export interface FleetOutcome {
   started: Date;
   seconds: number;
   exitCode: number;
+  /** Set when a signal cut the run short: hosts not started, and those whose outcome is unknown. */
+  interrupted?: { notStarted: string[]; unknown: string[] };
 }
 
-export function exitCode(results: readonly HostResult[], mode: Mode): number {
+/** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
+export function exitCode(results: readonly HostResult[], mode: Mode, detailed = true): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
-  const pending = mode === 'check' && results.some((r) => r.status === 'drifted');
+  const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
   return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
 }
 
@@ -50,16 +90,99 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   const started = new Date();
   const t0 = performance.now();
   const results = new Map<string, HostResult>();
-  let next = 0;
-  const worker = async () => {
-    while (next < run.hosts.length) {
-      const host = run.hosts[next++]!;
-      const r = await runHost(host, { mode: run.mode, roles: run.roles, connect, onPhase: (p) => run.observer?.phase?.(host, p) });
-      results.set(host.name, r);
-      run.observer?.done?.(host, r);
-    }
+  const phases = new Map<string, Phase>();
+  const holder = run.holder ?? defaultHolder();
+  const stop = run.interrupt;
+  const sizes = batchSizes(run.hosts.length, run.serial);
+  const maxFail = run.maxFail ?? (run.serial ? { count: 0 } : undefined);
+  let rolloutStopped: string | undefined;
+  const runBatch = async (batch: Host[], b: number) => {
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < batch.length && !stop?.stopping && !rolloutStopped) {
+        const host = batch[next++]!;
+        let r: HostResult;
+        try {
+          r = await runHost(host, {
+            mode: run.mode,
+            roles: run.roles,
+            connect,
+            holder,
+            lockTimeout: run.lockTimeout,
+            shouldStop: () => !!stop?.stopping,
+            onPhase: (p) => {
+              phases.set(host.name, p);
+              run.observer?.phase?.(host, p);
+            },
+          });
+        } catch (e) {
+          // runHost keeps its errors; this is the last guard so that one host cannot end the run.
+          r = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0, error: { step: 'run', message: (e as Error).message } };
+        }
+        if (stop?.abandoned) return;
+        results.set(host.name, r);
+        if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !rolloutStopped) {
+          rolloutStopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
+        }
+        run.observer?.done?.(host, r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, batch.length)) }, worker));
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, run.hosts.length)) }, worker));
+  const rollout = (async () => {
+    let first = 0;
+    for (const [b, size] of sizes.entries()) {
+      const batch = run.hosts.slice(first, first + size);
+      first += size;
+      await runBatch(batch, b);
+      if (rolloutStopped || stop?.stopping) break;
+    }
+  })();
+  await (stop ? Promise.race([rollout, stop.abandon]) : rollout);
+  let interrupted: FleetOutcome['interrupted'];
+  if (stop?.stopping) {
+    interrupted = { notStarted: [], unknown: [] };
+    for (const h of run.hosts) {
+      if (results.has(h.name)) continue;
+      const phase = phases.get(h.name);
+      const r: HostResult = { host: h.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+      if (!phase) {
+        interrupted.notStarted.push(h.name);
+        r.error = { step: 'interrupted', message: 'not started: the run was interrupted' };
+      } else if (phase === 'apply') {
+        interrupted.unknown.push(h.name);
+        r.outcomeUnknown = true;
+        r.error = { step: 'interrupted', message: 'outcome unknown: tprun stopped waiting; the transaction continues on the host (the next run reports its outcome)' };
+      } else {
+        r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };
+      }
+      results.set(h.name, r);
+    }
+    for (const r of results.values()) if (r.outcomeUnknown && !interrupted.unknown.includes(r.host)) interrupted.unknown.push(r.host);
+  }
+  // Hosts a stopped rollout never started: reported, in inventory order, as never touched.
+  for (const host of run.hosts) {
+    if (results.has(host.name)) continue;
+    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: rolloutStopped ?? 'not started' }, messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+    results.set(host.name, r);
+    run.observer?.done?.(host, r);
+  }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: exitCode(ordered, run.mode) };
+  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? true);
+  // An interrupted run never says "all done": the failed bit is set.
+  if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
+  return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };
+}
+
+/** The lock's holder for this run: a run id that also names the host-side transaction. */
+export function defaultHolder(): LockHolder {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
+  return { run: `${stamp}-${hostname().split('.')[0]}-${process.pid}-${randomBytes(3).toString('hex')}`, user, controller: hostname() };
 }

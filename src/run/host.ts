@@ -1,5 +1,6 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
-import { changeScript, parseChangeOutput, planSteps } from '../apply/script.ts';
+import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type Verdict } from '../apply/script.ts';
+import { ACK, parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
@@ -8,7 +9,8 @@ import type { Role } from '../plan/role.ts';
 import { blockedReason, blockersOf, changesOf, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
-export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable';
+/** skipped: never started, because a rollout (--serial, --max-fail) stopped before it. */
+export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 export type Phase = 'connect' | 'facts' | 'plan' | 'apply' | 'verify' | 'done';
 
 export interface HostResult {
@@ -20,6 +22,12 @@ export interface HostResult {
   error?: { step: string; message: string; stderr?: string; rolledBack?: string };
   /** Lines the change script printed (e.g. how squid was started). */
   messages: string[];
+  /** Lines the operator must see: an earlier transaction's outcome, a stale lock cleared. */
+  notes: string[];
+  /** The newest earlier transaction on the host that no apply had seen end. */
+  earlier?: { id: string; state: 'ended' | 'running' | 'dead'; verdict?: Verdict; line: string };
+  /** The transaction was started but its end was not seen: it continues (or ended) on the host. */
+  outcomeUnknown?: boolean;
   roundTrips: number;
   durationMs: number;
 }
@@ -29,6 +37,12 @@ export interface RunHostOptions {
   roles: readonly Role[];
   connect: (host: Host) => Promise<Connection>;
   onPhase?: (phase: Phase) => void;
+  /** Who takes the host's lock (apply); the run id also names the host-side transaction. */
+  holder?: LockHolder;
+  /** Seconds to wait for a locked host (0: fail at once). */
+  lockTimeout?: number;
+  /** True once the run is interrupted: a host that has not started its transaction does not start it. */
+  shouldStop?: () => boolean;
 }
 
 /** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
@@ -39,10 +53,37 @@ function planFailure(plan: HostPlan): HostResult['error'] {
   return d ? { step: d.role ?? 'plan', message: d.message } : undefined;
 }
 
+/** The rollback or failure of a transaction, for people, from its journal. */
+function txFailure(outcome: ChangeOutcome, ids: (i: number) => string): NonNullable<HostResult['error']> {
+  const step = outcome.failed !== undefined ? ids(outcome.failed) : outcome.preflight !== undefined ? 'preflight' : 'apply';
+  const what = verdictText(outcome, ids);
+  const message =
+    outcome.verdict === 'rolled-back'
+      ? `${step} failed; the host was rolled back`
+      : outcome.verdict === 'preflight-failed'
+        ? `${outcome.preflight ?? 'preflight failed'}`
+        : outcome.verdict === 'rollback-incomplete'
+          ? `${step} failed; rollback INCOMPLETE (left: ${remaining(outcome).map(ids).join(', ')})`
+          : `${step}: ${what}`;
+  return { step, message, stderr: outcome.stderr.trim() || undefined, rolledBack: outcome.verdict === 'preflight-failed' ? undefined : what };
+}
+
+/** What an earlier transaction (seen through its journal) did: a line for the operator. */
+function earlierLine(t: EarlierTx): string {
+  const o = t.outcome;
+  const who = t.who ? ` (${t.who.split(' ').slice(1, 3).join(' on ')})` : '';
+  if (t.state === 'running') return `an earlier transaction ${t.id}${who} is still running on the host`;
+  if (t.state === 'dead' && !o.verdict) return `the earlier transaction ${t.id}${who} was cut short on the host (its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}, no rollback ran): what it changed shows below as drift`;
+  const v = o.verdict === 'committed' ? 'committed (applied in full)' : verdictText(o, (i) => `step ${i}`);
+  return `the earlier transaction ${t.id}${who} ended on the host: ${v}${o.failed !== undefined ? `; step ${o.failed} failed${o.stderr ? `: ${o.stderr.split('\n')[0]}` : ''}` : ''}`;
+}
+
 export async function runHost(host: Host, opts: RunHostOptions): Promise<HostResult> {
   const t0 = performance.now();
-  const result: HostResult = { host: host.name, status: 'failed', messages: [], roundTrips: 0, durationMs: 0 };
+  const result: HostResult = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0 };
   const done = (r: Partial<HostResult>) => Object.assign(result, r, { durationMs: performance.now() - t0 });
+  const holder: LockHolder = opts.holder ?? { run: 'tprun-' + process.pid, user: 'unknown', controller: 'unknown' };
+  const lockTimeout = opts.lockTimeout ?? 0;
   let conn: Connection | undefined;
   try {
     opts.onPhase?.('connect');
@@ -55,7 +96,16 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     if ((conn.attempts ?? 1) > 1) result.messages.push(`connected after ${conn.attempts} attempts (sshd dropped the handshake)`);
     opts.onPhase?.('facts');
     const facts = hostFacts(host, opts.roles);
-    const gathered = await conn.run(factsScript(facts));
+    // apply: the lock is taken before any fact is read, and held until the transaction is verified.
+    const gathered = await conn.run(preamble(opts.mode, holder, lockTimeout) + factsScript(facts), { extraSeconds: opts.mode === 'apply' ? lockTimeout : 0 });
+    const pre = parsePreamble(gathered.stdout);
+    if (pre.stale) result.notes.push(`a stale lock was cleared: ${pre.stale}`);
+    if (pre.last) {
+      result.earlier = { id: pre.last.id, state: pre.last.state, verdict: pre.last.outcome.verdict, line: earlierLine(pre.last) };
+      result.notes.push(result.earlier.line);
+    }
+    if (pre.lock.state === 'busy') return done({ error: { step: 'lock', message: `the host is locked by another apply (${pre.lock.note}); nothing was done${lockTimeout ? ` (waited ${lockTimeout} s)` : ''}` } });
+    if (pre.lock.state === 'error') return done({ error: { step: 'lock', message: pre.lock.note } });
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
     const raw = parseFactsOutput(gathered.stdout);
     result.facts = raw;
@@ -71,26 +121,33 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       const status: HostStatus = failure ? 'failed' : changes.length ? 'drifted' : 'compliant';
       return done({ status, error: failure });
     }
+    if (opts.shouldStop?.()) {
+      return done({ status: 'failed', error: { step: 'interrupted', message: 'interrupted before its transaction started: nothing was changed' } });
+    }
 
     opts.onPhase?.('apply');
     const steps = planSteps(plan);
-    const applied = await conn.run(changeScript(steps, facts));
-    const outcome = parseChangeOutput(applied.stdout);
-    result.messages.push(...[...outcome.stdout.values()].flat());
-    if (outcome.failed !== undefined || applied.code !== 0 || outcome.verifyOutput === undefined) {
-      const step = outcome.failed !== undefined ? steps[outcome.failed]!.id : 'apply';
-      const undone = outcome.undone.map((i) => steps[i]!.id);
-      const undoFailed = outcome.undoFailed.map((i) => steps[i]!.id);
-      return done({
-        status: 'failed',
-        error: {
-          step,
-          message: `${step} failed; the host was rolled back`,
-          stderr: (outcome.stderr || applied.stderr).trim(),
-          rolledBack: undoFailed.length ? `undo FAILED for ${undoFailed.join(', ')}; undone: ${undone.join(', ')}` : `${undone.length} step${undone.length === 1 ? '' : 's'} undone`,
-        },
-      });
+    const ids = (i: number) => steps[i]?.id ?? `step ${i}`;
+    const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
+    let started: ReturnType<typeof parseStart>;
+    try {
+      const applied = await conn.run(startScript(holder, body), { ack: ACK });
+      started = parseStart(applied.stdout);
+      if (!started.started) return done({ error: { step: 'apply', message: started.startFail ?? `the transaction did not start (exit ${applied.code})`, stderr: applied.stderr.trim() || undefined } });
+    } catch (e) {
+      if (e instanceof HostError && (e.lost || e.step === 'output')) {
+        result.outcomeUnknown = true;
+        return done({ error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (${e.message}); the next run reports its outcome` } });
+      }
+      throw e;
     }
+    const outcome = parseChangeOutput(started.journal);
+    result.messages.push(...[...outcome.stdout.values()].flat());
+    if (!outcome.verdict) {
+      result.outcomeUnknown = true;
+      return done({ error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (the journal was followed to ${outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start'}); the next run reports its outcome` } });
+    }
+    if (outcome.verdict !== 'committed' || outcome.verifyOutput === undefined) return done({ status: 'failed', error: txFailure(outcome, ids) });
 
     opts.onPhase?.('verify');
     const after = planHost(host, opts.roles, parseFactsOutput(outcome.verifyOutput));

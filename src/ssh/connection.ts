@@ -1,6 +1,6 @@
 /** One SSH connection per host; every remote step is one script sent on stdin. */
 import { NodeSSH } from 'node-ssh';
-import type { AuthMethod, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
+import type { AuthMethod, ClientChannel, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { expandHome, HostError } from './errors.ts';
 import { identityFor, prepareIdentities } from './identity.ts';
 import type { Host } from '../inventory/types.ts';
@@ -12,9 +12,23 @@ export interface RunResult {
   code: number;
 }
 
+/** More than this on stdout and stderr together fails the host ("output too large"). */
+export const MAX_OUTPUT = 32 * 2 ** 20;
+
+export interface RunOptions {
+  /** Seconds added to ssh.command_timeout (e.g. the time allowed to wait for a lock). */
+  extraSeconds?: number;
+  maxOutput?: number;
+  /**
+   * Keep the script's stdin open; once stdout contains `after`, send `send` and close it. The
+   * script reads it (`read`) to learn that tprun saw everything it printed up to `after`.
+   */
+  ack?: { after: string; send: string };
+}
+
 /** What the engine needs from a host; tests provide scripted ones. */
 export interface Connection {
-  run(script: string): Promise<RunResult>;
+  run(script: string, opts?: RunOptions): Promise<RunResult>;
   close(): Promise<void>;
   /** Remote scripts sent so far: the round trips a test can count. */
   readonly roundTrips: number;
@@ -72,8 +86,12 @@ export class SshConnection implements Connection {
             return verdict.ok;
           },
         });
-        return new SshConnection(ssh, host, attempt + 1);
+        const c = new SshConnection(ssh, host, attempt + 1);
+        c.watch();
+        return c;
       } catch (e) {
+        // A late error of an abandoned client must not escape as an unhandled 'error' event.
+        ssh.connection?.on('error', () => undefined);
         ssh.dispose();
         if (keyProblem) throw new HostError('connect', keyProblem);
         const msg = (e as Error).message;
@@ -87,28 +105,98 @@ export class SshConnection implements Connection {
     }
   }
 
-  async run(script: string): Promise<RunResult> {
+  /** Set once the connection has failed (keepalive, reset, closed): every later run fails at once. */
+  private lost?: string;
+  private readonly pending = new Set<(e: HostError) => void>();
+
+  /** Every error of the ssh2 client stays with this host: none may escape as an unhandled 'error' event. */
+  private watch(): void {
+    const client = this.ssh.connection;
+    if (!client) return;
+    const fail = (why: string) => {
+      if (!this.lost) this.lost = why;
+      for (const reject of [...this.pending]) reject(new HostError('connection', `connection lost: ${this.lost}`, false, true));
+    };
+    client.on('error', (e: Error) => fail(e.message));
+    client.on('close', () => fail('the connection was closed'));
+    client.on('end', () => fail('the connection was closed'));
+  }
+
+  async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.roundTrips++;
     const v = this.host.vars.ssh;
     const command = v.become && v.user !== 'root' ? 'sudo -n sh -s' : 'sh -s';
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HostError('run', `remote script timed out after ${v.command_timeout} s`)), v.command_timeout * 1000);
-    });
-    try {
-      const r = await Promise.race([this.ssh.execCommand(command, { stdin: script, noTrim: true }), timeout]);
-      const denied = /sudo: a password is required|sudo: .*not allowed|is not in the sudoers|sudo: .*not found/;
-      if (r.code !== 0 && denied.test(r.stderr)) {
-        const why = r.stderr.split('\n').find((l) => denied.test(l))!.trim();
-        throw new HostError('become', `sudo -n failed for ${v.user}: ${why} (become: true needs passwordless sudo)`);
+    const client = this.ssh.connection;
+    if (this.lost || !client) throw new HostError('connection', `connection lost: ${this.lost ?? 'not connected'}`, false, true);
+    const cap = opts.maxOutput ?? MAX_OUTPUT;
+    const seconds = v.command_timeout + (opts.extraSeconds ?? 0);
+    const r = await new Promise<RunResult>((resolve, reject) => {
+      let stream: ClientChannel | undefined;
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const finish = (e: HostError | undefined, value?: RunResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(finish as never);
+        if (e) {
+          // Stop reading: the remote side gets EOF/SIGPIPE; a detached transaction is not affected.
+          try {
+            stream?.close();
+          } catch {
+            /* the channel is gone already */
+          }
+          reject(e);
+        } else resolve(value!);
+      };
+      const onLost = (e: HostError) => finish(e);
+      this.pending.add(onLost);
+      const timer = setTimeout(() => finish(new HostError('run', `remote script timed out after ${seconds} s`, false, true)), seconds * 1000);
+      let acked = false;
+      const take = (into: Buffer[]) => (d: Buffer) => {
+        size += d.length;
+        if (size > cap) return finish(new HostError('output', `output too large: the remote script printed more than ${Math.round(cap / 2 ** 20)} MiB`));
+        into.push(d);
+        if (opts.ack && !acked && into === out && Buffer.concat(out.slice(-3)).includes(opts.ack.after)) {
+          acked = true;
+          stream?.end(opts.ack.send);
+        }
+      };
+      try {
+        client.exec(command, (e, ch) => {
+          if (e) return finish(new HostError('connection', `cannot start the remote script: ${e.message}`, false, true));
+          stream = ch;
+          if (settled) return void ch.close();
+          ch.on('data', take(out));
+          ch.stderr.on('data', take(err));
+          ch.on('error', (x: Error) => finish(new HostError('connection', `channel error: ${x.message}`, false, true)));
+          ch.on('close', (code: number | null, signal?: string) => {
+            try {
+              const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
+              finish(undefined, { stdout: text(out), stderr: text(err), code: code ?? (signal ? -1 : -1) });
+            } catch (x) {
+              finish(new HostError('output', `output too large: ${(x as Error).message}`));
+            }
+          });
+          if (opts.ack) ch.write(script);
+          else ch.end(script);
+        });
+      } catch (e) {
+        finish(new HostError('connection', `cannot start the remote script: ${(e as Error).message}`, false, true));
       }
-      return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? -1 };
-    } finally {
-      clearTimeout(timer);
+    });
+    const denied = /sudo: a password is required|sudo: .*not allowed|is not in the sudoers|sudo: .*not found/;
+    if (r.code !== 0 && denied.test(r.stderr)) {
+      const why = r.stderr.split('\n').find((l) => denied.test(l))!.trim();
+      throw new HostError('become', `sudo -n failed for ${v.user}: ${why} (become: true needs passwordless sudo)`);
     }
+    return r;
   }
 
   async close(): Promise<void> {
+    this.lost ??= 'closed by tprun';
     this.ssh.dispose();
   }
 }

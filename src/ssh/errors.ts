@@ -6,6 +6,8 @@ export class HostError extends Error {
     readonly step: string,
     message: string,
     readonly unreachable = false,
+    /** The connection died or timed out: whatever the remote side was doing, its end was not seen. */
+    readonly lost = false,
   ) {
     super(message);
   }

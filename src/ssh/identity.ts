@@ -3,7 +3,7 @@
  * variable the inventory names, or is asked once on a terminal before the progress display
  * starts. It is never printed.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import ssh2 from 'ssh2';
 import type { Host } from '../inventory/types.ts';
@@ -36,6 +36,38 @@ async function askHidden(question: string): Promise<string> {
   return answer;
 }
 
+/** A private key is small; anything larger is not one (and is not read whole). */
+const MAX_KEY_BYTES = 1024 * 1024;
+
+/**
+ * The key file's text, or why it cannot be used. Like OpenSSH, a key that group or others may
+ * access is refused (ssh says "UNPROTECTED PRIVATE KEY FILE ... This private key will be
+ * ignored"); a FIFO or device is refused instead of read.
+ */
+export function readIdentity(path: string, shown: string): string | HostError {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
+  } catch (e) {
+    return new HostError('connect', `cannot read identity ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return new HostError('connect', `identity ${shown} is not a regular file`);
+    const perms = st.mode & 0o777;
+    if (perms & 0o077) {
+      const octal = perms.toString(8).padStart(4, '0');
+      return new HostError('connect', `identity ${shown}: UNPROTECTED PRIVATE KEY FILE: permissions ${octal} are too open. It is required that your private key files are NOT accessible by others; OpenSSH ignores this key, and so does tprun (chmod 600 ${shown})`);
+    }
+    if (st.size > MAX_KEY_BYTES) return new HostError('connect', `identity ${shown} is ${st.size} bytes: too large for a private key`);
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    return new HostError('connect', `cannot read identity ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Resolve every host's identity before any connection, prompting at most once per key file. */
 export async function prepareIdentities(hosts: readonly Host[]): Promise<Map<string, HostError>> {
   const problems = new Map<string, HostError>();
@@ -44,13 +76,12 @@ export async function prepareIdentities(hosts: readonly Host[]): Promise<Map<str
     if (!identity) continue;
     const path = expandHome(identity);
     if (cache.has(path)) continue;
-    let privateKey: string;
-    try {
-      privateKey = readFileSync(path, 'utf8');
-    } catch (e) {
-      problems.set(h.name, new HostError('connect', `cannot read identity ${identity}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+    const read = readIdentity(path, identity);
+    if (read instanceof HostError) {
+      problems.set(h.name, read);
       continue;
     }
+    const privateKey = read;
     let passphrase = passphrase_env ? process.env[passphrase_env] : undefined;
     if (isEncrypted(privateKey) && passphrase === undefined) {
       if (!process.stdin.isTTY) {

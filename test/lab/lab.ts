@@ -115,7 +115,7 @@ export function up(opts: LabOptions): void {
   mkdirSync(STATE, { recursive: true });
   sh(`ssh-keygen -q -t ed25519 -N '' -f ${STATE}/id_ed25519 && cp ${STATE}/id_ed25519.pub ${STATE}/authorized_keys`);
   // `ip netns exec` binds /etc/netns/NS/X over /etc/X only when /etc/X exists.
-  for (const d of ['/etc/tprun', '/etc/squid', '/etc/sysctl.d', '/etc/systemd/system']) mkdirSync(d, { recursive: true });
+  for (const d of ['/etc/tprun', '/etc/squid', '/etc/sysctl.d', '/etc/systemd/system', '/var/lib/tprun']) mkdirSync(d, { recursive: true });
 
   sh(`ip netns add ${CTL}`);
   nsExec(CTL, 'ip link set lo up && ip link add br0 type bridge && ip link set br0 up && ip addr add 198.18.0.1/16 dev br0');
@@ -152,6 +152,8 @@ export function startSshd(i: number): void {
     'mount -t tmpfs none /run && mkdir -p /run/sshd',
     'mount -t tmpfs none /var/log/squid && chown proxy:proxy /var/log/squid',
     'mount -t tmpfs none /var/spool/squid && chown proxy:proxy /var/spool/squid',
+    // tprun's own state (locks, transactions) per host, as on a real machine.
+    'mount -t tmpfs -o size=16m none /var/lib/tprun',
     `exec /usr/sbin/sshd -f ${STATE}/${ns}/sshd_config`,
   ].join(' && ');
   const r = spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], { encoding: 'utf8' });
@@ -239,7 +241,8 @@ export function snapshot(i: number): string {
     i,
     `iptables-save -t mangle | grep -v '^#'; ip6tables-save -t mangle | grep -v '^#'; ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all;
      for k in net/ipv4/ip_forward net/ipv6/conf/all/forwarding net/ipv4/conf/all/rp_filter net/ipv4/conf/default/rp_filter net/ipv4/conf/lo/rp_filter; do echo "$k=$(cat /proc/sys/$k)"; done;
-     find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -type f -o -type l | sort | xargs -r sha256sum; cat /run/squid.pid 2>/dev/null; ls /var/log/squid`,
+     find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -type f -o -type l | sort | xargs -r sha256sum; cat /run/squid.pid 2>/dev/null; ls /var/log/squid;
+     p=$(cat /run/squid.pid 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "squid alive"; ss -ltnH 2>/dev/null | awk '{print $4}' | sort`,
   ).out;
 }
 

@@ -1,0 +1,177 @@
+/**
+ * The transaction runs on the host, not on the SSH session. Under /var/lib/tprun (never /tmp):
+ *
+ *   lock            who holds the host: run id, user, controller, since, and the processes that
+ *                   keep it (the SSH session of the run, then its transaction runner); held while
+ *                   either lives, so a dead holder is found without any timeout
+ *   last            the id of the newest transaction
+ *   tx/RUN/         runner.sh, journal (src/apply/script.ts's lines), pid, info, reported
+ *
+ * An apply takes the lock in its facts script (before any fact is read), then one more script
+ * writes the runner, checks free space, starts it with setsid/nohup and follows its journal until
+ * it ends. If the link, the controller or tprun dies, the runner completes or rolls back alone;
+ * the next run reports what it did (the `last` lines of the facts script) before planning.
+ */
+import { createHash } from 'node:crypto';
+import { PRELUDE, STEP, TX } from '../protocol.ts';
+import { quote } from '../shell.ts';
+import { parseChangeOutput, type ChangeOutcome } from './script.ts';
+
+export const TX_ROOT = '/var/lib/tprun';
+
+/** What tprun sends the start script once it has read the journal to its end. */
+export const ACK = { after: TX.followEnd, send: 'seen\n' };
+
+export interface LockHolder {
+  run: string;
+  user: string;
+  controller: string;
+  since?: string;
+}
+
+/** A word safe in the lock file and in the journal's header. */
+const word = (s: string) => s.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64) || '_';
+
+const HELPERS = `R=${TX_ROOT}
+tprun_st() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f20; }
+tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ]; }
+tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; echo "$PPID"; }
+tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn|tx) tprun_alive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
+tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
+tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }`;
+
+/**
+ * Prepended to the facts script. apply: take the host's lock (waiting up to lockTimeout seconds),
+ * clearing one whose holder is dead. Both modes: report the newest transaction that no apply has
+ * seen end yet. Lines: `@@tprun-lock ok|busy|stale|error ...`, `@@tprun-last ID STATE ...`.
+ */
+export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeout: number): string {
+  const lines = [PRELUDE, HELPERS];
+  if (mode === 'apply') {
+    lines.push(`mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
+exec 9>>$R/lock.mutex || { echo "${TX.lock}error cannot open $R/lock.mutex"; exit 75; }
+me=$(tprun_conn); waited=0
+while :; do
+  flock -w 30 9 || { echo "${TX.lock}error cannot take $R/lock.mutex"; exit 75; }
+  if tprun_held; then
+    if [ "$waited" -ge ${Math.max(0, Math.floor(lockTimeout))} ]; then echo "${TX.lock}busy $(tprun_who)"; exit 75; fi
+  else
+    o=$(tprun_field run)
+    if [ -n "$o" ] && [ -f "$R/tx/$o/journal" ] && ! grep -q '^${STEP.end}' "$R/tx/$o/journal"; then echo "${TX.lock}stale $(tprun_who): its holder is gone before its transaction ended; the lock was cleared"; fi
+    { echo "run ${word(holder.run)}"; echo "user ${word(holder.user)}"; echo "controller ${word(holder.controller)}"; echo "since $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "conn $me $(tprun_st "$me")"; } > $R/lock.new && mv -f $R/lock.new $R/lock || { echo "${TX.lock}error cannot write $R/lock"; exit 75; }
+    echo "${TX.lock}ok"
+    break
+  fi
+  flock -u 9; sleep 1; waited=$((waited+1))
+done
+exec 9>&-`);
+  }
+  lines.push(`if [ -s $R/last ]; then id=$(cat $R/last); T=$R/tx/$id
+  if [ -f "$T/journal" ] && [ ! -e "$T/reported" ]; then
+    if grep -q '^${STEP.end}' "$T/journal"; then st=ended; elif [ -s "$T/pid" ] && tprun_alive $(cat "$T/pid"); then st=running; else st=dead; fi
+    echo "${TX.last}$id $st $(cat "$T/info" 2>/dev/null)"
+    sed '/^${STEP.verify}$/,/^${STEP.end}/{/^${STEP.end}/!d}' "$T/journal" | grep -v '^${STEP.stdout}' | head -n 400 | sed 's/^/${TX.lastLine}/'
+    ${mode === 'apply' ? '[ "$st" = running ] || : > "$T/reported"' : ':'}
+  fi
+fi`);
+  return lines.join('\n') + '\n';
+}
+
+export type LockState = { state: 'ok' | 'none'; note?: string } | { state: 'busy' | 'error'; note: string };
+
+export interface EarlierTx {
+  id: string;
+  state: 'ended' | 'running' | 'dead';
+  who: string;
+  outcome: ChangeOutcome;
+}
+
+/** The preamble's lines, out of the facts script's output. */
+export function parsePreamble(out: string): { lock: LockState; stale?: string; last?: EarlierTx } {
+  let lock: LockState = { state: 'none' };
+  let stale: string | undefined;
+  let last: EarlierTx | undefined;
+  const journal: string[] = [];
+  for (const line of out.split('\n')) {
+    if (line.startsWith(FACT_BEGIN)) break;
+    if (line.startsWith(TX.lock)) {
+      const [kind, ...rest] = line.slice(TX.lock.length).split(' ');
+      const note = rest.join(' ');
+      if (kind === 'stale') stale = note;
+      else if (kind === 'ok') lock = { state: 'ok' };
+      else lock = { state: kind === 'busy' ? 'busy' : 'error', note };
+    } else if (line.startsWith(TX.lastLine)) journal.push(line.slice(TX.lastLine.length));
+    else if (line.startsWith(TX.last)) {
+      const [id, state, ...who] = line.slice(TX.last.length).split(' ');
+      last = { id: id!, state: state as EarlierTx['state'], who: who.join(' '), outcome: parseChangeOutput('') };
+    }
+  }
+  if (last) last.outcome = parseChangeOutput(journal.join('\n') + '\n');
+  return { lock, stale, last };
+}
+const FACT_BEGIN = '@@tprun-fact ';
+
+/** The runner: records its pid (in the lock too), then runs the transaction body; stdout is the journal. */
+function runnerScript(setTx: string, body: string): string {
+  return `${HELPERS}
+${setTx}
+echo "$$ $(tprun_st $$)" > "$TPRUN_TX/pid"
+echo "tx $$ $(tprun_st $$)" >> $R/lock
+# The lock ends with the transaction (its verification facts are gathered before the end), even if
+# the SSH session that took it lingers on a dead link.
+tprun_run=$(tprun_field run)
+trap '[ "$(tprun_field run)" = "$tprun_run" ] && rm -f $R/lock' EXIT
+${body}`;
+}
+
+/**
+ * Second (and last) script of an apply: check the lock is still this run's and the free space
+ * under /var/lib/tprun, write the runner (checked whole), start it detached from this session,
+ * then stream its journal until the runner exits.
+ */
+export function startScript(holder: LockHolder, body: string): string {
+  const run = word(holder.run);
+  const T = `$R/tx/${run}`;
+  const runner = runnerScript(`TPRUN_TX=${T}\nexport TPRUN_TX`, body);
+  const b64 = Buffer.from(runner, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  const sum = createHash('sha256').update(runner, 'utf8').digest('hex');
+  const needKb = Math.ceil(runner.length / 1024) * 4 + 1024;
+  const fail = (code: number, msg: string) => `{ echo "${TX.startFail}${msg}"; exit ${code}; }`;
+  return `${PRELUDE}
+umask 022
+${HELPERS}
+[ "$(tprun_field run)" = ${quote(run)} ] || ${fail(75, `the lock of $R is no longer held by run ${run}: nothing was changed`)}
+f=$(df -Pk $R | awk 'NR==2 {print $4}')
+[ -n "$f" ] && [ "$f" -ge ${needKb} ] || ${fail(76, `not enough free space in $R: \${f:-?} KiB free, ${needKb} KiB needed; nothing was changed`)}
+ls -1t $R/tx 2>/dev/null | tail -n +10 | while read -r d; do rm -rf "$R/tx/$d"; done
+mkdir -p ${T} || ${fail(76, `cannot create ${T}; nothing was changed`)}
+base64 -d > ${T}/runner.sh.part <<'TPRUN_B64' || ${fail(76, `cannot write ${T}/runner.sh; nothing was changed`)}
+${b64}
+TPRUN_B64
+echo "${sum}  ${T}/runner.sh.part" | sha256sum -c --status && mv -f ${T}/runner.sh.part ${T}/runner.sh || { rm -rf ${T}; ${fail(76, `cannot write ${T}/runner.sh whole (disk full?); nothing was changed`)}; }
+echo "$(tprun_field run) $(tprun_field user) $(tprun_field controller) $(tprun_field since)" > ${T}/info
+: > ${T}/journal || ${fail(76, `cannot write ${T}/journal; nothing was changed`)}
+echo ${quote(run)} > $R/last.new && mv -f $R/last.new $R/last || ${fail(76, `cannot write $R/last; nothing was changed`)}
+cd /
+setsid nohup sh ${T}/runner.sh </dev/null >>${T}/journal 2>${T}/runner.err &
+pid=$!
+echo "${TX.started}${run} $pid"
+i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
+[ -s ${T}/pid ] && read -r pid st < ${T}/pid
+tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
+echo "${TX.followEnd}"
+# tprun answers once it has read the whole journal; only then the transaction counts as reported.
+if read -r ack && [ "$ack" = seen ]; then grep -q '^${STEP.end}' ${T}/journal && : > ${T}/reported; fi
+exit 0
+`;
+}
+
+/** What the start script printed: whether the runner started, and its journal as far as it was seen. */
+export function parseStart(out: string): { started: boolean; startFail?: string; journal: string; followed: boolean } {
+  const fail = out.split('\n').find((l) => l.startsWith(TX.startFail));
+  const s = out.indexOf(TX.started);
+  if (s < 0) return { started: false, startFail: fail?.slice(TX.startFail.length), journal: '', followed: false };
+  const afterStart = out.indexOf('\n', s) + 1;
+  const e = out.indexOf(TX.followEnd, afterStart);
+  return { started: true, journal: out.slice(afterStart, e < 0 ? undefined : e), followed: e >= 0 };
+}

@@ -1,0 +1,96 @@
+/**
+ * `tprun doctor`: the guide's troubleshooting on every selected host, read-only. The fleet runs
+ * the doctor role (its facts in the host's one round trip, its findings as checks), so reports
+ * and exit codes are check's; this view prints each finding as what it saw, what it means and
+ * the fix.
+ */
+import { isFinding } from '../doctor/role.ts';
+import { doctorRole } from '../doctor/role.ts';
+import type { Host, Inventory } from '../inventory/types.ts';
+import type { Check } from '../plan/types.ts';
+import { writeReports, type ReportTarget } from '../report/write.ts';
+import { runFleet, type FleetRun } from '../run/fleet.ts';
+import type { HostResult } from '../run/host.ts';
+import { VERSION } from '../version.ts';
+
+export interface DoctorRun {
+  inventory: Inventory;
+  hosts: Host[];
+  limit?: string;
+  forks: number;
+  reports: ReportTarget[];
+  quiet: boolean;
+  verbose: boolean;
+  acceptNewHostKeys: boolean;
+  connect?: FleetRun['connect'];
+  out?: NodeJS.WritableStream;
+}
+
+const findingsOf = (r: HostResult): Check[] => (r.plan?.checks ?? []).filter((c) => c.role === doctorRole.name && !c.ok);
+/** Failed for another reason than its findings: the host could not be examined. */
+const brokenRun = (r: HostResult) => r.status === 'unreachable' || (r.status === 'failed' && !findingsOf(r).some((c) => c.blocks));
+
+export function doctorLine(r: HostResult): string {
+  const t = `(${(r.durationMs / 1000).toFixed(1)}s)`;
+  if (r.status === 'unreachable') return `${r.host}: UNREACHABLE: ${r.error?.message ?? ''}`;
+  if (brokenRun(r) && r.status === 'failed') return `${r.host}: FAILED at ${r.error?.step ?? '?'}: ${(r.error?.message ?? '').split('\n')[0]} ${t}`;
+  const f = findingsOf(r);
+  const errors = f.filter((c) => c.blocks).length;
+  const warnings = f.length - errors;
+  if (!f.length) return `${r.host}: healthy ${t}`;
+  const parts = [errors ? `${errors} finding${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : ''].filter(
+    Boolean,
+  );
+  return `${r.host}: ${parts.join(', ')} ${t}`;
+}
+
+export function findingLines(c: Check): string[] {
+  const head = `  ${c.blocks ? '✘' : 'warning:'} ${c.id}`;
+  if (!isFinding(c)) return [head, `      saw:   ${c.found}`, ...(c.hint ? [`      means: ${c.hint}`] : [])];
+  return [head, ...c.evidence.map((e, i) => `      ${i === 0 ? 'saw:  ' : '      '} ${e}`), `      means: ${c.cause}`, `      fix:   ${c.fix}`];
+}
+
+export function doctorRecap(results: readonly HostResult[], seconds: number): string {
+  const broken = results.filter(brokenRun);
+  const sick = results.filter((r) => !brokenRun(r) && findingsOf(r).some((c) => c.blocks));
+  const failed = broken.filter((r) => r.status === 'failed').length;
+  const unreachable = broken.length - failed;
+  const healthy = results.length - broken.length - sick.length;
+  return `${results.length} host${results.length === 1 ? '' : 's'}: ${healthy} healthy, ${sick.length} with findings, ${failed} failed, ${unreachable} unreachable in ${seconds.toFixed(1)}s`;
+}
+
+export async function runDoctor(run: DoctorRun): Promise<number> {
+  const out = run.out ?? (run.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
+  const say = (line: string) => out.write(line + '\n');
+  const outcome = await runFleet({
+    mode: 'check',
+    hosts: run.hosts,
+    roles: [doctorRole],
+    forks: run.forks,
+    acceptNewHostKeys: run.acceptNewHostKeys,
+    connect: run.connect,
+    observer: {
+      done: (_h, r) => {
+        if (run.quiet && !brokenRun(r) && !findingsOf(r).length) return;
+        say(doctorLine(r));
+        for (const c of findingsOf(r)) findingLines(c).forEach(say);
+        if (brokenRun(r) && r.error?.stderr) r.error.stderr.split('\n').forEach((l) => say(`    | ${l}`));
+        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok) ?? []) say(`  ✓ ${c.id}: ${c.found}`);
+      },
+    },
+  });
+  say(doctorRecap(outcome.results, outcome.seconds));
+  writeReports(run.reports, {
+    version: VERSION,
+    mode: 'check',
+    inventory: run.inventory,
+    hosts: run.hosts,
+    roles: [doctorRole.name],
+    limit: run.limit,
+    results: outcome.results,
+    started: outcome.started,
+    seconds: outcome.seconds,
+    exitCode: outcome.exitCode,
+  });
+  return outcome.exitCode;
+}

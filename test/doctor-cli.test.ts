@@ -1,0 +1,133 @@
+/** `tprun doctor` over scripted connections: one round trip per host, the finding view, reports, exit codes. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runDoctor } from '../src/cli/doctor.ts';
+import type { RawFacts } from '../src/facts/fact.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { EXIT } from '../src/run/options.ts';
+import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
+import { framed } from './facts.ts';
+import { load } from './helpers.ts';
+import { assertValidJson } from './report-check.ts';
+
+const healthy = (): RawFacts => JSON.parse(readFileSync('test/fixtures/doctor/healthy.json', 'utf8')) as RawFacts;
+const noFwmark = (): RawFacts => {
+  const raw = healthy();
+  raw['ip-4.rules'] = { ...raw['ip-4.rules']!, stdout: raw['ip-4.rules']!.stdout.replace(/^32765:.*\n/m, '') };
+  return raw;
+};
+const idle = (): RawFacts => {
+  const raw = healthy();
+  raw['doctor.firewall'] = {
+    ...raw['doctor.firewall']!,
+    stdout: raw['doctor.firewall']!.stdout.replace(/^\[\d+:\d+\] (-A TPRUN_PREROUTING .*TPROXY)/gm, '[0:0] $1'),
+  };
+  return raw;
+};
+
+class Scripted implements Connection {
+  roundTrips = 0;
+  scripts: string[] = [];
+  constructor(private readonly facts: RawFacts) {}
+  async run(script: string): Promise<RunResult> {
+    this.roundTrips++;
+    this.scripts.push(script);
+    return { stdout: framed(this.facts), stderr: '', code: 0 };
+  }
+  async close() {}
+}
+
+const inv = load(`defaults:
+  tproxy: { interfaces: [lo], ports: [80], families: [ipv4, ipv6] }
+  squid: { clients: [198.51.100.0/24] }
+routers:
+  h1: { address: 198.18.1.1 }
+  h2: { address: 198.18.1.2 }
+  h3: { address: 198.18.1.3 }
+  h4: { address: 198.18.1.4 }
+`).inventory!;
+
+async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { format: 'json' | 'junit'; file: string }[] = []) {
+  const hosts = inv.hosts.filter((h) => h.name in facts);
+  const conns = new Map<string, Scripted>();
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const connect = async (h: Host): Promise<Connection> => {
+    const f = facts[h.name]!;
+    if (f === 'down') throw new HostError('connect', `cannot connect to root@${h.address}:22: ECONNREFUSED`, true);
+    const c = new Scripted(f);
+    conns.set(h.name, c);
+    return c;
+  };
+  const code = await runDoctor({ inventory: inv, hosts, forks: 4, reports, quiet: false, verbose: false, acceptNewHostKeys: false, connect, out });
+  return { code, text, conns };
+}
+
+test('a healthy host: "healthy", exit 0, one round trip with a read-only facts script', async () => {
+  const r = await doctor({ h1: healthy() });
+  assert.is(r.code, EXIT.ok, r.text);
+  assert.match(r.text, /^h1: healthy \(\d+\.\ds\)$/m);
+  assert.match(r.text, /1 host: 1 healthy, 0 with findings, 0 failed, 0 unreachable/);
+  const c = r.conns.get('h1')!;
+  assert.is(c.roundTrips, 1);
+  assert.match(c.scripts[0]!, /-save -c -t /);
+  assert.not.match(c.scripts[0]!, /iptables -[AIDF] |iptables-restore|ip rule add|setsebool|squid -k (reconfigure|kill|interrupt)/);
+});
+
+test('a finding: saw / means / fix lines, exit 4; a warning alone keeps exit 0', async () => {
+  const r = await doctor({ h1: noFwmark(), h2: idle() });
+  assert.is(r.code, EXIT.failed, r.text);
+  assert.match(r.text, /^h1: 1 finding /m);
+  assert.match(
+    r.text,
+    /^ {2}✘ TP010 the fwmark policy rule is missing\n {6}saw: {3}ip -4 rule: no "fwmark 0x1\/0x1 lookup 100".*\n {6}means: .*\n {6}fix: {3}.*ip rule add fwmark 0x1\/0x1 lookup 100/m,
+  );
+  assert.match(r.text, /^h2: 1 warning /m);
+  assert.match(r.text, /^ {2}warning: TP017 no traffic has been intercepted$/m);
+  assert.match(r.text, /2 hosts: 1 healthy, 1 with findings, 0 failed, 0 unreachable/);
+  const w = await doctor({ h2: idle() });
+  assert.is(w.code, EXIT.ok);
+});
+
+test('an unreachable host is reported apart from hosts with findings; JSON and JUnit reports list every check', async () => {
+  const dir = `/tmp/tprun-doctor-cli-${process.pid}`;
+  const r = await doctor({ h1: noFwmark(), h3: healthy(), h4: 'down' }, [
+    { format: 'json', file: `${dir}/d.json` },
+    { format: 'junit', file: `${dir}/d.xml` },
+  ]);
+  assert.is(r.code, EXIT.failed);
+  assert.match(r.text, /^h4: UNREACHABLE: cannot connect/m);
+  assert.match(r.text, /3 hosts: 1 healthy, 1 with findings, 0 failed, 1 unreachable/);
+  const json = assertValidJson(readFileSync(`${dir}/d.json`, 'utf8'));
+  assert.equal(json.selection.roles, ['doctor']);
+  assert.is(json.exitCode, 4);
+  const h1 = json.hosts.find((h: { name: string }) => h.name === 'h1');
+  const failed = h1.checks.filter((c: { ok: boolean }) => !c.ok);
+  assert.equal(
+    failed.map((c: { id: string }) => c.id),
+    ['TP010 the fwmark policy rule is missing'],
+  );
+  assert.match(failed[0].found, /no "fwmark 0x1\/0x1 lookup 100"/);
+  assert.match(failed[0].hint, /Fix: /);
+  assert.ok(h1.checks.length > 20);
+  const xml = readFileSync(`${dir}/d.xml`, 'utf8');
+  assert.match(xml, /<testcase[^>]*name="TP010 the fwmark policy rule is missing"/);
+});
+
+test('doctor on the command line: listed in --help; no INVENTORY, --roles or --diff is a usage error (exit 1)', () => {
+  const tprun = (...args: string[]) => spawnSync(process.execPath, ['bin/tprun.js', ...args], { encoding: 'utf8' });
+  assert.match(tprun('--help').stdout, /tprun doctor INVENTORY/);
+  const none = tprun('doctor');
+  assert.is(none.status, 1);
+  assert.match(none.stderr, /doctor needs an INVENTORY file/);
+  const roles = tprun('doctor', 'inventories/example.yml', '--roles', 'squid');
+  assert.is(roles.status, 1);
+  assert.match(roles.stderr, /--roles is not an option of doctor/);
+  assert.is(tprun('doctor', 'inventories/example.yml', '--diff').status, 1);
+});
+
+test.run();

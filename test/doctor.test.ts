@@ -1,0 +1,447 @@
+/**
+ * tprun doctor's findings engine on recorded facts: test/fixtures/doctor/healthy.json was
+ * recorded from a compliant lab router (scripts/record-doctor.ts); each case edits it with the
+ * log excerpt or command output a broken host shows, and expects exactly one finding id.
+ */
+import { readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CATALOG, CODES, type Code } from '../src/doctor/catalog.ts';
+import { diagnose } from '../src/doctor/diagnose.ts';
+import { doctorFacts } from '../src/doctor/facts.ts';
+import { parseCountedSave, parseLinks, parseSelinux, parseSockets, parseSquidConf, parseSquidState } from '../src/doctor/parse.ts';
+import { doctorChecks, doctorRole, isFinding } from '../src/doctor/role.ts';
+import { parseTree, type RawFacts } from '../src/facts/fact.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { planHost } from '../src/plan/planner.ts';
+import { load } from './helpers.ts';
+
+const healthy = (): RawFacts => JSON.parse(readFileSync('test/fixtures/doctor/healthy.json', 'utf8')) as RawFacts;
+const CONF = 'file:/etc/squid/squid.conf';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const unb64 = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'base64').toString('utf8');
+
+const BASE = `defaults:
+  tproxy: { interfaces: [lo], ports: [80], families: [ipv4, ipv6] }
+  squid: { clients: [198.51.100.0/24], dns_nameservers: [127.0.0.1] }
+`;
+function hostOf(yaml: string, name = 'h1'): Host {
+  const r = load(BASE + yaml);
+  assert.ok(r.inventory, JSON.stringify(r.diagnostics));
+  return r.inventory!.hosts.find((h) => h.name === name)!;
+}
+const router = hostOf('routers:\n  h1: { address: 198.18.1.1 }\n');
+const bridge = hostOf('bridges:\n  h1: { address: 198.18.1.1, bridge: { client_interface: eth1, internet_interface: eth2 } }\n');
+const wccpNoExclude = hostOf(`routers:
+  h1: { address: 198.18.1.1 }
+wccp_peers:
+  wr1: { address: 198.18.0.250, caches: [h1], customer_interfaces: [Gi0/1], proxy_interfaces: [] }
+`);
+const wccpCache = hostOf(`routers:
+  h1: { address: 198.18.1.1 }
+wccp_peers:
+  wr1: { address: 198.18.0.250, caches: [h1], customer_interfaces: [Gi0/1], proxy_interfaces: [Gi0/2] }
+`);
+const selinuxHost = router;
+
+type Edit = (raw: RawFacts) => void;
+const set =
+  (id: string, stdout: string, code = 0): Edit =>
+  (raw) =>
+    void (raw[id] = { stdout, code });
+const edit =
+  (id: string, fn: (s: string) => string): Edit =>
+  (raw) =>
+    void (raw[id] = { ...raw[id]!, stdout: fn(raw[id]!.stdout) });
+const editConf = (fn: (s: string) => string): Edit => edit(CONF, (s) => b64(fn(unb64(s))));
+const appendLog = (...lines: string[]): Edit => edit('doctor.cache.log', (s) => s + lines.join('\n') + '\n');
+const mangle4 = (fn: (s: string) => string): Edit =>
+  edit('doctor.firewall', (s) => s.replace(/(@@section iptables\.mangle\n)([\s\S]*?)(?=@@section)/, (_m, h: string, body: string) => h + fn(body)));
+const filter4 = (fn: (s: string) => string): Edit =>
+  edit('doctor.firewall', (s) => s.replace(/(@@section iptables\.filter\n)([\s\S]*?)(?=@@section)/, (_m, h: string, body: string) => h + fn(body)));
+const nat4 = (text: string): Edit =>
+  edit('doctor.firewall', (s) => s.replace(/@@section iptables\.nat\n[\s\S]*?(?=@@section)/, `@@section iptables.nat\n${text}\n`));
+const squidKv = (k: string, v: string): Edit =>
+  edit('doctor.squid', (s) => (new RegExp(`^${k}=`, 'm').test(s) ? s.replace(new RegExp(`^${k}=.*$`, 'm'), `${k}=${v}`) : `${s}${k}=${v}\n`));
+
+/** A WCCP cache as tprun sets it up: wccp lines in squid.conf, the GRE link up, squid's socket on UDP 2048. */
+const WCCP_CONF = `wccp2_router 198.18.0.250
+wccp2_forwarding_method gre
+wccp2_return_method gre
+wccp2_service dynamic 80
+wccp2_service_info 80 protocol=tcp flags=src_ip_hash priority=240 ports=80
+wccp2_service dynamic 90
+wccp2_service_info 90 protocol=tcp flags=dst_ip_hash,ports_source priority=240 ports=80
+`;
+const GRE_LINK =
+  '5: wccp0@NONE: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0  allmulti 0 minmtu 0 maxmtu 0 \\    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit erspan_dir ingress addrgenmode eui64 numtxqueues 1 numrxqueues 1';
+const WCCP_UDP = 'UNCONN 0      0            0.0.0.0:2048      0.0.0.0:*     users:(("squid",pid=4860,fd=16))';
+const wccpUp: Edit[] = [
+  editConf((c) => c.replace('dns_nameservers 127.0.0.1\n', `dns_nameservers 127.0.0.1\n${WCCP_CONF}`)),
+  edit('doctor.links', (s) => s.trimEnd() + '\n' + GRE_LINK + '\n'),
+  edit('doctor.sockets', (s) => s.trimEnd() + '\n' + WCCP_UDP + '\n'),
+];
+
+const SELINUX_ON = `@@section mode
+Enforcing
+@@section runtime
+squid_connect_any --> on
+squid_use_tproxy --> on
+@@section persistent
+squid_connect_any              (on   ,   on)  Allow squid to connect any
+squid_use_tproxy               (on   ,   on)  Allow squid to use tproxy
+`;
+
+const T = '2026/11/22 02:10:01 kid1|';
+const BIND99 = (n: number) =>
+  Array.from({ length: n }, (_, i) => `${T} commBind Cannot bind socket FD ${20 + i} to 198.51.100.2: (99) Cannot assign requested address`);
+
+interface Case {
+  name: string;
+  host?: Host;
+  edits: Edit[];
+  want: Code[];
+  evidence?: RegExp;
+}
+
+const CASES: Case[] = [
+  { name: 'compliant router', edits: [], want: [] },
+  {
+    name: 'capabilities could not be enabled',
+    edits: [appendLog(`${T} Stopping full transparency: Error enabling needed capabilities.`)],
+    want: ['TP001'],
+    evidence: /Error enabling needed capabilities/,
+  },
+  {
+    name: 'missing capability support in the log',
+    edits: [appendLog(`${T} Stopping full transparency: Missing needed capability support.`)],
+    want: ['TP002'],
+    evidence: /cache\.log: .*Missing needed capability support/,
+  },
+  {
+    name: 'squid not linked with libcap (warning printed before cache.log opens)',
+    edits: [squidKv('ldd', 'none')],
+    want: ['TP002'],
+    evidence: /not linked with libcap/,
+  },
+  {
+    name: 'libcap missing on the host at run time',
+    edits: [squidKv('ldd', '\tlibcap.so.2 => not found'), edit('doctor.squid', (s) => s.replace(/^ldconfig=.*\n/gm, ''))],
+    want: ['TP002'],
+    evidence: /not found.*; ldconfig -p: no libcap\.so\.2/,
+  },
+  {
+    name: 'commBind 99: a NAT rule sends other traffic to the tproxy port',
+    edits: [
+      nat4('*nat\n:PREROUTING ACCEPT [0:0]\n[52:3120] -A PREROUTING -i eth1 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 3129\nCOMMIT'),
+      appendLog(...BIND99(5)),
+    ],
+    want: ['TP003'],
+    evidence: /REDIRECT --to-ports 3129 \[52 packets\].*cache\.log \(5×\)/,
+  },
+  {
+    name: "the tproxy port is squid's only port",
+    edits: [editConf((c) => c.replace('http_port 3128\n', ''))],
+    want: ['TP003'],
+    evidence: /no plain http_port/,
+  },
+  {
+    name: 'commBind 99: TPROXY traffic on a port without the tproxy flag',
+    edits: [editConf((c) => c.replace('http_port 3129 tproxy', 'http_port 3129 intercept')), appendLog(...BIND99(3))],
+    want: ['TP004'],
+    evidence: /--on-port 3129 .*squid\.conf: http_port 3129 intercept \(no tproxy flag\)/,
+  },
+  {
+    name: 'commBind 99 with right rules and ports: the kernel cannot bind foreign addresses',
+    edits: [appendLog(...BIND99(4)), edit('kernel.config', (s) => s.replace('CONFIG_NF_TPROXY_IPV4=y\n', ''))],
+    want: ['TP005'],
+    evidence: /NF_TPROXY_IPV4=unset/,
+  },
+  {
+    name: 'a commBind line from before the last reconfigure is history, not a finding',
+    edits: [
+      appendLog(
+        ...BIND99(3),
+        '2026/11/22 02:10:30 kid1| Reconfiguring Squid Cache (version 5.7)...',
+        '2026/11/22 02:10:30 kid1| Accepting TPROXY intercepted HTTP Socket connections at conn26 local=[::]:3129 remote=[::] FD 12 flags=25',
+      ),
+    ],
+    want: [],
+  },
+  {
+    name: 'startup: the tproxy port already in use',
+    edits: [
+      appendLog(`${T} commBind Cannot bind socket FD 12 to [::]:3129: (98) Address already in use`),
+      edit('doctor.sockets', (s) => s.replace('users:(("squid",pid=4860,fd=12))', 'users:(("python3",pid=5120,fd=3))')),
+    ],
+    want: ['TP007'],
+    evidence: /held by python3.*\(98\) Address already in use/,
+  },
+  {
+    name: 'startup: http_port on an address the host lacks',
+    edits: [
+      editConf((c) => c.replace('http_port 3128\n', 'http_port 3128\nhttp_port 198.51.100.99:3130\n')),
+      appendLog(`${T} commBind Cannot bind socket FD 13 to 198.51.100.99:3130: (99) Cannot assign requested address`),
+    ],
+    want: ['TP008'],
+    evidence: /198\.51\.100\.99 is on no interface.*cache\.log: .*198\.51\.100\.99:3130/,
+  },
+  {
+    name: 'fwmark rule missing',
+    edits: [edit('ip-4.rules', (s) => s.replace(/^32765:.*\n/m, ''))],
+    want: ['TP010'],
+    evidence: /ip -4 rule: no "fwmark 0x1\/0x1 lookup 100"/,
+  },
+  { name: 'local route missing (IPv6)', edits: [set('ip-6.routes.100', '')], want: ['TP011'], evidence: /ip -6 route show table 100: empty/ },
+  {
+    name: 'TPROXY before DIVERT',
+    edits: [
+      mangle4((m) => {
+        const lines = m.split('\n');
+        const s = lines.findIndex((l) => l.includes('-m socket'));
+        const t = lines.findIndex((l) => l.includes('-j TPROXY'));
+        [lines[s], lines[t]] = [lines[t]!, lines[s]!];
+        return lines.join('\n');
+      }),
+    ],
+    want: ['TP012'],
+    evidence: /TPROXY .* comes before .*-m socket/,
+  },
+  {
+    name: 'rp_filter on in all',
+    edits: [edit('doctor.sysctl', (s) => s.replace('conf/all/rp_filter=0', 'conf/all/rp_filter=1'))],
+    want: ['TP013'],
+    evidence: /all\.rp_filter=1 \(applies to every interface: eth1, eth2/,
+  },
+  {
+    name: 'rp_filter strict on one interface',
+    edits: [edit('doctor.sysctl', (s) => s.replace('conf/eth1/rp_filter=0', 'conf/eth1/rp_filter=2'))],
+    want: ['TP013'],
+    evidence: /eth1\.rp_filter=2/,
+  },
+  {
+    name: 'INPUT drops marked packets',
+    edits: [
+      filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[3:180] -A INPUT -p tcp -m tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP\n')),
+    ],
+    want: ['TP014'],
+    evidence: /--mark 0x1\/0x1 -j DROP \[3 packets\]/,
+  },
+  {
+    name: 'an INPUT DROP rule for another port is not a finding',
+    edits: [filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[0:0] -A INPUT -p tcp -m tcp --dport 25 -j DROP\n'))],
+    want: [],
+  },
+  { name: 'INPUT policy DROP', edits: [filter4((f) => f.replace(':INPUT ACCEPT', ':INPUT DROP'))], want: ['TP014'], evidence: /:INPUT DROP/ },
+  {
+    name: 'squid.conf newer than the running squid',
+    edits: [squidKv('conf_mtime', '1795312800')],
+    want: ['TP015'],
+    evidence: /changed 2026-11-22T02:00:00Z.*last read it 2026-11-22T01:57:09Z \(started\)/,
+  },
+  {
+    name: 'a reconfigure after the edit is not a finding',
+    edits: [squidKv('conf_mtime', '1795312800'), appendLog('2026/11/22 02:00:05 kid1| Reconfiguring Squid Cache (version 5.7)...')],
+    want: [],
+  },
+  {
+    name: 'squid stopped',
+    edits: [squidKv('running', 'no'), edit('doctor.sockets', (s) => s.replace(/^.*"squid".*$\n?/gm, ''))],
+    want: ['TP016'],
+    evidence: /nothing listens on port 3129.*squid is not running/,
+  },
+  {
+    name: 'counters at zero: nothing intercepted yet (a warning)',
+    edits: [mangle4((m) => m.replace(/^\[\d+:\d+\] (-A TPRUN_PREROUTING .*TPROXY)/m, '[0:0] $1'))],
+    want: ['TP017'],
+  },
+  {
+    name: 'intercepted packets but no ORIGINAL_DST in access.log',
+    edits: [set('doctor.access.log', '')],
+    want: ['TP018'],
+    evidence: /counted 1 packets.*no ORIGINAL_DST line/,
+  },
+  { name: 'behind a WCCP router without proxy-side exclusion', host: wccpNoExclude, edits: wccpUp, want: ['TP020'], evidence: /wr1 .*no proxy_interfaces/ },
+  { name: 'WCCP cache set up as tprun does', host: wccpCache, edits: wccpUp, want: [] },
+  {
+    name: 'two default routes',
+    edits: [set('doctor.default-routes', '@@section 4\ndefault via 203.0.113.2 dev eth2 \ndefault via 198.51.100.2 dev eth1 metric 200 \n@@section 6\n')],
+    want: ['TP021'],
+    evidence: /default via 203\.0\.113\.2 dev eth2 \| default via 198\.51\.100\.2/,
+  },
+  {
+    name: 'a bridge whose default route uses the administration interface',
+    host: bridge,
+    edits: [set('doctor.default-routes', '@@section 4\ndefault via 198.18.0.1 dev mgmt0 \n@@section 6\n')],
+    want: ['TP022'],
+    evidence: /mgmt0 carries .*198\.18\.1\.1/,
+  },
+  {
+    name: 'a bridge routed through its internet side',
+    host: bridge,
+    edits: [set('doctor.default-routes', '@@section 4\ndefault via 203.0.113.2 dev eth2 \n@@section 6\n')],
+    want: [],
+  },
+  {
+    name: 'WCCP: dst_ip_hash on service 80',
+    host: wccpCache,
+    edits: [...wccpUp, editConf((c) => c.replace('80 protocol=tcp flags=src_ip_hash', '80 protocol=tcp flags=dst_ip_hash'))],
+    want: ['TP030'],
+    evidence: /flags=dst_ip_hash/,
+  },
+  {
+    name: 'WCCP: service 90 missing',
+    host: wccpCache,
+    edits: [...wccpUp, editConf((c) => c.replace(/^wccp2_service(_info)? (dynamic )?90.*\n/gm, ''))],
+    want: ['TP031'],
+    evidence: /missing 90/,
+  },
+  { name: 'WCCP: GRE interface missing', host: wccpCache, edits: [wccpUp[0]!, wccpUp[2]!], want: ['TP032'], evidence: /no interface wccp0/ },
+  {
+    name: 'WCCP: GRE interface down',
+    host: wccpCache,
+    edits: [
+      ...wccpUp,
+      edit('doctor.links', (s) =>
+        s
+          .replace('<POINTOPOINT,NOARP,UP,LOWER_UP>', '<POINTOPOINT,NOARP>')
+          .replace('state UNKNOWN mode DEFAULT group default qlen 1000\\    link/gre', 'state DOWN mode DEFAULT group default qlen 1000\\    link/gre'),
+      ),
+    ],
+    want: ['TP032'],
+    evidence: /wccp0 is down/,
+  },
+  {
+    name: 'WCCP: GRE dropped by INPUT',
+    host: wccpCache,
+    edits: [...wccpUp, filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[9:900] -A INPUT -p gre -j DROP\n'))],
+    want: ['TP032'],
+    evidence: /-p gre -j DROP \[9 packets\] drops GRE/,
+  },
+  { name: 'WCCP: no Here I Am socket', host: wccpCache, edits: [wccpUp[0]!, wccpUp[1]!], want: ['TP033'], evidence: /no WCCP socket on UDP 2048/ },
+  {
+    name: 'WCCP: UDP 2048 dropped on the way out',
+    host: wccpCache,
+    edits: [...wccpUp, filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[14:2800] -A OUTPUT -p udp -m udp --dport 2048 -j DROP\n'))],
+    want: ['TP033'],
+    evidence: /dport 2048 -j DROP \[14 packets\]/,
+  },
+  { name: 'SELinux enforcing with booleans on and persistent', host: selinuxHost, edits: [set('doctor.selinux', SELINUX_ON)], want: [] },
+  {
+    name: 'SELinux AVC denial for squid',
+    host: selinuxHost,
+    edits: [
+      set('doctor.selinux', SELINUX_ON),
+      set(
+        'doctor.audit',
+        'type=AVC msg=audit(1795312700.123:812): avc:  denied  { name_bind } for  pid=4860 comm="squid" src=3129 scontext=system_u:system_r:squid_t:s0 tcontext=system_u:object_r:unreserved_port_t:s0 tclass=tcp_socket permissive=0\n',
+      ),
+    ],
+    want: ['TP040'],
+    evidence: /avc: {2}denied {2}\{ name_bind \}/,
+  },
+  {
+    name: 'SELinux boolean off at runtime',
+    host: selinuxHost,
+    edits: [set('doctor.selinux', SELINUX_ON.replace('squid_use_tproxy --> on', 'squid_use_tproxy --> off'))],
+    want: ['TP041'],
+    evidence: /squid_use_tproxy: off/,
+  },
+  {
+    name: 'SELinux boolean missing from the policy',
+    host: selinuxHost,
+    edits: [set('doctor.selinux', SELINUX_ON.replace('squid_use_tproxy --> on', 'Error getting active value for squid_use_tproxy'))],
+    want: ['TP041'],
+    evidence: /squid_use_tproxy: missing/,
+  },
+  {
+    name: 'SELinux boolean on only until reboot',
+    host: selinuxHost,
+    edits: [set('doctor.selinux', SELINUX_ON.replace('squid_use_tproxy               (on   ,   on)', 'squid_use_tproxy               (on   ,  off)'))],
+    want: ['TP042'],
+    evidence: /squid_use_tproxy \(on, off\)/,
+  },
+];
+
+for (const c of CASES) {
+  test(`diagnose: ${c.name} → ${c.want.join(', ') || 'no finding'}`, () => {
+    const host = c.host ?? router;
+    const raw = healthy();
+    for (const e of c.edits) e(raw);
+    const findings = diagnose(host, parseTree(doctorFacts(host), raw));
+    assert.equal(
+      findings.map((f) => f.code),
+      c.want,
+      JSON.stringify(findings, null, 1),
+    );
+    if (c.evidence) assert.match(findings.map((f) => f.evidence.join('; ')).join('\n'), c.evidence);
+  });
+}
+
+test("every finding id but the probe's has a unit case, and docs/doctor.md documents every id", () => {
+  const covered = new Set(CASES.flatMap((c) => c.want));
+  assert.equal(
+    CODES.filter((c) => !covered.has(c) && c !== 'TP050'),
+    [],
+  );
+  const doc = readFileSync('docs/doctor.md', 'utf8');
+  for (const code of CODES) assert.match(doc, new RegExp(`^### ${code} `, 'm'), `docs/doctor.md lacks ${code}`);
+  for (const m of doc.matchAll(/^### (TP\d+) /gm)) assert.ok(m[1]! in CATALOG, `docs/doctor.md documents unknown ${m[1]}`);
+});
+
+test('a finding is a failed check with its evidence in found, and the cause and fix in hint; every other id passes', () => {
+  const raw = healthy();
+  edit('ip-4.rules', (s) => s.replace(/^32765:.*\n/m, ''))(raw);
+  const plan = planHost(router, [doctorRole], raw);
+  const failed = plan.checks.filter((c) => !c.ok);
+  assert.equal(
+    failed.map((c) => c.id),
+    ['TP010 the fwmark policy rule is missing'],
+  );
+  const f = failed[0]!;
+  assert.ok(isFinding(f));
+  assert.ok(f.blocks);
+  assert.match(f.found, /no "fwmark 0x1\/0x1 lookup 100"/);
+  assert.match(f.hint ?? '', /delivered to squid.*Fix: .*ip rule add fwmark 0x1\/0x1 lookup 100/);
+  assert.is(plan.checks.length, CODES.length - 1);
+  assert.is(plan.resources.length, 0, 'doctor plans no change');
+  assert.match(plan.checks.find((c) => c.id.startsWith('TP017'))!.found, /IPv4: TPROXY 1 packets, DIVERT \d+ packets/);
+});
+
+test('one finding id with several pieces of evidence stays one check', () => {
+  const checks = doctorChecks(
+    router,
+    [
+      { code: 'TP013', evidence: ['a'] },
+      { code: 'TP013', evidence: ['b'] },
+    ],
+    '',
+  );
+  const c = checks.filter((x) => !x.ok);
+  assert.is(c.length, 1);
+  assert.is(c[0]!.found, 'a; b');
+});
+
+test('parsers: counted save, sockets, links, squid.conf, squid state, SELinux', () => {
+  const t = parseCountedSave('*mangle\n:PREROUTING ACCEPT [0:0]\n:DIVERT - [0:0]\n[7:420] -A PREROUTING -p tcp -m socket -j DIVERT\nCOMMIT\n').get('mangle')!;
+  assert.equal(t.rules, [{ chain: 'PREROUTING', rule: '-p tcp -m socket -j DIVERT', packets: 7, bytes: 420 }]);
+  assert.is(t.policies.get('DIVERT'), '-');
+  const raw = healthy();
+  const s = parseSockets(raw['doctor.sockets']!.stdout);
+  assert.ok(s.some((x) => x.proto === 'tcp' && x.port === 3129 && x.state === 'LISTEN' && x.processes.includes('squid')));
+  assert.equal(parseLinks(GRE_LINK.replace(/\\\\/g, '\\'))[0], { ifname: 'wccp0', up: true, state: 'UNKNOWN', kind: 'gre' });
+  const conf = parseSquidConf('http_port 3128\nhttp_port [2001:db8::1]:3129 tproxy # spoof\n' + WCCP_CONF);
+  assert.equal(conf.ports[1], { line: 'http_port [2001:db8::1]:3129 tproxy', address: '2001:db8::1', port: 3129, flags: ['tproxy'] });
+  assert.equal(conf.wccpServices, [80, 90]);
+  assert.equal(conf.wccpServiceFlags.get(90), ['dst_ip_hash', 'ports_source']);
+  const st = parseSquidState(raw['doctor.squid']!.stdout + 'tz=-0130\n');
+  assert.is(st.running, true);
+  assert.match(st.libcapLinked ?? '', /libcap\.so\.2 => \/lib/);
+  assert.is(parseSquidState('tz=-0130\n').tzOffset, -90);
+  const se = parseSelinux(SELINUX_ON);
+  assert.is(se.mode, 'enforcing');
+  assert.equal(se.persistent?.get('squid_use_tproxy'), { current: 'on', persistent: 'on' });
+  assert.is(parseSelinux(raw['doctor.selinux']!.stdout).mode, null);
+});
+
+test.run();

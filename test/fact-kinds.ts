@@ -1,0 +1,49 @@
+/**
+ * Every fact kind with a parser, keyed by the folder its recorded cases live in
+ * (test/facts/<kind>/<case>.json): `{ id, stdout, code, parsed }`, as pyinfra's tests/facts.
+ */
+import type { Fact } from '../src/facts/fact.ts';
+import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, osRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
+import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
+import { toolVersion } from '../roles/iptables/facts.ts';
+import { selinuxBooleans, selinuxMode } from '../roles/selinux/facts.ts';
+import { squidBuild, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
+import { greLink } from '../roles/wccp/facts.ts';
+
+/** The kind of a recorded fact id: its variable parts (path, table, family) dropped. */
+export function kindOf(id: string): string {
+  const m = /^(file|symlink|link):/.exec(id);
+  if (m) return m[1]!;
+  if (/^ip-[46]\.rules$/.test(id)) return 'ip.rules';
+  if (/^ip-[46]\.routes\.\d+$/.test(id)) return 'ip.routes';
+  if (/^ip6?tables\.(mangle|filter)$/.test(id)) return 'iptables-save';
+  if (/^tool\.ip6?tables$/.test(id)) return 'tool.iptables';
+  return id;
+}
+
+export const FACT_KINDS: Record<string, Fact<unknown>> = {
+  file: file('/x'),
+  symlink: symlink('/x'),
+  link: greLink('wccp0'),
+  'ip.rules': ipRules('-4'),
+  'ip.routes': ipRoutes('-4', 100),
+  'iptables-save': saveTable('iptables', 'mangle'),
+  'tool.iptables': toolVersion('iptables'),
+  'kernel.release': kernelRelease,
+  'kernel.config': kernelConfig,
+  'kernel.modules': kernelModules,
+  'os.release': osRelease,
+  'service.manager': serviceManager,
+  'sysctl.live': sysctls([]),
+  'squid.version': squidBuild,
+  'squid.libcap': squidLibcap,
+  'squid.running': squidRunning('/etc/squid/squid.conf', 3129),
+  'selinux.mode': selinuxMode,
+  'selinux.booleans': selinuxBooleans,
+  'tool.ebtables': ebtablesVersion,
+  'ebtables.broute': broute,
+  'ebtables.save': ebtablesSave,
+};
+
+/** Parsed values as JSON (Maps become objects), so cases are plain files. */
+export const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Map ? Object.fromEntries(x) : x)));
