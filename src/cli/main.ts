@@ -28,6 +28,8 @@ Options:
   --report FORMAT:FILE   json:FILE or junit:FILE, repeatable; FILE - is stdout
   --diff                 show what would change as diffs
   --accept-new-host-keys record unknown host keys in known_hosts (changed keys still fail)
+  --probe                doctor, check: prove interception on each host with a throwaway client
+                         and origin namespace pair (nothing leaves the host)
   --lock-timeout S       apply: wait up to S seconds for a host locked by another apply
                          (default 0: that host fails at once, naming who holds the lock)
   -q, --quiet            no per-host lines, only the summary and problems
@@ -53,6 +55,7 @@ function parse(argv: string[]) {
       diff: { type: 'boolean' },
       check: { type: 'boolean' },
       'accept-new-host-keys': { type: 'boolean' },
+      probe: { type: 'boolean' },
       'lock-timeout': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       verbose: { type: 'boolean', short: 'v' },
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.limit && hosts.length === 0) return usageError(`--limit "${o.limit}" matches no host of ${file}`);
   const roles = selectRoles(roleNames);
 
+  if (o.probe && !['doctor', 'check'].includes(command)) return usageError(`--probe works with doctor and check, not ${command}`);
   if (command === 'validate') {
     process.stdout.write(`${file}: valid (${inventory.hosts.filter((h) => h.kind === 'router').length} routers, ${inventory.hosts.filter((h) => h.kind === 'bridge').length} bridges, ${inventory.peers.length} WCCP peers)\n`);
     return EXIT.ok;
@@ -145,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'doctor') {
     if (o.roles || o.diff || o.check) return usageError(`doctor takes no ${o.roles ? '--roles' : o.diff ? '--diff' : '--check'}`);
     const { runDoctor } = await import('./doctor.ts');
-    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'] });
+    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'], probe: !!o.probe });
   }
   const { runCommand } = await import('./run.ts');
   return runCommand({
@@ -153,6 +157,6 @@ export async function main(argv: string[]): Promise<number> {
     inventory,
     hosts,
     roles,
-    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'], lockTimeout },
+    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'], lockTimeout, probe: !!o.probe },
   });
 }

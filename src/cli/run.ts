@@ -1,4 +1,5 @@
 /** `tprun check` and `tprun apply`: run the fleet, show it through a view, write the reports. */
+import { probeAfter } from '../doctor/probe.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { interruptLines, summaryLines } from '../report/human.ts';
@@ -17,6 +18,8 @@ export interface CommandOptions {
   acceptNewHostKeys: boolean;
   /** Seconds to wait for a host locked by another apply. */
   lockTimeout?: number;
+  /** Prove interception on each host (src/doctor/probe.ts); apply rolls back a host whose probe fails. */
+  probe?: boolean;
 }
 
 export interface CommandRun {
@@ -57,7 +60,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
   if (!run.interrupt) for (const s of signals) process.on(s, onSignal);
   let outcome;
   try {
-    outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view, lockTimeout: options.lockTimeout, interrupt });
+    outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view, lockTimeout: options.lockTimeout, interrupt, ...(options.probe ? { after: probeAfter } : {}) });
     if (interrupt.abandoned) view.abandon?.(outcome.results);
     await view.finished();
   } finally {

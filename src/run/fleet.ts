@@ -6,7 +6,7 @@ import type { Host } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
-import { runHost, type HostResult, type Phase } from './host.ts';
+import { runHost, type HostResult, type Phase, type RunHostOptions } from './host.ts';
 import { EXIT } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
@@ -35,6 +35,8 @@ export interface FleetRun {
   holder?: LockHolder;
   /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
   interrupt?: Interrupt;
+  /** Per host, after planning (--probe): see RunHostOptions. */
+  after?: RunHostOptions['after'];
 }
 
 /**
@@ -98,6 +100,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
           holder,
           lockTimeout: run.lockTimeout,
           shouldStop: () => !!stop?.stopping,
+          after: run.after,
           onPhase: (p) => {
             phases.set(host.name, p);
             run.observer?.phase?.(host, p);

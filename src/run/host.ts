@@ -6,7 +6,7 @@ import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../fa
 import type { Host } from '../inventory/types.ts';
 import { hostFacts, planHost } from '../plan/planner.ts';
 import type { Role } from '../plan/role.ts';
-import { blockedReason, blockersOf, changesOf, type HostPlan } from '../plan/types.ts';
+import { blockedReason, blockersOf, changesOf, type Check, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
 export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable';
@@ -42,6 +42,8 @@ export interface RunHostOptions {
   lockTimeout?: number;
   /** True once the run is interrupted: a host that has not started its transaction does not start it. */
   shouldStop?: () => boolean;
+  /** Read-only work after planning on the same connection (the interception probe): its checks join the plan's. */
+  after?: (host: Host, conn: Connection) => Promise<Check[]>;
 }
 
 /** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
@@ -117,8 +119,10 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const blocked = blockersOf(plan).length > 0;
 
     if (opts.mode === 'check' || blocked || changes.length === 0) {
-      const status: HostStatus = failure ? 'failed' : changes.length ? 'drifted' : 'compliant';
-      return done({ status, error: failure });
+      if (opts.after) plan.checks.push(...(await opts.after(host, conn)));
+      const failed = opts.after ? planFailure(plan) : failure;
+      const status: HostStatus = failed ? 'failed' : changes.length ? 'drifted' : 'compliant';
+      return done({ status, error: failed });
     }
     if (opts.shouldStop?.()) {
       return done({ status: 'failed', error: { step: 'interrupted', message: 'interrupted before its transaction started: nothing was changed' } });
