@@ -161,6 +161,9 @@ test('doctor on the command line: listed in --help; no INVENTORY, --roles or --d
   assert.is(roles.status, 1);
   assert.match(roles.stderr, /doctor takes no --roles/);
   assert.is(tprun('doctor', 'inventories/example.yml', '--diff').status, 1);
+  const probe = tprun('validate', 'inventories/example.yml', '--probe');
+  assert.is(probe.status, 1);
+  assert.match(probe.stderr, /--probe works with doctor, check and apply, not validate/);
 });
 
 test.run();

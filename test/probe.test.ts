@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseProbe, probeAfter, probeCheck, probeScript } from '../src/doctor/probe.ts';
+import { parseProbe, probeAfter, probeCheck, probeLastSteps, probeScript } from '../src/doctor/probe.ts';
 import { load } from './helpers.ts';
 
 const rec = (name: string) => readFileSync(`test/fixtures/doctor/probe/${name}.txt`, 'utf8');
@@ -76,6 +76,15 @@ test('on a bridge the probe does not run yet: a warning that says so, no script 
   assert.is(sent, 0);
   assert.equal([c!.ok, c!.blocks], [false, false]);
   assert.match(c!.found, /not implemented yet \(routers only\)/);
+});
+
+test("apply --probe: the probe is the transaction's last step and fails it with the reason on stderr; not on bridges yet", () => {
+  const [step] = probeLastSteps(h1);
+  assert.is(step!.id, 'interception probe');
+  assert.equal(step!.undo, []);
+  assert.match(step!.commands[0]!.text, /TP_TX=1/);
+  assert.match(probeScript(h1).text, /TP_TX=0/);
+  assert.equal(probeLastSteps(b1), []);
 });
 
 test.run();

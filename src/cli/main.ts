@@ -29,7 +29,8 @@ Options:
   --diff                 show what would change as diffs
   --accept-new-host-keys record unknown host keys in known_hosts (changed keys still fail)
   --probe                doctor, check: prove interception on each host with a throwaway client
-                         and origin namespace pair (nothing leaves the host)
+                         and origin namespace pair (nothing leaves the host); apply: the same
+                         after each host's change, rolling that host back when it fails
   --lock-timeout S       apply: wait up to S seconds for a host locked by another apply
                          (default 0: that host fails at once, naming who holds the lock)
   -q, --quiet            no per-host lines, only the summary and problems
@@ -129,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.limit && hosts.length === 0) return usageError(`--limit "${o.limit}" matches no host of ${file}`);
   const roles = selectRoles(roleNames);
 
-  if (o.probe && !['doctor', 'check'].includes(command)) return usageError(`--probe works with doctor and check, not ${command}`);
+  if (o.probe && !['doctor', 'check', 'apply'].includes(command)) return usageError(`--probe works with doctor, check and apply, not ${command}`);
   if (command === 'validate') {
     process.stdout.write(`${file}: valid (${inventory.hosts.filter((h) => h.kind === 'router').length} routers, ${inventory.hosts.filter((h) => h.kind === 'bridge').length} bridges, ${inventory.peers.length} WCCP peers)\n`);
     return EXIT.ok;

@@ -1,5 +1,5 @@
 /** `tprun check` and `tprun apply`: run the fleet, show it through a view, write the reports. */
-import { probeAfter } from '../doctor/probe.ts';
+import { probeAfter, probeLastSteps } from '../doctor/probe.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { interruptLines, summaryLines } from '../report/human.ts';
@@ -60,7 +60,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
   if (!run.interrupt) for (const s of signals) process.on(s, onSignal);
   let outcome;
   try {
-    outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view, lockTimeout: options.lockTimeout, interrupt, ...(options.probe ? { after: probeAfter } : {}) });
+    outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view, lockTimeout: options.lockTimeout, interrupt, ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}) });
     if (interrupt.abandoned) view.abandon?.(outcome.results);
     await view.finished();
   } finally {

@@ -11,6 +11,7 @@
  * and INPUT counters before and after, the listener, the policy routing, access.log, the origin).
  */
 import { readFileSync } from 'node:fs';
+import type { ScriptStep } from '../apply/script.ts';
 import type { Host } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
 import { PRELUDE } from '../protocol.ts';
@@ -126,3 +127,7 @@ export async function probeAfter(host: Host, conn: Connection): Promise<Check[]>
   const r = await conn.run(`${PRELUDE}\n${probeScript(host).text}\n`);
   return [probeCheck(parseProbe(r.stdout, r.stderr))];
 }
+
+/** `apply --probe`: the probe as the transaction's last step, so a failing probe rolls the host's change back. */
+export const probeLastSteps = (host: Host): ScriptStep[] =>
+  host.kind === 'bridge' ? [] : [{ id: 'interception probe', commands: [probeScript(host, { transactional: true })], undo: [] }];

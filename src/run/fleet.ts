@@ -35,8 +35,9 @@ export interface FleetRun {
   holder?: LockHolder;
   /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
   interrupt?: Interrupt;
-  /** Per host, after planning (--probe): see RunHostOptions. */
+  /** Per host, after planning and in the transaction (--probe): see RunHostOptions. */
   after?: RunHostOptions['after'];
+  lastSteps?: RunHostOptions['lastSteps'];
 }
 
 /**
@@ -101,6 +102,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
           lockTimeout: run.lockTimeout,
           shouldStop: () => !!stop?.stopping,
           after: run.after,
+          lastSteps: run.lastSteps,
           onPhase: (p) => {
             phases.set(host.name, p);
             run.observer?.phase?.(host, p);

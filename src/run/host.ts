@@ -1,5 +1,5 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
-import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type Verdict } from '../apply/script.ts';
+import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
 import { parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
@@ -44,6 +44,8 @@ export interface RunHostOptions {
   shouldStop?: () => boolean;
   /** Read-only work after planning on the same connection (the interception probe): its checks join the plan's. */
   after?: (host: Host, conn: Connection) => Promise<Check[]>;
+  /** Steps run last in the transaction (the probe): one that fails rolls the whole host back. */
+  lastSteps?: (host: Host) => ScriptStep[];
 }
 
 /** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
@@ -129,7 +131,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     }
 
     opts.onPhase?.('apply');
-    const steps = planSteps(plan);
+    const steps = [...planSteps(plan), ...(opts.lastSteps?.(host) ?? [])];
     const ids = (i: number) => steps[i]?.id ?? `step ${i}`;
     const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
     let started: ReturnType<typeof parseStart>;

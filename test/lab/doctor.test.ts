@@ -248,6 +248,25 @@ for (const f of PROBE_FAILS) {
   });
 }
 
+t('apply --probe: a change after which interception fails is rolled back, and the run says why', () => {
+  const before = lab.snapshot(1);
+  const deny = lab.writeInventory('deny', { routers: [1], extra: { 1: 'squid: { extra: ["http_access deny all"] }' } });
+  const a = tprun('apply', deny, '--probe');
+  assert.is(a.code, 4, out(a));
+  assert.match(a.out, /^h1: FAILED at interception probe: interception probe failed; the host was rolled back/m);
+  assert.match(a.out, /\| interception probe failed: squid refused the probe request from 198\.51\.100\.\d+ \(HTTP\/1\.1 403 Forbidden\)/);
+  assert.match(a.out, /rolled back/);
+  assert.is(lab.snapshot(1).replace(/^\d+\n/m, ''), before.replace(/^\d+\n/m, ''), 'the host is as it was before the apply');
+  assert.is(leftovers(), '');
+  const c = tprun('check', inv, '--probe');
+  assert.is(c.code, 0, out(c));
+  assert.match(lab.clientGet(4).body, /origin saw 198\.51\.100\.2/);
+  // The same change without --probe goes through: only the probe saw that interception broke.
+  const plain = tprun('apply', deny);
+  assert.is(plain.code, 0, out(plain));
+  assert.is(tprun('apply', inv).code, 0);
+});
+
 t('doctor changed nothing: tprun check still finds the host compliant', () => {
   const c = tprun('check', inv);
   assert.is(c.code, 0, out(c));
