@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh || exit 1
+# The VM lab's QEMU, mmdebstrap, zstd (never fatal: test/vm skips with a one-line reason).
+bash scripts/ensure-vm-deps.sh
 static_passed=0 static_failed=0
 check() {
   local name=$1; shift

@@ -50,8 +50,52 @@ test('render --out writes per-host artifacts and the WCCP router config', () => 
 });
 
 test('--help and --version', () => {
-  assert.match(tprun('--help').out, /Exit codes: 0 compliant/);
+  assert.match(tprun('--help').out, /Exit codes \(Puppet's detailed exit codes\): 0 compliant/);
   assert.match(tprun('--version').out, /^tprun \d+\.\d+\.\d+/);
+});
+
+test('per-command help: COMMAND --help and tprun help COMMAND agree, and commands differ', () => {
+  const check = tprun('check', '--help');
+  assert.is(check.code, 0);
+  assert.match(check.out, /^Usage: tprun check INVENTORY/);
+  assert.is(tprun('help', 'check').out, check.out);
+  const validate = tprun('validate', '--help').out;
+  assert.match(validate, /^Usage: tprun validate INVENTORY/);
+  assert.not.match(validate, /--forks/);
+  assert.match(tprun('apply', '-h').out, /--no-detailed-exitcodes/);
+  assert.is(tprun('help').code, 0);
+  const nope = tprun('help', 'nope');
+  assert.is(nope.code, 1);
+  assert.match(nope.err, /^tprun: no help for "nope"/);
+});
+
+test('unknown flags, commands and misplaced options: one line with a suggestion, exit 1', () => {
+  const one = (r: { code: number | null; err: string }, re: RegExp) => {
+    assert.is(r.code, 1);
+    assert.is(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err.trim(), re, r.err);
+  };
+  one(tprun('check', 'inventories/example.yml', '--lmit', 'h1'), /^tprun: check: unknown option --lmit; did you mean --limit\? \(see "tprun help check"\)$/);
+  one(tprun('apply', 'inventories/example.yml', '--dif'), /did you mean --diff\?/);
+  one(tprun('chek', 'inventories/example.yml'), /^tprun: unknown command "chek"; did you mean "check"\?/);
+  one(tprun('validate', 'inventories/example.yml', '--forks', '2'), /--forks is not an option of validate/);
+  one(tprun('check', 'inventories/example.yml', '--limit'), /--limit needs a value/);
+  one(tprun('check', 'inventories/example.yml', '--diff=yes'), /--diff takes no value/);
+  one(tprun('check', 'inventories/example.yml', '--zzzzzz'), /^tprun: check: unknown option --zzzzzz \(see/);
+});
+
+test('--list-hosts with pattern forms; a name that matches nothing is an error', () => {
+  const list = (...limit: string[]) => tprun('validate', 'inventories/example.yml', '--list-hosts', ...limit);
+  assert.equal(list().out.trim().split('\n'), ['cache1', 'cache2', 'cache3']);
+  assert.equal(list('--limit', 'cache1:cache3').out.trim().split('\n'), ['cache1', 'cache3']);
+  assert.equal(list('--limit', '!cache1').out.trim().split('\n'), ['cache2', 'cache3']);
+  assert.equal(list('--limit', 'cache[12]').out.trim().split('\n'), ['cache1', 'cache2']);
+  assert.equal(list('--limit', 'cache[2:3]').out.trim().split('\n'), ['cache2', 'cache3']);
+  assert.equal(list('--limit', 'all:&routers').out.trim().split('\n'), ['cache1', 'cache2']);
+  const bad = list('--limit', 'cache1,nosuch');
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /^tprun: --limit: "nosuch" matches no host or group of inventories\/example\.yml/);
+  assert.is(tprun('check', 'inventories/example.yml', '--limit', 'cache1', '--list-hosts').out, 'cache1\n');
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

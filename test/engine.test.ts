@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ScriptStep } from '../src/apply/script.ts';
-import { Fact, factsScript, parseFactsOutput, type RawFacts } from '../src/facts/fact.ts';
+import { Fact, factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { writeFileCommands } from '../src/resources/file.ts';
 import { raw, sh as sh_ } from '../src/shell.ts';
 import { ROLES } from '../roles/registry.ts';
 import { exitCode } from '../src/run/fleet.ts';
 import { runHost } from '../src/run/host.ts';
-import type { Connection, RunResult } from '../src/ssh/connection.ts';
 import { framed, recorded } from './facts.ts';
+import { ScriptedConnection } from './scripted.ts';
 
 const sh = (script: string) => {
   const r = spawnSync('sh', ['-s'], { input: script, encoding: 'utf8' });
@@ -91,30 +91,10 @@ test('file steps: candidate validated before the swap; a rejected candidate leav
   assert.not.ok(existsSync(fresh)); // did not exist before: removed on rollback
 });
 
-/** A scripted connection: answers the facts script with recorded facts and runs change scripts through a callback. */
-class ScriptedConnection implements Connection {
-  roundTrips = 0;
-  scripts: string[] = [];
-  constructor(
-    private facts: RawFacts,
-    private onChange: (script: string) => RunResult,
-  ) {}
-  async run(script: string): Promise<RunResult> {
-    this.roundTrips++;
-    this.scripts.push(script);
-    if (!script.includes('@@tprun-started')) return { stdout: framed(this.facts), stderr: '', code: 0 };
-    // The start script: the runner's body travels in base64; its journal comes back between these lines.
-    const body = Buffer.from(/<<'TPRUN_B64'[^\n]*\n([\s\S]*?)\nTPRUN_B64/.exec(script)![1]!.replace(/\n/g, ''), 'base64').toString('utf8');
-    const r = this.onChange(body);
-    return { ...r, stdout: `@@tprun-started r1 123\n${r.stdout}@@tprun-follow-end\n` };
-  }
-  async close() {}
-}
-
 const h1 = loadInventory('inventories/lab.yml').inventory!.hosts[0]!;
 
 test('runHost check: one round trip, drifted, nothing sent that changes the host', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
   const r = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'drifted');
   assert.is(r.roundTrips, 1);
@@ -122,7 +102,7 @@ test('runHost check: one round trip, drifted, nothing sent that changes the host
 
 test('runHost apply: two round trips (facts, then changes with verify); verified by re-planning', async () => {
   let sent = '';
-  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
     sent = script;
     return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}@@tprun-end committed\n`, stderr: '', code: 0 };
   });
@@ -135,7 +115,7 @@ test('runHost apply: two round trips (facts, then changes with verify); verified
 });
 
 test('runHost apply: verify catches what is still wrong after the script', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}@@tprun-end committed\n`, stderr: '', code: 0 }));
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}@@tprun-end committed\n`, stderr: '', code: 0 }));
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, 'verify');
@@ -143,7 +123,7 @@ test('runHost apply: verify catches what is still wrong after the script', async
 });
 
 test('runHost apply: a failed step reports its name, the remote stderr and the rollback', async () => {
-  const conn = new ScriptedConnection(recorded('router-fresh'), (script) => {
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
     // Run the real script's framing with every command replaced: step 3 fails.
     const n = (script.match(/^do_\d+\(\) \{$/gm) ?? []).length;
     const undo = [3, 2, 1, 0].flatMap((i) => [`@@tprun-undo ${i}`, `@@tprun-undone ${i}`]);
@@ -163,7 +143,7 @@ test('runHost: a connection failure is unreachable, a compliant host needs one r
   const { HostError } = await import('../src/ssh/connection.ts');
   const down = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)) });
   assert.equal([down.status, down.error!.step], ['unreachable', 'connect']);
-  const conn = new ScriptedConnection(recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
+  const conn = new ScriptedConnection(() => recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
   const ok = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.equal([ok.status, ok.roundTrips], ['compliant', 1]);
 });
@@ -229,11 +209,77 @@ test('the runner stops between steps when told to (SIGTERM) and rolls back', () 
   assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['do-a', 'undo-a']);
 });
 
-test('exit codes: 0, 2 (check with drift), 4 (failure), 6 (both)', () => {
+test('runHost apply: a connection lost while following the journal is "outcome unknown", never "rolled back"', async () => {
+  const { HostError } = await import('../src/ssh/connection.ts');
+  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => {
+    throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
+  });
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.ok(r.outcomeUnknown);
+  assert.match(r.error!.message, /^outcome unknown: the transaction continues on the host \(connection lost: Keepalive timeout\)/);
+  assert.is(r.error!.rolledBack, undefined);
+  // A journal that stops short (the runner still going) is unknown too.
+  const cut = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: '@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n', stderr: '', code: 0 }));
+  const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
+  assert.ok(c.outcomeUnknown);
+  assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
+});
+
+test('runHost: a busy lock fails the host at once with its holder; an earlier transaction is reported before planning', async () => {
+  const busy = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      return { ...r, stdout: '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n', code: 75 };
+    }
+  })(() => recorded('router-fresh'), () => assert.unreachable('locked: nothing applied') as never);
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => busy });
+  assert.equal([r.status, r.error!.step], ['failed', 'lock']);
+  assert.match(r.error!.message, /locked by another apply \(run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\)/);
+  const earlier = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      const last = ['@@tprun-last r0 ended r0 alice ctl9 2026-01-01', '@@tprun-last-line @@tprun-step 0', '@@tprun-last-line @@tprun-fail 0', '@@tprun-last-line @@tprun-undo-fail 0', '@@tprun-last-line @@tprun-end rollback-incomplete'];
+      return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
+    }
+  })(() => recorded('router-compliant'), () => assert.unreachable() as never);
+  const e = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => earlier });
+  assert.is(e.status, 'compliant');
+  assert.match(e.notes.join('\n'), /the earlier transaction r0 \(alice on ctl9\) ended on the host: rollback INCOMPLETE: not undone: step 0/);
+});
+
+test('signals: after the first, no new host starts and a host between facts and apply does not start its transaction; exit is not 0', async () => {
+  const { runFleet, Interrupt } = await import('../src/run/fleet.ts');
+  const interrupt = new Interrupt();
+  const hosts = loadInventory('inventories/lab.yml').inventory!.hosts;
+  const many = [0, 1, 2].map((k) => ({ ...hosts[0]!, name: `h${k + 1}` }));
+  let applied = 0;
+  const out = await runFleet({
+    mode: 'apply',
+    hosts: many,
+    roles: [...ROLES],
+    forks: 1,
+    interrupt,
+    connect: async () => {
+      interrupt.signal();
+      return new ScriptedConnection(() => recorded('router-fresh'), () => (applied++, { stdout: '', stderr: '', code: 0 }));
+    },
+  });
+  assert.is(applied, 0);
+  assert.equal(out.results.map((r) => r.error?.step), ['interrupted', 'interrupted', 'interrupted']);
+  assert.match(out.results[0]!.error!.message, /before its transaction started: nothing was changed/);
+  assert.equal(out.interrupted!.notStarted, ['h2', 'h3']);
+  assert.is(out.exitCode, 4);
+});
+
+test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (both)', () => {
   const r = (status: string) => ({ status }) as never;
   assert.is(exitCode([r('compliant')], 'check'), 0);
   assert.is(exitCode([r('compliant'), r('drifted')], 'check'), 2);
-  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 4);
+  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 6);
+  assert.is(exitCode([r('changed'), r('compliant')], 'apply'), 2);
+  assert.is(exitCode([r('changed')], 'apply', false), 0);
+  assert.is(exitCode([r('compliant'), r('unreachable')], 'apply'), 4);
   assert.is(exitCode([r('drifted'), r('failed')], 'check'), 6);
 });
 

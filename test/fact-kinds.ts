@@ -4,7 +4,7 @@
  */
 import type { Fact } from '../src/facts/fact.ts';
 import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, osRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
-import { brouteProblem, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
+import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
 import { toolVersion } from '../roles/iptables/facts.ts';
 import { selinuxBooleans, selinuxMode } from '../roles/selinux/facts.ts';
 import { squidBuild, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
@@ -41,7 +41,7 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'selinux.mode': selinuxMode,
   'selinux.booleans': selinuxBooleans,
   'tool.ebtables': ebtablesVersion,
-  'ebtables.broute': brouteProblem,
+  'ebtables.broute': broute,
   'ebtables.save': ebtablesSave,
 };
 

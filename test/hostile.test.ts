@@ -20,7 +20,7 @@ import { assertValidJson, parseJunit } from './report-check.ts';
 
 const ESC = '\x1b';
 /** What a hostile host prints: window title, screen clear, CR overwrite, OSC 8 link, NUL, C1 CSI, bidi, XML-forbidden. */
-const HOSTILE = `${ESC}]0;owned${ESC}\\ ${ESC}[2J${ESC}[H fake ok\r${ESC}]8;;http://evil/${ESC}\\link${ESC}]8;;${ESC}\\ nul\x00 csi\x9b31m rtl\u202e bell\x07 bad\uffff lone\ud800`;
+const HOSTILE = `${ESC}]0;owned${ESC}\\ ${ESC}[2J${ESC}[H fake ok\r${ESC}]8;;http://evil/${ESC}\\link${ESC}]8;;${ESC}\\ nul\x00 csi\x9b31m rtl\u202e bell\x07 bad\uffff lone\ud800 xml <a b="c">&amp; &' ]]>`;
 
 test('visible: C0/C1 controls and DEL become \\xNN; the view chooses to keep \\n or \\t', () => {
   assert.is(visible('a\x1b[2Jb'), 'a\\x1b[2Jb');
@@ -131,6 +131,7 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
     const xml = readFileSync(join(dir, 'r.xml'), 'utf8');
     const { suites } = parseJunit(xml);
     assert.match(suites[1].testcase[0].error['#text'], /modprobe: \\x1b\]0;owned/);
+    assert.ok(suites[1].testcase[0].error['#text'].includes(`xml <a b="c">&amp; &' ]]>`), 'markup in host text survives as text');
     assert.not.ok(xml.includes('pw-in-squid-line') || xml.includes('inventory-marked-secret'));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -51,11 +51,12 @@ test('squid.conf: dedicated tproxy port, client allow before deny all, WCCP on c
   assert.not.match(conf('cache3'), /wccp2_router/);
 });
 
-test('iptables rules: bypass, then the socket match to DIVERT, then TPROXY', () => {
+test('iptables rules: the socket match to DIVERT, then the bypass, then TPROXY', () => {
   const rules = files.find((f) => f.path === 'cache1/etc/tprun/iptables.rules')!.content.split('\n');
   const at = (re: RegExp) => rules.findIndex((l) => re.test(l));
-  assert.ok(at(/-s 198\.51\.100\.7 -j RETURN/) < at(/-m socket -j TPRUN_DIVERT/));
-  assert.ok(at(/-m socket -j TPRUN_DIVERT/) < at(/-j TPROXY --on-port 3129 --tproxy-mark 0x1\/0x1/));
+  // Replies of squid's own connections reach DIVERT whatever the bypass says (issue #13, item 2).
+  assert.ok(at(/-m socket --transparent -j TPRUN_DIVERT/) < at(/-s 198\.51\.100\.7 -j RETURN/));
+  assert.ok(at(/-s 198\.51\.100\.7 -j RETURN/) < at(/-j TPROXY --on-port 3129 --tproxy-mark 0x1\/0x1/));
   // The IPv4 bypass addresses are not put into the ip6tables file.
   assert.not.match(files.find((f) => f.path === 'cache1/etc/tprun/ip6tables.rules')!.content, /198\.51\.100\.7/);
 });

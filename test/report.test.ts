@@ -30,7 +30,7 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   assert.is(h1.status, 'drifted');
   const fwd = h1.resources.find((r: any) => r.id === 'sysctl net.ipv4.ip_forward');
   assert.equal([fwd.expected, fwd.actual, fwd.inSync], ['1', '0', false]);
-  assert.ok(h1.checks.some((c: any) => c.id === 'require squid >= 3.1' && c.ok));
+  assert.ok(h1.checks.some((c: any) => c.id === 'require squid >= 3.2' && c.ok));
   assert.not.ok(h1.resources.some((r: any) => r.kind === 'requirement'));
   assert.is(json.hosts[1].error.step, 'connect');
 
@@ -38,7 +38,7 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   assert.equal(suites.map((s) => s['@_name']), ['h1', 'h2']);
   const drift = suites[0].testcase.find((c: any) => c['@_name'] === 'iptables mangle TPRUN_PREROUTING');
   assert.is(drift.failure['@_message'], 'drifted: iptables mangle TPRUN_PREROUTING');
-  assert.match(drift.failure['#text'], /\+ -A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT/);
+  assert.match(drift.failure['#text'], /\+ -A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT/);
   assert.ok(suites[1].testcase[0].error['@_message'].includes('ECONNREFUSED'));
 
   // Two runs of the same state differ only in times.

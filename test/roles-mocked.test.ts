@@ -25,6 +25,8 @@ const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLE
 /** Probes the router recording lacks: files these roles install, absent on that host. */
 const absent = (...paths: string[]) => Object.fromEntries(paths.map((p) => [`file:${p}`, { stdout: '', code: 3 }]));
 const WCCP_FILES = absent('/etc/tprun/boot.d/10-wccp.sh');
+/** The GRE interface's rp_filter as the probe prints it: absent (no interface), or a value. */
+const greRp = (v?: string) => ({ 'wccp.rp_filter': v === undefined ? 'net/ipv4/conf/wccp0/rp_filter\n' : `net/ipv4/conf/wccp0/rp_filter=${v}\n` });
 const EB_FILES = absent('/etc/tprun/ebtables.rules', '/etc/tprun/boot.d/40-ebtables.sh');
 const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 
@@ -63,7 +65,7 @@ wccp_peers:
 const wh1 = wccpInv.hosts[0]!;
 
 test('wccp on this kernel (no GRE driver): the GRE interface is an error, squid.conf still gets wccp2_router', () => {
-  const p = plan(edited('router-compliant', { ...WCCP_FILES, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
+  const p = plan(edited('router-compliant', { ...WCCP_FILES, ...greRp(), 'link:wccp0': { stdout: '', code: 1 } }), wh1);
   assert.ok(p.diagnostics.some((d) => d.severity === 'error' && d.role === 'wccp' && /no GRE driver \(CONFIG_NET_IPGRE is not set in \/proc\/config.gz\)/.test(d.message)));
   const conf = changesOf(p).find((i) => i.id === 'file /etc/squid/squid.conf')!;
   assert.match(String(conf.after), /^wccp2_router 198\.18\.0\.250$/m);
@@ -72,18 +74,18 @@ test('wccp on this kernel (no GRE driver): the GRE interface is an error, squid.
 
 test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists', () => {
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
-  const p = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: '', code: 1 } }), wh1);
+  const p = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp(), 'link:wccp0': { stdout: '', code: 1 } }), wh1);
   const link = changesOf(p).find((i) => i.kind === 'link')!;
   assert.equal(link.commands.map(String), ['ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1', 'ip link set wccp0 up', 'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter']);
   const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN\n    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0\n    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit\n';
-  const q = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1);
-  assert.not.ok(changesOf(q).some((i) => i.kind === 'link'));
+  const q = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp('0'), 'link:wccp0': { stdout: shown, code: 0 } }), wh1);
+  assert.not.ok(changesOf(q).some((i) => i.kind === 'link' || i.id === 'sysctl net.ipv4.conf.wccp0.rp_filter'));
 });
 
 test('MOCK kernel with GRE: a tunnel with other ends is replaced, and the undo restores the old one', () => {
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
   const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476\n    gre remote 198.18.0.9 local 198.18.1.1 ttl inherit\n';
-  const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find((i) => i.kind === 'link')!;
+  const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp('0'), 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find((i) => i.kind === 'link')!;
   assert.equal([link.action, link.before], ['update', { remote: '198.18.0.9', local: '198.18.1.1' }]);
   assert.equal(link.undo.map(String), ['ip tunnel del wccp0 2>/dev/null || true', 'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1', 'ip link set wccp0 up']);
 });
@@ -96,6 +98,8 @@ bridges:
   b1: { address: 198.18.1.3, bridge: { client_interface: eth0, internet_interface: eth1 } }
 `).inventory!;
 const b1 = bridgeInv.hosts[0]!;
+/** The bridge's two ports (eth0, eth1), as the probe prints their rp_filter. */
+const bridgePorts = 'net/ipv4/conf/eth0/rp_filter=0\nnet/ipv4/conf/eth1/rp_filter=0\n';
 const bridgeKeys = 'net/bridge/bridge-nf-call-arptables=1\nnet/bridge/bridge-nf-call-ip6tables=1\nnet/bridge/bridge-nf-call-iptables=1\nnet/bridge/bridge-nf-filter-pppoe-tagged=0\nnet/bridge/bridge-nf-filter-vlan-tagged=0\nnet/bridge/bridge-nf-pass-vlan-input-dev=0\n';
 
 test('bridge on this kernel: kernel-check blocks with the missing broute table, before anything changes', () => {
@@ -107,7 +111,7 @@ test('bridge on this kernel: kernel-check blocks with the missing broute table, 
     }),
     b1,
   );
-  assert.match(blockedReason(p)!, /the kernel has no ebtables broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\)/);
+  assert.match(blockedReason(p)!, /ebtables-nft 1\.8\.9 has no broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\): install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
   assert.equal(changed(p), []);
 });
 
@@ -116,7 +120,7 @@ const brouteOk = (save: string) => ({
   'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
   'ebtables.broute': { stdout: 'Bridge table: broute\n\nBridge chain: BROUTING, entries: 0, policy: ACCEPT\n', code: 0 },
   'ebtables.save': { stdout: save, code: 0 },
-  'sysctl.live': (s: string) => s + bridgeKeys,
+  'sysctl.live': (s: string) => s + bridgeKeys + bridgePorts,
 });
 
 test('MOCK bridge with a broute table: the four DROP rules per port after the bypass, bridge keys to 0', () => {
@@ -128,7 +132,9 @@ test('MOCK bridge with a broute table: the four DROP rules per port after the by
   assert.equal(payload.slice(1, -1), [
     '*broute',
     ':TPRUN_BROUTING RETURN',
+    '-F TPRUN_BROUTING',
     '-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT',
+    '-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT',
     '-A TPRUN_BROUTING -p IPv6 -i eth0 --ip6-proto tcp --ip6-dport 80 -j redirect --redirect-target DROP',
     '-A TPRUN_BROUTING -p IPv4 -i eth0 --ip-proto tcp --ip-dport 80 -j redirect --redirect-target DROP',
     '-A TPRUN_BROUTING -p IPv6 -i eth1 --ip6-proto tcp --ip6-sport 80 -j redirect --redirect-target DROP',
@@ -148,6 +154,7 @@ test('MOCK bridge: ebtables-save output in its own option order and case is comp
 :TPRUN_BROUTING RETURN
 -A BROUTING -j TPRUN_BROUTING
 -A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT
+-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT
 -A TPRUN_BROUTING -p IPv6 -i eth0 --ip6-proto tcp --ip6-dport 80 -j redirect --redirect-target DROP
 -A TPRUN_BROUTING -p IPv4 -i eth0 --ip-proto tcp --ip-dport 80 -j redirect --redirect-target DROP
 -A TPRUN_BROUTING -i eth1 -p IPv6 --ip6-proto TCP --ip6-sport 80 -j redirect --redirect-target DROP
@@ -159,9 +166,34 @@ test('MOCK bridge: ebtables-save output in its own option order and case is comp
   assert.is(changesOf(plan(edited('router-fresh', brouteOk(swapped)), b1)).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')?.action, 'update');
 });
 
-test('MOCK bridge without br_netfilter: the missing net.bridge keys are an error with the fix', () => {
-  const p = plan(edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys.replace(/=\d/g, '') }), b1);
-  assert.ok(p.diagnostics.some((d) => d.severity === 'error' && /modprobe br_netfilter/.test(d.message)));
+test('MOCK bridge without br_netfilter: fine (nothing to zero), no error; the keys are persisted for when it loads', () => {
+  const p = plan(edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys.replace(/=\d/g, '') + bridgePorts }), b1);
+  assert.equal(p.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.ok(p.diagnostics.some((d) => d.severity === 'info' && /br_netfilter is not loaded/.test(d.message)));
+  assert.not.ok(changed(p).some((c) => c.includes('net.bridge')));
+  const file = changesOf(p).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!;
+  // "-key": systemd-sysctl skips it while the module is not loaded, and applies it when it is.
+  assert.match(String(file.after), /^-net\.bridge\.bridge-nf-call-iptables = 0$/m);
+});
+
+test('MOCK bridge with br_netfilter loaded: its keys are zeroed live and persisted', () => {
+  const p = plan(edited('router-fresh', brouteOk('*broute\n:BROUTING ACCEPT\n')), b1);
+  assert.ok(changed(p).includes('update sysctl net.bridge.bridge-nf-call-iptables'));
+  assert.ok(changed(p).includes('update sysctl net.bridge.bridge-nf-call-ip6tables'));
+});
+
+test('MOCK bridge: rp_filter 0 on both bridge ports, a source bypass kept bridged in both directions', () => {
+  const ports = 'net/ipv4/conf/eth0/rp_filter=1\nnet/ipv4/conf/eth1/rp_filter=1\n';
+  const p = plan(edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys + ports }), b1);
+  assert.ok(changed(p).includes('update sysctl net.ipv4.conf.eth0.rp_filter'));
+  assert.ok(changed(p).includes('update sysctl net.ipv4.conf.eth1.rp_filter'));
+  const eb = changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')!;
+  const lines = eb.commands[1]!.text.split('\n');
+  const at = (l: string) => lines.indexOf(l);
+  assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT') > 0);
+  // The reply (to 198.51.100.7, from port 80) stays bridged: it is accepted before the sport DROP.
+  assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT') > 0);
+  assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT') < at('-A TPRUN_BROUTING -p IPv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP'));
 });
 
 test('sysctl: strict rp_filter on other interfaces, the set keyword style, per-interface tables', () => {

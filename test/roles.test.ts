@@ -55,7 +55,7 @@ test('the iptables payload replaces tprun chains whole, with DIVERT (socket) bef
   const lines = payload.split('\n');
   const at = (s: string) => lines.findIndex((l) => l.includes(s));
   assert.ok(at(':TPRUN_PREROUTING - [0:0]') > 0);
-  assert.ok(at('-m socket -j TPRUN_DIVERT') < at('-j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1'));
+  assert.ok(at('-m socket --transparent -j TPRUN_DIVERT') < at('-j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1'));
   assert.ok(at('-I PREROUTING 1 -j TPRUN_PREROUTING') > 0);
   assert.equal(it.undo.map(String), [`[ ! -e "$TPRUN_TX/iptables.mangle" ] || iptables-restore < "$TPRUN_TX/iptables.mangle"`]);
 });
@@ -63,12 +63,12 @@ test('the iptables payload replaces tprun chains whole, with DIVERT (socket) bef
 const mangleEdit = (fn: (s: string) => string) => ({ 'iptables.mangle': fn });
 
 test('drift: the DIVERT rule deleted', () => {
-  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT\n/m, ''))));
+  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT\n/m, ''))));
   assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
   const it = changesOf(p)[0]!;
   const rules = (s: unknown) => (s as ChainState).rules.join('\n');
   assert.not.match(rules(it.before), /-m socket/);
-  assert.match(rules(it.after), /-m socket -j TPRUN_DIVERT/);
+  assert.match(rules(it.after), /-m socket --transparent -j TPRUN_DIVERT/);
 });
 
 test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
@@ -175,20 +175,39 @@ test('squid "running" is true: an older squid.conf loaded or no listener on the 
 
 test('kernel-check: a kernel older than 2.6.28 blocks every other role', () => {
   const p = plan(edited('router-fresh', { 'kernel.release': '2.6.20-1\n' }));
-  assert.ok(blockedReason(p)?.includes('kernel >= 2.6.28 (found 2.6.20-1)'), blockedReason(p));
+  assert.ok(blockedReason(p)?.includes('kernel >= 2.6.37 (found 2.6.20-1)'), blockedReason(p));
   assert.equal(changed(p), []);
   assert.equal(p.resources, []);
   assert.ok(p.checks.some((c) => !c.ok && c.blocks && /supply IPs wrongly/.test(c.hint ?? '')));
 });
 
-test('kernel-check: 2.6.30 warns about rp_filter semantics and ICMP/TIME_WAIT, and is too old for IPv6', () => {
-  const p = plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }));
-  const warnings = p.checks.filter((c) => !c.ok && !c.blocks).map((c) => c.hint ?? '');
-  assert.ok(warnings.some((m) => /different rp_filter/.test(m)));
-  assert.ok(warnings.some((m) => /ICMP and TIME_WAIT/.test(m)));
-  assert.ok(blockedReason(p)?.includes('kernel >= 2.6.37 for IPv6'));
+test('kernel-check: the guide\'s minimum 2.6.37 blocks 2.6.28-2.6.36 for both families (ICMP/TIME_WAIT bugs, no IPv6 TPROXY, no --transparent)', () => {
+  const cfg = { 'kernel.config': 'source=/boot/config-2.6.30\nCONFIG_NF_CONNTRACK=m\nCONFIG_NETFILTER_TPROXY=m\nCONFIG_NETFILTER_XT_MATCH_SOCKET=m\nCONFIG_NETFILTER_XT_TARGET_TPROXY=m\n' };
+  const p = plan(edited('router-fresh', { ...cfg, 'kernel.release': '2.6.30\n' }));
+  assert.match(blockedReason(p)!, /^requirements not met: kernel >= 2\.6\.37 \(found 2\.6\.30\)$/);
+  assert.ok(p.checks.some((c) => c.id === 'require kernel >= 2.6.37' && /ICMP and TIME_WAIT/.test(c.hint ?? '')));
   const v4only = { ...h1, vars: { ...h1.vars, tproxy: { ...h1.vars.tproxy, families: ['ipv4' as const] } } };
-  assert.is(blockedReason(plan(edited('router-fresh', { 'kernel.release': '2.6.30\n' }), v4only)), undefined);
+  assert.ok(blockedReason(plan(edited('router-fresh', { ...cfg, 'kernel.release': '2.6.30\n' }), v4only)));
+  assert.is(blockedReason(plan(edited('router-fresh', { ...cfg, 'kernel.release': '2.6.37\n' }))), undefined);
+});
+
+test('kernel-check: each kernel version is checked for the options it has (NETFILTER_TPROXY to 3.12, xt_TPROXY alone 3.13-4.17, NF_TPROXY_IPV4/6 from 4.18)', () => {
+  const config = (v: string, opts: string[]) => ({ 'kernel.release': `${v}\n`, 'kernel.config': `source=/boot/config-${v}\n${opts.map((o) => `CONFIG_${o}=m`).join('\n')}\n` });
+  const common = ['NF_CONNTRACK', 'NETFILTER_XT_MATCH_SOCKET', 'NETFILTER_XT_TARGET_TPROXY'];
+  const ids = (p: HostPlan) => p.checks.filter((c) => c.id.startsWith('require kernel CONFIG_')).map((c) => c.id.replace('require kernel CONFIG_', ''));
+  // 3.13-4.17 kernels have neither NETFILTER_TPROXY nor NF_TPROXY_*: xt_TPROXY alone is enough.
+  const k316 = plan(edited('router-fresh', config('3.16.0-4-amd64', common)));
+  assert.is(blockedReason(k316), undefined);
+  assert.equal(ids(k316), common);
+  assert.is(blockedReason(plan(edited('router-fresh', config('4.9.0-19-amd64', common)))), undefined);
+  // 3.12 and older need NETFILTER_TPROXY.
+  assert.match(blockedReason(plan(edited('router-fresh', config('3.2.0-4-amd64', common))))!, /CONFIG_NETFILTER_TPROXY \(found not set/);
+  assert.is(blockedReason(plan(edited('router-fresh', config('3.2.0-4-amd64', [...common, 'NETFILTER_TPROXY'])))), undefined);
+  // 4.18 and later need NF_TPROXY_IPV4 and, for IPv6, NF_TPROXY_IPV6.
+  assert.match(blockedReason(plan(edited('router-fresh', config('4.19.0-27-amd64', [...common, 'NF_TPROXY_IPV4']))))!, /CONFIG_NF_TPROXY_IPV6 \(found not set/);
+  assert.is(blockedReason(plan(edited('router-fresh', config('4.19.0-27-amd64', [...common, 'NF_TPROXY_IPV4', 'NF_TPROXY_IPV6'])))), undefined);
+  const v4only = { ...h1, vars: { ...h1.vars, tproxy: { ...h1.vars.tproxy, families: ['ipv4' as const] } } };
+  assert.is(blockedReason(plan(edited('router-fresh', config('4.19.0-27-amd64', [...common, 'NF_TPROXY_IPV4'])), v4only)), undefined);
 });
 
 test('kernel-check: without a readable kernel config, modules are probed and named', () => {
@@ -212,8 +231,14 @@ test('kernel-check: squid without netfilter support or libcap, old iptables, no 
   assert.ok(noCap.checks.some((c) => !c.ok && c.blocks && /Stopping full transparency: Missing needed capability support/.test(c.hint ?? '')));
   const oldCap = plan(edited('router-fresh', { 'squid.libcap': '/lib/libcap.so.2.8\n' }));
   assert.match(blockedReason(oldCap)!, /libcap >= 2.09 \(found libcap 2.8/);
-  assert.match(blockedReason(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.7\n' })))!, /iptables >= 1.4.10/);
-  assert.match(blockedReason(plan(edited('router-fresh', { 'squid.version': { stdout: '', code: 127 } })))!, /squid >= 3.1 \(found squid not installed\)/);
+  assert.match(blockedReason(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.7\n' })))!, /iptables >= 1.4.11/);
+  // -m socket --transparent arrived in iptables 1.4.11 (issue #13, item 16).
+  assert.match(blockedReason(plan(edited('router-fresh', { 'tool.iptables': 'iptables v1.4.10\n' })))!, /iptables >= 1.4.11 \(found iptables v1.4.10\)/);
+  assert.match(blockedReason(plan(edited('router-fresh', { 'squid.version': { stdout: '', code: 127 } })))!, /squid >= 3.2 \(found squid not installed\)/);
+  // 3.1 cannot parse the built-in localhost/manager ACLs the rendered squid.conf uses (item 14).
+  const v31 = plan(edited('router-fresh', { 'squid.version': (s) => s.replace('Version 5.7', 'Version 3.1.20') }));
+  assert.match(blockedReason(v31)!, /squid >= 3.2 \(found squid 3.1.20\)/);
+  assert.ok(v31.checks.some((c) => /localhost and manager ACLs/.test(c.hint ?? '')));
 });
 
 test.run();

@@ -1,8 +1,9 @@
 /**
  * ebtables (bridges): the guide's four broute rules per intercepted port move port-P frames
  * from bridging to routing ("redirect --redirect-target DROP"), so the router rules see them.
- * Bypass rules ACCEPT (keep bridging) before the DROPs. tprun owns the chain TPRUN_BROUTING,
- * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush.
+ * Bypass rules ACCEPT (keep bridging) before the DROPs, in both directions. tprun owns the chain TPRUN_BROUTING,
+ * jumped to first from BROUTING, replaced whole with ebtables-restore --noflush (ebtables-legacy's
+ * when the default ebtables has no broute table, as Debian 12's ebtables-nft 1.8.9).
  */
 import { familyOf } from '../../src/inventory/address.ts';
 import type { Host } from '../../src/inventory/types.ts';
@@ -11,8 +12,9 @@ import type { Check } from '../../src/plan/types.ts';
 import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
-import { raw } from '../../src/shell.ts';
-import { brouteProblem, ebtablesSave, ebtablesVersion } from './facts.ts';
+import { sh } from '../../src/shell.ts';
+import { compareVersions, parseVersion } from '../../src/facts/parsers.ts';
+import { broute, type Broute, EB_LIST_TO_SAVE, EBTABLES, ebtablesSave, ebtablesVersion } from './facts.ts';
 
 const ROLE = 'ebtables';
 const render = templates(import.meta.url);
@@ -40,20 +42,23 @@ export function normaliseEbRule(rule: string): string {
 const dialect: ChainDialect = {
   tool: 'ebtables',
   table: 'broute',
-  save: raw('ebtables-save'),
-  restoreKeep: raw('ebtables-restore --noflush'),
-  restoreAll: raw('ebtables-restore'),
+  save: sh`${EBTABLES} -t broute -L | ${EB_LIST_TO_SAVE}`,
+  restoreKeep: sh`${EBTABLES}-restore --noflush`,
+  restoreAll: sh`${EBTABLES}-restore`,
   hook: 'BROUTING',
   entry: CHAIN,
   declarations: [`:${CHAIN} RETURN`],
   commit: false,
+  // ebtables-legacy-restore --noflush does not flush a declared chain: flush it explicitly.
+  flushDeclared: true,
   normalise: normaliseEbRule,
 };
 
 export function chainRules(host: Host): string[] {
   if (host.kind !== 'bridge') return [];
   const { client_interface: cif, internet_interface: iif } = host.bridge;
-  const { ports, families, bypass } = host.vars.tproxy;
+  const { families, bypass } = host.vars.tproxy;
+  const ports = [...host.vars.tproxy.ports, ...host.vars.tproxy.https_ports];
   const out: string[] = [];
   for (const b of bypass) {
     const addrFam = [b.source, b.destination].filter((a): a is string => !!a).map(familyOf);
@@ -61,9 +66,14 @@ export function chainRules(host: Host): string[] {
     for (const f of fams) {
       if (!families.includes(f)) continue;
       const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
-      const m = [b.source || b.destination ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', b.source ? `--${pre}-src ${b.source}` : '', b.destination ? `--${pre}-dst ${b.destination}` : ''].filter(Boolean);
-      const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
-      if (!out.includes(rule)) out.push(rule);
+      // Both directions: the replies (source and destination swapped) must stay bridged too,
+      // or they match the "--ip-sport 80" DROP and are routed while the requests were bridged.
+      const ways = b.source || b.destination ? [[b.source, b.destination], [b.destination, b.source]] : [[undefined, undefined]];
+      for (const [src, dst] of ways) {
+        const m = [src || dst ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', src ? `--${pre}-src ${src}` : '', dst ? `--${pre}-dst ${dst}` : ''].filter(Boolean);
+        const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
+        if (!out.includes(rule)) out.push(rule);
+      }
     }
   }
   for (const port of ports) {
@@ -82,10 +92,19 @@ function artifacts(host: Host): Artifact[] {
   return [{ role: ROLE, path: RULES_FILE, mode: '0644', content: render('rules.eta', { host, rules: chainRules(host) }), install: true }];
 }
 
+/** What the broute check found, naming ebtables-nft when it (not the kernel) lacks the table. */
+function brouteFound(version: string, b: Broute): string {
+  if (b.usable !== false) return b.usable === 'legacy' ? 'broute table usable through ebtables-legacy (the default ebtables has none)' : 'broute table usable';
+  const nft = /nf_tables/.test(version) && compareVersions(parseVersion(version) ?? [0], [1, 8, 10]) < 0;
+  return nft
+    ? `ebtables-nft ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? ''} has no broute table (${b.said}): install/select ebtables-legacy (update-alternatives --set ebtables /usr/sbin/ebtables-legacy) or iptables >= 1.8.10`
+    : `the kernel has no ebtables broute table (${b.said})`;
+}
+
 export const ebtables = defineRole({
   name: ROLE,
   applies: (host) => host.kind === 'bridge',
-  facts: () => ({ version: ebtablesVersion, broute: brouteProblem, save: ebtablesSave }),
+  facts: () => ({ version: ebtablesVersion, broute, save: ebtablesSave }),
   requirements(_host, f) {
     const checks: Check[] = [
       requirement(ROLE, { name: 'ebtables installed', found: f.version ?? 'ebtables not found', ok: f.version !== null, wanted: 'ebtables', hint: 'bridges move port-80 frames from bridging to routing with ebtables broute rules' }),
@@ -94,8 +113,8 @@ export const ebtables = defineRole({
       checks.push(
         requirement(ROLE, {
           name: 'ebtables broute table',
-          found: f.broute === null ? 'broute table usable' : `the kernel has no ebtables broute table (${f.broute})`,
-          ok: f.broute === null,
+          found: brouteFound(f.version, f.broute),
+          ok: f.broute.usable !== false,
           wanted: 'broute table usable (CONFIG_BRIDGE_EBT_BROUTE, or an nftables bridge family with broute support)',
           hint: 'a bridge cannot hand frames to TPROXY without the broute table',
         }),

@@ -1,15 +1,19 @@
 /**
  * iptables (and ip6tables): the guide's DIVERT chain and TPROXY rule, in tprun's own mangle
- * chains TPRUN_DIVERT and TPRUN_PREROUTING, jumped to first from PREROUTING. Bypass rules
- * RETURN before the socket match; the socket match (DIVERT) comes before TPROXY, or
- * "Traffic going through Squid but timing out". Chains are replaced whole and atomically
- * with iptables-restore --noflush; nobody else's rules are touched.
+ * chains TPRUN_DIVERT and TPRUN_PREROUTING, jumped to first from PREROUTING. The socket match
+ * (DIVERT, only squid's transparent sockets) comes first, then the bypass RETURNs, then TPROXY:
+ * a bypass still keeps its traffic away from squid (it stands before every TPROXY rule), but can
+ * no longer keep the replies of squid's own connections from reaching squid. In the filter
+ * table, TPRUN_INPUT (jumped to first from INPUT) accepts the marked packets, so a host
+ * firewall with INPUT policy DROP does not drop intercepted traffic; on a WCCP cache also GRE
+ * and WCCP (UDP 2048) from the routers. Chains are replaced whole and atomically with
+ * iptables-restore --noflush; nobody else's rules are touched.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
 import { saveTable } from '../../src/facts/shared.ts';
 import { familyOf } from '../../src/inventory/address.ts';
-import { hex } from '../../src/inventory/mark.ts';
+import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
 import { FAMILIES, type Family, type Host } from '../../src/inventory/types.ts';
 import { defineRole, requirement } from '../../src/plan/role.ts';
 import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
@@ -23,20 +27,19 @@ const ROLE = 'iptables';
 const render = templates(import.meta.url);
 export const DIVERT = 'TPRUN_DIVERT';
 export const CHAIN = 'TPRUN_PREROUTING';
+export const INPUT = 'TPRUN_INPUT';
 const TOOL: Record<Family, 'iptables' | 'ip6tables'> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const rulesFile = (f: Family) => `/etc/tprun/${TOOL[f]}.rules`;
 
-const dialect = (family: Family): ChainDialect => {
+const dialect = (family: Family, table: 'mangle' | 'filter' = 'mangle'): ChainDialect => {
   const tool = TOOL[family];
   return {
     tool,
-    table: 'mangle',
-    save: sh`${tool}-save -t mangle`,
+    table,
+    save: sh`${tool}-save -t ${table}`,
     restoreKeep: sh`${tool}-restore --noflush`,
     restoreAll: sh`${tool}-restore`,
-    hook: 'PREROUTING',
-    entry: CHAIN,
-    declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`],
+    ...(table === 'mangle' ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] } : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
     commit: true,
     normalise: (rule) => normaliseRule(rule, family),
   };
@@ -47,18 +50,48 @@ export function chainRules(host: Host, family: Family): string[] {
   const { mark, mask, ports, bypass } = host.vars.tproxy;
   const tmark = `${hex(mark)}/${hex(mask)}`;
   const out = [`-A ${DIVERT} -j MARK --set-xmark ${tmark}`, `-A ${DIVERT} -j ACCEPT`];
+  // Packets of squid's own connections first (--transparent: only sockets squid made
+  // transparent, never a local service listening on the port): a bypass must not keep the
+  // replies of an intercepted connection, e.g. arriving on a bypassed interface, from squid.
+  out.push(`-A ${CHAIN} -p tcp -m socket --transparent -j ${DIVERT}`);
   for (const b of bypass) {
     if ([b.source, b.destination].some((a) => a && familyOf(a) !== family)) continue;
     const m = [b.interface && `-i ${b.interface}`, b.source && `-s ${b.source}`, b.destination && `-d ${b.destination}`].filter(Boolean);
     out.push(`-A ${CHAIN} ${m.join(' ')} -j RETURN`);
   }
-  out.push(`-A ${CHAIN} -p tcp -m socket -j ${DIVERT}`);
   for (const p of ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${host.vars.squid.tproxy_port} --tproxy-mark ${tmark}`);
+  // TLS goes to squid's HTTPS tproxy port (validate requires one when https_ports is set).
+  const https = host.vars.squid.https_tproxy_port;
+  if (https) for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
+  return out;
+}
+
+/** WCCP routers' addresses a cache receives GRE and WCCP (UDP 2048) from. */
+function wccpSources(host: Host, family: Family): string[] {
+  const out = host.wccp.flatMap((p) => [p.router_id, p.address]).filter((a) => familyOf(a) === family);
+  return [...new Set(out)];
+}
+
+/** The wanted rules of TPRUN_INPUT (filter table): what a host firewall must let in. */
+export function inputRules(host: Host, family: Family): string[] {
+  const { mark, mask } = host.vars.tproxy;
+  // After TPROXY a packet keeps its original destination (e.g. port 80 of the origin): the
+  // mark, set by TPROXY and by DIVERT, is what tells intercepted packets apart.
+  const out = [`-A ${INPUT} -p tcp -m mark --mark ${fwmarkSpec(mark, mask)} -j ACCEPT`];
+  for (const a of wccpSources(host, family)) {
+    out.push(`-A ${INPUT} -s ${a} -p gre -j ACCEPT`, `-A ${INPUT} -s ${a} -p udp -m udp --dport 2048 -j ACCEPT`);
+  }
   return out;
 }
 
 function artifacts(host: Host): Artifact[] {
-  return host.vars.tproxy.families.map((f) => ({ role: ROLE, path: rulesFile(f), mode: '0644', content: render('rules.eta', { host, tool: TOOL[f], rules: chainRules(host, f) }), install: true }));
+  return host.vars.tproxy.families.map((f) => ({
+    role: ROLE,
+    path: rulesFile(f),
+    mode: '0644',
+    content: render('rules.eta', { host, tool: TOOL[f], rules: chainRules(host, f), input: inputRules(host, f) }),
+    install: true,
+  }));
 }
 
 /** A hand-made TPROXY/DIVERT rule in PREROUTING intercepts besides tprun's chain. */
@@ -77,17 +110,18 @@ export const iptables = defineRole({
   // Both families are always read, so chains of a family dropped from the inventory are removed.
   facts: () => ({
     mangle: { ipv4: saveTable('iptables', 'mangle'), ipv6: saveTable('ip6tables', 'mangle') },
+    filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
   }),
   requirements: (host, f) =>
     host.vars.tproxy.families.map((fam) => {
       const t = f.version[fam];
       return requirement(ROLE, {
-        name: `${TOOL[fam]} >= 1.4.10`,
+        name: `${TOOL[fam]} >= 1.4.11`,
         found: t?.version ? t.text : `${TOOL[fam]} not found`,
-        ok: !!t?.version && compareVersions(t.version, [1, 4, 10]) >= 0,
-        wanted: '>= 1.4.10',
-        hint: `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later`,
+        ok: !!t?.version && compareVersions(t.version, [1, 4, 11]) >= 0,
+        wanted: '>= 1.4.11',
+        hint: `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`,
       });
     }),
   artifacts,
@@ -96,9 +130,10 @@ export const iptables = defineRole({
   ],
   plan(host, f) {
     const fams = host.vars.tproxy.families;
-    const changes = FAMILIES.map((fam) => chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null)).filter(
-      (c) => c.before !== null || c.after !== null,
-    );
+    const changes = FAMILIES.flatMap((fam) => [
+      chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
+      chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
+    ]).filter((c) => c.before !== null || c.after !== null);
     return { changes, diagnostics: FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])) };
   },
 });

@@ -12,17 +12,37 @@ import type { Check } from '../../src/plan/types.ts';
 
 const ROLE = 'kernel-check';
 
-/** Kernel options: y or m. Newer kernels split NETFILTER_TPROXY into NF_TPROXY_IPV4/IPV6. */
-function kernelOptions(host: Host, cfg: KernelConfig, mods: Record<string, string>): Check[] {
-  const v6 = host.vars.tproxy.families.includes('ipv6');
-  const wanted: { name: string; anyOf: string[]; modules: string[] }[] = [
+interface WantedOption {
+  name: string;
+  anyOf: string[];
+  modules: string[];
+}
+
+/**
+ * The options each kernel version has (y or m). The guide's list (NETFILTER_TPROXY) is that of
+ * 2.6.28-3.12; 3.13 folded the TPROXY core into xt_TPROXY (NETFILTER_XT_TARGET_TPROXY alone);
+ * 4.18 split it out again as NF_TPROXY_IPV4 and NF_TPROXY_IPV6.
+ */
+export function wantedOptions(kernel: readonly number[], v6: boolean): WantedOption[] {
+  const base: WantedOption[] = [
     { name: 'NF_CONNTRACK', anyOf: ['NF_CONNTRACK'], modules: ['nf_conntrack'] },
-    { name: 'NETFILTER_TPROXY', anyOf: ['NETFILTER_TPROXY', 'NF_TPROXY_IPV4'], modules: ['nf_tproxy_ipv4'] },
-    ...(v6 ? [{ name: 'NF_TPROXY_IPV6', anyOf: ['NETFILTER_TPROXY', 'NF_TPROXY_IPV6'], modules: ['nf_tproxy_ipv6'] }] : []),
     { name: 'NETFILTER_XT_MATCH_SOCKET', anyOf: ['NETFILTER_XT_MATCH_SOCKET'], modules: ['xt_socket'] },
     { name: 'NETFILTER_XT_TARGET_TPROXY', anyOf: ['NETFILTER_XT_TARGET_TPROXY'], modules: ['xt_TPROXY'] },
   ];
-  return wanted.map((w) => {
+  if (compareVersions(kernel, [3, 13]) < 0) return [...base.slice(0, 1), { name: 'NETFILTER_TPROXY', anyOf: ['NETFILTER_TPROXY'], modules: ['nf_tproxy_core'] }, ...base.slice(1)];
+  if (compareVersions(kernel, [4, 18]) < 0) return base;
+  return [
+    ...base.slice(0, 1),
+    { name: 'NF_TPROXY_IPV4', anyOf: ['NF_TPROXY_IPV4'], modules: ['nf_tproxy_ipv4'] },
+    ...(v6 ? [{ name: 'NF_TPROXY_IPV6', anyOf: ['NF_TPROXY_IPV6'], modules: ['nf_tproxy_ipv6'] }] : []),
+    ...base.slice(1),
+  ];
+}
+
+/** Kernel options: y or m, read from the kernel's config, else from its modules. */
+function kernelOptions(host: Host, kernel: readonly number[], cfg: KernelConfig, mods: Record<string, string>): Check[] {
+  const v6 = host.vars.tproxy.families.includes('ipv6');
+  return wantedOptions(kernel, v6).map((w) => {
     if (cfg.source !== 'none') {
       const hit = w.anyOf.find((o) => cfg.options[o] === 'y' || cfg.options[o] === 'm');
       return requirement(ROLE, {
@@ -30,7 +50,7 @@ function kernelOptions(host: Host, cfg: KernelConfig, mods: Record<string, strin
         found: hit ? `CONFIG_${hit}=${cfg.options[hit]} (${cfg.source})` : `not set (${cfg.source})`,
         ok: !!hit,
         wanted: 'y or m',
-        hint: 'TPROXY "Requires kernel built with the configuration options" NF_CONNTRACK, NETFILTER_TPROXY, NETFILTER_XT_MATCH_SOCKET, NETFILTER_XT_TARGET_TPROXY',
+        hint: `TPROXY on this kernel version needs ${wantedOptions(kernel, v6).map((o) => o.name).join(', ')} (the guide lists NETFILTER_TPROXY, which kernels 3.13 and later no longer have)`,
       });
     }
     const seen = w.modules.map((m) => [m, mods[m] ?? 'absent'] as const).find(([, s]) => s !== 'absent');
@@ -46,38 +66,27 @@ function kernelOptions(host: Host, cfg: KernelConfig, mods: Record<string, strin
   });
 }
 
-/** Kernel ranges the guide warns about: they work, with known problems (non-blocking checks). */
-function kernelWarnings(host: Host, text: string, kernel: number[]): Check[] {
-  const between = (lo: number, hi: number) => compareVersions(kernel, [2, 6, lo]) >= 0 && compareVersions(kernel, [2, 6, hi]) <= 0;
-  const warn = (name: string, range: [number, number], on: boolean, hint: string) =>
-    requirement(ROLE, { name, found: text, ok: !(on && between(...range)), wanted: `outside 2.6.${range[0]}-2.6.${range[1]}`, hint, blocks: false });
-  return [
-    warn('kernel rp_filter semantics', [28, 32], true, `"2.6.28 to 2.6.32 have different rp_filter configuration": rp_filter 0 may not behave as on newer kernels`),
-    warn('kernel ICMP and TIME_WAIT handling', [28, 36], true, `"2.6.28 to 2.6.36 are known to have ICMP and TIME_WAIT issues"`),
-    warn('kernel bridging', [32, 34], host.kind === 'bridge', `"2.6.32 to 2.6.34 have bridging issues on some systems"`),
-  ];
-}
-
 export const kernelCheck = defineRole({
   name: ROLE,
   applies: () => true,
   facts: () => ({ release: kernelRelease, config: kernelConfig, modules: kernelModules }),
   requirements(host, f) {
     const kernel = f.release.version ?? [0, 0, 0];
-    const v6 = host.vars.tproxy.families.includes('ipv6');
     return [
+      // The guide's minimum for both families. 2.6.28-2.6.36 intercept, with ICMP and TIME_WAIT
+      // bugs (and before 2.6.33 other rp_filter semantics); IPv6 TPROXY and the socket match's
+      // --transparent, which tprun's rules use, arrived in 2.6.37.
       requirement(ROLE, {
-        name: 'kernel >= 2.6.28',
+        name: 'kernel >= 2.6.37',
         found: f.release.text,
-        ok: compareVersions(kernel, [2, 6, 28]) >= 0,
-        wanted: '>= 2.6.28',
-        hint: 'kernels "older than 2.6.28 are known to supply IPs wrongly to Squid"',
+        ok: compareVersions(kernel, [2, 6, 37]) >= 0,
+        wanted: '>= 2.6.37',
+        hint:
+          compareVersions(kernel, [2, 6, 28]) < 0
+            ? 'kernels "older than 2.6.28 are known to supply IPs wrongly to Squid"'
+            : `the guide's minimum is Linux 2.6.37: "2.6.28 to 2.6.36 are known to have ICMP and TIME_WAIT issues", IPv6 TPROXY and "-m socket --transparent" need 2.6.37`,
       }),
-      ...(v6
-        ? [requirement(ROLE, { name: 'kernel >= 2.6.37 for IPv6', found: f.release.text, ok: compareVersions(kernel, [2, 6, 37]) >= 0, wanted: '>= 2.6.37', hint: "the guide's minimum for IPv6 TPROXY is Linux 2.6.37" })]
-        : []),
-      ...kernelOptions(host, f.config, f.modules),
-      ...kernelWarnings(host, f.release.text, kernel),
+      ...kernelOptions(host, kernel, f.config, f.modules),
     ];
   },
 });

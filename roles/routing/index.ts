@@ -13,6 +13,7 @@ import { defineRole } from '../../src/plan/role.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
+import { receivingInterfaces } from '../../src/inventory/interfaces.ts';
 
 const ROLE = 'routing';
 const render = templates(import.meta.url);
@@ -32,9 +33,12 @@ export function wanted(host: Host): Wanted {
     // device of a local route does not limit which interface's packets it delivers.
     return { rules: [`${fw} lookup ${table}`], routes: new Map([[table, [`local default dev ${interfaces[0]}`]]]) };
   }
+  // An `iif` rule matches only packets that arrive on that interface: one per receiving
+  // interface, client side and server side (validate rejects lo, which never receives them).
+  const ifs = receivingInterfaces(host);
   return {
-    rules: interfaces.map((ifname, i) => `${fw} iif ${ifname} lookup ${table + i}`),
-    routes: new Map(interfaces.map((ifname, i) => [table + i, [`local default dev ${ifname}`]])),
+    rules: ifs.map((ifname, i) => `${fw} iif ${ifname} lookup ${table + i}`),
+    routes: new Map(ifs.map((ifname, i) => [table + i, [`local default dev ${ifname}`]])),
   };
 }
 
@@ -70,14 +74,26 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
     );
   }
   for (const [table, routes] of w.routes) {
-    const have = routesByTable[String(table)] ?? [];
+    const have = [...(routesByTable[String(table)] ?? [])];
+    const take = (pred: (r: IpRoute) => boolean) => {
+      const at = have.findIndex(pred);
+      return at >= 0 ? have.splice(at, 1)[0] : undefined;
+    };
     for (const spec of routes) {
-      const found = have.some((r) => r.spec === spec);
+      const found = take((r) => r.spec === spec);
+      // `route replace` swaps a route with the same type and destination (another device) in
+      // place: that is an update of the one route, undone by putting the old one back.
+      const [type, dst] = words(spec);
+      const other = found ? undefined : take((r) => r.type === type && r.dst === dst);
+      const undo = other ? [sh`ip ${flag} route replace ${words(other.spec)} table ${table}`] : [sh`ip ${flag} route del ${words(spec)} table ${table}`];
+      if (other?.type === 'local' && other.dst === 'default') {
+        diagnostics.push({ severity: 'info', host: host.name, role: ROLE, message: `table ${table} (${family}) has another local default route (${other.spec}); tprun replaces it: "Some OS block multiple interfaces being linked to the table"` });
+      }
       changes.push(
-        change({ kind: 'ip-route', role: ROLE, id: `ip ${flag} route table ${table} ${spec}`, before: found ? spec : null, after: spec, commands: [sh`ip ${flag} route replace ${words(spec)} table ${table}`], undo: [sh`ip ${flag} route del ${words(spec)} table ${table}`] }),
+        change({ kind: 'ip-route', role: ROLE, id: `ip ${flag} route table ${table} ${spec}`, before: found ? spec : (other?.spec ?? null), after: spec, commands: [sh`ip ${flag} route replace ${words(spec)} table ${table}`], undo }),
       );
     }
-    for (const r of have.filter((r) => !routes.includes(r.spec))) {
+    for (const r of have) {
       changes.push(
         change({ kind: 'ip-route', role: ROLE, id: `ip ${flag} route table ${table} ${r.spec}`, before: r.spec, after: null, commands: [sh`ip ${flag} route del ${words(r.spec)} table ${table}`], undo: [sh`ip ${flag} route add ${words(r.spec)} table ${table}`] }),
       );
@@ -89,9 +105,13 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
   return changes;
 }
 
+/** systemd-networkd's drop-in: leave foreign routing-policy rules and routes (tprun's) alone. */
+export const NETWORKD_DROPIN = '/etc/systemd/networkd.conf.d/90-tprun.conf';
+
 export const routing = defineRole({
   name: ROLE,
   applies: () => true,
+  artifacts: (host) => [{ role: ROLE, path: NETWORKD_DROPIN, mode: '0644', content: render('networkd.conf.eta', { host, table: host.vars.tproxy.table }), install: true }],
   facts: (host) => {
     const tables = [...wanted(host).routes.keys()];
     const fams = host.vars.tproxy.families;

@@ -8,7 +8,7 @@ import { defineRole, settingsFiles } from '../../src/plan/role.ts';
 import type { Change } from '../../src/resources/change.ts';
 import { seboolChange } from '../../src/resources/selinux.ts';
 import { templates } from '../../src/render/templates.ts';
-import { selinuxBooleans, selinuxMode } from './facts.ts';
+import { selinuxBooleans, selinuxMode, selinuxPersistent } from './facts.ts';
 import './settings.ts';
 
 const ROLE = 'selinux';
@@ -20,7 +20,7 @@ export const selinux = defineRole({
   name: ROLE,
   settings: { key: 'selinux', ...settingsFiles(import.meta.url) },
   applies: (host) => host.vars.selinux !== 'skip',
-  facts: () => ({ mode: selinuxMode, booleans: selinuxBooleans }),
+  facts: () => ({ mode: selinuxMode, booleans: selinuxBooleans, persistent: selinuxPersistent }),
   artifacts: () => [{ role: ROLE, path: MODULE_PATH, mode: '0644', content: render('squidtproxy.te.eta', {}), install: false }],
   plan(host, f) {
     const diagnostics: Diagnostic[] = [];
@@ -42,7 +42,13 @@ export const selinux = defineRole({
         });
         continue;
       }
-      changes.push(seboolChange(ROLE, b, v, 'on'));
+      // A boolean set without -P is on until the next boot: compare the persistent value too.
+      let persistent: 'on' | 'off' | 'unknown' = f.persistent.values.get(b) ?? 'unknown';
+      if (persistent === 'unknown' && f.persistent.source === 'booleans.local') persistent = v === 'on' ? 'unknown' : 'off';
+      if (persistent === 'unknown' && v === 'on') {
+        diagnostics.push({ severity: 'warning', host: host.name, role: ROLE, message: `${b} is on, but its persistent (boot-time) value cannot be read (no semanage, no booleans.local entry): install semanage (policycoreutils-python-utils) so check can tell whether it survives a reboot` });
+      }
+      changes.push(seboolChange(ROLE, b, v, persistent, 'on'));
     }
     return { changes, diagnostics };
   },

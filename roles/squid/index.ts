@@ -29,7 +29,7 @@ const parse = (candidate: Shell) =>
 /** The squid.conf section for a WCCP cache, or '' when the host is behind no WCCP router. */
 function wccpSection(host: Host): string {
   if (!host.wccp.length) return '';
-  return render('squid-wccp.eta', { peers: host.wccp, services: host.wccp[0]!.services, ports: host.vars.tproxy.ports });
+  return render('squid-wccp.eta', { peers: host.wccp, services: host.wccp[0]!.services, ports: [...host.vars.tproxy.ports, ...host.vars.tproxy.https_ports] });
 }
 
 function artifacts(host: Host): Artifact[] {
@@ -81,18 +81,30 @@ export const squid = defineRole({
   settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
   applies: () => true,
   facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config, host.vars.squid.tproxy_port), build: squidBuild, libcap: squidLibcap }),
-  requirements(_host, f) {
+  requirements(host, f) {
     const b = f.build;
     const checks = [
       requirement(ROLE, {
-        name: 'squid >= 3.1',
+        name: 'squid >= 3.2',
         found: b?.version ? `squid ${v(b.version)}` : 'squid not installed',
-        ok: !!b?.version && compareVersions(b.version, [3, 1]) >= 0,
-        wanted: '>= 3.1 (install squid: apt-get install squid / dnf install squid)',
-        hint: 'the tproxy http_port flag arrived in Squid 3.1',
+        ok: !!b?.version && compareVersions(b.version, [3, 2]) >= 0,
+        wanted: '>= 3.2 (install squid: apt-get install squid / dnf install squid)',
+        hint: 'the tproxy http_port flag arrived in Squid 3.1, but the rendered squid.conf uses the built-in localhost and manager ACLs of Squid 3.2 and later (3.1 cannot parse it)',
       }),
     ];
     if (!b) return checks;
+    if (host.vars.squid.https_tproxy_port !== undefined) {
+      const tls = b.configureOptions.find((o) => o === '--with-openssl' || o.startsWith('--with-openssl=') || o === '--enable-ssl');
+      checks.push(
+        requirement(ROLE, {
+          name: 'squid built with OpenSSL (for squid.https_tproxy_port)',
+          found: tls ?? `not in squid -v configure options${b.configureOptions.includes('--with-gnutls') ? ' (built with --with-gnutls, which has no ssl-bump)' : ''}`,
+          ok: !!tls,
+          wanted: '--with-openssl',
+          hint: 'an intercepting https_port needs ssl-bump, which only an OpenSSL build of squid has (Debian: the squid-openssl package)',
+        }),
+      );
+    }
     const nf = b.configureOptions.includes('--enable-linux-netfilter');
     checks.push(
       requirement(ROLE, {

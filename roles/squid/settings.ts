@@ -13,6 +13,10 @@ export interface SquidVars {
   tproxy_port: number;
   /** Extra options for the tproxy http_port line (never intercept/accel: checked). */
   tproxy_port_options: string[];
+  /** squid's HTTPS tproxy port, for tproxy.https_ports (absent: no HTTPS interception). */
+  https_tproxy_port?: number;
+  /** Options of its https_port line (cert= required; tprun adds tproxy and ssl-bump). */
+  https_tproxy_port_options: string[];
   clients: string[];
   dns_nameservers: string[];
   siblings: SiblingPeer[];

@@ -1,6 +1,6 @@
 /** A WCCP cache's GRE interface as `ip -d link show` describes it. */
 import { Fact } from '../../src/facts/fact.ts';
-import { parseGreLink } from '../../src/facts/parsers.ts';
+import { parseGreLink, parseSysctls } from '../../src/facts/parsers.ts';
 import type { GreTunnel } from '../../src/resources/change.ts';
 import { sh } from '../../src/shell.ts';
 
@@ -10,3 +10,11 @@ export const greLink = (name: string) =>
     if (r.code !== 0) return null;
     return parseGreLink(r.stdout) ?? { other: r.stdout.split('\n')[0]!.trim() };
   });
+
+/** rp_filter of the GRE interfaces (its own id: the sysctl role's live fact reads other keys). */
+export const greRpFilter = (names: readonly string[]) =>
+  new Fact<Map<string, string | null>>(
+    'wccp.rp_filter',
+    sh`for i in ${names}; do k=net/ipv4/conf/$i/rp_filter; if [ -r "/proc/sys/$k" ]; then printf '%s=%s\\n' "$k" "$(cat "/proc/sys/$k")"; else printf '%s\\n' "$k"; fi; done`,
+    ({ stdout }) => parseSysctls(stdout),
+  );

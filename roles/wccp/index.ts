@@ -6,32 +6,29 @@
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { kernelConfig, kernelModules } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
+import { tunnels } from '../../src/inventory/interfaces.ts';
 import { defineRole, settingsFiles } from '../../src/plan/role.ts';
 import type { Change } from '../../src/resources/change.ts';
 import { greLinkChange } from '../../src/resources/link.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { greLink } from './facts.ts';
+import { greLink, greRpFilter } from './facts.ts';
+import { sysctlChange } from '../../src/resources/sysctl.ts';
 import './settings.ts';
 
 const ROLE = 'wccp';
 const render = templates(import.meta.url);
 
-export interface Tunnel {
-  name: string;
-  remote: string;
-  local: string;
-}
-
-export function tunnels(host: Host): Tunnel[] {
-  return host.wccp.map((p, i) => ({ name: i === 0 ? host.vars.wccp.interface : `${host.vars.wccp.interface}${i}`, remote: p.address, local: host.address }));
-}
-
 export const wccp = defineRole({
   name: ROLE,
   settings: { key: 'wccp', ...settingsFiles(import.meta.url) },
   applies: (host) => host.wccp.length > 0,
-  facts: (host) => ({ config: kernelConfig, modules: kernelModules, links: Object.fromEntries(tunnels(host).map((t) => [t.name, greLink(t.name)])) }),
+  facts: (host) => ({
+    config: kernelConfig,
+    modules: kernelModules,
+    links: Object.fromEntries(tunnels(host).map((t) => [t.name, greLink(t.name)])),
+    rpFilter: greRpFilter(tunnels(host).map((t) => t.name)),
+  }),
   boot: (host) => [{ order: 10, name: 'wccp', content: render('boot-wccp.sh.eta', { tunnels: tunnels(host) }) }],
   inventoryFiles: (inv) =>
     inv.peers.map((peer) => ({
@@ -53,7 +50,11 @@ export const wccp = defineRole({
         });
         continue;
       }
-      changes.push(greLinkChange(ROLE, t.name, { remote: t.remote, local: t.local }, before, [sh`echo 0 > ${`/proc/sys/net/ipv4/conf/${t.name}/rp_filter`}`]));
+      const path = `net/ipv4/conf/${t.name}/rp_filter`;
+      changes.push(greLinkChange(ROLE, t.name, { remote: t.remote, local: t.local }, before, [sh`echo 0 > ${`/proc/sys/${path}`}`]));
+      // An existing tunnel's rp_filter is checked like any sysctl: systemd/udev may have reset it.
+      const live = f.rpFilter.get(path);
+      if (before !== null && live !== null && live !== undefined) changes.push(sysctlChange(ROLE, { path, value: '0', ifname: t.name }, live));
     }
     return { changes, diagnostics };
   },

@@ -19,6 +19,9 @@ import { parseChangeOutput, type ChangeOutcome } from './script.ts';
 
 export const TX_ROOT = '/var/lib/tprun';
 
+/** What tprun sends the start script once it has read the journal to its end. */
+export const ACK = { after: TX.followEnd, send: 'seen\n' };
+
 export interface LockHolder {
   run: string;
   user: string;
@@ -45,7 +48,7 @@ tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$
 export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeout: number): string {
   const lines = [PRELUDE, HELPERS];
   if (mode === 'apply') {
-    lines.push(`mkdir -p $R/tx 2>/dev/null || { echo "${TX.lock}error cannot create $R"; exit 75; }
+    lines.push(`mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
 exec 9>>$R/lock.mutex || { echo "${TX.lock}error cannot open $R/lock.mutex"; exit 75; }
 me=$(tprun_conn); waited=0
 while :; do
@@ -114,6 +117,10 @@ function runnerScript(setTx: string, body: string): string {
 ${setTx}
 echo "$$ $(tprun_st $$)" > "$TPRUN_TX/pid"
 echo "tx $$ $(tprun_st $$)" >> $R/lock
+# The lock ends with the transaction (its verification facts are gathered before the end), even if
+# the SSH session that took it lingers on a dead link.
+tprun_run=$(tprun_field run)
+trap '[ "$(tprun_field run)" = "$tprun_run" ] && rm -f $R/lock' EXIT
 ${body}`;
 }
 
@@ -153,7 +160,8 @@ i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do
 [ -s ${T}/pid ] && read -r pid st < ${T}/pid
 tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
 echo "${TX.followEnd}"
-grep -q '^${STEP.end}' ${T}/journal && : > ${T}/reported
+# tprun answers once it has read the whole journal; only then the transaction counts as reported.
+if read -r ack && [ "$ack" = seen ]; then grep -q '^${STEP.end}' ${T}/journal && : > ${T}/reported; fi
 exit 0
 `;
 }

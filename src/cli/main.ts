@@ -1,73 +1,20 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
-import { parseArgs } from 'node:util';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
 import { loadInventory } from '../inventory/load.ts';
-import { selectHosts } from '../inventory/select.ts';
+import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
 import type { ReportTarget } from '../report/write.ts';
 import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
+import { parseAmount, parseSerial } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
 import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
+import { parseCommandLine, UsageError } from './args.ts';
+import { commandHelp, commandSpec, generalHelp } from './spec.ts';
 
-const HELP = `tprun ${VERSION}: deploy and audit Squid TPROXY interception proxies over SSH
-
-Usage:
-  tprun validate INVENTORY            schema and domain checks; contacts no host
-  tprun render INVENTORY [--out DIR]  write every artifact per host and each WCCP router's config
-  tprun check INVENTORY [--diff]      what apply would change; exit 2 when anything would
-  tprun apply INVENTORY [--check] [--diff]
-                                      apply the plan on every selected host
-  tprun doctor INVENTORY              the guide's troubleshooting, read-only: findings with
-                                      evidence, cause and fix (ids in docs/doctor.md)
-
-Options:
-  --limit PATTERN        hosts by name, glob (cache*) or group (routers, bridges); comma-separated
-  --roles a,b            only these roles (kernel-check always runs): ${ROLE_NAMES.join(', ')}
-  --forks N              hosts worked on at once (default 50)
-  --report FORMAT:FILE   json:FILE or junit:FILE, repeatable; FILE - is stdout
-  --diff                 show what would change as diffs
-  --accept-new-host-keys record unknown host keys in known_hosts (changed keys still fail)
-  --probe                doctor, check: prove interception on each host with a throwaway client
-                         and origin namespace pair (nothing leaves the host); apply: the same
-                         after each host's change, rolling that host back when it fails
-  --lock-timeout S       apply: wait up to S seconds for a host locked by another apply
-                         (default 0: that host fails at once, naming who holds the lock)
-  -q, --quiet            no per-host lines, only the summary and problems
-  -v, --verbose          show the commands run on each host
-  -h, --help             this text
-  --version              print the version
-
-Exit codes: 0 compliant/success, 1 bad invocation or inventory, 2 changes pending,
-4 a host failed or was unreachable (or its outcome is unknown, or the run was
-interrupted; doctor: or has a finding), 6 both 2 and 4.`;
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      out: { type: 'string' },
-      limit: { type: 'string' },
-      roles: { type: 'string' },
-      forks: { type: 'string' },
-      report: { type: 'string', multiple: true },
-      diff: { type: 'boolean' },
-      check: { type: 'boolean' },
-      'accept-new-host-keys': { type: 'boolean' },
-      probe: { type: 'boolean' },
-      'lock-timeout': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    },
-  });
-}
-
-const usageError = (msg: string): number => {
-  process.stderr.write(`tprun: ${msg}\nRun "tprun --help" for usage.\n`);
+/** One line: what is wrong, and where the usage is. */
+const usageError = (msg: string, command?: string): number => {
+  process.stderr.write(`tprun: ${msg} (see "tprun help${command ? ` ${command}` : ''}")\n`);
   return EXIT.invalid;
 };
 
@@ -87,52 +34,101 @@ function loadOrReport(file: string): Inventory | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parse>;
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    args = parse(argv);
+    parsed = parseCommandLine(argv);
   } catch (e) {
-    return usageError((e as Error).message);
+    if (e instanceof UsageError) return usageError(e.message, e.command);
+    throw e;
   }
-  const { values: o, positionals } = args;
+  const { command, positionals, values } = parsed;
+  const o = values as {
+    out?: string;
+    limit?: string;
+    roles?: string;
+    forks?: string;
+    report?: string[];
+    diff?: boolean;
+    check?: boolean;
+    'accept-new-host-keys'?: boolean;
+    probe?: boolean;
+    'list-hosts'?: boolean;
+    serial?: string;
+    'max-fail'?: string;
+    'lock-timeout'?: string;
+    'no-detailed-exitcodes'?: boolean;
+    'no-color'?: boolean;
+    quiet?: boolean;
+    verbose?: boolean;
+    help?: boolean;
+    version?: boolean;
+  };
+  // listr2's colours (colorette) read NO_COLOR when first loaded, after this.
+  if (o['no-color']) process.env.NO_COLOR = '1';
   if (o.version) {
     process.stdout.write(`tprun ${VERSION}\n`);
     return EXIT.ok;
   }
-  const [command, file, ...rest] = positionals;
-  if (o.help || !command) {
-    process.stdout.write(HELP + '\n');
-    return o.help ? EXIT.ok : EXIT.invalid;
+  if (command === 'help' || (o.help && !command)) {
+    const topic = command === 'help' ? positionals[0] : undefined;
+    if (positionals.length > 1) return usageError(`help takes one command, not "${positionals.slice(1).join(' ')}"`);
+    const spec = topic === undefined ? undefined : commandSpec(topic);
+    if (topic !== undefined && (!spec || spec.name === 'help')) return usageError(`no help for "${topic}": not a command`);
+    process.stdout.write((spec ? commandHelp(spec) : generalHelp(VERSION)) + '\n');
+    return EXIT.ok;
   }
-  if (!['validate', 'render', 'check', 'apply', 'doctor'].includes(command)) return usageError(`unknown command "${command}"`);
-  if (!file) return usageError(`${command} needs an INVENTORY file`);
-  if (rest.length) return usageError(`unexpected argument "${rest[0]}"`);
+  if (!command) {
+    process.stderr.write(generalHelp(VERSION) + '\n');
+    return EXIT.invalid;
+  }
+  if (o.help) {
+    process.stdout.write(commandHelp(commandSpec(command)!) + '\n');
+    return EXIT.ok;
+  }
+  const [file, ...rest] = positionals;
+  if (!file) return usageError(`${command} needs an INVENTORY file`, command);
+  if (rest.length) return usageError(`${command}: unexpected argument "${rest[0]}"`, command);
 
   let roleNames: string[] | undefined;
   if (o.roles) {
     roleNames = o.roles.split(',').map((s) => s.trim());
     const bad = roleNames.find((r) => !ROLE_NAMES.includes(r));
-    if (bad) return usageError(`unknown role "${bad}" (roles: ${ROLE_NAMES.join(', ')})`);
+    if (bad) return usageError(`unknown role "${bad}" (roles: ${ROLE_NAMES.join(', ')})`, command);
   }
   const forks = o.forks === undefined ? DEFAULT_FORKS : Number(o.forks);
-  if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`);
+  if (!Number.isInteger(forks) || forks < 1) return usageError(`--forks takes a whole number of at least 1, not "${o.forks}"`, command);
+  const serial = o.serial === undefined ? undefined : parseSerial(o.serial);
+  if (o.serial !== undefined && !serial) return usageError(`--serial takes N, P% or a list such as 1,10%,100% (each at least 1), not "${o.serial}"`, command);
+  const maxFail = o['max-fail'] === undefined ? undefined : parseAmount(o['max-fail']);
+  if (o['max-fail'] !== undefined && !maxFail) return usageError(`--max-fail takes N or P%, not "${o['max-fail']}"`, command);
   const lockTimeout = o['lock-timeout'] === undefined ? 0 : Number(o['lock-timeout']);
-  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) return usageError(`--lock-timeout takes a number of seconds, not "${o['lock-timeout']}"`);
+  if (!Number.isFinite(lockTimeout) || lockTimeout < 0) return usageError(`--lock-timeout takes a number of seconds, not "${o['lock-timeout']}"`, command);
   const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
     const m = /^(json|junit):(.+)$/.exec(r);
-    if (!m) return usageError(`--report takes json:FILE or junit:FILE, not "${r}"`);
+    if (!m) return usageError(`--report takes json:FILE or junit:FILE, not "${r}"`, command);
     reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
   }
 
   const inventory = loadOrReport(file);
   if (!inventory) return EXIT.invalid;
-  const hosts = selectHosts(inventory.hosts, o.limit);
-  if (o.limit && hosts.length === 0) return usageError(`--limit "${o.limit}" matches no host of ${file}`);
+  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts));
+  if (selected.errors.length) {
+    for (const e of selected.errors.slice(0, -1)) process.stderr.write(`tprun: ${e}\n`);
+    return usageError(`${selected.errors.at(-1)!} of ${file}`, command);
+  }
+  const hosts = selected.hosts;
+  if (o.limit !== undefined && !hosts.length) return usageError(`--limit "${o.limit}" leaves no host of ${file}`, command);
+  if (o['list-hosts']) {
+    for (const h of hosts) process.stdout.write(`${h.name}\n`);
+    return EXIT.ok;
+  }
   const roles = selectRoles(roleNames);
 
-  if (o.probe && !['doctor', 'check', 'apply'].includes(command)) return usageError(`--probe works with doctor, check and apply, not ${command}`);
   if (command === 'validate') {
-    process.stdout.write(`${file}: valid (${inventory.hosts.filter((h) => h.kind === 'router').length} routers, ${inventory.hosts.filter((h) => h.kind === 'bridge').length} bridges, ${inventory.peers.length} WCCP peers)\n`);
+    process.stdout.write(
+      `${file}: valid (${inventory.hosts.filter((h) => h.kind === 'router').length} routers, ${inventory.hosts.filter((h) => h.kind === 'bridge').length} bridges, ${inventory.peers.length} WCCP peers)\n`,
+    );
     return EXIT.ok;
   }
   if (command === 'render') {
@@ -148,7 +144,6 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (command === 'doctor') {
-    if (o.roles || o.diff || o.check) return usageError(`doctor takes no ${o.roles ? '--roles' : o.diff ? '--diff' : '--check'}`);
     const { runDoctor } = await import('./doctor.ts');
     return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'], probe: !!o.probe });
   }
@@ -158,6 +153,20 @@ export async function main(argv: string[]): Promise<number> {
     inventory,
     hosts,
     roles,
-    options: { limit: o.limit, forks, reports, diff: !!o.diff, verbose: !!o.verbose, quiet: !!o.quiet, acceptNewHostKeys: !!o['accept-new-host-keys'], lockTimeout, probe: !!o.probe },
+    options: {
+      limit: o.limit,
+      forks,
+      reports,
+      diff: !!o.diff,
+      verbose: !!o.verbose,
+      quiet: !!o.quiet,
+      acceptNewHostKeys: !!o['accept-new-host-keys'],
+      detailedExitCodes: !o['no-detailed-exitcodes'],
+      noColor: !!o['no-color'],
+      serial,
+      maxFail,
+      lockTimeout,
+      probe: !!o.probe,
+    },
   });
 }

@@ -2,10 +2,13 @@
 import { probeAfter, probeLastSteps } from '../doctor/probe.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
+import { colorFor, painter } from '../report/color.ts';
 import { interruptLines, summaryLines } from '../report/human.ts';
-import { liveView, plainView, quietView } from '../report/live.ts';
+import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
+import { EXIT } from '../run/options.ts';
+import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
 
 export interface CommandOptions {
@@ -18,6 +21,11 @@ export interface CommandOptions {
   acceptNewHostKeys: boolean;
   /** Seconds to wait for a host locked by another apply. */
   lockTimeout?: number;
+  /** Exit 2 when apply changed something (default true). */
+  detailedExitCodes?: boolean;
+  noColor?: boolean;
+  serial?: Amount[];
+  maxFail?: Amount;
   /** Prove interception on each host (src/doctor/probe.ts); apply rolls back a host whose probe fails. */
   probe?: boolean;
 }
@@ -33,24 +41,28 @@ export interface CommandRun {
   out?: NodeJS.WritableStream;
   /** Tests drive signals through their own Interrupt. */
   interrupt?: Interrupt;
+  err?: NodeJS.WritableStream;
 }
 
 export async function runCommand(run: CommandRun): Promise<number> {
   const { options } = run;
   // A report on stdout keeps stdout machine-readable: the human output moves to stderr.
   const out = run.out ?? (options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
+  const err = run.err ?? process.stderr;
   const say = (line: string) => out.write(line + '\n');
   // Never shown or reported: the inventory's `!secret` values and the identities' passphrases.
   const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]!] : []));
   const secrets = [...(run.inventory.secrets ?? []), ...passphrases];
-  const live = out === process.stdout && process.stdout.isTTY && !options.quiet;
-  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, secrets) : plainView(say, secrets);
+  const paint = painter(colorFor(out, !!options.noColor));
+  const columns = process.stdout.columns ?? 0;
+  const live = out === process.stdout && process.stdout.isTTY && !options.quiet && columns >= LIVE_MIN_COLUMNS;
+  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint, secrets) : plainView(run.hosts, say, paint, secrets);
   // Ctrl-C / SIGTERM: the first stops starting hosts and lets transactions under way finish; the
   // second stops waiting. Either way the recap and the reports are written.
   const interrupt = run.interrupt ?? new Interrupt();
   const onSignal = (sig: NodeJS.Signals) => {
     const what = interrupt.signal();
-    process.stderr.write(
+    err.write(
       what === 'stop'
         ? `\ntprun: ${sig}: starting no new host; waiting for the transactions under way to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to stop waiting)\n`
         : `\ntprun: ${sig} again: no longer waiting; transactions under way complete or roll back on their hosts by themselves\n`,
@@ -60,15 +72,29 @@ export async function runCommand(run: CommandRun): Promise<number> {
   if (!run.interrupt) for (const s of signals) process.on(s, onSignal);
   let outcome;
   try {
-    outcome = await runFleet({ mode: run.mode, hosts: run.hosts, roles: run.roles, forks: options.forks, acceptNewHostKeys: options.acceptNewHostKeys, connect: run.connect, observer: view, lockTimeout: options.lockTimeout, interrupt, ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}) });
+    outcome = await runFleet({
+      mode: run.mode,
+      hosts: run.hosts,
+      roles: run.roles,
+      forks: options.forks,
+      acceptNewHostKeys: options.acceptNewHostKeys,
+      detailedExitCodes: options.detailedExitCodes,
+      serial: options.serial,
+      maxFail: options.maxFail,
+      connect: run.connect,
+      observer: view,
+      lockTimeout: options.lockTimeout,
+      interrupt,
+      ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}),
+    });
     if (interrupt.abandoned) view.abandon?.(outcome.results);
     await view.finished();
   } finally {
     if (!run.interrupt) for (const s of signals) process.off(s, onSignal);
   }
-  summaryLines(outcome.results, outcome.seconds, { ...options, secrets }).forEach(say);
+  summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
   interruptLines(outcome.interrupted).forEach(say);
-  writeReports(options.reports, {
+  const reportErrors = writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
     inventory: run.inventory,
@@ -81,5 +107,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
     exitCode: outcome.exitCode,
     secrets,
   });
-  return outcome.exitCode;
+  for (const e of reportErrors) err.write(`tprun: ${e}\n`);
+  // Hosts were contacted: never 1. A lost report is a failure a scheduled run must notice.
+  return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
 }

@@ -209,3 +209,38 @@ export function parseOsRelease(text: string): Record<string, string> {
   }
   return out;
 }
+
+export interface SysctlFile {
+  /** The file as listed (e.g. /etc/sysctl.d/99-sysctl.conf), and where it leads when a link. */
+  path: string;
+  target: string;
+  /** Assignments in file order: key as a /proc/sys path (may hold systemd's glob *), value. */
+  assignments: { key: string; value: string }[];
+}
+
+/**
+ * The persisted sysctl files in the order they are applied ("==> PATH TARGET" then the file's
+ * lines). Keys become /proc/sys paths; a leading "-" (ignore errors) and the "set" keyword are dropped.
+ */
+export function parseSysctlFiles(text: string): SysctlFile[] {
+  const out: SysctlFile[] = [];
+  for (const line of text.split('\n')) {
+    const head = /^==> (\S+) (\S+)$/.exec(line);
+    if (head) {
+      out.push({ path: head[1]!, target: head[2]!, assignments: [] });
+      continue;
+    }
+    const cur = out.at(-1);
+    const t = line.trim();
+    if (!cur || !t || t.startsWith('#') || t.startsWith(';')) continue;
+    const m = /^(?:set\s+)?-?([^=\s]+)\s*=\s*(.*)$/.exec(t);
+    if (m) cur.assignments.push({ key: sysctlPath(m[1]!), value: m[2]!.trim() });
+  }
+  return out;
+}
+
+/**
+ * A key in its /proc/sys path form. sysctl takes two spellings: net/ipv4/conf/eth0.100/rp_filter,
+ * and the dotted net.ipv4.conf.eth0/100.rp_filter, where "/" stands for a dot inside a name.
+ */
+export const sysctlPath = (k: string): string => (/^[^./]*\//.test(k) ? k : k.replace(/[./]/g, (c) => (c === '.' ? '/' : '.')));

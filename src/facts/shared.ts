@@ -38,7 +38,7 @@ else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`),
 /** Fallback evidence when no kernel config is readable: module files and loaded modules. */
 export const kernelModules = new Fact<Record<string, string>>(
   'kernel.modules',
-  raw(`for m in nf_conntrack nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
+  raw(`for m in nf_conntrack nf_tproxy_core nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
   if grep -q "^$m " /proc/modules 2>/dev/null; then echo "$m loaded"
   elif modinfo -F filename "$m" >/dev/null 2>&1; then echo "$m module"
   else echo "$m absent"; fi

@@ -10,6 +10,7 @@ import { didYouMean } from './schema.ts';
 import type { InventorySource, PathSeg } from './source.ts';
 import type { Host, WccpPeer } from './types.ts';
 import type { Role } from '../plan/role.ts';
+import { receivingInterfaces } from './interfaces.ts';
 
 export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
 
@@ -43,8 +44,17 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
       const hex = (n: number) => '0x' + (n >>> 0).toString(16);
       at(h, ['tproxy', 'mark'], 'error', `tproxy.mark ${hex(tproxy.mark)} does not fit mask ${hex(tproxy.mask)}: TPROXY --tproxy-mark ${hex(tproxy.mark)}/${hex(tproxy.mask)} would not set the mark the fwmark rule looks up`);
     }
-    if (tproxy.per_interface_tables && tproxy.table + tproxy.interfaces.length - 1 > 252) {
-      at(h, ['tproxy', 'table'], 'error', `per-interface tables ${tproxy.table}..${tproxy.table + tproxy.interfaces.length - 1} run past 252 (253-255 are the kernel's own)`);
+    if (tproxy.per_interface_tables) {
+      const receiving = receivingInterfaces(h);
+      if (tproxy.table + receiving.length - 1 > 252) {
+        at(h, ['tproxy', 'table'], 'error', `per-interface tables ${tproxy.table}..${tproxy.table + receiving.length - 1} run past 252 (253-255 are the kernel's own)`);
+      }
+      const lo = tproxy.interfaces.indexOf('lo');
+      if (lo >= 0) {
+        at(h, ['tproxy', 'interfaces', lo], 'error', `tproxy.per_interface_tables with lo: the rule "fwmark ... iif lo" never matches forwarded traffic (intercepted packets and their replies arrive on the client and server interfaces); list those interfaces instead`);
+      } else if (h.kind === 'router' && !h.wccp.length && receiving.length < 2) {
+        at(h, ['tproxy', 'interfaces'], 'error', `tproxy.per_interface_tables with only ${receiving.join(', ')}: replies from servers arrive on the server-side interface and would match no rule; list every interface intercepted packets and their replies arrive on (a one-armed router needs no per-interface tables: set per_interface_tables: false)`);
+      }
     }
     tproxy.bypass.forEach((b, i) => {
       for (const k of ['source', 'destination'] as const) {
@@ -54,6 +64,13 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
         if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
       }
     });
+    if (h.kind === 'bridge') {
+      tproxy.bypass.forEach((b, i) => {
+        if (b.interface && !b.source && !b.destination) {
+          at(h, ['tproxy', 'bypass', i, 'interface'], 'warning', `a bridge cannot bypass by port alone: the replies arrive on the other port, match the "--ip-sport" DROP rule and are routed while the requests were bridged; bypass by source or destination address`);
+        }
+      });
+    }
     if (h.kind === 'bridge' && h.bridge.client_interface === h.bridge.internet_interface) {
       out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
     }

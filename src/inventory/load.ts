@@ -39,6 +39,8 @@ function peersOf(raw: RawInventory): WccpPeer[] {
     return {
       name,
       address: p.address as string,
+      // Routers send GRE from their router ID (usually a loopback), not from the address squid contacts.
+      router_id: (p.router_id as string | undefined) ?? (p.address as string),
       caches: (p.caches as string[]) ?? [],
       customer_interfaces: (p.customer_interfaces as string[]) ?? [],
       proxy_interfaces: (p.proxy_interfaces as string[]) ?? [],
@@ -63,6 +65,8 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
       const vars = deepMerge<HostVars>(shared, strip(h));
+      // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
+      vars.tproxy.mask ??= vars.tproxy.mark;
       const wccp = peersOfCache.get(name) ?? [];
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });

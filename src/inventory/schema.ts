@@ -37,7 +37,8 @@ const AjvCtor = cjs<new (opts: object) => AjvT>(Ajv2020);
 const withFormats = cjs<Plugin>(addFormats);
 const withErrors = cjs<Plugin>(addErrors);
 
-/** One ajv per role list: each compiles the same $id. */
+type Validate = ReturnType<AjvT['compile']>;
+
 function newAjv(): AjvT {
   const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
   withFormats(ajv, ['hostname']);
@@ -47,17 +48,57 @@ function newAjv(): AjvT {
   return ajv;
 }
 
-const compiled = new WeakMap<object, { schema: JsonSchema; validate: ReturnType<AjvT['compile']> }>();
+/** The groups whose entries are validated one by one, with the schema of an entry. */
+const GROUPS = { routers: 'router', bridges: 'bridgeHost', wccp_peers: 'wccpPeer' } as const;
 
-/** Compiled once per role list. */
-function validatorFor(roles: readonly { settings?: RoleSettings }[]) {
+interface Validators {
+  schema: JsonSchema;
+  /** The document without the group entries' contents (names, counts, defaults, the rest). */
+  top: Validate;
+  /** One entry of a group. */
+  entry: Record<keyof typeof GROUPS, Validate>;
+}
+const compiled = new WeakMap<object, Validators>();
+
+/**
+ * Compiled once per role list (an ajv instance each, as the schemas share their $id). Entries
+ * are validated one at a time: ajv-errors looks through every error so far at each
+ * errorMessage, so one validation of many broken hosts would cost the square of their errors.
+ */
+function validatorFor(roles: readonly { settings?: RoleSettings }[]): Validators {
   let v = compiled.get(roles);
   if (!v) {
+    const ajv = newAjv();
     const schema = inventorySchema(roles);
-    v = { schema, validate: newAjv().compile(schema) };
+    const top = structuredClone(schema);
+    top.$id = String(schema.$id).replace(/\.schema\.json$/, '-top.schema.json');
+    for (const g of Object.keys(GROUPS)) delete ((top.properties as Record<string, JsonSchema>)[g] as JsonSchema).additionalProperties;
+    ajv.addSchema(schema);
+    const entry = (def: string) => ajv.getSchema(`${String(schema.$id)}#/$defs/${def}`)!;
+    v = { schema, top: ajv.compile(top), entry: { routers: entry(GROUPS.routers), bridges: entry(GROUPS.bridges), wccp_peers: entry(GROUPS.wccp_peers) } };
     compiled.set(roles, v);
   }
   return v;
+}
+
+const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Every schema error of the document: the top level, then each group entry on its own. */
+function validationErrors(v: Validators, data: unknown): ErrorObject[] {
+  const errors: ErrorObject[] = [];
+  if (!v.top(data)) errors.push(...(v.top.errors ?? []));
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return errors;
+  for (const group of Object.keys(GROUPS) as (keyof typeof GROUPS)[]) {
+    const entries = Object.hasOwn(data, group) ? (data as Record<string, unknown>)[group] : undefined;
+    if (!entries || typeof entries !== 'object' || Array.isArray(entries)) continue;
+    for (const [name, value] of Object.entries(entries)) {
+      const validate = v.entry[group];
+      if (validate(value)) continue;
+      const prefix = `/${group}/${pointer(name)}`;
+      for (const e of validate.errors ?? []) errors.push({ ...e, instancePath: prefix + e.instancePath });
+    }
+  }
+  return errors;
 }
 
 /** Keys the schema allows at an instance path, for did-you-mean hints. */
@@ -147,11 +188,13 @@ export interface SchemaResult {
 
 export function schemaDiagnostics(src: InventorySource, data: unknown, roles: readonly { settings?: RoleSettings }[]): SchemaResult {
   const broken = new Set<string>();
-  const { schema, validate } = validatorFor(roles);
-  if (validate(data)) return { diagnostics: [], broken };
+  const v = validatorFor(roles);
+  const { schema } = v;
+  const errors = validationErrors(v, data);
+  if (!errors.length) return { diagnostics: [], broken };
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
+  for (const e of errors) {
     // Every rule is enforced (pattern and format included): only the failures of single anyOf
     // branches are left out, as the anyOf's own error (with its errorMessage) sums them up.
     if (e.schemaPath.includes('/anyOf/')) continue;

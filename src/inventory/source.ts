@@ -1,7 +1,7 @@
 /** The inventory's YAML document with positions, so every problem points at FILE:LINE:COL. */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { isAlias, isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
 import { visible } from '../report/safe.ts';
 
@@ -9,8 +9,8 @@ export type PathSeg = string | number;
 
 /** An inventory larger than this is refused before it is parsed (100,000 hosts fit in ~7 MB). */
 export const MAX_INVENTORY_BYTES = 32 * 1024 * 1024;
-/** How many nodes aliases may expand to in all (yaml's "billion laughs" guard). */
-export const MAX_ALIAS_COUNT = 1000;
+/** How many nodes aliases may add to the document in all (the "billion laughs" guard). */
+export const MAX_ALIAS_NODES = 1_000_000;
 
 /** A key or value quoted in a message: bounded, one line. */
 export function shown(value: string, max = 60): string {
@@ -191,22 +191,63 @@ export class InventorySource {
     return out;
   }
 
-  /** The document as plain data, or a diagnostic when its aliases expand too far. */
+  /**
+   * The document as plain data, or a diagnostic when its aliases expand too far. Converted here
+   * rather than by yaml's toJS, which looks for each alias's anchor through the whole document
+   * (quadratic with an alias per host) and counts uses, not size: an alias is the value of its
+   * anchor (shared, never copied), and what aliases add may not exceed MAX_ALIAS_NODES nodes.
+   */
   data(): { value: unknown } | { diagnostic: Diagnostic } {
+    const anchors = new Map<string, { value: unknown; size: number }>();
+    let added = 0;
+    class TooMuch extends Error {
+      constructor(readonly node: Node, why: string) {
+        super(why);
+      }
+    }
+    const convert = (node: unknown): { value: unknown; size: number } => {
+      let out: { value: unknown; size: number };
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (!target) throw new TooMuch(node, `alias *${shown(node.source)} refers to a node that is not complete where it is used (an anchor on an enclosing node)`);
+        added += target.size;
+        if (added > MAX_ALIAS_NODES) throw new TooMuch(node, `aliases expand to more than ${MAX_ALIAS_NODES} nodes: write the values out or use fewer nested aliases`);
+        return target;
+      }
+      if (isMap(node)) {
+        const obj: Record<string, unknown> = {};
+        let size = 1;
+        for (const pair of node.items) {
+          const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+          const v = convert(pair.value);
+          size += 1 + v.size;
+          // defineProperty: a key named __proto__ stays a key.
+          Object.defineProperty(obj, key, { value: v.value, enumerable: true, writable: true, configurable: true });
+        }
+        out = { value: obj, size };
+      } else if (isSeq(node)) {
+        const arr: unknown[] = [];
+        let size = 1;
+        for (const item of node.items) {
+          const v = convert(item);
+          size += v.size;
+          arr.push(v.value);
+        }
+        out = { value: arr, size };
+      } else if (isScalar(node)) {
+        out = { value: node.value, size: 1 };
+      } else {
+        out = { value: null, size: 1 };
+      }
+      const anchor = (node as Node | null)?.anchor;
+      if (anchor) anchors.set(anchor, out);
+      return out;
+    };
     try {
-      return { value: this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+      return { value: convert(this.doc.contents).value };
     } catch (e) {
-      let first: Node | undefined;
-      visit(this.doc, {
-        Alias: (_k, a) => {
-          first = a;
-          return visit.BREAK;
-        },
-      });
-      const why = /alias count/i.test((e as Error).message)
-        ? `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT}): write the values out or use fewer nested aliases`
-        : `the document cannot be read as data: ${shown((e as Error).message, 120)}`;
-      return { diagnostic: { severity: 'error', message: why, at: this.positionOfOffset(first?.range?.[0] ?? 0) } };
+      if (!(e instanceof TooMuch)) throw e;
+      return { diagnostic: { severity: 'error', message: e.message, at: this.positionOfOffset(e.node.range?.[0] ?? 0) } };
     }
   }
 }

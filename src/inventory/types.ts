@@ -23,11 +23,14 @@ export interface Bypass {
 
 export interface TproxyVars {
   mark: number;
+  /** Defaults to the mark. */
   mask: number;
   table: number;
   /** Give each receiving interface its own table (table, table+1, ...). */
   per_interface_tables: boolean;
   ports: number[];
+  /** Intercepted TLS ports, sent to squid.https_tproxy_port. */
+  https_ports: number[];
   families: Family[];
   interfaces: string[];
   bypass: Bypass[];
@@ -54,6 +57,8 @@ export interface WccpService {
 export interface WccpPeer {
   name: string;
   address: string;
+  /** The router's WCCP router ID, the source of its GRE packets (defaults to address). */
+  router_id: string;
   caches: string[];
   customer_interfaces: string[];
   proxy_interfaces: string[];

@@ -4,12 +4,16 @@ import { changesOf, type HostPlan } from '../plan/types.ts';
 import type { HostResult } from '../run/host.ts';
 import { changeDiff, changeLine, hasDiffBody } from '../resources/view.ts';
 import { elideHeredocs, redact, visible } from './safe.ts';
+import { plain, STATUS_STYLE, type Paint } from './color.ts';
 
 export interface DetailOptions {
   diff: boolean;
   verbose: boolean;
   /** Values to redact (the inventory's `!secret` values, passphrases). */
   secrets?: readonly string[];
+  /** -q: no per-host lines, so the summary names each failed host and why. */
+  quiet?: boolean;
+  paint?: Paint;
 }
 
 /** One line for the terminal: secrets redacted, control characters (from hosts) made visible. */
@@ -28,7 +32,8 @@ export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   return out.map(clean(opts));
 }
 
-export function resultLine(r: HostResult, secrets: readonly string[] = []): string {
+export function resultLine(r: HostResult, opts: { paint?: Paint; secrets?: readonly string[] } = {}): string {
+  const paint = opts.paint ?? plain;
   const n = r.plan ? changesOf(r.plan).length : 0;
   const what: Record<HostResult['status'], string> = {
     compliant: 'compliant',
@@ -36,10 +41,13 @@ export function resultLine(r: HostResult, secrets: readonly string[] = []): stri
     changed: `changed: ${n} change${n === 1 ? '' : 's'} applied`,
     failed: `FAILED${r.error ? ` at ${r.error.step}: ${r.error.message.split('\n')[0]}` : ''}`,
     unreachable: `UNREACHABLE: ${r.error?.message ?? ''}`,
+    skipped: 'never touched',
   };
   // Ansible's recap per host: resources in line, and those changed (or, in check, to change).
   const counts = r.plan ? ` [ok=${r.plan.resources.filter((c) => c.action === 'no-op').length} changed=${n}]` : '';
-  return visible(redact(`${r.host}: ${what[r.status]}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`, secrets));
+  // Host text is cleaned before it is painted: the paint's own escapes must survive.
+  const text = (t: string) => visible(redact(t, opts.secrets));
+  return `${text(r.host)}: ${paint(STATUS_STYLE[r.status], text(what[r.status]))}${counts} (${(r.durationMs / 1000).toFixed(1)}s)`;
 }
 
 /** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
@@ -64,10 +72,23 @@ export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   return out.map(clean(opts));
 }
 
-export function recap(results: readonly HostResult[], seconds: number): string[] {
+/** Why a host failed, without its plan: the unmet requirement or error, the remote stderr, the rollback. */
+export function failureDetails(r: HostResult): string[] {
+  const out: string[] = [];
+  for (const c of r.plan?.checks ?? []) if (!c.ok && c.blocks) out.push(`    ✘ ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
+  for (const d of r.plan?.diagnostics ?? []) if (d.severity === 'error') out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
+  if (r.error?.stderr) out.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
+  if (r.error?.rolledBack) out.push(`    transaction: ${r.error.rolledBack}`);
+  return out;
+}
+
+export function recap(results: readonly HostResult[], seconds: number, paint: Paint = plain): string[] {
   const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
-  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => `${count(s)} ${s}`);
-  return [`${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')} in ${seconds.toFixed(1)}s`];
+  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => (count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`));
+  const skipped = results.filter((r) => r.status === 'skipped');
+  const stopped = skipped.length ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.error?.message ?? ''}; never touched: ${skipped.map((r) => r.host).join(', ')}`] : [];
+  const never = skipped.length ? `, ${skipped.length} never touched` : '';
+  return [...stopped, `${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')}${never} in ${seconds.toFixed(1)}s`];
 }
 
 /** What a signal left: hosts never started, and hosts whose transaction's end tprun did not see. */
@@ -82,11 +103,16 @@ export function interruptLines(i: { notStarted: string[]; unknown: string[] } | 
 /** After the run: the details of every host worth a look, then the recap. */
 export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
   const out: string[] = [];
+  const paint = opts.paint ?? plain;
   for (const r of results) {
+    if (opts.quiet) {
+      if (r.status === 'failed' || r.status === 'unreachable') out.push(resultLine(r, { paint, secrets: opts.secrets }), ...failureDetails(r).map(clean(opts)));
+      continue;
+    }
     const details = resultDetails(r, opts);
     if (details.length && (r.status !== 'compliant' || opts.verbose || r.notes?.length)) {
-      out.push(`\n${r.host} (${r.status}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
+      out.push(`\n${r.host} (${paint(STATUS_STYLE[r.status], r.status)}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
     }
   }
-  return [...out, ...recap(results, seconds)];
+  return [...out, ...recap(results, seconds, paint)];
 }

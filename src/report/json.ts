@@ -27,7 +27,7 @@ function rawJsonReport(run: RunSummary): object {
     durationSeconds: Number(run.seconds.toFixed(3)),
     selection: { ...(run.limit ? { limit: run.limit } : {}), hosts: run.hosts.map((h) => h.name), roles: run.roles },
     exitCode: run.exitCode,
-    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable') },
+    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable'), ...(count('skipped') ? { skipped: count('skipped') } : {}) },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
       return {
@@ -39,6 +39,8 @@ function rawJsonReport(run: RunSummary): object {
         roundTrips: r.roundTrips,
         ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
         ...(r.error ? { error: r.error } : {}),
+        ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),
+        ...(r.notes?.length ? { notes: r.notes } : {}),
         resources: (r.plan?.resources ?? []).map((i) => ({
           role: i.role,
           kind: i.kind,

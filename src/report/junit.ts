@@ -16,7 +16,9 @@ export function junitReport(run: RunSummary): string {
     const r = byName.get(h.name)!;
     const cases: Case[] = [];
     const time = (r.durationMs / 1000).toFixed(3);
-    if (r.status === 'unreachable' || (r.error && !r.plan)) {
+    if (r.status === 'skipped') {
+      cases.push({ '@_name': 'rollout', '@_classname': `tprun.${h.name}`, skipped: { '@_message': `never touched: ${r.error?.message ?? ''}` } });
+    } else if (r.status === 'unreachable' || (r.error && !r.plan)) {
       cases.push({ '@_name': r.error?.step ?? 'connect', '@_classname': `tprun.${h.name}`, error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' } });
     }
     for (const k of r.plan?.checks ?? []) {
@@ -41,7 +43,7 @@ export function junitReport(run: RunSummary): string {
       '@_tests': cases.length,
       '@_failures': cases.filter((c) => c.failure).length,
       '@_errors': cases.filter((c) => c.error).length,
-      '@_skipped': 0,
+      '@_skipped': cases.filter((c) => c.skipped).length,
       '@_time': time,
       '@_timestamp': run.started.toISOString().replace(/\.\d+Z$/, ''),
       testcase: cases,

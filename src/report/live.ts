@@ -1,11 +1,13 @@
 /**
  * Progress views over a fleet run. On a terminal: listr2 tasks, one per host, with the roles
- * that change as subtasks. Otherwise: one plain line per host as it finishes.
+ * that change as subtasks. Otherwise: one plain line per host, in inventory order (a host's line
+ * waits for the hosts before it), so two runs over the same state print the same lines.
  */
-import { Listr, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+import { Listr, ListrDefaultRendererLogLevels, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
 import type { Host } from '../inventory/types.ts';
 import type { FleetObserver } from '../run/fleet.ts';
 import type { HostResult } from '../run/host.ts';
+import { plain, type Paint } from './color.ts';
 import { resultLine, roleSummaries } from './human.ts';
 
 export interface ProgressView extends FleetObserver {
@@ -15,15 +17,30 @@ export interface ProgressView extends FleetObserver {
   abandon?(results: readonly HostResult[]): void;
 }
 
-export function plainView(say: (line: string) => void, secrets: readonly string[] = []): ProgressView {
-  return { done: (_h, r) => say(resultLine(r, secrets)), finished: async () => undefined };
+export function plainView(hosts: readonly Host[], say: (line: string) => void, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
+  const results = new Map<string, HostResult>();
+  let next = 0;
+  const flush = () => {
+    for (; next < hosts.length && results.has(hosts[next]!.name); next++) say(resultLine(results.get(hosts[next]!.name)!, { paint, secrets }));
+  };
+  return {
+    done: (h, r) => {
+      results.set(h.name, r);
+      flush();
+    },
+    finished: async () => flush(),
+  };
 }
+
+/** Narrower than this, listr2's wrapping breaks (width 0 gives one character per line): use the plain view. */
+export const LIVE_MIN_COLUMNS = 40;
 
 export const quietView = (): ProgressView => ({ finished: async () => undefined });
 
 type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 
-export function liveView(hosts: readonly Host[], forks: number, secrets: readonly string[] = []): ProgressView {
+/** A drifted host is not a success: listr2's "skipped" state, drawn as a yellow "!", is how it shows. */
+export function liveView(hosts: readonly Host[], forks: number, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
   const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
   for (const h of hosts) {
     let resolve!: (r: HostResult) => void;
@@ -38,13 +55,27 @@ export function liveView(hosts: readonly Host[], forks: number, secrets: readonl
         w.task = task;
         const r = await w.result;
         // resultLine makes a host's control characters visible: a title never carries an escape.
-        task.title = resultLine(r, secrets);
-        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, secrets));
+        task.title = resultLine(r, { paint, secrets });
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, { paint, secrets }));
+        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, { paint, secrets }));
         if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
       },
     })),
     // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.
-    { concurrent: forks, exitOnError: false, registerSignalListeners: false, renderer: 'default', rendererOptions: { collapseErrors: false, collapseSubtasks: false, showErrorMessage: false } },
+    {
+      concurrent: forks,
+      exitOnError: false,
+      registerSignalListeners: false,
+      renderer: 'default',
+      rendererOptions: {
+        collapseErrors: false,
+        collapseSubtasks: false,
+        showErrorMessage: false,
+        collapseSkips: false,
+        suffixSkips: false,
+        icon: { [ListrDefaultRendererLogLevels.SKIPPED_WITHOUT_COLLAPSE]: '!', [ListrDefaultRendererLogLevels.SKIPPED_WITH_COLLAPSE]: '!' },
+      },
+    },
   );
   const running = list.run().catch(() => undefined);
   return {

@@ -11,13 +11,23 @@ export interface ReportTarget {
   file: string;
 }
 
-export function writeReports(reports: readonly ReportTarget[], run: RunSummary): void {
+/** Writes each report; one that cannot be written gives one sentence, and the others are still written. */
+export function writeReports(reports: readonly ReportTarget[], run: RunSummary): string[] {
+  const errors: string[] = [];
   for (const r of reports) {
-    const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
-    if (r.file === '-') process.stdout.write(text);
-    else {
-      mkdirSync(dirname(r.file), { recursive: true });
-      writeFileSync(r.file, text);
+    try {
+      const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
+      if (r.file === '-') process.stdout.write(text);
+      else {
+        mkdirSync(dirname(r.file), { recursive: true });
+        writeFileSync(r.file, text);
+      }
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      errors.push(
+        `cannot write the ${r.format} report ${r.file}: ${err.code ? `${err.code}${err.path && err.path !== r.file ? ` (${err.path})` : ''}` : err.message.split('\n')[0]}`,
+      );
     }
   }
+  return errors;
 }

@@ -23,6 +23,8 @@ export interface ChainDialect {
   declarations: string[];
   /** iptables-restore wants COMMIT at the end of a table; ebtables-restore does not. */
   commit: boolean;
+  /** Flush the declared chains explicitly (a restore that keeps a declared chain's old rules). */
+  flushDeclared?: boolean;
   /** One rule (after "-A CHAIN ") in the form the save tool prints it. */
   normalise(rule: string): string;
 }
@@ -67,7 +69,7 @@ export function chainChange(d: ChainDialect, role: string, table: SaveTable | nu
   const dropJumps = Array.from({ length: actual.jumps }, () => `-D ${d.hook} ${jumpRule(d)}`);
   const keepJump = actual.jumps === 1 && actual.state?.hook === 'first';
   const payload = wanted
-    ? [`*${d.table}`, ...d.declarations, ...wanted, ...(keepJump ? [] : [...dropJumps, firstJump(d)])]
+    ? [`*${d.table}`, ...d.declarations, ...(d.flushDeclared ? d.declarations.map((x) => `-F ${chainName(x)}`) : []), ...wanted, ...(keepJump ? [] : [...dropJumps, firstJump(d)])]
     : [`*${d.table}`, ...dropJumps, ...d.declarations.map((x) => `-F ${chainName(x)}`), ...d.declarations.map((x) => `-X ${chainName(x)}`)];
   if (d.commit) payload.push('COMMIT');
   const saved = raw(`"$TPRUN_TX/${d.tool}.${d.table}"`);

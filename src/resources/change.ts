@@ -34,7 +34,8 @@ export interface KindValues {
   service: string;
   symlink: string;
   link: GreTunnel | { other: string };
-  'selinux-boolean': 'on' | 'off';
+  /** "on", or "on (off at boot)" when the persistent value differs from the running one. */
+  'selinux-boolean': string;
   'ip-rule': string;
   'ip-route': string;
 }

@@ -11,6 +11,7 @@ import { EXIT } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { LockHolder } from '../apply/tx.ts';
+import { amountText, batchSizes, exceeds, type Amount } from './rollout.ts';
 
 export type Mode = 'check' | 'apply';
 
@@ -26,6 +27,12 @@ export interface FleetRun {
   roles: Role[];
   forks: number;
   acceptNewHostKeys?: boolean;
+  /** Puppet's detailed exit codes: apply exits 2 when it changed something (the default). */
+  detailedExitCodes?: boolean;
+  /** --serial: batch sizes (one batch of every host when absent). */
+  serial?: Amount[];
+  /** --max-fail: failed or unreachable hosts a batch may have before the rollout stops (0 with --serial, else no limit). */
+  maxFail?: Amount;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
@@ -72,9 +79,10 @@ export interface FleetOutcome {
   interrupted?: { notStarted: string[]; unknown: string[] };
 }
 
-export function exitCode(results: readonly HostResult[], mode: Mode): number {
+/** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
+export function exitCode(results: readonly HostResult[], mode: Mode, detailed = true): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
-  const pending = mode === 'check' && results.some((r) => r.status === 'drifted');
+  const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
   return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
 }
 
@@ -88,37 +96,55 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   const phases = new Map<string, Phase>();
   const holder = run.holder ?? defaultHolder();
   const stop = run.interrupt;
-  let next = 0;
-  const worker = async () => {
-    while (next < run.hosts.length && !stop?.stopping) {
-      const host = run.hosts[next++]!;
-      let r: HostResult;
-      try {
-        r = await runHost(host, {
-          mode: run.mode,
-          roles: run.roles,
-          connect,
-          holder,
-          lockTimeout: run.lockTimeout,
-          shouldStop: () => !!stop?.stopping,
-          after: run.after,
-          lastSteps: run.lastSteps,
-          onPhase: (p) => {
-            phases.set(host.name, p);
-            run.observer?.phase?.(host, p);
-          },
-        });
-      } catch (e) {
-        // runHost keeps its errors; this is the last guard so that one host cannot end the run.
-        r = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0, error: { step: 'run', message: (e as Error).message } };
+  const sizes = batchSizes(run.hosts.length, run.serial);
+  const maxFail = run.maxFail ?? (run.serial ? { count: 0 } : undefined);
+  let rolloutStopped: string | undefined;
+  const runBatch = async (batch: Host[], b: number) => {
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < batch.length && !stop?.stopping && !rolloutStopped) {
+        const host = batch[next++]!;
+        let r: HostResult;
+        try {
+          r = await runHost(host, {
+            mode: run.mode,
+            roles: run.roles,
+            connect,
+            holder,
+            lockTimeout: run.lockTimeout,
+            shouldStop: () => !!stop?.stopping,
+            after: run.after,
+            lastSteps: run.lastSteps,
+            onPhase: (p) => {
+              phases.set(host.name, p);
+              run.observer?.phase?.(host, p);
+            },
+          });
+        } catch (e) {
+          // runHost keeps its errors; this is the last guard so that one host cannot end the run.
+          r = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0, error: { step: 'run', message: (e as Error).message } };
+        }
+        if (stop?.abandoned) return;
+        results.set(host.name, r);
+        if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !rolloutStopped) {
+          rolloutStopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
+        }
+        run.observer?.done?.(host, r);
       }
-      if (stop?.abandoned) return;
-      results.set(host.name, r);
-      run.observer?.done?.(host, r);
-    }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, batch.length)) }, worker));
   };
-  const all = Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, run.hosts.length)) }, worker));
-  await (stop ? Promise.race([all, stop.abandon]) : all);
+  const rollout = (async () => {
+    let first = 0;
+    for (const [b, size] of sizes.entries()) {
+      const batch = run.hosts.slice(first, first + size);
+      first += size;
+      await runBatch(batch, b);
+      if (rolloutStopped || stop?.stopping) break;
+    }
+  })();
+  await (stop ? Promise.race([rollout, stop.abandon]) : rollout);
   let interrupted: FleetOutcome['interrupted'];
   if (stop?.stopping) {
     interrupted = { notStarted: [], unknown: [] };
@@ -140,8 +166,15 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     }
     for (const r of results.values()) if (r.outcomeUnknown && !interrupted.unknown.includes(r.host)) interrupted.unknown.push(r.host);
   }
+  // Hosts a stopped rollout never started: reported, in inventory order, as never touched.
+  for (const host of run.hosts) {
+    if (results.has(host.name)) continue;
+    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: rolloutStopped ?? 'not started' }, messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+    results.set(host.name, r);
+    run.observer?.done?.(host, r);
+  }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  let code = exitCode(ordered, run.mode);
+  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? true);
   // An interrupted run never says "all done": the failed bit is set.
   if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
   return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };

@@ -1,6 +1,6 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
-import { parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
+import { ACK, parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
@@ -9,7 +9,8 @@ import type { Role } from '../plan/role.ts';
 import { blockedReason, blockersOf, changesOf, type Check, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
-export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable';
+/** skipped: never started, because a rollout (--serial, --max-fail) stopped before it. */
+export type HostStatus = 'compliant' | 'drifted' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 export type Phase = 'connect' | 'facts' | 'plan' | 'apply' | 'verify' | 'done';
 
 export interface HostResult {
@@ -136,7 +137,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
     let started: ReturnType<typeof parseStart>;
     try {
-      const applied = await conn.run(startScript(holder, body));
+      const applied = await conn.run(startScript(holder, body), { ack: ACK });
       started = parseStart(applied.stdout);
       if (!started.started) return done({ error: { step: 'apply', message: started.startFail ?? `the transaction did not start (exit ${applied.code})`, stderr: applied.stderr.trim() || undefined } });
     } catch (e) {

@@ -1,4 +1,7 @@
-/** Exit codes are Puppet's detailed exit codes; scripts depend on them. */
+/**
+ * Exit codes are Puppet's detailed exit codes; scripts depend on them. 1 only before any host is
+ * contacted; 2 drift found (check) or changes made (apply); 4 a failure; 6 both.
+ */
 export const EXIT = { ok: 0, invalid: 1, changes: 2, failed: 4, changesAndFailed: 6 } as const;
 
 /**

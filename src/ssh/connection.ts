@@ -19,6 +19,11 @@ export interface RunOptions {
   /** Seconds added to ssh.command_timeout (e.g. the time allowed to wait for a lock). */
   extraSeconds?: number;
   maxOutput?: number;
+  /**
+   * Keep the script's stdin open; once stdout contains `after`, send `send` and close it. The
+   * script reads it (`read`) to learn that tprun saw everything it printed up to `after`.
+   */
+  ack?: { after: string; send: string };
 }
 
 /** What the engine needs from a host; tests provide scripted ones. */
@@ -149,10 +154,15 @@ export class SshConnection implements Connection {
       const onLost = (e: HostError) => finish(e);
       this.pending.add(onLost);
       const timer = setTimeout(() => finish(new HostError('run', `remote script timed out after ${seconds} s`, false, true)), seconds * 1000);
+      let acked = false;
       const take = (into: Buffer[]) => (d: Buffer) => {
         size += d.length;
         if (size > cap) return finish(new HostError('output', `output too large: the remote script printed more than ${Math.round(cap / 2 ** 20)} MiB`));
         into.push(d);
+        if (opts.ack && !acked && into === out && Buffer.concat(out.slice(-3)).includes(opts.ack.after)) {
+          acked = true;
+          stream?.end(opts.ack.send);
+        }
       };
       try {
         client.exec(command, (e, ch) => {
@@ -170,7 +180,8 @@ export class SshConnection implements Connection {
               finish(new HostError('output', `output too large: ${(x as Error).message}`));
             }
           });
-          ch.end(script);
+          if (opts.ack) ch.write(script);
+          else ch.end(script);
         });
       } catch (e) {
         finish(new HostError('connection', `cannot start the remote script: ${(e as Error).message}`, false, true));

@@ -1,0 +1,65 @@
+/** The command line → a command, its positionals and its options, or one sentence saying what is wrong. */
+import { parseArgs } from 'node:util';
+import { COMMANDS, OPTIONS, commandSpec, suggest } from './spec.ts';
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface Parsed {
+  command?: string;
+  positionals: string[];
+  values: Values;
+}
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
+
+const config = Object.fromEntries(
+  OPTIONS.map((o) => [o.name, { type: o.arg ? 'string' : 'boolean', multiple: !!o.multiple, ...(o.short ? { short: o.short } : {}) }]),
+) as Parameters<typeof parseArgs>[0] extends infer P ? (P extends { options?: infer O } ? O : never) : never;
+
+/** Throws UsageError with a one-line message. */
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  const { tokens } = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: false, tokens: true });
+  const positionals: string[] = [];
+  const values: Values = {};
+  const options: { name: string; raw: string; value?: string; inline: boolean; index: number }[] = [];
+  for (const t of tokens ?? []) {
+    if (t.kind === 'positional') positionals.push(t.value);
+    else if (t.kind === 'option') options.push({ name: t.name, raw: t.rawName, value: t.value, inline: !!t.inlineValue, index: t.index });
+  }
+  const command = positionals[0];
+  const spec = command === undefined ? undefined : commandSpec(command);
+  if (command !== undefined && !spec) {
+    const near = suggest(
+      command,
+      COMMANDS.map((c) => c.name),
+    );
+    throw new UsageError(`unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  }
+  const allowed = new Set(spec ? [...spec.options, 'version'] : OPTIONS.map((o) => o.name));
+  const where = spec?.name;
+  for (const o of options) {
+    const known = OPTIONS.find((x) => x.name === o.name);
+    if (!known) {
+      const candidates = [...allowed].map((n) => `--${n}`);
+      const near = o.raw.startsWith('--') ? suggest(o.raw, candidates) : undefined;
+      throw new UsageError(`${spec ? `${where}: ` : ''}unknown option ${o.raw}${near ? `; did you mean ${near}?` : ''}`, spec?.name);
+    }
+    if (!allowed.has(o.name)) {
+      const users = COMMANDS.filter((c) => c.options.includes(o.name)).map((c) => c.name);
+      throw new UsageError(`${o.raw} is not an option of ${spec!.name} (it is one of ${users.join(', ')})`, spec?.name);
+    }
+    if (known.arg && (o.value === undefined || (!o.inline && o.value.startsWith('-') && o.value !== '-')))
+      throw new UsageError(`${o.raw} needs a value (${known.arg})`, spec?.name);
+    if (!known.arg && o.value !== undefined) throw new UsageError(`${o.raw} takes no value`, spec?.name);
+    if (known.multiple) values[o.name] = [...((values[o.name] as string[] | undefined) ?? []), o.value!];
+    else values[o.name] = known.arg ? o.value : true;
+  }
+  return { command, positionals: positionals.slice(1), values };
+}

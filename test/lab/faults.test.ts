@@ -1,0 +1,394 @@
+/**
+ * Faults on the namespace lab (issue #11): signals, a cut link, command_timeout, two applies at
+ * once, full disks, a running squid with a broken squid.conf, a host printing huge output, a
+ * stale lock. For each: snapshots of the host before and after; the host ends entirely on its old
+ * configuration or entirely on its new one; whenever `check` then says compliant, a request from
+ * the lab client through h1 reaches the origin with the client's address; the next apply converges.
+ *
+ * Two configurations: A (the lab's defaults) and B (routing table 101, squid's tproxy port 3130):
+ * going A→B touches policy routing, both families' TPROXY rules, boot files and squid.conf (with
+ * a reconfigure), like the half-applied hosts of the issue.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as lab from './lab.ts';
+
+const skip = lab.preflight();
+const t = skip ? test.skip : test;
+if (skip) console.log(`lab fault tests skipped: ${skip}`);
+
+const N = 6;
+const ALL = Array.from({ length: N }, (_, k) => k + 1);
+type Version = 'A' | 'B';
+
+/** An inventory of some hosts on configuration A or B. */
+function inv(name: string, v: Version, hosts: number[], extra: Record<number, string> = {}): string {
+  const path = lab.writeInventory(name, { routers: hosts, extra });
+  if (v === 'A') return path;
+  const text = readFileSync(path, 'utf8')
+    .replace(/^( {4}ports: \[80\]\n)/m, '$1    table: 101\n')
+    .replace(/^( {2}squid:\n)/m, '$1    tproxy_port: 3130\n');
+  writeFileSync(path, text);
+  return path;
+}
+
+const bin = fileURLToPath(new URL('../../bin/tprun.js', import.meta.url));
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+const all = (r: Run) => r.out + r.err;
+
+/** tprun in the controller namespace, in the background: signals can be sent to it. */
+function tprunAsync(args: string[]) {
+  const child = spawn('ip', ['netns', 'exec', lab.CTL, process.execPath, bin, ...args], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<Run>((resolve) => child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : -1), out, err })));
+  return { child, done, output: () => out + err };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Until no transaction runner lives on host i (they go on alone after tprun stops waiting). */
+async function txSettled(i: number): Promise<void> {
+  for (let k = 0; k < 120; k++) {
+    const r = lab.onHost(i, 'for f in /var/lib/tprun/tx/*/pid; do [ -s "$f" ] || continue; read p s < "$f"; kill -0 "$p" 2>/dev/null && echo running; done; true');
+    if (!r.out.includes('running')) return;
+    await sleep(500);
+  }
+  throw new Error(`a transaction on h${i} did not end within a minute`);
+}
+
+/** A request from the client through h1: the origin must see the client's own address. */
+function proveInterception(): void {
+  let r = lab.clientGet(4);
+  // A pooled squid→origin connection whose FIN was routed away while tprun's rules were being
+  // changed is reset on reuse (502 ERR_READ_ERROR 104); a client's retry gets a fresh one.
+  if (r.status === 502 && /ERR_READ_ERROR/.test(r.raw)) r = lab.clientGet(4);
+  assert.is(r.status, 200, r.raw);
+  assert.is(r.body.trim(), `origin saw ${lab.CLIENT4}`, 'the origin must see the client address');
+}
+
+/**
+ * Host i after a fault: entirely old (snapshot unchanged) or entirely new (a converging apply of
+ * `target` changes nothing). Returns which; afterwards the host is on `target`, verified.
+ */
+function oldOrNew(i: number, before: string, target: string): 'old' | 'new' {
+  const after = lab.snapshot(i);
+  const c = lab.tprunInCtl(['check', target, '--limit', `h${i}`]);
+  if (c.code === 0 && i === 1) proveInterception();
+  const a = lab.tprunInCtl(['apply', target, '--limit', `h${i}`]);
+  assert.is(a.code, 0, `the next apply converges h${i}:\n${all(a)}`);
+  const converged = lab.snapshot(i);
+  if (after === before) return 'old';
+  assert.is(after, converged, `h${i} is neither on its old configuration nor on its new one`);
+  assert.is(c.code, 0, `h${i} was on its new configuration, so check must say compliant:\n${all(c)}`);
+  return 'new';
+}
+
+/** The fault matrix, written to docs/faults-matrix.md by the last test (and printed). */
+const matrix: string[] = [];
+const row = (fault: string, hosts: string, outcome: string) => matrix.push(`| ${fault} | ${hosts} | ${outcome} | yes |`);
+
+let A = '';
+let B = '';
+test.before(() => {
+  if (skip) return;
+  lab.up({ hosts: N, proof: true });
+  A = inv('A', 'A', ALL);
+  B = inv('B', 'B', ALL);
+  const r = lab.tprunInCtl(['apply', A]);
+  if (r.code !== 0) throw new Error(all(r));
+});
+test.after(() => {
+  if (skip) return;
+  lab.down();
+});
+
+/** Whether host i is on configuration B. */
+const onB = (i: number) => lab.onHost(i, 'grep -c 3130 /etc/squid/squid.conf').out.trim() !== '0';
+
+/** Until the output of a background run shows a finished host. */
+async function firstHostDone(output: () => string): Promise<void> {
+  for (let k = 0; k < 600 && !/^h\d+: /m.test(output()); k++) await sleep(100);
+}
+
+const POINTS: [NodeJS.Signals, string, (run: ReturnType<typeof tprunAsync>) => Promise<void>][] = [
+  ['SIGINT', "while h1's transaction is under way", () => waitJournal(1)],
+  ['SIGINT', 'once the first host has finished', (run) => firstHostDone(run.output)],
+  ['SIGTERM', "while h2's transaction is under way", () => waitJournal(2)],
+];
+
+for (const [signal, when, wait] of POINTS) {
+  t(`${signal} ${when} (apply of ${N} hosts, --forks 2): no new host starts, those under way end old or new, recap and report written, exit 4`, async () => {
+    for (const i of ALL) slow(i, 1.5);
+    try {
+      const to = onB(1) ? A : B;
+      const before = ALL.map((i) => lab.snapshot(i));
+      const report = `${lab.STATE}/sig.json`;
+      writeFileSync(report, '');
+      const run = tprunAsync(['apply', to, '--forks', '2', '--report', `json:${report}`]);
+      await wait(run);
+      run.child.kill(signal);
+      const r = await run.done;
+      assert.is(r.code, 4, all(r));
+      assert.match(all(r), new RegExp(`tprun: ${signal}: starting no new host`));
+      assert.match(r.out, /6 hosts: /);
+      assert.match(r.out, /tprun was interrupted\./);
+      assert.match(r.out, /not started \(unchanged\): /);
+      assert.not.match(all(r), /\n\s+at /);
+      const json = JSON.parse(readFileSync(report, 'utf8'));
+      assert.is(json.hosts.length, N);
+      const outcomes: string[] = [];
+      for (const i of ALL) {
+        await txSettled(i);
+        outcomes.push(`h${i} ${oldOrNew(i, before[i - 1]!, to)}`);
+      }
+      row(`${signal} ${when} (forks 2)`, `${N}`, `${outcomes.join(', ')}; exit 4, recap + JSON report`);
+    } finally {
+      for (const i of ALL) unslow(i);
+    }
+  });
+}
+
+t('two signals: the second stops waiting and names the hosts whose outcome is unknown; their transactions end on the hosts', async () => {
+  // h2 is made slow (ip6tables-restore sleeps 6 s) so its transaction is surely under way.
+  slow(2, 6);
+  try {
+    const to = onB(2) ? inv('two', 'A', [2, 3]) : inv('two', 'B', [2, 3]);
+    const before = [2, 3].map((i) => lab.snapshot(i));
+    const run = tprunAsync(['apply', to, '--forks', '2']);
+    await waitJournal(2);
+    run.child.kill('SIGINT');
+    await sleep(300);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.is(r.code, 4, all(r));
+    assert.match(r.err, /SIGINT again: no longer waiting/);
+    assert.match(r.out, /outcome unknown \(the transaction completes or rolls back on the host; the next run reports it\): .*h2/);
+    await txSettled(2);
+    const next = lab.tprunInCtl(['check', to, '--limit', 'h2']);
+    assert.match(next.out, /note: the earlier transaction .* ended on the host: committed/);
+    const outcomes = [2, 3].map((i, k) => `h${i} ${oldOrNew(i, before[k]!, to)}`);
+    row('SIGINT twice (second: stop waiting)', '2', `${outcomes.join(', ')}; h2 reported "outcome unknown", its transaction committed on the host; the next check reported it`);
+  } finally {
+    unslow(2);
+  }
+});
+
+/** Host i's ip6tables-restore (found first in PATH, in its own mount namespace) sleeps first. */
+function slow(i: number, seconds: number): void {
+  const r = lab.onHost(i, `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nsleep ${seconds}\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`);
+  assert.is(r.code, 0, r.out);
+}
+function unslow(i: number): void {
+  lab.onHost(i, 'mountpoint -q /usr/local/bin && umount /usr/local/bin; true');
+}
+
+/** Until host i's newest transaction has started its steps. */
+async function waitJournal(i: number): Promise<void> {
+  for (let k = 0; k < 200; k++) {
+    if (lab.onHost(i, 'grep -q "^@@tprun-step " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" 2>/dev/null && ! grep -q "^@@tprun-end " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" && echo yes').out.includes('yes')) return;
+    await sleep(100);
+  }
+  throw new Error(`no transaction under way on h${i}`);
+}
+
+const flip = (i: number, name: string, extra: Record<number, string> = {}) => (onB(i) ? inv(name, 'A', [i], extra) : inv(name, 'B', [i], extra));
+
+t('link cut on the controller side mid-apply: that host "outcome unknown" (no stack, no escape), the others finish; its transaction commits alone; the next run reports it', async () => {
+  slow(3, 4);
+  try {
+    const to = flip(3, 'cut', {});
+    const toBoth = to.replace(/cut\.yml$/, 'cut2.yml');
+    writeFileSync(toBoth, readFileSync(to, 'utf8').replace(/^( {2}h3: .*)$/m, `$1\n  h4: { address: ${lab.hostAddr(4)} }`));
+    const before = lab.snapshot(3);
+    const run = tprunAsync(['apply', toBoth]);
+    await waitJournal(3);
+    lab.nsExec(lab.CTL, `iptables -I OUTPUT -d ${lab.hostAddr(3)} -j DROP && iptables -I INPUT -s ${lab.hostAddr(3)} -j DROP`);
+    const r = await run.done;
+    lab.nsExec(lab.CTL, `iptables -D OUTPUT -d ${lab.hostAddr(3)} -j DROP; iptables -D INPUT -s ${lab.hostAddr(3)} -j DROP`, true);
+    assert.is(r.code, 4, all(r));
+    assert.match(r.out, /^h3: FAILED at apply: outcome unknown: the transaction continues on the host/m);
+    assert.match(r.out, /^h4: (changed|compliant)/m);
+    assert.match(r.out, /2 hosts: /);
+    assert.not.match(all(r), /\n\s+at /);
+    await txSettled(3);
+    const next = lab.tprunInCtl(['check', to]);
+    assert.match(next.out, /note: the earlier transaction .* ended on the host: committed/);
+    const o = oldOrNew(3, before, to);
+    assert.is(o, 'new');
+    row('link cut (controller side, DROP both ways) mid-apply', '2', 'h3 "outcome unknown" after the keepalive gave up, transaction committed on the host, reported by the next check; h4 changed');
+  } finally {
+    unslow(3);
+  }
+});
+
+t('command_timeout hit mid-apply: "outcome unknown", the transaction ends on the host; never "rolled back … 0 steps undone"', async () => {
+  slow(4, 8);
+  try {
+    const to = flip(4, 'timeout', { 4: 'ssh: { command_timeout: 5 }' });
+    const before = lab.snapshot(4);
+    const r = lab.tprunInCtl(['apply', to]);
+    assert.is(r.code, 4, all(r));
+    assert.match(r.out, /h4: FAILED at apply: outcome unknown: the transaction continues on the host \(remote script timed out after 5 s\)/);
+    assert.not.match(all(r), /rolled back/);
+    await txSettled(4);
+    const o = oldOrNew(4, before, to);
+    row('command_timeout (5 s) during a slow apply', '1', `h4 "outcome unknown"; transaction ended on the host: ${o}`);
+  } finally {
+    unslow(4);
+  }
+});
+
+t('killing the remote sshd session mid-apply: "outcome unknown", the transaction goes on and commits', async () => {
+  slow(5, 4);
+  try {
+    const to = flip(5, 'killsshd');
+    const before = lab.snapshot(5);
+    const run = tprunAsync(['apply', to]);
+    await waitJournal(5);
+    // The session's sshd is the lock's "conn" holder.
+    const k = lab.onHost(5, 'read -r _ p _ <<EOF\n$(grep ^conn /var/lib/tprun/lock)\nEOF\nkill -TERM "$p"');
+    assert.is(k.code === 0 || k.code === 255, true, k.out);
+    const r = await run.done;
+    assert.is(r.code, 4, all(r));
+    assert.match(r.out, /h5: FAILED at apply: outcome unknown/);
+    assert.not.match(all(r), /rolled back/);
+    await txSettled(5);
+    assert.is(oldOrNew(5, before, to), 'new');
+    row('remote sshd session killed mid-apply', '1', 'h5 "outcome unknown"; transaction committed on the host');
+  } finally {
+    unslow(5);
+  }
+});
+
+t('two applies at once on the same hosts: each host is applied by one run at a time, the other fails at once naming the holder (or waits with --lock-timeout); no duplicate rules', async () => {
+  const hosts = [2, 3, 4, 5, 6];
+  for (const i of hosts) slow(i, 2);
+  try {
+    const b = onB(2);
+    const x = inv('x', b ? 'A' : 'B', hosts);
+    const y = inv('y', b ? 'A' : 'B', hosts);
+    const r1 = tprunAsync(['apply', x]);
+    await waitJournal(2);
+    const r2 = lab.tprunInCtl(['apply', y]);
+    const a = await r1.done;
+    assert.is(a.code, 0, all(a));
+    assert.is(r2.code, 4, all(r2));
+    assert.match(r2.out, /FAILED at lock: the host is locked by another apply \(run=\S+ user=\S+ controller=\S+ since=\S+\); nothing was done/);
+    // Waiting works too: a third run waits for a fourth's lock, then finds nothing to do.
+    const back = inv('back', b ? 'B' : 'A', hosts);
+    const r3 = tprunAsync(['apply', back]);
+    await waitJournal(2);
+    const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
+    const c = await r3.done;
+    assert.is(c.code, 0, all(c));
+    assert.is(r4.code, 0, all(r4));
+    assert.match(r4.out, /5 hosts: 5 compliant/);
+    for (const i of hosts) {
+      const rules = lab.onHost(i, 'ip -4 rule; ip -6 rule').out;
+      assert.is((rules.match(/fwmark 0x1\/0x1/g) ?? []).length, 2, `one fwmark rule per family on h${i}:\n${rules}`);
+    }
+    row('two applies at once (second without, then with --lock-timeout)', '5', 'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family');
+  } finally {
+    for (const i of hosts) unslow(i);
+  }
+});
+
+t('/tmp full on the host: nothing of the transaction is in /tmp; the apply goes through, check compliant, interception proven', () => {
+  // The lab's own sshd config and keys live under the lab's state dir in /tmp: they are bound back.
+  const r0 = lab.onHost(1, `mkdir -p /run/lab-state && mount --bind ${lab.STATE} /run/lab-state && mount -t tmpfs -o size=64k none /tmp && mkdir -p ${lab.STATE} && mount --bind /run/lab-state ${lab.STATE} && (dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true); df -k /tmp | tail -n 1`);
+  assert.match(r0.out, /\s0\s+100%/, r0.out);
+  try {
+    const to = flip(1, 'tmpfull');
+    const before = lab.snapshot(1);
+    const r = lab.tprunInCtl(['apply', to]);
+    assert.is(r.code, 0, all(r));
+    assert.is(oldOrNew(1, before, to), 'new');
+    row('/tmp full on the host', '1 (h1)', 'applied (new); check compliant; client → origin saw the client address');
+  } finally {
+    lab.onHost(1, `umount ${lab.STATE}; umount -l /tmp; umount /run/lab-state; true`);
+  }
+});
+
+t('/etc full on the host (/etc/tprun on a full file system): found before anything changes; the host stays old', () => {
+  lab.onHost(6, 'mkdir -p /run/etc-tprun && cp -a /etc/tprun/. /run/etc-tprun/ && mount -t tmpfs -o size=256k none /etc/tprun && cp -a /run/etc-tprun/. /etc/tprun/ && (dd if=/dev/zero of=/etc/tprun/.fill bs=4k 2>/dev/null; true)');
+  try {
+    const to = flip(6, 'etcfull');
+    const before = lab.snapshot(6);
+    const r = lab.tprunInCtl(['apply', to]);
+    assert.is(r.code, 4, all(r));
+    assert.match(r.out, /h6: FAILED at preflight: not enough free space for \/etc\/tprun(\/boot\.d)?: \d+ KiB free, \d+ KiB needed; nothing was changed/);
+    assert.is(lab.snapshot(6), before, 'nothing changed on h6');
+    row('/etc full (/etc/tprun: 0 bytes free)', '1', 'FAILED at preflight, "nothing was changed"; snapshot identical');
+  } finally {
+    lab.onHost(6, 'umount /etc/tprun; true');
+  }
+});
+
+t('a running squid with a hand-broken squid.conf: check says squid runs an older squid.conf (not "stopped"); apply replaces the file and reconfigures the same squid (never killed); compliant and intercepting', () => {
+  const pid = lab.onHost(1, 'cat /run/squid.pid').out.trim();
+  lab.onHost(1, 'echo "bogus_directive_xyz on" >> /etc/squid/squid.conf');
+  const to = onB(1) ? inv('brokenconf', 'B', [1]) : inv('brokenconf', 'A', [1]);
+  const c = lab.tprunInCtl(['check', to]);
+  assert.is(c.code, 2, all(c));
+  assert.match(c.out, /~ file \/etc\/squid\/squid.conf/);
+  assert.match(c.out, /~ service squid running: running an older squid.conf → running/);
+  assert.not.match(c.out, /stopped → running/);
+  const a = lab.tprunInCtl(['apply', to]);
+  assert.is(a.code, 0, all(a));
+  assert.is(lab.onHost(1, 'cat /run/squid.pid').out.trim(), pid, 'the same squid process, reconfigured, not killed');
+  assert.is(lab.tprunInCtl(['check', to]).code, 0);
+  proveInterception();
+  row('running squid, hand-broken squid.conf', '1 (h1)', 'check: drift "running an older squid.conf"; apply: file replaced, same squid pid reconfigured; compliant; interception proven');
+});
+
+t('a host printing ~600 MB: that host fails "output too large", the others finish, the run ends with a recap', () => {
+  lab.onHost(2, `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nyes "6.1.0-huge-output-line" | head -c 600000000\\n' > /usr/local/bin/uname; chmod +x /usr/local/bin/uname`);
+  try {
+    const before = lab.snapshot(3);
+    const to = onB(3) ? inv('huge', 'B', [2, 3]) : inv('huge', 'A', [2, 3]);
+    const r = lab.tprunInCtl(['check', to]);
+    assert.is(r.code, 4, all(r));
+    assert.match(r.out, /^h2: FAILED at output: output too large: the remote script printed more than 32 MiB/m);
+    assert.match(r.out, /^h3: compliant/m);
+    assert.match(r.out, /2 hosts: 1 compliant/);
+    assert.not.match(all(r), /RangeError|\n\s+at /);
+    assert.is(lab.snapshot(3), before);
+    row('host printing ~600 MB (facts)', '2', 'h2 FAILED "output too large" (cap 32 MiB); h3 compliant; recap printed');
+  } finally {
+    unslow(2);
+  }
+});
+
+t('a stale lock (holder dead mid-transaction) is cleared with a message; the cut-short transaction is reported', () => {
+  const stale = [
+    'mkdir -p /var/lib/tprun/tx/dead-run',
+    "printf 'run dead-run\\nuser alice\\ncontroller ctl9\\nsince 2026-01-01T00:00:00Z\\nconn 999999 1\\ntx 999998 1\\n' > /var/lib/tprun/lock",
+    "printf '@@tprun-step 0\\n@@tprun-ok 0\\n@@tprun-step 1\\n' > /var/lib/tprun/tx/dead-run/journal",
+    'echo "999998 1" > /var/lib/tprun/tx/dead-run/pid; echo dead-run > /var/lib/tprun/last',
+  ].join('; ');
+  lab.onHost(2, stale);
+  const to = onB(2) ? inv('stale', 'B', [2]) : inv('stale', 'A', [2]);
+  const r = lab.tprunInCtl(['apply', to]);
+  assert.is(r.code, 0, all(r));
+  assert.match(r.out, /note: a stale lock was cleared: run=dead-run user=alice controller=ctl9 since=2026-01-01T00:00:00Z: its holder is gone before its transaction ended/);
+  assert.match(r.out, /note: the earlier transaction dead-run .*was cut short on the host \(its runner died after step 1, no rollback ran\)/);
+  row('stale lock (holder and runner dead)', '1', 'lock cleared with a message; the cut-short transaction reported; apply went ahead');
+});
+
+t('fault matrix', () => {
+  const text = ['| fault | hosts | outcome | nothing lost |', '|---|---|---|---|', ...matrix].join('\n');
+  console.log('\n' + text);
+  writeFileSync(`${lab.STATE}/fault-matrix.md`, text + '\n');
+});
+
+test.run();

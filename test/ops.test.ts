@@ -1,0 +1,161 @@
+/** Exit codes and output of check/apply over scripted fleets (issue #16, item 1). */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCommand, type CommandOptions } from '../src/cli/run.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { colorFor, painter } from '../src/report/color.ts';
+import { resultLine } from '../src/report/human.ts';
+import type { Mode } from '../src/run/fleet.ts';
+import { batchSizes, parseAmount, parseSerial } from '../src/run/rollout.ts';
+import { ROLES } from '../roles/registry.ts';
+import { assertValidJson, parseJunit } from './report-check.ts';
+import { capture, hostsNamed, scriptedFleet, type Behaviour } from './scripted.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-ops-'));
+const base: CommandOptions = { forks: 5, reports: [], diff: false, verbose: false, quiet: false, acceptNewHostKeys: false };
+
+async function run(mode: Mode, plan: Record<string, Behaviour>, opts: Partial<CommandOptions> = {}, delays: Record<string, number> = {}) {
+  const hosts: Host[] = hostsNamed(...Object.keys(plan));
+  const fleet = scriptedFleet(plan, delays);
+  const out = capture();
+  const err = capture();
+  const code = await runCommand({
+    mode,
+    inventory: { path: 'inv.yml', sha256: '0'.repeat(64), hosts, peers: [] },
+    hosts,
+    roles: [...ROLES],
+    options: { ...base, ...opts },
+    connect: fleet.connect,
+    out,
+    err,
+  });
+  return { code, out: out.text(), err: err.text(), fleet };
+}
+
+test('apply exits 2 when it changed something, 0 when nothing changed, 0 with --no-detailed-exitcodes', async () => {
+  assert.is((await run('apply', { a: 'drifted', b: 'compliant' })).code, 2);
+  assert.is((await run('apply', { a: 'compliant', b: 'compliant' })).code, 0);
+  assert.is((await run('apply', { a: 'drifted' }, { detailedExitCodes: false })).code, 0);
+  assert.is((await run('apply', { a: 'drifted', b: 'broken' })).code, 6);
+  assert.is((await run('apply', { a: 'broken' }, { detailedExitCodes: false })).code, 4);
+  assert.is((await run('check', { a: 'drifted', b: 'down' })).code, 6);
+});
+
+test('a report that cannot be written: one line, the other reports still written, exit 4 bit added, never 1', async () => {
+  const blocker = join(tmp, 'file');
+  writeFileSync(blocker, '');
+  const good = join(tmp, 'good.json');
+  const r = await run(
+    'apply',
+    { a: 'drifted' },
+    {
+      reports: [
+        { format: 'json', file: join(blocker, 'r.json') },
+        { format: 'junit', file: good.replace('.json', '.xml') },
+      ],
+    },
+  );
+  assert.is(r.code, 6);
+  const lines = r.err.trim().split('\n');
+  assert.is(lines.length, 1, r.err);
+  assert.match(lines[0]!, /^tprun: cannot write the json report \S+r\.json: (ENOTDIR|EEXIST)/);
+  assert.not.match(r.err, /\n\s+at /);
+});
+
+test('-q: no per-host lines, but each failed host is named with the reason', async () => {
+  const r = await run('apply', { a: 'compliant', b: 'broken', c: 'down', d: 'drifted' }, { quiet: true });
+  assert.is(r.code, 6);
+  assert.not.match(r.out, /^a: /m);
+  assert.not.match(r.out, /^d: /m);
+  assert.match(r.out, /^b: FAILED at .*rolled back/m);
+  assert.not.match(r.out, /\+ file \/etc\/squid/, 'the plan is not repeated');
+  assert.match(r.out, /\| boom: no such table/);
+  assert.match(r.out, /^c: UNREACHABLE: cannot connect to \S+: ECONNREFUSED/m);
+  assert.match(r.out, /4 hosts: 1 compliant, 1 changed, 0 drifted, 1 failed, 1 unreachable/);
+});
+
+test('plain lines come in inventory order, whatever order the hosts finish in', async () => {
+  const r = await run('check', { h1: 'drifted', h2: 'compliant', h3: 'compliant' }, { forks: 3 }, { h1: 120, h2: 60, h3: 0 });
+  const names = r.out
+    .split('\n')
+    .filter((l) => /^h\d: /.test(l))
+    .map((l) => l.slice(0, 2));
+  assert.equal(names, ['h1', 'h2', 'h3']);
+});
+
+test('colours say the truth: drifted and changed are yellow, failed red, compliant green; none off a terminal or with NO_COLOR', async () => {
+  const r = (status: 'drifted' | 'changed' | 'failed' | 'compliant') =>
+    resultLine({ host: 'h', status, messages: [], notes: [], roundTrips: 1, durationMs: 0 }, { paint: painter(true) });
+  assert.match(r('drifted'), /\x1b\[33mdrifted/);
+  assert.match(r('changed'), /\x1b\[33mchanged/);
+  assert.match(r('failed'), /\x1b\[31mFAILED/);
+  assert.match(r('compliant'), /\x1b\[32mcompliant/);
+  const tty = capture(true);
+  assert.ok(colorFor(tty, false, {}));
+  assert.not.ok(colorFor(tty, true, {}), '--no-color');
+  assert.not.ok(colorFor(tty, false, { NO_COLOR: '1' }), 'NO_COLOR');
+  assert.not.ok(colorFor(capture(false), false, {}), 'not a terminal');
+  // A run's output to a pipe has no escape codes.
+  assert.not.match((await run('check', { a: 'drifted' })).out, /\x1b\[/);
+});
+
+test('--serial: batch sizes (a canary, then percentages of the fleet, the last size repeating)', () => {
+  assert.equal(batchSizes(20, parseSerial('1,10%,100%')), [1, 2, 17]);
+  assert.equal(batchSizes(7, parseSerial('2')), [2, 2, 2, 1]);
+  assert.equal(batchSizes(3, parseSerial('50%')), [1, 1, 1]);
+  assert.equal(batchSizes(4, undefined), [4]);
+  assert.is(parseSerial('0'), undefined);
+  assert.is(parseSerial('1,x'), undefined);
+  assert.is(parseAmount('101%'), undefined);
+});
+
+test('a broken canary stops the rollout: no further batch starts, the recap names the hosts never touched', async () => {
+  const reports = [
+    { format: 'json' as const, file: join(tmp, 'canary.json') },
+    { format: 'junit' as const, file: join(tmp, 'canary.xml') },
+  ];
+  const r = await run('apply', { c1: 'broken', c2: 'drifted', c3: 'drifted', c4: 'drifted' }, { serial: parseSerial('1,100%'), reports });
+  assert.equal(r.fleet.contacted, ['c1']);
+  assert.equal(r.fleet.changed, ['c1']);
+  assert.is(r.code, 4);
+  assert.match(r.out, /^c1: FAILED/m);
+  assert.match(r.out, /^c2: never touched/m);
+  assert.match(r.out, /rollout stopped: batch 1 of 2 had 1 of 1 host failed, more than --max-fail 0; never touched: c2, c3, c4/);
+  assert.match(r.out, /4 hosts: 0 compliant, 0 changed, 0 drifted, 1 failed, 0 unreachable, 3 never touched/);
+  const json = assertValidJson(readFileSync(reports[0]!.file, 'utf8'));
+  assert.equal(
+    json.hosts.map((h: { status: string }) => h.status),
+    ['failed', 'skipped', 'skipped', 'skipped'],
+  );
+  assert.is(json.summary.skipped, 3);
+  assert.equal(
+    parseJunit(readFileSync(reports[1]!.file, 'utf8')).suites.map((x) => x['@_skipped']),
+    ['0', '1', '1', '1'],
+  );
+});
+
+test('--max-fail lets a batch absorb failures up to the limit; a healthy canary lets the rollout go on', async () => {
+  const ok = await run(
+    'apply',
+    { c1: 'drifted', c2: 'broken', c3: 'drifted', c4: 'drifted' },
+    { serial: parseSerial('1,1'), maxFail: parseAmount('50%'), forks: 1 },
+  );
+  // c2's batch (of 1) failed 100% > 50%: c3 and c4 never start.
+  assert.equal(ok.fleet.contacted, ['c1', 'c2']);
+  const wide = await run(
+    'apply',
+    { c1: 'drifted', c2: 'broken', c3: 'drifted', c4: 'drifted' },
+    { serial: parseSerial('1,100%'), maxFail: parseAmount('1'), forks: 1 },
+  );
+  assert.equal(wide.fleet.contacted, ['c1', 'c2', 'c3', 'c4']);
+  assert.is(wide.code, 6);
+  // Without --serial there is no limit unless one is given.
+  assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1 })).fleet.contacted, ['c1', 'c2']);
+  assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1, maxFail: parseAmount('0') })).fleet.contacted, ['c1']);
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();

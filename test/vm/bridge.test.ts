@@ -1,0 +1,143 @@
+/**
+ * A bridge host for real (QEMU VM, Debian 12's kernel with its ebtables broute table): tprun
+ * configures it from the inventory alone, a client's requests are intercepted over IPv4 and
+ * IPv6 on their way through the bridge, bypassed clients pass untouched, drift in the broute
+ * chain is found and repaired, and after a reboot it is still compliant and intercepting.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as topo from './topology.ts';
+import * as vm from './vmlab.ts';
+import { skipReason, timed } from './skip.ts';
+
+const skip = skipReason();
+const t = skip ? test.skip : test;
+if (skip) console.log(`VM bridge tests skipped: ${skip}`);
+
+let lab: topo.Lab;
+let br1: vm.Vm;
+const out = (r: { out: string; err: string }) => r.out + r.err;
+const tprun = (...args: string[]) => vm.tprunInCtl(args);
+const url = (f: 4 | 6) => (f === 4 ? `http://${topo.ORIGIN4}/` : `http://[${topo.ORIGIN6}]/`);
+
+/** Counters of the broute chain, rule text → packets. */
+function counters(): Map<string, number> {
+  const r = vm.onVm(br1, 'ebtables-legacy -t broute -L TPRUN_BROUTING --Lc');
+  assert.is(r.code, 0, out(r));
+  const m = new Map<string, number>();
+  for (const line of r.out.split('\n')) {
+    const c = /^(.*?) *, pcnt = (\d+)/.exec(line);
+    if (c) m.set(c[1]!.trim(), Number(c[2]));
+  }
+  return m;
+}
+const sum = (m: Map<string, number>, re: RegExp) => [...m].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0);
+
+function intercepted(f: 4 | 6): void {
+  const r = vm.get(topo.CLIENT, url(f));
+  assert.is(r.status, 200, r.raw);
+  assert.is(r.body.trim(), `origin saw ${f === 4 ? topo.CLIENT4 : topo.CLIENT6}`, 'the origin must see the client\'s own address');
+  assert.match(r.via ?? '', /\bbr1 \(squid\/\d/, `squid's Via header expected: ${r.raw}`);
+}
+
+test.before(async () => {
+  if (skip) return;
+  const s = await timed(() => topo.bring('bridge'));
+  lab = s.value;
+  br1 = lab.vms[0]!;
+  console.log(`  bridge VM lab up in ${s.seconds.toFixed(1)} s (restore + identity ${br1.restoreSeconds.toFixed(1)} s)`);
+});
+test.after(() => {
+  if (!skip) vm.down();
+});
+
+t('before tprun: the bridge only bridges (no squid in the path), and kernel-check passes through ebtables-legacy', () => {
+  const r = vm.get(topo.CLIENT, url(4));
+  assert.is(r.status, 200, r.raw);
+  assert.is(r.body.trim(), `origin saw ${topo.CLIENT4}`);
+  assert.is(r.via, undefined);
+  const eb = vm.onVm(br1, 'ebtables --version; ebtables -t broute -L 2>&1; ebtables-legacy -t broute -L');
+  assert.match(eb.out, /nf_tables/, 'Debian 12 defaults to ebtables-nft');
+  const c = tprun('check', lab.inventory, '--roles', 'kernel-check', '--report', 'json:-');
+  assert.is(c.code, 0, `kernel-check must pass on Debian 12's kernel: ${out(c)}`);
+  const found = Object.fromEntries(JSON.parse(c.out).hosts[0].resources.map((r: { id: string; actual: string }) => [r.id, r.actual]));
+  assert.is(found['require ebtables broute table'], 'broute table usable through ebtables-legacy (the default ebtables has none)');
+  assert.match(found['require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY'], /=m \(\/boot\/config-6\.1\./);
+});
+
+t('without ebtables-legacy, kernel-check blocks the bridge and names ebtables-nft, not the kernel', () => {
+  assert.is(vm.onVm(br1, 'mv /usr/sbin/ebtables-legacy /usr/sbin/ebtables-legacy.off').code, 0);
+  try {
+    const c = tprun('check', lab.inventory);
+    assert.is(c.code, 4, out(c));
+    assert.match(out(c), /ebtables-nft 1\.8\.9 has no broute table .*install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
+    assert.not.match(out(c), /the kernel has no ebtables broute table/);
+  } finally {
+    vm.onVm(br1, 'mv /usr/sbin/ebtables-legacy.off /usr/sbin/ebtables-legacy');
+  }
+});
+
+t('apply from the controller configures the bridge from the inventory alone', () => {
+  const r = tprun('apply', lab.inventory);
+  assert.is(r.code, 0, out(r));
+  assert.match(r.out, /^br1: changed/m);
+});
+
+t('IPv4 and IPv6 through the bridge are intercepted: the origin sees the client, squid logs ORIGINAL_DST, the broute DROP counters move', () => {
+  const before = counters();
+  intercepted(4);
+  intercepted(6);
+  const after = counters();
+  for (const re of [/-p IPv4 -i eth1 .*--ip-dport 80/, /-p IPv4 -i eth2 .*--ip-sport 80/, /-p IPv6 -i eth1 .*--ip6-dport 80/, /-p IPv6 -i eth2 .*--ip6-sport 80/]) {
+    assert.ok(sum(after, re) > sum(before, re), `broute rule ${re} did not count: ${JSON.stringify([...after])}`);
+  }
+  const log = vm.onVm(br1, 'cat /var/log/squid/access.log').out;
+  assert.match(log, /198\.51\.100\.2 TCP_MISS\/200 .* ORIGINAL_DST\/203\.0\.113\.2/);
+  assert.match(log, /2001:db8:c::2 TCP_MISS\/200 .* ORIGINAL_DST\/2001:db8:5::2/);
+});
+
+t('bypassed clients pass untouched in both directions (no DROP counter moves, no squid)', () => {
+  for (const [f, from] of [[4, topo.BYPASS4], [6, topo.BYPASS6]] as const) {
+    const before = counters();
+    const r = vm.get(topo.CLIENT, url(f), { from });
+    assert.is(r.status, 200, r.raw);
+    assert.is(r.body.trim(), `origin saw ${from}`);
+    assert.is(r.via, undefined, `a bypassed client must not go through squid: ${r.raw}`);
+    const after = counters();
+    assert.ok(sum(after, /ACCEPT/) > sum(before, /ACCEPT/), 'the bypass rule must count');
+    assert.is(sum(after, /DROP/), sum(before, /DROP/), `no DROP rule may count for a bypassed client (IPv${f}): before ${JSON.stringify([...before])} after ${JSON.stringify([...after])}`);
+  }
+});
+
+t('check is then compliant (exit 0)', () => {
+  const c = tprun('check', lab.inventory);
+  assert.is(c.code, 0, out(c));
+  assert.match(c.out, /^br1: compliant/m);
+});
+
+t('drift in the broute chain is found (exit 2) and repaired by apply', () => {
+  const d = vm.onVm(br1, 'ebtables-legacy -t broute -D TPRUN_BROUTING -p IPv4 -i eth1 --ip-proto tcp --ip-dport 80 -j redirect --redirect-target DROP');
+  assert.is(d.code, 0, out(d));
+  const c = tprun('check', lab.inventory, '--diff');
+  assert.is(c.code, 2, out(c));
+  assert.match(out(c), /ebtables broute TPRUN_BROUTING/);
+  const a = tprun('apply', lab.inventory);
+  assert.is(a.code, 0, out(a));
+  const rules = vm.onVm(br1, 'ebtables-legacy -t broute -L TPRUN_BROUTING').out;
+  assert.is(rules.split('\n').filter((l) => /DROP/.test(l)).length, 4, rules);
+  assert.is(tprun('check', lab.inventory).code, 0);
+  intercepted(4);
+});
+
+t('after a reboot the bridge is compliant and intercepting (tprun-boot, sysctl.d, squid enabled)', async () => {
+  const secs = await vm.reboot(br1);
+  console.log(`  br1 rebooted in ${secs.toFixed(1)} s`);
+  // squid may still be starting: wait for its tproxy port.
+  vm.onVm(br1, 'i=0; until ss -ltn | grep -q ":3129 "; do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 1; done');
+  const c = tprun('check', lab.inventory);
+  assert.is(c.code, 0, out(c));
+  intercepted(4);
+  intercepted(6);
+});
+
+test.run();
