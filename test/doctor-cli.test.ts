@@ -31,10 +31,14 @@ const idle = (): RawFacts => {
 class Scripted implements Connection {
   roundTrips = 0;
   scripts: string[] = [];
-  constructor(private readonly facts: RawFacts) {}
+  constructor(
+    private readonly facts: RawFacts,
+    private readonly probe = '',
+  ) {}
   async run(script: string): Promise<RunResult> {
     this.roundTrips++;
     this.scripts.push(script);
+    if (script.includes('tprun-probe-c-')) return { stdout: this.probe, stderr: '', code: this.probe.includes('probe.result=pass') ? 0 : 1 };
     return { stdout: framed(this.facts), stderr: '', code: 0 };
   }
   async close() {}
@@ -50,7 +54,7 @@ routers:
   h4: { address: 198.18.1.4 }
 `).inventory!;
 
-async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { format: 'json' | 'junit'; file: string }[] = []) {
+async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { format: 'json' | 'junit'; file: string }[] = [], probe?: string) {
   const hosts = inv.hosts.filter((h) => h.name in facts);
   const conns = new Map<string, Scripted>();
   const out = new PassThrough();
@@ -59,11 +63,22 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
   const connect = async (h: Host): Promise<Connection> => {
     const f = facts[h.name]!;
     if (f === 'down') throw new HostError('connect', `cannot connect to root@${h.address}:22: ECONNREFUSED`, true);
-    const c = new Scripted(f);
+    const c = new Scripted(f, probe);
     conns.set(h.name, c);
     return c;
   };
-  const code = await runDoctor({ inventory: inv, hosts, forks: 4, reports, quiet: false, verbose: false, acceptNewHostKeys: false, connect, out });
+  const code = await runDoctor({
+    inventory: inv,
+    hosts,
+    forks: 4,
+    reports,
+    quiet: false,
+    verbose: false,
+    acceptNewHostKeys: false,
+    connect,
+    out,
+    probe: probe !== undefined,
+  });
   return { code, text, conns };
 }
 
@@ -118,6 +133,24 @@ test('an unreachable host is reported apart from hosts with findings; JSON and J
   assert.match(xml, /<testcase[^>]*name="TP010 the fwmark policy rule is missing"/);
 });
 
+const probeRun = (name: string) => readFileSync(`test/fixtures/doctor/probe/${name}.txt`, 'utf8');
+
+test('--probe: a second round trip on the same connection; a passing probe keeps the host healthy', async () => {
+  const r = await doctor({ h1: healthy() }, [], probeRun('pass'));
+  assert.is(r.code, EXIT.ok, r.text);
+  assert.match(r.text, /^h1: healthy/m);
+  assert.is(r.conns.get('h1')!.roundTrips, 2);
+});
+
+test('--probe: a failed probe is the finding TP050 with the hop that failed', async () => {
+  const r = await doctor({ h1: healthy() }, [], probeRun('squid-stopped'));
+  assert.is(r.code, EXIT.failed, r.text);
+  assert.match(
+    r.text,
+    /✘ TP050 the interception probe failed\n {6}saw: {3}host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/,
+  );
+});
+
 test('doctor on the command line: listed in --help; no INVENTORY, --roles or --diff is a usage error (exit 1)', () => {
   const tprun = (...args: string[]) => spawnSync(process.execPath, ['bin/tprun.js', ...args], { encoding: 'utf8' });
   assert.match(tprun('--help').stdout, /tprun doctor INVENTORY/);
@@ -128,6 +161,9 @@ test('doctor on the command line: listed in --help; no INVENTORY, --roles or --d
   assert.is(roles.status, 1);
   assert.match(roles.stderr, /--roles is not an option of doctor/);
   assert.is(tprun('doctor', 'inventories/example.yml', '--diff').status, 1);
+  const probe = tprun('validate', 'inventories/example.yml', '--probe');
+  assert.is(probe.status, 1);
+  assert.match(probe.stderr, /--probe is not an option of validate \(it is one of check, apply, doctor\)/);
 });
 
 test.run();

@@ -5,6 +5,7 @@
  * the fix.
  */
 import { isFinding } from '../doctor/role.ts';
+import { probeAfter } from '../doctor/probe.ts';
 import { doctorRole } from '../doctor/role.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
@@ -22,6 +23,8 @@ export interface DoctorRun {
   quiet: boolean;
   verbose: boolean;
   acceptNewHostKeys: boolean;
+  /** Also prove interception with the on-host probe (TP050). */
+  probe?: boolean;
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
 }
@@ -69,13 +72,14 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     forks: run.forks,
     acceptNewHostKeys: run.acceptNewHostKeys,
     connect: run.connect,
+    ...(run.probe ? { after: probeAfter } : {}),
     observer: {
       done: (_h, r) => {
         if (run.quiet && !brokenRun(r) && !findingsOf(r).length) return;
         say(doctorLine(r));
         for (const c of findingsOf(r)) findingLines(c).forEach(say);
         if (brokenRun(r) && r.error?.stderr) r.error.stderr.split('\n').forEach((l) => say(`    | ${l}`));
-        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok) ?? []) say(`  ✓ ${c.id}: ${c.found}`);
+        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok) ?? []) say(`  ✓ ${c.id.split(' ')[0]} ok: ${c.found}`);
       },
     },
   });

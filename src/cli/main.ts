@@ -72,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     diff?: boolean;
     check?: boolean;
     'accept-new-host-keys'?: boolean;
+    probe?: boolean;
     'list-hosts'?: boolean;
     json?: boolean;
     plan?: string;
@@ -182,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'doctor') {
     const { runDoctor } = await import('./doctor.ts');
-    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'] });
+    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'], probe: !!o.probe });
   }
   const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
   if (saved && !hosts.some((h) => planned!.has(h.name))) return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
@@ -215,6 +216,7 @@ export async function main(argv: string[]): Promise<number> {
       maxFail,
       planOut: command === 'check' ? o.out : undefined,
       lockTimeout,
+      probe: !!o.probe,
     },
   });
 }

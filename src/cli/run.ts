@@ -1,4 +1,5 @@
 /** `tprun check` and `tprun apply`: run the fleet, show it through a view, write the reports. */
+import { probeAfter, probeLastSteps } from '../doctor/probe.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { colorFor, painter } from '../report/color.ts';
@@ -55,6 +56,8 @@ export interface CommandOptions {
   maxFail?: Amount;
   /** check --out: write the reviewed plan here. */
   planOut?: string;
+  /** Prove interception on each host (src/doctor/probe.ts); apply rolls back a host whose probe fails. */
+  probe?: boolean;
 }
 
 export interface CommandRun {
@@ -115,6 +118,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
       observer: view,
       lockTimeout: options.lockTimeout,
       interrupt,
+      ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}),
     });
     if (interrupt.abandoned) view.abandon?.(outcome.results);
     await view.finished();

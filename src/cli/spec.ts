@@ -70,6 +70,10 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'diff', help: 'show what would change as diffs' },
   { name: 'check', help: 'plan only, change nothing (as tprun check)' },
   { name: 'accept-new-host-keys', help: 'record unknown host keys in known_hosts (changed keys still fail)' },
+  {
+    name: 'probe',
+    help: "prove interception on each host with a throwaway client and origin namespace pair (nothing leaves the host; docs/doctor.md); apply: after each host's change, rolling that host back when it fails",
+  },
   { name: 'no-detailed-exitcodes', help: 'exit 0 rather than 2 when apply changed something' },
   { name: 'quiet', short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' },
   { name: 'verbose', short: 'v', help: 'show the commands run on each host' },
@@ -106,7 +110,7 @@ export const COMMANDS: CommandSpec[] = [
     args: 'INVENTORY...',
     summary: 'what apply would change; exit 2 when anything would',
     description: "Gathers each selected host's facts over SSH, plans, and shows what apply would change. Changes nothing.",
-    options: ['out', ...RUN],
+    options: ['out', 'probe', ...RUN],
     complete: 'file',
   },
   {
@@ -115,7 +119,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'apply the plan on every selected host',
     description:
       "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
-    options: ['plan', 'check', 'serial', 'max-fail', 'lock-timeout', 'no-detailed-exitcodes', ...RUN],
+    options: ['plan', 'check', 'probe', 'serial', 'max-fail', 'lock-timeout', 'no-detailed-exitcodes', ...RUN],
     complete: 'file',
   },
   {
@@ -124,7 +128,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "the guide's troubleshooting, read-only: findings with evidence, cause and fix",
     description:
       "Reads each selected host's logs, counters, rules, routes, sockets and settings in one round trip and reports findings (ids TP0xx, documented in docs/doctor.md): what was seen, what it means, and the fix. Changes nothing; exits 4 when a host has a finding.",
-    options: ['limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
+    options: ['probe', 'limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
     complete: 'file',
   },
   {

@@ -7,7 +7,7 @@ import type { Role } from '../plan/role.ts';
 import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
-import { runHost, type HostResult, type Phase } from './host.ts';
+import { runHost, type HostResult, type Phase, type RunHostOptions } from './host.ts';
 import { EXIT } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
@@ -45,6 +45,9 @@ export interface FleetRun {
   holder?: LockHolder;
   /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
   interrupt?: Interrupt;
+  /** Per host, after planning and in the transaction (--probe): see RunHostOptions. */
+  after?: RunHostOptions['after'];
+  lastSteps?: RunHostOptions['lastSteps'];
 }
 
 /**
@@ -115,6 +118,8 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
             holder,
             lockTimeout: run.lockTimeout,
             shouldStop: () => !!stop?.stopping,
+            after: run.after,
+            lastSteps: run.lastSteps,
             onPhase: (p) => {
               phases.set(host.name, p);
               run.observer?.phase?.(host, p);

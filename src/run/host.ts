@@ -1,12 +1,12 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
-import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type Verdict } from '../apply/script.ts';
+import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
 import { ACK, parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { hostFacts, planHost } from '../plan/planner.ts';
 import type { Role } from '../plan/role.ts';
-import { blockedReason, blockersOf, changesOf, type HostPlan } from '../plan/types.ts';
+import { blockedReason, blockersOf, changesOf, type Check, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
 /** skipped: never started, because a rollout (--serial, --max-fail) stopped before it. */
@@ -45,6 +45,10 @@ export interface RunHostOptions {
   lockTimeout?: number;
   /** True once the run is interrupted: a host that has not started its transaction does not start it. */
   shouldStop?: () => boolean;
+  /** Read-only work after planning on the same connection (the interception probe): its checks join the plan's. */
+  after?: (host: Host, conn: Connection) => Promise<Check[]>;
+  /** Steps run last in the transaction (the probe): one that fails rolls the whole host back. */
+  lastSteps?: (host: Host) => ScriptStep[];
 }
 
 /** Why a plan fails its host without any change: a requirement not met, or an error found while planning. */
@@ -122,15 +126,17 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     if (refused) return done({ status: 'failed', error: { step: 'plan', message: `refused: ${refused}` } });
 
     if (opts.mode === 'check' || blocked || changes.length === 0) {
-      const status: HostStatus = failure ? 'failed' : changes.length ? 'drifted' : 'compliant';
-      return done({ status, error: failure });
+      if (opts.after) plan.checks.push(...(await opts.after(host, conn)));
+      const failed = opts.after ? planFailure(plan) : failure;
+      const status: HostStatus = failed ? 'failed' : changes.length ? 'drifted' : 'compliant';
+      return done({ status, error: failed });
     }
     if (opts.shouldStop?.()) {
       return done({ status: 'failed', error: { step: 'interrupted', message: 'interrupted before its transaction started: nothing was changed' } });
     }
 
     opts.onPhase?.('apply');
-    const steps = planSteps(plan);
+    const steps = [...planSteps(plan), ...(opts.lastSteps?.(host) ?? [])];
     const ids = (i: number) => steps[i]?.id ?? `step ${i}`;
     const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
     let started: ReturnType<typeof parseStart>;

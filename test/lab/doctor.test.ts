@@ -14,6 +14,7 @@ const t = skip ? test.skip : test;
 if (skip) console.log(`doctor lab tests skipped: ${skip}`);
 
 let inv = '';
+let tmpBefore = new Set<string>();
 const tprun = (...args: string[]) => lab.tprunInCtl(args);
 const out = (r: { out: string; err: string }) => r.out + r.err;
 const CONF = '/etc/squid/squid.conf';
@@ -41,8 +42,10 @@ test.before(() => {
   if (skip) return;
   lab.up({ hosts: 1, proof: true });
   inv = lab.writeInventory('doctor', { routers: [1] });
+  tmpBefore = new Set(lab.nsExec(lab.CTL, 'ls -d /tmp/tprun-probe.* 2>/dev/null; true').split('\n').filter(Boolean));
   const a = tprun('apply', inv);
-  if (a.code !== 0) throw new Error(`apply failed: ${out(a)}`);
+  // 2: changes applied (Puppet's detailed exit codes).
+  if (a.code !== 2) throw new Error(`apply failed: ${out(a)}`);
   // One intercepted request, so the TPROXY counters and access.log show life.
   const r = lab.clientGet(4);
   if (!/origin saw 198\.51\.100\.2/.test(r.body)) throw new Error(`interception does not work: ${r.raw}`);
@@ -106,8 +109,8 @@ const BREAKS: Break[] = [
   {
     name: 'squid.conf edited without reconfiguring squid',
     code: 'TP015',
-    tamper: `sleep 3; echo '# hand edit' >> ${CONF}`,
-    undo: `sed -i '/^# hand edit$/d' ${CONF} && ${reconfigure}`,
+    tamper: `cp -p ${CONF} /run/doctor-conf.bak && sleep 3 && echo '# hand edit' >> ${CONF}`,
+    undo: `cp -p /run/doctor-conf.bak ${CONF} && ${reconfigure}`,
     saw: /\/etc\/squid\/squid\.conf changed [\s\S]*squid \(pid \d+\) last read it/,
   },
   {
@@ -127,8 +130,8 @@ const BREAKS: Break[] = [
   {
     name: 'an http_port on an address the host lacks',
     code: 'TP008',
-    tamper: `echo 'http_port 198.51.100.99:3130' >> ${CONF} && ${reconfigure}`,
-    undo: `sed -i '/^http_port 198.51.100.99:3130$/d' ${CONF} && ${reconfigure}`,
+    tamper: `cp -p ${CONF} /run/doctor-conf.bak && echo 'http_port 198.51.100.99:3130' >> ${CONF} && ${reconfigure}`,
+    undo: `cp -p /run/doctor-conf.bak ${CONF} && ${reconfigure}`,
     saw: /198\.51\.100\.99 is on no interface.*\n.*cache\.log: .*198\.51\.100\.99:3130: \(99\)/,
   },
   {
@@ -170,6 +173,100 @@ for (const b of BREAKS) {
     assert.equal(after.ids, [], after.text);
   });
 }
+
+/** What a probe could leave behind: namespaces and veths on h1 (its own /run/netns), its /tmp dir, any namespace on this machine. */
+function leftovers(): string {
+  const onH1 = lab.onHost(1, "ip netns list; ip -o link show | grep -E ': tp[co][0-9]+[@:]'; ls -d /tmp/tprun-probe.* 2>/dev/null; true").out.trim();
+  const here = lab.nsExec(lab.CTL, 'ip netns list | grep tprun-probe || true').trim();
+  // The lab hosts share this machine's /tmp: only what appeared since the suite started counts.
+  return [onH1, here]
+    .join('\n')
+    .split('\n')
+    .filter((l) => l && !tmpBefore.has(l))
+    .join('\n');
+}
+
+/** doctor --probe on h1: the TP050 check from the JSON report, and the run's text. */
+function probe(): { code: number; tp050: { ok: boolean; found: string }; ids: string[]; text: string } {
+  const file = `${lab.STATE}/probe.json`;
+  const r = tprun('doctor', inv, '--probe', '--report', `json:${file}`);
+  const json = assertValidJson(readFileSync(file, 'utf8'));
+  const checks = json.hosts[0].checks as { id: string; ok: boolean; found: string }[];
+  return { code: r.code, tp050: checks.find((c) => c.id.startsWith('TP050'))!, ids: checks.filter((c) => !c.ok).map((c) => c.id.split(' ')[0]!), text: out(r) };
+}
+
+t('probe: on the compliant host doctor --probe passes (the origin saw the probe client through squid), and nothing is left behind', () => {
+  const p = probe();
+  assert.is(p.code, 0, p.text);
+  assert.equal(p.ids, []);
+  assert.ok(p.tp050.ok, p.text);
+  assert.match(p.tp050.found, /the origin saw the client's own address 198\.51\.100\.\d+ through squid \(1\.1 h1 \(squid\/5\.7\)\)/);
+  assert.is(leftovers(), '');
+  const c = tprun('check', inv, '--probe');
+  assert.is(c.code, 0, out(c));
+  assert.is(leftovers(), '');
+});
+
+const PROBE_FAILS: { name: string; tamper: string; undo: string; reason: RegExp; also: string }[] = [
+  {
+    name: 'the fwmark rule gone',
+    tamper: 'ip -4 rule del fwmark 0x1/0x1 lookup 100',
+    undo: 'ip -4 rule add fwmark 0x1/0x1 lookup 100',
+    reason: /host → squid: TPROXY matched \d+ packets but no fwmark 0x1 rule sends them to table 100/,
+    also: 'TP010',
+  },
+  {
+    name: 'squid stopped',
+    tamper: waitStopped,
+    undo: startSquid,
+    reason: /host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/,
+    also: 'TP016',
+  },
+  {
+    name: 'INPUT dropping marked packets',
+    tamper: 'iptables -I INPUT -p tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP',
+    undo: 'iptables -D INPUT -p tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP',
+    reason: /host → squid: the INPUT chain dropped the intercepted packets/,
+    also: 'TP014',
+  },
+];
+
+for (const f of PROBE_FAILS) {
+  t(`probe: with ${f.name} the probe fails naming that hop (next to doctor's ${f.also}); nothing is left behind`, () => {
+    on(f.tamper);
+    let p: ReturnType<typeof probe>;
+    try {
+      p = probe();
+    } finally {
+      on(f.undo);
+    }
+    assert.is(p.code, 4, p.text);
+    assert.equal(p.ids, [f.also, 'TP050'], p.text);
+    assert.is(p.tp050.ok, false);
+    assert.match(p.tp050.found, f.reason);
+    assert.match(p.text, new RegExp(`✘ TP050 the interception probe failed\\n {6}saw: {3}${f.reason.source}`));
+    assert.is(leftovers(), '');
+  });
+}
+
+t('apply --probe: a change after which interception fails is rolled back, and the run says why', () => {
+  const before = lab.snapshot(1);
+  const deny = lab.writeInventory('deny', { routers: [1], extra: { 1: 'squid: { extra: ["http_access deny all"] }' } });
+  const a = tprun('apply', deny, '--probe');
+  assert.is(a.code, 4, out(a));
+  assert.match(a.out, /^h1: FAILED at interception probe: interception probe failed; the host was rolled back/m);
+  assert.match(a.out, /\| interception probe failed: squid refused the probe request from 198\.51\.100\.\d+ \(HTTP\/1\.1 403 Forbidden\)/);
+  assert.match(a.out, /rolled back/);
+  assert.is(lab.snapshot(1).replace(/^\d+\n/m, ''), before.replace(/^\d+\n/m, ''), 'the host is as it was before the apply');
+  assert.is(leftovers(), '');
+  const c = tprun('check', inv, '--probe');
+  assert.is(c.code, 0, out(c));
+  assert.match(lab.clientGet(4).body, /origin saw 198\.51\.100\.2/);
+  // The same change without --probe goes through: only the probe saw that interception broke.
+  const plain = tprun('apply', deny);
+  assert.is(plain.code, 2, out(plain));
+  assert.is(tprun('apply', inv).code, 2);
+});
 
 t('doctor changed nothing: tprun check still finds the host compliant', () => {
   const c = tprun('check', inv);

@@ -1,0 +1,102 @@
+# The interception probe (src/doctor/probe.ts sets TP_* and runs this on the host as one script).
+# POSIX sh; every name it creates carries its pid, so a leftover of a killed run is recognised and removed.
+set +e  # errors are handled one by one; inside apply's transaction this runs under set -e
+id=$$
+ns_c=tprun-probe-c-$id; ns_o=tprun-probe-o-$id; v_c=tpc$id; v_o=tpo$id
+dir=$(mktemp -d /tmp/tprun-probe.XXXXXX) || { echo "probe.result=fail"; echo "probe.reason=setup: cannot create a directory in /tmp"; exit 1; }
+origin_pid=""
+# Every command may fail (deleting a namespace takes its veth with it): inside apply's
+# transaction this runs under set -e, so nothing here may stop the rest of the cleanup.
+cleanup() {
+  set +e
+  [ -z "$origin_pid" ] || kill "$origin_pid" 2>/dev/null || true
+  ip netns del "$ns_c" 2>/dev/null || true; ip netns del "$ns_o" 2>/dev/null || true
+  ip link del "$v_c" 2>/dev/null || true; ip link del "$v_o" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+say() { printf '%s\n' "$*"; }
+fail() {
+  say "probe.result=fail"; say "probe.reason=$1"
+  [ "$TP_TX" = 1 ] && printf 'interception probe failed: %s\n' "$1" >&2
+  exit 1
+}
+# Leftovers of a run that was killed before its trap could run (its pid is gone).
+for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^tprun-probe-[co]-[0-9]*$'); do
+  p=${n##*-}; [ -d "/proc/$p" ] || ip netns del "$n" 2>/dev/null
+done
+command -v python3 >/dev/null || fail "setup: python3 is needed on the host for the probe's origin and client"
+# The first pair of /30s that no address or route of the host uses.
+used=$( (ip -o -4 addr show; ip -4 route show table all) 2>/dev/null)
+net_c=""; net_o=""
+for pair in $TP_SUBNETS; do
+  c=${pair%,*}; o=${pair#*,}; cp=${c%.*}; op=${o%.*}; cl=${c##*.}; ol=${o##*.}
+  clash=""
+  for k in 0 1 2 3; do
+    printf '%s\n' "$used" | grep -Eq "(^|[^0-9.])($cp\.$((cl + k))|$op\.$((ol + k)))([^0-9]|$)" && clash=1
+  done
+  [ -z "$clash" ] && { net_c=$c; net_o=$o; break; }
+done
+[ -n "$net_c" ] || fail "setup: every probe subnet (198.51.100.240-255, 203.0.113.240-255) is in use on this host"
+cp=${net_c%.*}; cl=${net_c##*.}; op=${net_o%.*}; ol=${net_o##*.}
+host_c=$cp.$((cl + 1)); client=$cp.$((cl + 2)); host_o=$op.$((ol + 1)); origin=$op.$((ol + 2))
+say "probe.client=$client"; say "probe.origin=$origin:$TP_PORT"
+setup() {
+  ip netns add "$ns_c" && ip netns add "$ns_o" &&
+  ip link add "$v_c" type veth peer name eth0 netns "$ns_c" &&
+  ip link add "$v_o" type veth peer name eth0 netns "$ns_o" &&
+  ip addr add "$host_c/30" dev "$v_c" && ip addr add "$host_o/30" dev "$v_o" &&
+  ip link set "$v_c" up && ip link set "$v_o" up &&
+  ip netns exec "$ns_c" sh -c "ip link set lo up && ip link set eth0 up && ip addr add $client/30 dev eth0 && ip route add default via $host_c" &&
+  ip netns exec "$ns_o" sh -c "ip link set lo up && ip link set eth0 up && ip addr add $origin/30 dev eth0 && ip route add default via $host_o"
+}
+setup 2>"$dir/setup.err" || fail "setup: $(tr '\n' ' ' < "$dir/setup.err")"
+printf '%s' "$TP_ORIGIN_PY" > "$dir/origin.py"; printf '%s' "$TP_CLIENT_PY" > "$dir/client.py"; : > "$dir/origin.log"
+ip netns exec "$ns_o" python3 "$dir/origin.py" "$origin" "$TP_PORT" "$dir/origin.log" >/dev/null 2>"$dir/origin.err" &
+origin_pid=$!
+i=0; until ip netns exec "$ns_o" python3 -c "import socket; socket.create_connection(('$origin', $TP_PORT), 1)" 2>/dev/null; do
+  i=$((i + 1)); [ $i -gt 50 ] && fail "setup: the probe origin did not start: $(tr '\n' ' ' < "$dir/origin.err")"; sleep 0.1
+done
+: > "$dir/origin.log"
+# Right after a start or reconfigure squid may not have bound the tproxy port yet.
+i=0; until ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$TP_TPORT\$"; do i=$((i + 1)); [ $i -gt 30 ] && break; sleep 0.1; done
+counters() {
+  iptables-save -c -t mangle 2>/dev/null | awk '/-j TPROXY/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
+  iptables-save -c -t filter 2>/dev/null | awk '/^\[[0-9]+:[0-9]+\] -A INPUT .*-j (DROP|REJECT)/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
+}
+set -- $(counters); tp0=$1; in0=$2
+path=/tprun-probe-$id-$(date +%s)
+ip netns exec "$ns_c" python3 "$dir/client.py" "$origin" "$TP_PORT" "$path" > "$dir/answer" 2>&1
+set -- $(counters); tp1=$1; in1=$2
+alog=$(sed -n 's/^[[:space:]]*access_log[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$TP_CONF" 2>/dev/null | tail -n 1); alog=${alog#stdio:}; alog=${alog#daemon:}; alog=${alog:-/var/log/squid/access.log}
+logged=""; i=0
+while [ $i -lt 20 ]; do logged=$(grep -F "$path" "$alog" 2>/dev/null | tail -n 1); [ -n "$logged" ] && break; i=$((i + 1)); sleep 0.1; done
+saw=$(tail -n 1 "$dir/origin.log")
+status=$(head -n 1 "$dir/answer" | tr -d '\r')
+via=$(grep -i '^via:' "$dir/answer" | head -n 1 | tr -d '\r' | sed 's/^[Vv][Ii][Aa]:[[:space:]]*//')
+body=$(tail -n 1 "$dir/answer" | tr -d '\r')
+say "probe.answer=$status"; [ -n "$via" ] && say "probe.via=$via"; say "probe.body=$body"
+say "probe.origin_saw=${saw:-nothing}"; say "probe.tproxy_packets=$((tp1 - tp0))"; say "probe.input_drops=$((in1 - in0))"
+[ -n "$logged" ] && say "probe.access_log=$logged"
+if [ "${status#error=}" != "$status" ]; then
+  err=${status#error=}
+  [ "$tp1" -gt "$tp0" ] || fail "client → host: the request ($err) was not intercepted: no TPROXY rule in mangle PREROUTING matched it"
+  ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$TP_TPORT\$" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but nothing listens on the tproxy port $TP_TPORT (squid is stopped, or runs without http_port $TP_TPORT tproxy)"
+  [ "$in1" -gt "$in0" ] && fail "host → squid: the INPUT chain dropped the intercepted packets ($((in1 - in0)) counted by its DROP/REJECT rules): $(iptables-save -t filter 2>/dev/null | grep -E -- '-A INPUT .*-j (DROP|REJECT)' | head -n 1)"
+  ip -4 rule show | grep -q "fwmark $TP_MARK" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but no fwmark $TP_MARK rule sends them to table $TP_TABLE, so they are not delivered to squid ($err)"
+  ip -4 route show table "$TP_TABLE" | grep -q '^local default' || fail "host → squid: no local default route in table $TP_TABLE, so marked packets are not delivered to squid ($err)"
+  [ -z "$logged" ] && fail "host → squid: TPROXY matched $((tp1 - tp0)) packets and squid listens, but the connection never reached squid ($err; check rp_filter on $v_c)"
+  [ -z "$saw" ] && fail "squid → origin: squid logged the request but the origin never saw it ($err): $logged"
+  fail "origin → client: the origin answered $saw but the answer never came back ($err; DIVERT/socket rule?)"
+fi
+[ -n "$via" ] || fail "the answer did not come through squid (no Via header; origin saw ${saw:-nothing}): the request was not intercepted"
+case "$status" in *" 200"*) ;; *)
+  case "$status" in *" 403"*) fail "squid refused the probe request from $client ($status): its http_access rules deny it (the probe client $cp.$cl/30 must be in squid.clients, and no rule before that allow may deny it)";; esac
+  fail "squid answered $status (Via $via; origin saw ${saw:-nothing})";;
+esac
+[ "$saw" = "$client" ] || fail "squid → origin: the origin saw ${saw:-nothing} instead of the client's $client: squid does not spoof the client address (see TP001, TP002)"
+printf '%s\n' "$logged" | grep -q "ORIGINAL_DST/$origin" || fail "squid's access.log has no ORIGINAL_DST line for the probe (${logged:-no line for $path})"
+say "probe.result=pass"
+say "probe.reason=the origin saw the client's own address $client through squid ($via)"
+exit 0
