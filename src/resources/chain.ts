@@ -73,13 +73,15 @@ export function chainChange(d: ChainDialect, role: string, table: SaveTable | nu
     : [`*${d.table}`, ...dropJumps, ...d.declarations.map((x) => `-F ${chainName(x)}`), ...d.declarations.map((x) => `-X ${chainName(x)}`)];
   if (d.commit) payload.push('COMMIT');
   const saved = raw(`"$TPRUN_TX/${d.tool}.${d.table}"`);
+  const part = raw(`"$TPRUN_TX/${d.tool}.${d.table}.part"`);
   return change({
     kind: 'chain',
     role,
     id: `${d.tool} ${d.table} ${d.entry}`,
     before: actual.state,
     after: wanted ? { hookChain: d.hook, entry: d.entry, hook: 'first', rules: wanted.map((l) => canonicalLine(d, l)) } : null,
-    commands: [sh`${d.save} > ${saved}`, heredoc(d.restoreKeep, payload.join('\n'))],
+    // The snapshot counts only once it was written whole: a partial one (disk full) is never restored.
+    commands: [sh`${d.save} > ${part} || exit 1; mv -f ${part} ${saved}`, heredoc(d.restoreKeep, payload.join('\n'))],
     undo: [sh`[ ! -e ${saved} ] || ${d.restoreAll} < ${saved}`],
   });
 }

@@ -17,7 +17,9 @@ import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
 
 const skip = lab.preflight();
-const t = skip ? test.skip : test;
+/** TPRUN_FAULTS_ONLY=text runs only the tests whose name contains it (the lab takes minutes). */
+const only = process.env.TPRUN_FAULTS_ONLY;
+const t = (name: string, fn: () => unknown) => (skip || (only && !name.includes(only) && name !== 'fault matrix') ? test.skip : test)(name, fn as never);
 if (skip) console.log(`lab fault tests skipped: ${skip}`);
 
 const N = 6;
@@ -42,6 +44,10 @@ interface Run {
   err: string;
 }
 const all = (r: Run) => r.out + r.err;
+/** An apply that went through: 0, or 2 where apply reports changes made (Puppet's detailed codes). */
+const applied = (code: number) => code === 0 || code === 2;
+/** The failure bit: 4, or 6 with changes. */
+const failedBit = (code: number) => code === 4 || code === 6;
 
 /** tprun in the controller namespace, in the background: signals can be sent to it. */
 function tprunAsync(args: string[]) {
@@ -85,7 +91,7 @@ function oldOrNew(i: number, before: string, target: string): 'old' | 'new' {
   const c = lab.tprunInCtl(['check', target, '--limit', `h${i}`]);
   if (c.code === 0 && i === 1) proveInterception();
   const a = lab.tprunInCtl(['apply', target, '--limit', `h${i}`]);
-  assert.is(a.code, 0, `the next apply converges h${i}:\n${all(a)}`);
+  assert.ok(applied(a.code), `the next apply converges h${i}:\n${all(a)}`);
   const converged = lab.snapshot(i);
   if (after === before) return 'old';
   assert.is(after, converged, `h${i} is neither on its old configuration nor on its new one`);
@@ -105,7 +111,7 @@ test.before(() => {
   A = inv('A', 'A', ALL);
   B = inv('B', 'B', ALL);
   const r = lab.tprunInCtl(['apply', A]);
-  if (r.code !== 0) throw new Error(all(r));
+  if (!applied(r.code)) throw new Error(all(r));
 });
 test.after(() => {
   if (skip) return;
@@ -138,7 +144,7 @@ for (const [signal, when, wait] of POINTS) {
       await wait(run);
       run.child.kill(signal);
       const r = await run.done;
-      assert.is(r.code, 4, all(r));
+      assert.ok(failedBit(r.code), all(r));
       assert.match(all(r), new RegExp(`tprun: ${signal}: starting no new host`));
       assert.match(r.out, /6 hosts: /);
       assert.match(r.out, /tprun was interrupted\./);
@@ -151,7 +157,7 @@ for (const [signal, when, wait] of POINTS) {
         await txSettled(i);
         outcomes.push(`h${i} ${oldOrNew(i, before[i - 1]!, to)}`);
       }
-      row(`${signal} ${when} (forks 2)`, `${N}`, `${outcomes.join(', ')}; exit 4, recap + JSON report`);
+      row(`${signal} ${when} (forks 2)`, `${N}`, `${outcomes.join(', ')}; exit 4 (6 where apply reports changes), recap + JSON report`);
     } finally {
       for (const i of ALL) unslow(i);
     }
@@ -170,7 +176,7 @@ t('two signals: the second stops waiting and names the hosts whose outcome is un
     await sleep(300);
     run.child.kill('SIGINT');
     const r = await run.done;
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.err, /SIGINT again: no longer waiting/);
     assert.match(r.out, /outcome unknown \(the transaction completes or rolls back on the host; the next run reports it\): .*h2/);
     await txSettled(2);
@@ -215,7 +221,7 @@ t('link cut on the controller side mid-apply: that host "outcome unknown" (no st
     lab.nsExec(lab.CTL, `iptables -I OUTPUT -d ${lab.hostAddr(3)} -j DROP && iptables -I INPUT -s ${lab.hostAddr(3)} -j DROP`);
     const r = await run.done;
     lab.nsExec(lab.CTL, `iptables -D OUTPUT -d ${lab.hostAddr(3)} -j DROP; iptables -D INPUT -s ${lab.hostAddr(3)} -j DROP`, true);
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.out, /^h3: FAILED at apply: outcome unknown: the transaction continues on the host/m);
     assert.match(r.out, /^h4: (changed|compliant)/m);
     assert.match(r.out, /2 hosts: /);
@@ -237,7 +243,7 @@ t('command_timeout hit mid-apply: "outcome unknown", the transaction ends on the
     const to = flip(4, 'timeout', { 4: 'ssh: { command_timeout: 5 }' });
     const before = lab.snapshot(4);
     const r = lab.tprunInCtl(['apply', to]);
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.out, /h4: FAILED at apply: outcome unknown: the transaction continues on the host \(remote script timed out after 5 s\)/);
     assert.not.match(all(r), /rolled back/);
     await txSettled(4);
@@ -259,7 +265,7 @@ t('killing the remote sshd session mid-apply: "outcome unknown", the transaction
     const k = lab.onHost(5, 'read -r _ p _ <<EOF\n$(grep ^conn /var/lib/tprun/lock)\nEOF\nkill -TERM "$p"');
     assert.is(k.code === 0 || k.code === 255, true, k.out);
     const r = await run.done;
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.out, /h5: FAILED at apply: outcome unknown/);
     assert.not.match(all(r), /rolled back/);
     await txSettled(5);
@@ -272,26 +278,30 @@ t('killing the remote sshd session mid-apply: "outcome unknown", the transaction
 
 t('two applies at once on the same hosts: each host is applied by one run at a time, the other fails at once naming the holder (or waits with --lock-timeout); no duplicate rules', async () => {
   const hosts = [2, 3, 4, 5, 6];
-  for (const i of hosts) slow(i, 2);
+  // Each transaction lasts 8 s or more, so the second run surely meets the first one's locks.
+  for (const i of hosts) slow(i, 8);
   try {
-    const b = onB(2);
-    const x = inv('x', b ? 'A' : 'B', hosts);
-    const y = inv('y', b ? 'A' : 'B', hosts);
+    // All five on A first (earlier faults left them on either), so the first run changes every one.
+    const from = inv('from', 'A', hosts);
+    const f = lab.tprunInCtl(['apply', from]);
+    assert.ok(applied(f.code), all(f));
+    const x = inv('x', 'B', hosts);
+    const y = inv('y', 'B', hosts);
     const r1 = tprunAsync(['apply', x]);
     await waitJournal(2);
     const r2 = lab.tprunInCtl(['apply', y]);
     const a = await r1.done;
-    assert.is(a.code, 0, all(a));
-    assert.is(r2.code, 4, all(r2));
-    assert.match(r2.out, /FAILED at lock: the host is locked by another apply \(run=\S+ user=\S+ controller=\S+ since=\S+\); nothing was done/);
+    assert.ok(applied(a.code), all(a));
+    assert.ok(failedBit(r2.code), all(r2));
+    assert.is((r2.out.match(/^h\d: FAILED at lock: the host is locked by another apply \(run=\S+ user=\S+ controller=\S+ since=\S+\); nothing was done/gm) ?? []).length, 5, r2.out);
     // Waiting works too: a third run waits for a fourth's lock, then finds nothing to do.
-    const back = inv('back', b ? 'B' : 'A', hosts);
+    const back = inv('back', 'A', hosts);
     const r3 = tprunAsync(['apply', back]);
     await waitJournal(2);
     const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
     const c = await r3.done;
-    assert.is(c.code, 0, all(c));
-    assert.is(r4.code, 0, all(r4));
+    assert.ok(applied(c.code), all(c));
+    assert.ok(applied(r4.code), all(r4));
     assert.match(r4.out, /5 hosts: 5 compliant/);
     for (const i of hosts) {
       const rules = lab.onHost(i, 'ip -4 rule; ip -6 rule').out;
@@ -311,7 +321,7 @@ t('/tmp full on the host: nothing of the transaction is in /tmp; the apply goes 
     const to = flip(1, 'tmpfull');
     const before = lab.snapshot(1);
     const r = lab.tprunInCtl(['apply', to]);
-    assert.is(r.code, 0, all(r));
+    assert.ok(applied(r.code), all(r));
     assert.is(oldOrNew(1, before, to), 'new');
     row('/tmp full on the host', '1 (h1)', 'applied (new); check compliant; client → origin saw the client address');
   } finally {
@@ -325,7 +335,7 @@ t('/etc full on the host (/etc/tprun on a full file system): found before anythi
     const to = flip(6, 'etcfull');
     const before = lab.snapshot(6);
     const r = lab.tprunInCtl(['apply', to]);
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.out, /h6: FAILED at preflight: not enough free space for \/etc\/tprun(\/boot\.d)?: \d+ KiB free, \d+ KiB needed; nothing was changed/);
     assert.is(lab.snapshot(6), before, 'nothing changed on h6');
     row('/etc full (/etc/tprun: 0 bytes free)', '1', 'FAILED at preflight, "nothing was changed"; snapshot identical');
@@ -344,7 +354,7 @@ t('a running squid with a hand-broken squid.conf: check says squid runs an older
   assert.match(c.out, /~ service squid running: running an older squid.conf → running/);
   assert.not.match(c.out, /stopped → running/);
   const a = lab.tprunInCtl(['apply', to]);
-  assert.is(a.code, 0, all(a));
+  assert.ok(applied(a.code), all(a));
   assert.is(lab.onHost(1, 'cat /run/squid.pid').out.trim(), pid, 'the same squid process, reconfigured, not killed');
   assert.is(lab.tprunInCtl(['check', to]).code, 0);
   proveInterception();
@@ -357,7 +367,7 @@ t('a host printing ~600 MB: that host fails "output too large", the others finis
     const before = lab.snapshot(3);
     const to = onB(3) ? inv('huge', 'B', [2, 3]) : inv('huge', 'A', [2, 3]);
     const r = lab.tprunInCtl(['check', to]);
-    assert.is(r.code, 4, all(r));
+    assert.ok(failedBit(r.code), all(r));
     assert.match(r.out, /^h2: FAILED at output: output too large: the remote script printed more than 32 MiB/m);
     assert.match(r.out, /^h3: compliant/m);
     assert.match(r.out, /2 hosts: 1 compliant/);
@@ -379,7 +389,7 @@ t('a stale lock (holder dead mid-transaction) is cleared with a message; the cut
   lab.onHost(2, stale);
   const to = onB(2) ? inv('stale', 'B', [2]) : inv('stale', 'A', [2]);
   const r = lab.tprunInCtl(['apply', to]);
-  assert.is(r.code, 0, all(r));
+  assert.ok(applied(r.code), all(r));
   assert.match(r.out, /note: a stale lock was cleared: run=dead-run user=alice controller=ctl9 since=2026-01-01T00:00:00Z: its holder is gone before its transaction ended/);
   assert.match(r.out, /note: the earlier transaction dead-run .*was cut short on the host \(its runner died after step 1, no rollback ran\)/);
   row('stale lock (holder and runner dead)', '1', 'lock cleared with a message; the cut-short transaction reported; apply went ahead');
