@@ -69,6 +69,7 @@ defaults:
 ${extra}`;
 
 export async function bring(name: Name): Promise<Lab> {
+  await vm.lock();
   vm.up();
   if (name === 'bridge') return bridge();
   if (name === 'wccp') return wccp();

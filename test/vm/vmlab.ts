@@ -89,8 +89,7 @@ export function ensureImage(): number {
   renameSync(tmp, dir);
   const secs = (Date.now() - t0) / 1000;
   writeFileSync(`${dir}/ok`, `built ${new Date().toISOString()} in ${secs.toFixed(0)} s\n`);
-  // Older images (other recipes) are of no use: keep the cache to one image.
-  for (const d of readdirSync(CACHE)) if (d.startsWith('img-') && `${CACHE}/${d}` !== dir) rmSync(`${CACHE}/${d}`, { recursive: true, force: true });
+  // Images of other recipes stay: another worktree on this machine may still use one.
   return secs;
 }
 
@@ -198,7 +197,13 @@ function tapSetup(ns: string): void {
   nsExec(ns, `ip link set lo up; for t in t0 t1 t2; do ip tuntap add mode tap name $t && ip link set $t up; done; ip link set t0 address ${CTL_MAC}; ip addr add ${CTL_ADDR}/16 dev t0`);
 }
 
-export const templateFiles = (kind: Kind) => ({ disk: `${imageDir()}/template-${kind}.qcow2`, state: `${imageDir()}/template-${kind}.state.zst` });
+/** A saved state only restores into the same machine: the template's name carries a hash of its QEMU arguments. */
+const templateKey = (kind: Kind) =>
+  createHash('sha256').update(JSON.stringify(qemuArgs({ name: 'x', kind, disk: 'd', index: 0, qmp: 'q', serial: 's', pidfile: 'p' }))).digest('hex').slice(0, 8);
+export const templateFiles = (kind: Kind) => {
+  const base = `${imageDir()}/template-${kind}-${templateKey(kind)}`;
+  return { disk: `${base}.qcow2`, state: `${base}.state.zst`, times: `${base}.times` };
+};
 
 /** Cold-boot a template VM once and save its running state. Returns seconds (0 when cached). */
 export async function ensureTemplate(kind: Kind): Promise<{ boot: number; save: number }> {
@@ -239,7 +244,7 @@ export async function ensureTemplate(kind: Kind): Promise<{ boot: number; save: 
     killNs(ns);
     renameSync(disk, f.disk);
     renameSync(`${f.state}.tmp`, f.state);
-    writeFileSync(`${dir}/template-${kind}.times`, `boot ${boot.toFixed(1)} s, save ${save.toFixed(1)} s\n`);
+    writeFileSync(f.times, `boot ${boot.toFixed(1)} s, save ${save.toFixed(1)} s\n`);
     log(`${kind} template saved: boot ${boot.toFixed(1)} s, save ${save.toFixed(1)} s`);
     return { boot, save };
   } finally {
@@ -279,6 +284,63 @@ export interface Vm extends Required<Omit<VmSpec, 'eth1' | 'eth2'>> {
 export const known = () => `${STATE}/known_hosts`;
 export const key = () => `${STATE}/id_ed25519`;
 
+/**
+ * One VM lab at a time on this machine (several worktrees may run their tests at once, and the
+ * lab's names are fixed): a lock directory holding the owner's pid (a test run, or for a lab
+ * left up by `vm-lab up`, its first QEMU process). A lock whose owner is gone is taken over.
+ */
+export const LOCK = '/tmp/tprun-vmlab.lock';
+const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`);
+const lockOwner = () => Number(existsSync(`${LOCK}/pid`) ? readFileSync(`${LOCK}/pid`, 'utf8').trim() : 0);
+
+export async function lock(timeoutMs = 3_600_000): Promise<void> {
+  const t0 = Date.now();
+  let said = false;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, `${process.pid}\n`);
+      return;
+    } catch {
+      const owner = lockOwner();
+      if (owner === process.pid) return;
+      if (ownQemu(owner)) {
+        log(`taking over the VM lab left up by \`vm-lab up\` (QEMU pid ${owner})`);
+        writeFileSync(`${LOCK}/pid`, `${process.pid}\n`);
+        return;
+      }
+      if (!alive(owner)) {
+        // Stale, or being written this instant: check twice before taking it over.
+        await sleep(1000);
+        if (!alive(lockOwner())) {
+          rmSync(LOCK, { recursive: true, force: true });
+          continue;
+        }
+      }
+      if (Date.now() - t0 > timeoutMs) throw new Error(`vm-lab: the VM lab is in use by pid ${owner} (${LOCK}) for ${timeoutMs / 60000} min`);
+      if (!said) log(`waiting for the VM lab, in use by pid ${owner} (${LOCK})`);
+      said = true;
+      await sleep(5000);
+    }
+  }
+}
+
+/** Hand the lock to a process that outlives this one (`vm-lab up` leaves its VMs running). */
+export function lockTo(pid: number): void {
+  if (lockOwner() === process.pid) writeFileSync(`${LOCK}/pid`, `${pid}\n`);
+}
+
+function unlock(): void {
+  const owner = lockOwner();
+  if (owner === process.pid || !alive(owner) || ownQemu(owner)) rmSync(LOCK, { recursive: true, force: true });
+}
+
+/** Is pid one of this lab's QEMU processes (from its pidfiles)? */
+function ownQemu(pid: number): boolean {
+  if (!existsSync(STATE)) return false;
+  return readdirSync(STATE).some((f) => f.endsWith('.pid') && Number(readFileSync(`${STATE}/${f}`, 'utf8').trim()) === pid);
+}
+
 /** Every tpv- namespace. */
 export function labNamespaces(): string[] {
   return sh('ip netns list', { allowFail: true })
@@ -302,8 +364,18 @@ function killNs(ns: string): void {
   rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
 }
 
-/** Stop everything of the VM lab by pid, delete its namespaces (their taps with them) and overlays. */
+/** Stop everything of the VM lab by pid, delete its namespaces (their taps with them) and overlays; release the lock. */
 export function down(): void {
+  const owner = lockOwner();
+  if (owner && owner !== process.pid && alive(owner) && !ownQemu(owner)) {
+    log(`not taking the VM lab down: it is in use by pid ${owner} (${LOCK})`);
+    return;
+  }
+  downNow();
+  unlock();
+}
+
+function downNow(): void {
   // QEMU processes first (their pidfiles), wherever they run.
   if (existsSync(STATE)) {
     for (const f of readdirSync(STATE).filter((x) => x.endsWith('.pid'))) {
@@ -317,7 +389,8 @@ export function down(): void {
 
 /** The image (built if the cache has none for this recipe), a fresh state dir and the controller namespace (198.19.0.1/16 on br0, no default route). */
 export function up(): void {
-  down();
+  if (lockOwner() !== process.pid) throw new Error('vm-lab: up() without the lock (call lock() first)');
+  downNow();
   ensureImage();
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
