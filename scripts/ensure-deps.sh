@@ -8,7 +8,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 # Debian packages for the lab (network-namespace hosts with sshd, squid, iptables).
 need=()
-for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils; do
+for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils nft:nftables; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done

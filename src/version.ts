@@ -1,3 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
-export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** package.json is one level up from src/, two from the compiled dist/src/. */
+const pkg = [new URL('../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find((u) => existsSync(u) && (JSON.parse(readFileSync(u, 'utf8')) as { name?: string }).name === 'tprun')!;
+export const VERSION = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;

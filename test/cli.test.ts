@@ -98,5 +98,47 @@ test('--list-hosts with pattern forms; a name that matches nothing is an error',
   assert.is(tprun('check', 'inventories/example.yml', '--limit', 'cache1', '--list-hosts').out, 'cache1\n');
 });
 
+test("plans: show and apply --plan read a saved plan; a bad one is one line; check --out is check's, not validate's", () => {
+  const plan = join(tmp, 'plan.json');
+  writeFileSync(
+    plan,
+    JSON.stringify({
+      planVersion: 1,
+      tprun: '0.1.0',
+      created: '2026-01-01T00:00:00.000Z',
+      inventory: { path: 'inventories/example.yml', sha256: '0'.repeat(64) },
+      selection: { roles: ['sysctl'] },
+      hosts: [
+        {
+          name: 'cache1',
+          address: '198.51.100.10',
+          status: 'drifted',
+          settings: {},
+          settingsDigest: 'x',
+          changes: [
+            {
+              role: 'sysctl',
+              id: 'sysctl net.ipv4.ip_forward',
+              action: 'update',
+              line: '~ sysctl net.ipv4.ip_forward: 0 → 1',
+              diff: ['0 → 1'],
+              commands: [],
+              digest: 'y',
+            },
+          ],
+        },
+      ],
+    }),
+  );
+  const shown = tprun('show', plan);
+  assert.is(shown.code, 0, shown.err);
+  assert.match(shown.out, /^cache1: 1 change planned\n {4}~ sysctl net\.ipv4\.ip_forward: 0 → 1$/m);
+  writeFileSync(join(tmp, 'junk.json'), '{"x": 1}');
+  const bad = tprun('apply', '--plan', join(tmp, 'junk.json'));
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /^tprun: \S+junk\.json: not a tprun plan/);
+  assert.match(tprun('validate', 'inventories/example.yml', '--out', 'x').err, /--out is not an option of validate/);
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

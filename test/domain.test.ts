@@ -37,10 +37,13 @@ test('4. a fresh host gets TPRUN_INPUT (filter, both families) accepting the mar
   assert.ok(changed(p).includes('create ip6tables filter TPRUN_INPUT'));
   assert.equal(rulesOf(p, 'iptables filter TPRUN_INPUT'), ['-A TPRUN_INPUT -p tcp -m mark --mark 0x1/0x1 -j ACCEPT']);
   const it = changesOf(p).find((i) => i.id === 'ip6tables filter TPRUN_INPUT')!;
-  assert.match(it.commands[1]!.text, /^ip6tables-restore --noflush <<'TPRUN_EOF'\n\*filter\n:TPRUN_INPUT - \[0:0\]\n-A TPRUN_INPUT -p tcp -m mark --mark 0x1\/0x1 -j ACCEPT\n-I INPUT 1 -j TPRUN_INPUT\nCOMMIT/);
+  assert.match(
+    it.commands[1]!.text,
+    /^ip6tables-restore --noflush <<'TPRUN_EOF'\n\*filter\n:TPRUN_INPUT - \[0:0\]\n-A TPRUN_INPUT -p tcp -m mark --mark 0x1\/0x1 -j ACCEPT\n-I INPUT 1 -j TPRUN_INPUT\nCOMMIT/,
+  );
 });
 
-test('4. INPUT policy DROP with tprun\'s chain first is compliant; without the jump, check reports the drift', () => {
+test("4. INPUT policy DROP with tprun's chain first is compliant; without the jump, check reports the drift", () => {
   const drop = (s: string) => s.replace(':INPUT ACCEPT', ':INPUT DROP');
   assert.equal(changed(plan(edited('router-compliant', { 'iptables.filter': drop, 'ip6tables.filter': drop }))), []);
   const noJump = (s: string) => drop(s).replace('-A INPUT -j TPRUN_INPUT\n', '');
@@ -48,13 +51,24 @@ test('4. INPUT policy DROP with tprun\'s chain first is compliant; without the j
   assert.equal(changed(p), ['update iptables filter TPRUN_INPUT']);
   assert.is((changesOf(p)[0]!.before as ChainState).hook, 'missing');
   // A DROP rule of the host's own before tprun's jump: the jump goes back to first place.
-  const late = plan(edited('router-compliant', { 'ip6tables.filter': (s) => s.replace('-A INPUT -j TPRUN_INPUT', '-A INPUT -p tcp -j DROP\n-A INPUT -j TPRUN_INPUT') }));
+  const late = plan(
+    edited('router-compliant', { 'ip6tables.filter': (s) => s.replace('-A INPUT -j TPRUN_INPUT', '-A INPUT -p tcp -j DROP\n-A INPUT -j TPRUN_INPUT') }),
+  );
   assert.equal((changesOf(late)[0]!.before as ChainState).hook, 'not-first');
 });
 
 test('4. on a WCCP cache TPRUN_INPUT also accepts GRE and WCCP (UDP 2048) from the router and its router ID', () => {
-  const inv = load(`${HEAD}routers:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, router_id: 198.18.9.1, caches: [c1], customer_interfaces: [Gi0/1] }\n`).inventory!;
-  const p = plan(edited('router-fresh', { 'wccp.rp_filter': 'net/ipv4/conf/wccp0/rp_filter\n', 'link:wccp0': { stdout: '', code: 1 }, 'file:/etc/tprun/boot.d/10-wccp.sh': { stdout: '', code: 3 } }), inv.hosts[0]!);
+  const inv = load(
+    `${HEAD}routers:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, router_id: 198.18.9.1, caches: [c1], customer_interfaces: [Gi0/1] }\n`,
+  ).inventory!;
+  const p = plan(
+    edited('router-fresh', {
+      'wccp.rp_filter': 'net/ipv4/conf/wccp0/rp_filter\n',
+      'link:wccp0': { stdout: '', code: 1 },
+      'file:/etc/tprun/boot.d/10-wccp.sh': { stdout: '', code: 3 },
+    }),
+    inv.hosts[0]!,
+  );
   assert.equal(rulesOf(p, 'iptables filter TPRUN_INPUT'), [
     '-A TPRUN_INPUT -p tcp -m mark --mark 0x1/0x1 -j ACCEPT',
     '-A TPRUN_INPUT -s 198.18.9.1/32 -p gre -j ACCEPT',
@@ -64,6 +78,21 @@ test('4. on a WCCP cache TPRUN_INPUT also accepts GRE and WCCP (UDP 2048) from t
   ]);
   // IPv4 routers: nothing of theirs in the IPv6 chain.
   assert.equal(rulesOf(p, 'ip6tables filter TPRUN_INPUT'), ['-A TPRUN_INPUT -p tcp -m mark --mark 0x1/0x1 -j ACCEPT']);
+});
+
+test('4. a firewall in an nftables table of its own (input hook, policy drop) is reported: TPRUN_INPUT cannot override it', () => {
+  const chain = (family: string, table: string, name: string, policy: string) =>
+    `{"chain": {"family": "${family}", "table": "${table}", "name": "${name}", "handle": 9, "type": "filter", "hook": "input", "prio": 0, "policy": "${policy}"}}`;
+  const withChain = (c: string) => ({ 'nft.chains': (s: string) => s.replace(/\]\}\s*$/, `, ${c}]}\n`) });
+  const warned = (p: HostPlan) => p.diagnostics.filter((d) => d.severity === 'warning' && /filters input on its own/.test(d.message)).map((d) => d.message);
+  assert.equal(warned(plan(recorded('router-compliant'))), []);
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('inet', 'fw', 'input', 'drop'))))), [
+    'nftables chain inet fw input filters input on its own (policy drop): tprun\'s accept in iptables\' TPRUN_INPUT does not override it; it must accept the intercepted packets itself (e.g. "meta mark & 0x1 == 0x1 accept")',
+  ]);
+  // iptables-nft's own filter table is where TPRUN_INPUT lives; an accepting chain elsewhere is fine.
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('ip', 'filter', 'INPUT', 'drop'))))), []);
+  assert.equal(warned(plan(edited('router-compliant', withChain(chain('inet', 'fw', 'input', 'accept'))))), []);
+  assert.equal(warned(plan(edited('router-compliant', { 'nft.chains': { stdout: '', code: 127 } }))), []);
 });
 
 // ── 2 and 16. bypass order, --transparent ───────────────────────────────────────────────────
@@ -82,7 +111,11 @@ test('2/16. the socket match (--transparent) comes before the bypass RETURNs, wh
 
 test('2/16. a host with the old order (bypass before the socket match, no --transparent) is drift', () => {
   const h = withVars(h1, (x) => (x.vars.tproxy.bypass = [{ interface: 'eth2' }]));
-  const old = (s: string) => s.replace('-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT', '-A TPRUN_PREROUTING -i eth2 -j RETURN\n-A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT');
+  const old = (s: string) =>
+    s.replace(
+      '-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT',
+      '-A TPRUN_PREROUTING -i eth2 -j RETURN\n-A TPRUN_PREROUTING -p tcp -m socket -j TPRUN_DIVERT',
+    );
   assert.ok(changed(plan(edited('router-compliant', { 'iptables.mangle': old }), h)).includes('update iptables mangle TPRUN_PREROUTING'));
 });
 
@@ -98,18 +131,34 @@ test('1. per_interface_tables with lo (the default) or with only the client inte
   assert.equal(messages(`${HEAD}  tproxy: { per_interface_tables: true, interfaces: [eth1, eth2] }\nrouters:\n  c1: { address: 198.51.100.10 }\n`), []);
 });
 
-test('1. per-interface rules cover the client side, the server side, a bridge\'s ports and a WCCP cache\'s GRE interface', () => {
+test("1. per-interface rules cover the client side, the server side, a bridge's ports and a WCCP cache's GRE interface", () => {
   const h = withVars(h1, (x) => {
     x.vars.tproxy.per_interface_tables = true;
     x.vars.tproxy.interfaces = ['eth1', 'eth2'];
   });
-  const p = plan(edited('router-fresh', { 'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n', 'ip-4.routes.101': '', 'ip-6.routes.101': '' }), h);
+  const p = plan(
+    edited('router-fresh', {
+      'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n',
+      'ip-4.routes.101': '',
+      'ip-6.routes.101': '',
+    }),
+    h,
+  );
   const c = changed(p);
-  for (const want of ['create ip -4 rule fwmark 0x1/0x1 iif eth1 lookup 100', 'create ip -4 rule fwmark 0x1/0x1 iif eth2 lookup 101', 'create ip -6 rule fwmark 0x1/0x1 iif eth2 lookup 101', 'create ip -4 route table 101 local default dev eth2'])
+  for (const want of [
+    'create ip -4 rule fwmark 0x1/0x1 iif eth1 lookup 100',
+    'create ip -4 rule fwmark 0x1/0x1 iif eth2 lookup 101',
+    'create ip -6 rule fwmark 0x1/0x1 iif eth2 lookup 101',
+    'create ip -4 route table 101 local default dev eth2',
+  ])
     assert.ok(c.includes(want), `${want} in\n${c.join('\n')}`);
-  const bridge = load(`${HEAD}  tproxy: { per_interface_tables: true, interfaces: [br0] }\nbridges:\n  b1: { address: 198.51.100.12, bridge: { client_interface: eth0, internet_interface: eth1 } }\n`);
+  const bridge = load(
+    `${HEAD}  tproxy: { per_interface_tables: true, interfaces: [br0] }\nbridges:\n  b1: { address: 198.51.100.12, bridge: { client_interface: eth0, internet_interface: eth1 } }\n`,
+  );
   assert.equal(bridge.diagnostics, []);
-  const wccp = load(`${HEAD}  tproxy: { per_interface_tables: true, interfaces: [eth0] }\nrouters:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, caches: [c1], customer_interfaces: [Gi0/1] }\n`);
+  const wccp = load(
+    `${HEAD}  tproxy: { per_interface_tables: true, interfaces: [eth0] }\nrouters:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, caches: [c1], customer_interfaces: [Gi0/1] }\n`,
+  );
   assert.equal(wccp.diagnostics, []);
   const routing = ROLES.find((r) => r.name === 'routing')!;
   const boot = (host: Host) => routing.boot(host)[0]!.content;
@@ -117,25 +166,30 @@ test('1. per-interface rules cover the client side, the server side, a bridge\'s
   assert.match(boot(wccp.inventory!.hosts[0]!), /rule add fwmark 0x1\/0x1 iif wccp0 lookup 101/);
 });
 
-test('1. switching to per-interface tables replaces table 100\'s local route in place (one update, undone by the old route)', () => {
+test("1. switching to per-interface tables replaces table 100's local route in place (one update, undone by the old route)", () => {
   const h = withVars(h1, (x) => {
     x.vars.tproxy.per_interface_tables = true;
     x.vars.tproxy.interfaces = ['eth1', 'eth2'];
   });
-  const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n', 'ip-4.routes.101': '', 'ip-6.routes.101': '' }), h);
+  const p = plan(
+    edited('router-compliant', {
+      'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n',
+      'ip-4.routes.101': '',
+      'ip-6.routes.101': '',
+    }),
+    h,
+  );
   const route = changesOf(p).find((i) => i.id === 'ip -4 route table 100 local default dev eth1')!;
-  assert.equal([route.action, route.before, route.commands.map(String), route.undo.map(String)], [
-    'update',
-    'local default dev lo',
-    ['ip -4 route replace local default dev eth1 table 100'],
-    ['ip -4 route replace local default dev lo table 100'],
-  ]);
+  assert.equal(
+    [route.action, route.before, route.commands.map(String), route.undo.map(String)],
+    ['update', 'local default dev lo', ['ip -4 route replace local default dev eth1 table 100'], ['ip -4 route replace local default dev lo table 100']],
+  );
   assert.not.ok(changed(p).some((c) => c.startsWith('delete ip -4 route table 100')));
 });
 
 // ── 5. Safe_ports ───────────────────────────────────────────────────────────────────────────
 
-test('5. intercepted ports outside squid\'s Safe_ports are added to it; the stock ones are not repeated', () => {
+test("5. intercepted ports outside squid's Safe_ports are added to it; the stock ones are not repeated", () => {
   const conf = (ports: string) => {
     const inv = load(`${HEAD}  tproxy: { ports: ${ports} }\nrouters:\n  c1: { address: 198.51.100.10 }\n`).inventory!;
     const p = plan(recorded('router-fresh'), inv.hosts[0]!);
@@ -179,6 +233,13 @@ test('3. tproxy.https_ports without squid.https_tproxy_port, or an https port wi
   assert.match(noPort.join('\n'), /tproxy\.https_ports needs squid\.https_tproxy_port/);
   const noCert = messages(`${HEAD}  tproxy: { https_ports: [443] }\nrouters:\n  c1: { address: 198.51.100.10, squid: { https_tproxy_port: 3130 } }\n`);
   assert.match(noCert.join('\n'), /^inv\.yml:6:61: squid\.https_tproxy_port needs a certificate/m);
+  // Squid 4's spelling of the option counts too.
+  assert.equal(
+    messages(
+      `${HEAD}  tproxy: { https_ports: [443] }\nrouters:\n  c1: { address: 198.51.100.10, squid: { https_tproxy_port: 3130, https_tproxy_port_options: [tls-cert=/etc/squid/ca.pem] } }\n`,
+    ),
+    [],
+  );
 });
 
 test('3. an HTTPS tproxy port: its own https_port line, its own TPROXY rule, and a squid built with OpenSSL', () => {
@@ -195,7 +256,10 @@ test('3. an HTTPS tproxy port: its own https_port line, its own TPROXY rule, and
   assert.ok(rules.includes('-A TPRUN_PREROUTING -p tcp --dport 80 -j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1'));
   assert.ok(rules.includes('-A TPRUN_PREROUTING -p tcp --dport 443 -j TPROXY --on-port 3130 --tproxy-mark 0x1/0x1'));
   // Debian's squid (GnuTLS) has no ssl-bump: blocked, with the reason.
-  assert.match(blockedReason(plan(recorded('router-fresh'), host))!, /squid built with OpenSSL \(for squid\.https_tproxy_port\) \(found not in squid -v configure options \(built with --with-gnutls, which has no ssl-bump\)\)/);
+  assert.match(
+    blockedReason(plan(recorded('router-fresh'), host))!,
+    /squid built with OpenSSL \(for squid\.https_tproxy_port\) \(found not in squid -v configure options \(built with --with-gnutls, which has no ssl-bump\)\)/,
+  );
 });
 
 test('3. squid.extra declaring an HTTPS tproxy port points at squid.https_tproxy_port', () => {
@@ -207,9 +271,12 @@ test('3. squid.extra declaring an HTTPS tproxy port points at squid.https_tproxy
 
 /** Debian's layout: /etc/sysctl.conf, also linked as /etc/sysctl.d/99-sysctl.conf, holding `line`. */
 const debianSysctlConf = (line: string) => (s: string) =>
-  s.replace(/==> \/etc\/sysctl\.conf [^]*$/, `==> /etc/sysctl.d/99-sysctl.conf /etc/sysctl.conf\n# /etc/sysctl.conf\n${line}\n==> /etc/sysctl.conf /etc/sysctl.conf\n# /etc/sysctl.conf\n${line}\n`);
+  s.replace(
+    /==> \/etc\/sysctl\.conf [^]*$/,
+    `==> /etc/sysctl.d/99-sysctl.conf /etc/sysctl.conf\n# /etc/sysctl.conf\n${line}\n==> /etc/sysctl.conf /etc/sysctl.conf\n# /etc/sysctl.conf\n${line}\n`,
+  );
 
-test('12. Debian\'s 99-sysctl.conf (→ ../sysctl.conf), applied after 90-tprun.conf, overriding rp_filter is an error; live values are fine', () => {
+test("12. Debian's 99-sysctl.conf (→ ../sysctl.conf), applied after 90-tprun.conf, overriding rp_filter is an error; live values are fine", () => {
   const p = plan(edited('router-compliant', { 'sysctl.files': debianSysctlConf('net.ipv4.conf.all.rp_filter=1') }));
   assert.equal(changed(p), []);
   assert.equal(errors(p), [
@@ -222,10 +289,18 @@ test('12. Debian\'s 99-sysctl.conf (→ ../sysctl.conf), applied after 90-tprun.
 });
 
 test('12. overrides in slash spelling, with "set", and by systemd glob are found; /etc/sysctl.conf counts once', () => {
-  const files = (s: string) => s + '==> /etc/sysctl.d/95-x.conf /etc/sysctl.d/95-x.conf\nset net/ipv4/ip_forward = 0\n==> /usr/lib/sysctl.d/99-glob.conf /usr/lib/sysctl.d/99-glob.conf\n-net.ipv4.conf.*.rp_filter = 2\n==> /etc/sysctl.conf /etc/sysctl.conf\n';
+  const files = (s: string) =>
+    s +
+    '==> /etc/sysctl.d/95-x.conf /etc/sysctl.d/95-x.conf\nset net/ipv4/ip_forward = 0\n==> /usr/lib/sysctl.d/99-glob.conf /usr/lib/sysctl.d/99-glob.conf\n-net.ipv4.conf.*.rp_filter = 2\n==> /etc/sysctl.conf /etc/sysctl.conf\n';
   const e = errors(plan(edited('router-compliant', { 'sysctl.files': files })));
-  assert.ok(e.some((m) => m.startsWith('/etc/sysctl.d/95-x.conf sets net.ipv4.ip_forward = 0')), e.join('\n'));
-  assert.ok(e.some((m) => m.startsWith('/usr/lib/sysctl.d/99-glob.conf sets net.ipv4.conf.*.rp_filter = 2') && m.includes("tprun's net.ipv4.conf.lo.rp_filter = 0")), e.join('\n'));
+  assert.ok(
+    e.some((m) => m.startsWith('/etc/sysctl.d/95-x.conf sets net.ipv4.ip_forward = 0')),
+    e.join('\n'),
+  );
+  assert.ok(
+    e.some((m) => m.startsWith('/usr/lib/sysctl.d/99-glob.conf sets net.ipv4.conf.*.rp_filter = 2') && m.includes("tprun's net.ipv4.conf.lo.rp_filter = 0")),
+    e.join('\n'),
+  );
   assert.equal(sysctlPath('net.ipv4.conf.eth0/100.rp_filter'), 'net/ipv4/conf/eth0.100/rp_filter');
   assert.equal(parseSysctlFiles('==> /a /a\n; c\nkernel.x=1\n')[0]!.assignments, [{ key: 'kernel/x', value: '1' }]);
 });
@@ -240,7 +315,8 @@ const enforcing = (booleans: string, persistent: string) => ({
 
 test('13. MOCK SELinux: a boolean on at run time but off at boot (set without -P) is drift, fixed with setsebool -P', () => {
   const on = 'squid_connect_any --> on\nsquid_use_tproxy --> on\n';
-  const semanage = 'source=semanage\nsquid_connect_any              (on   ,   on)  Allow squid to connect any\nsquid_use_tproxy               (on   ,  off)  Allow squid to use tproxy\n';
+  const semanage =
+    'source=semanage\nsquid_connect_any              (on   ,   on)  Allow squid to connect any\nsquid_use_tproxy               (on   ,  off)  Allow squid to use tproxy\n';
   const p = plan(edited('router-compliant', enforcing(on, semanage)));
   assert.equal(changed(p), ['update selinux squid_use_tproxy']);
   const it = changesOf(p)[0]!;
@@ -248,7 +324,9 @@ test('13. MOCK SELinux: a boolean on at run time but off at boot (set without -P
   assert.equal(it.undo.map(String), ['setsebool -P squid_use_tproxy off', 'setsebool squid_use_tproxy on']);
   // Both persistent: compliant. Without semanage, booleans.local (what -P writes) is read.
   assert.equal(changed(plan(edited('router-compliant', enforcing(on, semanage.replace('(on   ,  off)', '(on   ,   on)'))))), []);
-  assert.equal(changed(plan(edited('router-compliant', enforcing(on, 'source=booleans.local\nsquid_connect_any=1\nsquid_use_tproxy=0\n')))), ['update selinux squid_use_tproxy']);
+  assert.equal(changed(plan(edited('router-compliant', enforcing(on, 'source=booleans.local\nsquid_connect_any=1\nsquid_use_tproxy=0\n')))), [
+    'update selinux squid_use_tproxy',
+  ]);
   const unknown = plan(edited('router-compliant', enforcing(on, 'source=booleans.local\n')));
   assert.ok(unknown.diagnostics.some((d) => d.severity === 'warning' && /persistent \(boot-time\) value cannot be read/.test(d.message)));
 });
@@ -258,22 +336,27 @@ test('13. MOCK SELinux: a boolean on at run time but off at boot (set without -P
 test('17. an interface whose IPv6 default route came from router advertisements (accept_ra=1) is warned about; sysctl.accept_ra sets 2', () => {
   const ra = 'accept_ra all 1\naccept_ra default 1\naccept_ra eth2 1\naccept_ra lo 1\nra_default eth2\n';
   const p = plan(edited('router-compliant', { 'ipv6.ra': ra }));
-  assert.ok(p.diagnostics.some((d) => d.severity === 'warning' && /^eth2 has its IPv6 default route from router advertisements \(accept_ra=1\)/.test(d.message)));
+  assert.ok(
+    p.diagnostics.some((d) => d.severity === 'warning' && /^eth2 has its IPv6 default route from router advertisements \(accept_ra=1\)/.test(d.message)),
+  );
   const h = withVars(h1, (x) => (x.vars.sysctl.accept_ra = ['eth2']));
   const q = plan(edited('router-compliant', { 'ipv6.ra': ra, 'sysctl.live': (s) => s + 'net/ipv6/conf/eth2/accept_ra=1\n' }), h);
   assert.not.ok(q.diagnostics.some((d) => /router advertisements/.test(d.message)));
   assert.ok(changed(q).includes('update sysctl net.ipv6.conf.eth2.accept_ra'));
   assert.match(String(changesOf(q).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!.after), /^net\.ipv6\.conf\.eth2\.accept_ra = 2$/m);
   // accept_ra=2 already: nothing to say.
-  assert.not.ok(plan(edited('router-compliant', { 'ipv6.ra': ra.replace('eth2 1', 'eth2 2') })).diagnostics.some((d) => /router advertisements/.test(d.message)));
+  assert.not.ok(
+    plan(edited('router-compliant', { 'ipv6.ra': ra.replace('eth2 1', 'eth2 2') })).diagnostics.some((d) => /router advertisements/.test(d.message)),
+  );
 });
 
 // ── 7. WCCP GRE: router ID, rp_filter persisted and checked ─────────────────────────────────
 
-const wccpText = (peer: string) => `${HEAD}routers:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, caches: [c1], customer_interfaces: [Gi0/1]${peer} }\n`;
+const wccpText = (peer: string) =>
+  `${HEAD}routers:\n  c1: { address: 198.18.1.1 }\nwccp_peers:\n  wr1: { address: 198.18.0.250, caches: [c1], customer_interfaces: [Gi0/1]${peer} }\n`;
 const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n', 'file:/etc/tprun/boot.d/10-wccp.sh': { stdout: '', code: 3 } };
 
-test('7. MOCK GRE: the tunnel\'s remote is the router ID (defaulting to the address)', () => {
+test("7. MOCK GRE: the tunnel's remote is the router ID (defaulting to the address)", () => {
   const withId = load(wccpText(', router_id: 10.255.0.1')).inventory!.hosts[0]!;
   const p = plan(edited('router-compliant', { ...gre, 'wccp.rp_filter': 'net/ipv4/conf/wccp0/rp_filter\n', 'link:wccp0': { stdout: '', code: 1 } }), withId);
   assert.equal(changesOf(p).find((i) => i.kind === 'link')!.commands[0]!.text, 'ip tunnel add wccp0 mode gre remote 10.255.0.1 local 198.18.1.1');
@@ -290,13 +373,16 @@ test('7. MOCK GRE: rp_filter of an existing tunnel reset by udev/systemd is drif
   assert.ok(changed(p).includes('update sysctl net.ipv4.conf.wccp0.rp_filter'));
   assert.not.ok(changesOf(p).some((i) => i.kind === 'link'));
   assert.match(String(changesOf(p).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!.after), /^net\.ipv4\.conf\.wccp0\.rp_filter = 0$/m);
-  const ok = plan(edited('router-compliant', { ...gre, 'wccp.rp_filter': 'net/ipv4/conf/wccp0/rp_filter=0\n', 'link:wccp0': { stdout: shown, code: 0 } }), host);
+  const ok = plan(
+    edited('router-compliant', { ...gre, 'wccp.rp_filter': 'net/ipv4/conf/wccp0/rp_filter=0\n', 'link:wccp0': { stdout: shown, code: 0 } }),
+    host,
+  );
   assert.not.ok(changed(ok).includes('update sysctl net.ipv4.conf.wccp0.rp_filter'));
 });
 
 // ── 18. systemd-networkd ────────────────────────────────────────────────────────────────────
 
-test('18. a networkd drop-in keeps tprun\'s rule and route; tprun-boot runs after the network is up', () => {
+test("18. a networkd drop-in keeps tprun's rule and route; tprun-boot runs after the network is up", () => {
   const p = plan(recorded('router-fresh'));
   const dropin = changesOf(p).find((i) => i.id === 'file /etc/systemd/networkd.conf.d/90-tprun.conf')!;
   assert.match(String(dropin.after), /^\[Network\]\nManageForeignRoutingPolicyRules=no\nManageForeignRoutes=no$/m);

@@ -3,12 +3,13 @@
  * (test/facts/<kind>/<case>.json): `{ id, stdout, code, parsed }`, as pyinfra's tests/facts.
  */
 import type { Fact } from '../src/facts/fact.ts';
-import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, osRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
+import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
 import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
 import { toolVersion } from '../roles/iptables/facts.ts';
-import { selinuxBooleans, selinuxMode } from '../roles/selinux/facts.ts';
+import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
+import { routerAdvertisements, sysctlFiles } from '../roles/sysctl/facts.ts';
 import { squidBuild, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
-import { greLink } from '../roles/wccp/facts.ts';
+import { greLink, greRpFilter } from '../roles/wccp/facts.ts';
 
 /** The kind of a recorded fact id: its variable parts (path, table, family) dropped. */
 export function kindOf(id: string): string {
@@ -32,7 +33,6 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'kernel.release': kernelRelease,
   'kernel.config': kernelConfig,
   'kernel.modules': kernelModules,
-  'os.release': osRelease,
   'service.manager': serviceManager,
   'sysctl.live': sysctls([]),
   'squid.version': squidBuild,
@@ -40,6 +40,10 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'squid.running': squidRunning('/etc/squid/squid.conf', 3129),
   'selinux.mode': selinuxMode,
   'selinux.booleans': selinuxBooleans,
+  'selinux.persistent': selinuxPersistent,
+  'sysctl.files': sysctlFiles,
+  'ipv6.ra': routerAdvertisements,
+  'wccp.rp_filter': greRpFilter(['wccp0']),
   'tool.ebtables': ebtablesVersion,
   'ebtables.broute': broute,
   'ebtables.save': ebtablesSave,

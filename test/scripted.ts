@@ -52,11 +52,14 @@ export interface Fleet {
   changed: string[];
   /** Hosts connected to. */
   contacted: string[];
+  /** Change what a host reports from now on (someone edited it by hand). */
+  tamper: (name: string, edit: (raw: RawFacts) => RawFacts) => void;
 }
 
 /** A fleet whose hosts behave as `plan` says; `delays` (ms per host) reorders completion. */
 export function scriptedFleet(plan: Record<string, Behaviour>, delays: Record<string, number> = {}): Fleet {
-  const fleet: Fleet = { changed: [], contacted: [], connect: async () => assertNever() };
+  const tampered = new Map<string, (raw: RawFacts) => RawFacts>();
+  const fleet: Fleet = { changed: [], contacted: [], connect: async () => assertNever(), tamper: (n, e) => void tampered.set(n, e) };
   const state = new Map<string, 'fresh' | 'compliant'>();
   fleet.connect = async (host) => {
     fleet.contacted.push(host.name);
@@ -64,7 +67,7 @@ export function scriptedFleet(plan: Record<string, Behaviour>, delays: Record<st
     if (b === 'down') throw new HostError('connect', `cannot connect to ${host.address}: ECONNREFUSED`, true);
     if (!state.has(host.name)) state.set(host.name, b === 'compliant' ? 'compliant' : 'fresh');
     return new ScriptedConnection(
-      () => factsAs(host.name, state.get(host.name) === 'compliant' ? 'router-compliant' : 'router-fresh'),
+      () => (tampered.get(host.name) ?? ((x: RawFacts) => x))(factsAs(host.name, state.get(host.name) === 'compliant' ? 'router-compliant' : 'router-fresh')),
       () => {
         fleet.changed.push(host.name);
         if (b === 'broken') {

@@ -3,7 +3,8 @@
 # the newest also as last.json / last.xml, the 96 most recent kept. Exit code is tprun's:
 # 0 compliant, 2 drift, 4 failed or unreachable, 6 both; 75 when a run is already going.
 set -u
-TPRUN=${TPRUN:-/opt/tprun/bin/tprun.js}
+# tprun as installed (npm install -g puts it on PATH), or TPRUN=/path/to/bin/tprun.js.
+TPRUN=${TPRUN:-$(command -v tprun || echo /usr/local/bin/tprun)}
 INVENTORY=${INVENTORY:-/etc/tprun/inventory.yml}
 REPORTS=${REPORTS:-/var/lib/tprun/reports}
 KEEP=${KEEP:-96}

@@ -20,7 +20,7 @@ import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { toolVersion } from './facts.ts';
+import { nftChains, toolVersion, type NftChain } from './facts.ts';
 import { normaliseRule } from './rules.ts';
 
 const ROLE = 'iptables';
@@ -39,7 +39,9 @@ const dialect = (family: Family, table: 'mangle' | 'filter' = 'mangle'): ChainDi
     save: sh`${tool}-save -t ${table}`,
     restoreKeep: sh`${tool}-restore --noflush`,
     restoreAll: sh`${tool}-restore`,
-    ...(table === 'mangle' ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] } : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
+    ...(table === 'mangle'
+      ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] }
+      : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
     commit: true,
     normalise: (rule) => normaliseRule(rule, family),
   };
@@ -62,7 +64,8 @@ export function chainRules(host: Host, family: Family): string[] {
   for (const p of ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${host.vars.squid.tproxy_port} --tproxy-mark ${tmark}`);
   // TLS goes to squid's HTTPS tproxy port (validate requires one when https_ports is set).
   const https = host.vars.squid.https_tproxy_port;
-  if (https) for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
+  if (https)
+    for (const p of host.vars.tproxy.https_ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${https} --tproxy-mark ${tmark}`);
   return out;
 }
 
@@ -99,9 +102,35 @@ function foreignRules(host: Host, family: Family, table: SaveTable | null): Diag
   const pre = table?.rules.get('PREROUTING') ?? [];
   return pre.flatMap((r, i) =>
     r.trim() !== `-j ${CHAIN}` && /-j (TPROXY|DIVERT)\b|-m socket/.test(r)
-      ? [{ severity: 'warning' as const, host: host.name, role: ROLE, message: `${TOOL[family]} mangle PREROUTING rule ${i + 1} is not tprun's: "-A PREROUTING ${r}" (a hand-made TPROXY/DIVERT rule intercepts besides tprun's chain; remove it)` }]
+      ? [
+          {
+            severity: 'warning' as const,
+            host: host.name,
+            role: ROLE,
+            message: `${TOOL[family]} mangle PREROUTING rule ${i + 1} is not tprun's: "-A PREROUTING ${r}" (a hand-made TPROXY/DIVERT rule intercepts besides tprun's chain; remove it)`,
+          },
+        ]
       : [],
   );
+}
+
+/**
+ * A firewall in an nftables table of its own (firewalld, a hand-written `inet filter`) has its
+ * own input hook: an accept in iptables' filter table (TPRUN_INPUT) does not override its drop.
+ * iptables-nft's own tables are `ip filter` and `ip6 filter`.
+ */
+function otherInputFirewalls(host: Host, chains: NftChain[] | null): Diagnostic[] {
+  const { mark, mask } = host.vars.tproxy;
+  return (chains ?? [])
+    .filter(
+      (c) => c.hook === 'input' && !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')) && (c.policy === 'drop' || c.table === 'firewalld'),
+    )
+    .map((c) => ({
+      severity: 'warning' as const,
+      host: host.name,
+      role: ROLE,
+      message: `nftables chain ${c.family} ${c.table} ${c.name} filters input on its own${c.policy === 'drop' ? ' (policy drop)' : ''}: tprun's accept in iptables' TPRUN_INPUT does not override it; it must accept the intercepted packets itself (e.g. "meta mark & ${hex(mask)} == ${hex(mark)} accept")`,
+    }));
 }
 
 export const iptables = defineRole({
@@ -112,6 +141,7 @@ export const iptables = defineRole({
     mangle: { ipv4: saveTable('iptables', 'mangle'), ipv6: saveTable('ip6tables', 'mangle') },
     filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
+    nft: nftChains,
   }),
   requirements: (host, f) =>
     host.vars.tproxy.families.map((fam) => {
@@ -126,7 +156,11 @@ export const iptables = defineRole({
     }),
   artifacts,
   boot: (host) => [
-    { order: 30, name: 'iptables', content: render('boot-iptables.sh.eta', { families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })) }) },
+    {
+      order: 30,
+      name: 'iptables',
+      content: render('boot-iptables.sh.eta', { families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })) }),
+    },
   ],
   plan(host, f) {
     const fams = host.vars.tproxy.families;
@@ -134,6 +168,6 @@ export const iptables = defineRole({
       chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
       chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
     ]).filter((c) => c.before !== null || c.after !== null);
-    return { changes, diagnostics: FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])) };
+    return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...otherInputFirewalls(host, f.nft)] };
   },
 });

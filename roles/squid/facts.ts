@@ -58,8 +58,6 @@ echo "state running"; echo "loaded $l"
 ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | grep -q . && echo "listening yes" || echo "listening no"`,
     (r): SquidState => {
       if (r.code !== 0) return { running: false, loaded: 'current', listening: false };
-      // Facts recorded before this fact said more than its exit code: running, nothing else known.
-      if (!/^state /m.test(r.stdout)) return { running: true, loaded: 'current', listening: true };
       return { running: /^state running$/m.test(r.stdout), loaded: /^loaded older$/m.test(r.stdout) ? 'older' : 'current', listening: /^listening yes$/m.test(r.stdout) };
     },
   );

@@ -1,6 +1,6 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
-import { loadInventory } from '../inventory/load.ts';
+import { loadInventories } from '../inventory/multi.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
@@ -11,6 +11,26 @@ import { VERSION } from '../version.ts';
 import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
 import { parseCommandLine, UsageError } from './args.ts';
 import { commandHelp, commandSpec, generalHelp } from './spec.ts';
+import { parseSavedPlan, planMoved, settingsMoved, showLines, type SavedPlan } from '../plan/reviewed.ts';
+import { readFileSync } from 'node:fs';
+
+function readPlan(file: string): SavedPlan | string {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    return `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return parseSavedPlan(text, file);
+}
+
+function showPlan(positionals: string[]): number {
+  if (positionals.length !== 1) return usageError('show takes one PLAN file', 'show');
+  const plan = readPlan(positionals[0]!);
+  if (typeof plan === 'string') return usageError(plan, 'show');
+  process.stdout.write(showLines(plan).join('\n') + '\n');
+  return EXIT.ok;
+}
 
 /** One line: what is wrong, and where the usage is. */
 const usageError = (msg: string, command?: string): number => {
@@ -22,8 +42,9 @@ function printDiagnostics(ds: readonly Diagnostic[]): void {
   for (const d of ds) process.stderr.write(formatDiagnostic(d) + '\n');
 }
 
-function loadOrReport(file: string): Inventory | undefined {
-  const r = loadInventory(file);
+function loadOrReport(files: string[]): Inventory | undefined {
+  const file = files.join(' + ');
+  const r = loadInventories(files);
   printDiagnostics(r.diagnostics);
   if (!r.inventory || hasErrors(r.diagnostics)) {
     const n = r.diagnostics.filter((d) => d.severity === 'error').length;
@@ -53,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
     'accept-new-host-keys'?: boolean;
     probe?: boolean;
     'list-hosts'?: boolean;
+    json?: boolean;
+    plan?: string;
     serial?: string;
     'max-fail'?: string;
     'lock-timeout'?: string;
@@ -85,9 +108,24 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(commandSpec(command)!) + '\n');
     return EXIT.ok;
   }
-  const [file, ...rest] = positionals;
-  if (!file) return usageError(`${command} needs an INVENTORY file`, command);
-  if (rest.length) return usageError(`${command}: unexpected argument "${rest[0]}"`, command);
+  if (command === 'show') return showPlan(positionals);
+  if (command === 'completion') {
+    const { bashCompletion, zshCompletion } = await import('./docs.ts');
+    if (positionals.length !== 1 || !['bash', 'zsh'].includes(positionals[0]!)) return usageError('completion takes bash or zsh', command);
+    process.stdout.write(positionals[0] === 'bash' ? bashCompletion() : zshCompletion());
+    return EXIT.ok;
+  }
+  let saved: SavedPlan | undefined;
+  if (o.plan !== undefined) {
+    const p = readPlan(o.plan);
+    if (typeof p === 'string') return usageError(p, command);
+    saved = p;
+    if (o.check || o.roles) return usageError(`--plan applies the plan as reviewed: it takes no ${o.check ? '--check' : '--roles'}`, command);
+    if (!positionals.length) positionals.push(saved.inventory.path);
+  }
+  if (!positionals.length) return usageError(`${command} needs an INVENTORY file (or several, or a directory; - for standard input)`, command);
+  if (positionals.filter((p) => p === '-').length > 1) return usageError('standard input (-) can be read once', command);
+  const file = positionals.join(' + ');
 
   let roleNames: string[] | undefined;
   if (o.roles) {
@@ -110,9 +148,9 @@ export async function main(argv: string[]): Promise<number> {
     reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
   }
 
-  const inventory = loadOrReport(file);
+  const inventory = loadOrReport(positionals);
   if (!inventory) return EXIT.invalid;
-  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts));
+  const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts, inventory.groups));
   if (selected.errors.length) {
     for (const e of selected.errors.slice(0, -1)) process.stderr.write(`tprun: ${e}\n`);
     return usageError(`${selected.errors.at(-1)!} of ${file}`, command);
@@ -123,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const h of hosts) process.stdout.write(`${h.name}\n`);
     return EXIT.ok;
   }
-  const roles = selectRoles(roleNames);
+  const roles = selectRoles(saved ? saved.selection.roles : roleNames);
 
   if (command === 'validate') {
     process.stdout.write(
@@ -147,11 +185,22 @@ export async function main(argv: string[]): Promise<number> {
     const { runDoctor } = await import('./doctor.ts');
     return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'], probe: !!o.probe });
   }
+  const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
+  if (saved && !hosts.some((h) => planned!.has(h.name))) return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
+  if (saved) {
+    const gone = saved.hosts.filter((h) => !inventory.hosts.some((x) => x.name === h.name));
+    for (const h of gone) process.stderr.write(`tprun: ${h.name} is in the plan but no longer in ${file}: not applied\n`);
+  }
+  if (command === 'facts') {
+    const { factsCommand } = await import('./facts.ts');
+    return factsCommand(hosts, roles, { json: !!o.json, acceptNewHostKeys: !!o['accept-new-host-keys'] });
+  }
   const { runCommand } = await import('./run.ts');
   return runCommand({
     mode: command === 'check' || o.check ? 'check' : 'apply',
     inventory,
-    hosts,
+    hosts: saved ? hosts.filter((h) => planned!.has(h.name)) : hosts,
+    approve: saved ? (host, plan) => settingsMoved(planned!.get(host.name)!, host) ?? planMoved(planned!.get(host.name)!, plan) : undefined,
     roles,
     options: {
       limit: o.limit,
@@ -165,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
       noColor: !!o['no-color'],
       serial,
       maxFail,
+      planOut: command === 'check' ? o.out : undefined,
       lockTimeout,
       probe: !!o.probe,
     },

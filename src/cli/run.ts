@@ -10,6 +10,34 @@ import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
 import { EXIT } from '../run/options.ts';
 import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
+import { PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
+import type { HostResult } from '../run/host.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** check --out PLAN: every selected host's plan and what it was computed from; a sentence when it cannot be written. */
+function writePlan(file: string, run: CommandRun, results: readonly HostResult[]): string | undefined {
+  const byName = new Map(results.map((r) => [r.host, r]));
+  const doc: SavedPlan = {
+    planVersion: PLAN_VERSION,
+    tprun: VERSION,
+    created: new Date().toISOString(),
+    inventory: { path: run.inventory.path, sha256: run.inventory.sha256 },
+    selection: { ...(run.options.limit ? { limit: run.options.limit } : {}), roles: run.roles.map((r) => r.name) },
+    hosts: run.hosts.map((h) => {
+      const r = byName.get(h.name)!;
+      return savedHost(h, r.status, r.plan, r.facts, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
+    }),
+  };
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return `cannot write the plan ${file}: ${err.code ?? err.message.split('\n')[0]}`;
+  }
+}
 
 export interface CommandOptions {
   limit?: string;
@@ -26,6 +54,8 @@ export interface CommandOptions {
   noColor?: boolean;
   serial?: Amount[];
   maxFail?: Amount;
+  /** check --out: write the reviewed plan here. */
+  planOut?: string;
   /** Prove interception on each host (src/doctor/probe.ts); apply rolls back a host whose probe fails. */
   probe?: boolean;
 }
@@ -36,6 +66,8 @@ export interface CommandRun {
   hosts: Host[];
   roles: Role[];
   options: CommandOptions;
+  /** apply --plan: per host, why its fresh plan is not the reviewed one. */
+  approve?: FleetRun['approve'];
   /** Tests pass scripted connections and their own output stream. */
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
@@ -82,6 +114,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
       serial: options.serial,
       maxFail: options.maxFail,
       connect: run.connect,
+      approve: run.approve,
       observer: view,
       lockTimeout: options.lockTimeout,
       interrupt,
@@ -89,6 +122,10 @@ export async function runCommand(run: CommandRun): Promise<number> {
     });
     if (interrupt.abandoned) view.abandon?.(outcome.results);
     await view.finished();
+  } catch (e) {
+    // Hosts may have been contacted: one line, and never 1.
+    err.write(`tprun: the run stopped: ${(e as Error).message.split('\n')[0]}\n`);
+    return EXIT.failed;
   } finally {
     if (!run.interrupt) for (const s of signals) process.off(s, onSignal);
   }
@@ -107,6 +144,10 @@ export async function runCommand(run: CommandRun): Promise<number> {
     exitCode: outcome.exitCode,
     secrets,
   });
+  if (options.planOut) {
+    const e = writePlan(options.planOut, run, outcome.results);
+    if (e) reportErrors.push(e);
+  }
   for (const e of reportErrors) err.write(`tprun: ${e}\n`);
   // Hosts were contacted: never 1. A lost report is a failure a scheduled run must notice.
   return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;

@@ -55,7 +55,18 @@ export const OPTIONS: OptionSpec[] = [
     complete: 'none',
   },
   { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
-  { name: 'out', arg: 'DIR', help: 'where render writes (default tprun-render)', complete: 'dir' },
+  {
+    name: 'out',
+    arg: 'PATH',
+    help: 'render: the directory to write to (default tprun-render); check: write the plan to this file, for review and apply --plan',
+    complete: 'file',
+  },
+  {
+    name: 'plan',
+    arg: 'PLAN',
+    help: 'apply exactly this reviewed plan (from check --out); a host whose settings or fresh plan differ is refused, saying what moved',
+    complete: 'file',
+  },
   { name: 'diff', help: 'show what would change as diffs' },
   { name: 'check', help: 'plan only, change nothing (as tprun check)' },
   { name: 'accept-new-host-keys', help: 'record unknown host keys in known_hosts (changed keys still fail)' },
@@ -66,6 +77,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'no-detailed-exitcodes', help: 'exit 0 rather than 2 when apply changed something' },
   { name: 'quiet', short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' },
   { name: 'verbose', short: 'v', help: 'show the commands run on each host' },
+  { name: 'json', help: 'facts: print JSON (every fact parsed, by id) instead of one line per fact' },
   { name: 'no-color', help: 'no colours (also when NO_COLOR is set)' },
   { name: 'help', short: 'h', help: 'this text' },
   { name: 'version', help: 'print the version' },
@@ -77,7 +89,7 @@ const RUN = ['limit', 'list-hosts', 'roles', 'forks', 'report', 'diff', 'accept-
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'validate',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: 'schema and domain checks; contacts no host',
     description:
       "Reads the inventory, checks it against the schema and the TPROXY guide's rules and reports every problem as FILE:LINE:COL. No host is contacted.",
@@ -86,7 +98,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'render',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: "write every artifact per host and each WCCP router's config",
     description:
       'Renders every file tprun would install on each selected host (squid.conf, boot scripts, sysctl.d, SELinux module source) and the IOS configuration of each WCCP router, under --out.',
@@ -95,19 +107,19 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'check',
-    args: 'INVENTORY',
+    args: 'INVENTORY...',
     summary: 'what apply would change; exit 2 when anything would',
     description: "Gathers each selected host's facts over SSH, plans, and shows what apply would change. Changes nothing.",
-    options: ['probe', ...RUN],
+    options: ['out', 'probe', ...RUN],
     complete: 'file',
   },
   {
     name: 'apply',
-    args: 'INVENTORY',
+    args: 'INVENTORY... | --plan PLAN [INVENTORY...]',
     summary: 'apply the plan on every selected host',
     description:
       "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
-    options: ['check', 'probe', 'serial', 'max-fail', 'lock-timeout', 'no-detailed-exitcodes', ...RUN],
+    options: ['plan', 'check', 'probe', 'serial', 'max-fail', 'lock-timeout', 'no-detailed-exitcodes', ...RUN],
     complete: 'file',
   },
   {
@@ -118,6 +130,32 @@ export const COMMANDS: CommandSpec[] = [
       "Reads each selected host's logs, counters, rules, routes, sockets and settings in one round trip and reports findings (ids TP0xx, documented in docs/doctor.md): what was seen, what it means, and the fix. Changes nothing; exits 4 when a host has a finding.",
     options: ['probe', 'limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
     complete: 'file',
+  },
+  {
+    name: 'facts',
+    args: 'INVENTORY...',
+    summary: 'what tprun gathers from a host, as its planner reads it',
+    description:
+      'Connects to each selected host (usually one: --limit HOST), gathers every fact the selected roles read in one round trip and prints them parsed, by fact id. Plans and changes nothing.',
+    options: ['limit', 'roles', 'json', 'accept-new-host-keys', ...COMMON],
+    complete: 'file',
+  },
+  {
+    name: 'show',
+    args: 'PLAN',
+    summary: 'print a saved plan as check --diff does',
+    description: 'Prints a plan written by check --out: per host the changes planned, with their diffs, and what the plan was computed from. Contacts no host.',
+    options: [...COMMON],
+    complete: 'file',
+  },
+  {
+    name: 'completion',
+    args: 'bash|zsh',
+    summary: 'print a shell completion script',
+    description:
+      'Prints the completion script for bash or zsh, generated from the same description as this help. bash: tprun completion bash > /etc/bash_completion.d/tprun; zsh: tprun completion zsh > "${fpath[1]}/_tprun".',
+    options: [...COMMON],
+    complete: 'shell',
   },
   {
     name: 'help',
@@ -170,6 +208,7 @@ export function generalHelp(version: string): string {
     'Options (each command takes those its help lists):',
     ...optionLines(OPTIONS.map((o) => o.name)),
     '',
+    'INVENTORY is one or more YAML files or directories of them, merged in order; - reads standard input.',
     'Run "tprun help COMMAND" for one command.',
     '',
     ...wrap(EXIT_TEXT),

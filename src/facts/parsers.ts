@@ -200,15 +200,6 @@ export function parseGreLink(text: string): { remote: string; local: string } | 
   return m ? { remote: m[1]!, local: m[2]! } : null;
 }
 
-/** /etc/os-release: KEY=value lines, values optionally quoted. */
-export function parseOsRelease(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
-  }
-  return out;
-}
 
 export interface SysctlFile {
   /** The file as listed (e.g. /etc/sysctl.d/99-sysctl.conf), and where it leads when a link. */

@@ -9,7 +9,6 @@ import {
   parseIpRules,
   parseKernelConfig,
   parseModules,
-  parseOsRelease,
   parseSaveTable,
   parseSysctls,
   parseVersion,
@@ -46,7 +45,6 @@ done`),
   ({ stdout }) => parseModules(stdout),
 );
 
-export const osRelease = new Fact('os.release', raw('cat /etc/os-release'), (r) => parseOsRelease(stdoutIfOk(r) ?? ''));
 
 export const serviceManager = new Fact<'systemd' | 'none'>('service.manager', raw('[ -d /run/systemd/system ] && echo systemd || echo none'), ({ stdout }) =>
   stdout.trim() === 'systemd' ? 'systemd' : 'none',

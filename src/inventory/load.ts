@@ -21,6 +21,44 @@ export interface RawInventory {
   routers?: Record<string, Record<string, unknown>>;
   bridges?: Record<string, Record<string, unknown>>;
   wccp_peers?: Record<string, Record<string, unknown>>;
+  groups?: Record<string, RawGroup>;
+}
+
+export interface RawGroup {
+  hosts?: string[];
+  children?: string[];
+  vars?: Record<string, unknown>;
+}
+
+/** Each group's hosts, its children's included (a cycle stops at the group already seen). */
+export function groupMembers(raw: RawInventory): Record<string, string[]> {
+  const groups = raw.groups ?? {};
+  const members = (g: string, seen: Set<string>): string[] => {
+    if (seen.has(g) || !groups[g]) return [];
+    seen.add(g);
+    return [...new Set([...(groups[g]!.hosts ?? []), ...(groups[g]!.children ?? []).flatMap((c) => members(c, seen))])];
+  };
+  return Object.fromEntries(Object.keys(groups).map((g) => [g, members(g, new Set())]));
+}
+
+/** Per host, the vars of every group it is in: parents before children, then in the order written. */
+function groupVarsByHost(raw: RawInventory, members: Record<string, string[]>): Map<string, unknown[]> {
+  const groups = Object.keys(raw.groups ?? {});
+  const parents = new Map<string, string[]>();
+  for (const p of groups) for (const c of raw.groups![p]!.children ?? []) parents.set(c, [...(parents.get(c) ?? []), p]);
+  const depths = new Map<string, number>();
+  const depth = (g: string, seen = new Set<string>()): number => {
+    if (depths.has(g)) return depths.get(g)!;
+    if (seen.has(g)) return 0;
+    seen.add(g);
+    const d = Math.max(-1, ...(parents.get(g) ?? []).map((p) => depth(p, seen))) + 1;
+    depths.set(g, d);
+    return d;
+  };
+  const ordered = groups.map((g, i) => ({ g, i, d: depth(g) })).sort((a, b) => a.d - b.d || a.i - b.i);
+  const out = new Map<string, unknown[]>();
+  for (const { g } of ordered) for (const h of members[g]!) out.set(h, [...(out.get(h) ?? []), raw.groups![g]!.vars]);
+  return out;
 }
 
 export interface LoadResult {
@@ -52,6 +90,8 @@ function peersOf(raw: RawInventory): WccpPeer[] {
 /** Merge defaults into each host. Assumes the raw document passed the schema. */
 export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()): { hosts: Host[]; peers: WccpPeer[] } {
   const peers = peersOf(raw);
+  const members = groupMembers(raw);
+  const groupVars = groupVarsByHost(raw, members);
   const hosts: Host[] = [];
   const strip = (h: Record<string, unknown>) => {
     const { address: _a, bridge: _b, ...vars } = h;
@@ -64,7 +104,7 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   const shared = deepMerge<HostVars>(base, raw.defaults);
   for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
-      const vars = deepMerge<HostVars>(shared, strip(h));
+      const vars = deepMerge<HostVars>(shared, ...(groupVars.get(name) ?? []), strip(h));
       // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
       vars.tproxy.mask ??= vars.tproxy.mark;
       const wccp = peersOfCache.get(name) ?? [];
@@ -73,6 +113,26 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
     }
   }
   return { hosts, peers };
+}
+
+/** Group members and children must exist; a group may not contain itself; built-in names are taken. */
+function groupDiagnostics(src: InventorySource, raw: RawInventory, hostNames: string[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const groups = raw.groups ?? {};
+  for (const [g, def] of Object.entries(groups)) {
+    if (['all', 'routers', 'bridges', 'ungrouped'].includes(g)) out.push(src.diag('error', ['groups', g], `"${g}" is a built-in group: choose another name`, true));
+    if (hostNames.includes(g)) out.push(src.diag('error', ['groups', g], `group "${g}" has the name of a host: --limit could not tell them apart`, true));
+    (def.hosts ?? []).forEach((h, i) => {
+      if (!hostNames.includes(h)) out.push(src.diag('error', ['groups', g, 'hosts', i], `group ${g}: no host "${h}" in routers or bridges`));
+    });
+    (def.children ?? []).forEach((c, i) => {
+      if (!groups[c]) out.push(src.diag('error', ['groups', g, 'children', i], `group ${g}: no group "${c}" under groups`));
+    });
+    const reaches = (from: string, seen = new Set<string>()): boolean =>
+      (groups[from]?.children ?? []).some((c) => c === g || (!seen.has(c) && (seen.add(c), reaches(c, seen))));
+    if (reaches(g)) out.push(src.diag('error', ['groups', g, 'children'], `group ${g} contains itself through its children`));
+  }
+  return out;
 }
 
 const byPosition = (a: Diagnostic, b: Diagnostic) => (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.col ?? 0) - (b.at?.col ?? 0);
@@ -106,14 +166,20 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   let built: ReturnType<typeof buildHosts> | undefined;
   if (sound) {
     const keep = <T>(group: string, m: Record<string, T> | undefined) => (m ? Object.fromEntries(Object.entries(m).filter(([n]) => !schema.broken.has(`${group}/${n}`))) : undefined);
-    const pruned: RawInventory = { defaults: raw.defaults, routers: keep('routers', raw.routers), bridges: keep('bridges', raw.bridges), wccp_peers: schema.broken.has('wccp_peers') ? undefined : keep('wccp_peers', raw.wccp_peers) };
+    const pruned: RawInventory = {
+      defaults: raw.defaults,
+      routers: keep('routers', raw.routers),
+      bridges: keep('bridges', raw.bridges),
+      wccp_peers: schema.broken.has('wccp_peers') ? undefined : keep('wccp_peers', raw.wccp_peers),
+      groups: schema.broken.has('groups') ? undefined : keep('groups', raw.groups),
+    };
     built = buildHosts(pruned, builtinDefaults(roles));
     const allNames = [...Object.keys(raw.routers ?? {}), ...Object.keys(raw.bridges ?? {})];
-    domain = domainDiagnostics(src, pruned, built.hosts, built.peers, roles, allNames);
+    domain = [...domainDiagnostics(src, pruned, built.hosts, built.peers, roles, allNames), ...groupDiagnostics(src, pruned, allNames)];
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets] }, diagnostics };
+  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets], groups: groupMembers(raw) }, diagnostics };
 }
 
 export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {

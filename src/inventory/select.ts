@@ -1,12 +1,9 @@
-/** --limit: host names, shell-style globs (* ?) and the group names routers / bridges, comma-separated. */
+/** --limit for callers that want only the hosts: see pattern.ts for the forms (Ansible's patterns). */
+import { selectPattern } from './pattern.ts';
 import type { Host } from './types.ts';
 
-const globToRegExp = (g: string) => new RegExp('^' + g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-
+/** The hosts a pattern selects, in inventory order; a pattern with a term that matches nothing selects nothing (the CLI names the term). */
 export function selectHosts(hosts: readonly Host[], limit: string | undefined): Host[] {
-  if (!limit) return [...hosts];
-  const pats = limit.split(',').map((s) => s.trim()).filter(Boolean);
-  return hosts.filter((h) =>
-    pats.some((p) => (p === 'routers' && h.kind === 'router') || (p === 'bridges' && h.kind === 'bridge') || globToRegExp(p).test(h.name)),
-  );
+  const r = selectPattern(hosts, limit);
+  return r.errors.length ? [] : r.hosts;
 }

@@ -30,9 +30,10 @@ export class InventorySource {
   private constructor(readonly file: string, readonly text: string) {
     // uniqueKeys compares every key with every earlier one (quadratic): duplicates are found
     // below with a set instead. logLevel 'error': yaml must not print warnings itself.
+    // merge: YAML merge keys (<<: *anchor), so shared blocks are written once.
     // `!secret "text"`: a string like any other, which reports and -v show as [redacted].
     const secret = { tag: '!secret', default: false, resolve: (value: string) => (this.secrets.push(value), value) };
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', customTags: [secret] });
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', customTags: [secret], merge: true });
     this.sha256 = createHash('sha256').update(text).digest('hex');
     this.structure = this.doc.errors.length ? [] : this.structureDiagnostics();
   }
@@ -217,12 +218,24 @@ export class InventorySource {
       if (isMap(node)) {
         const obj: Record<string, unknown> = {};
         let size = 1;
+        const merged: unknown[] = [];
         for (const pair of node.items) {
+          // With merge: true, yaml gives a merge key (<<) a symbol for its value.
+          const isMerge = isScalar(pair.key) && typeof pair.key.value === 'symbol' && pair.key.value.description === '<<';
           const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
           const v = convert(pair.value);
           size += 1 + v.size;
+          // YAML merge keys (<<: *anchor or a list of them): their keys, where the map has none of its own.
+          if (isMerge) {
+            merged.push(...(Array.isArray(v.value) ? v.value : [v.value]));
+            continue;
+          }
           // defineProperty: a key named __proto__ stays a key.
           Object.defineProperty(obj, key, { value: v.value, enumerable: true, writable: true, configurable: true });
+        }
+        for (const m of merged) {
+          if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
+          for (const [k, x] of Object.entries(m)) if (!Object.hasOwn(obj, k)) Object.defineProperty(obj, k, { value: x, enumerable: true, writable: true, configurable: true });
         }
         out = { value: obj, size };
       } else if (isSeq(node)) {

@@ -12,6 +12,10 @@ export interface SshVars {
   become: boolean;
   connect_timeout: number;
   command_timeout: number;
+  /** OpenSSH client config to honour (default ~/.ssh/config; "none" for none). */
+  config_file?: string;
+  /** Jump hosts (user@host:port), in order; overrides the config's ProxyJump. */
+  jump?: string | string[];
 }
 
 export interface Bypass {
@@ -87,6 +91,8 @@ export interface Inventory {
   sha256: string;
   hosts: Host[];
   peers: WccpPeer[];
+  /** The inventory's own groups (groups:), each with all its hosts, children's included. */
+  groups?: Record<string, string[]>;
   /** Values the inventory tags `!secret`: reports and -v output redact them. */
   secrets?: string[];
 }

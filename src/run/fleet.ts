@@ -4,6 +4,7 @@
  */
 import type { Host } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
+import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
 import { runHost, type HostResult, type Phase, type RunHostOptions } from './host.ts';
@@ -33,6 +34,8 @@ export interface FleetRun {
   serial?: Amount[];
   /** --max-fail: failed or unreachable hosts a batch may have before the rollout stops (0 with --serial, else no limit). */
   maxFail?: Amount;
+  /** apply --plan: per host, why its fresh plan must not be applied. */
+  approve?: (host: Host, plan: HostPlan) => string | undefined;
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
@@ -111,6 +114,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
             mode: run.mode,
             roles: run.roles,
             connect,
+            approve: run.approve && ((plan: HostPlan) => run.approve!(host, plan)),
             holder,
             lockTimeout: run.lockTimeout,
             shouldStop: () => !!stop?.stopping,

@@ -37,6 +37,8 @@ export interface RunHostOptions {
   roles: readonly Role[];
   connect: (host: Host) => Promise<Connection>;
   onPhase?: (phase: Phase) => void;
+  /** apply --plan: why this fresh plan must not be applied (it is not the reviewed one), or undefined. */
+  approve?: (plan: HostPlan) => string | undefined;
   /** Who takes the host's lock (apply); the run id also names the host-side transaction. */
   holder?: LockHolder;
   /** Seconds to wait for a locked host (0: fail at once). */
@@ -120,6 +122,8 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const changes = changesOf(plan);
     const failure = planFailure(plan);
     const blocked = blockersOf(plan).length > 0;
+    const refused = opts.mode === 'apply' ? opts.approve?.(plan) : undefined;
+    if (refused) return done({ status: 'failed', error: { step: 'plan', message: `refused: ${refused}` } });
 
     if (opts.mode === 'check' || blocked || changes.length === 0) {
       if (opts.after) plan.checks.push(...(await opts.after(host, conn)));

@@ -6,5 +6,12 @@ const handler = (req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
   res.end(`origin saw ${seen}\n`);
 };
-createServer(handler).listen(80, addr4);
-createServer(handler).listen(80, addr6);
+// Idle keep-alive connections stay open longer than squid keeps them (pconn_timeout, 1 min): the
+// origin never closes one squid may reuse. Node's 5 s default closed them in the middle of a
+// drift test, while the broken routing under test dropped the FIN; squid then reused the
+// half-closed connection and answered 502 (ERR_READ_ERROR 104) after the repair.
+for (const addr of [addr4, addr6]) {
+  const server = createServer(handler);
+  server.keepAliveTimeout = 120_000;
+  server.listen(80, addr);
+}

@@ -4,22 +4,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCommand, type CommandOptions } from '../src/cli/run.ts';
+import { runCommand, type CommandOptions, type CommandRun } from '../src/cli/run.ts';
+import { parseSavedPlan, planMoved, settingsMoved, showLines, type SavedPlan } from '../src/plan/reviewed.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { colorFor, painter } from '../src/report/color.ts';
 import { resultLine } from '../src/report/human.ts';
 import type { Mode } from '../src/run/fleet.ts';
+import { spawnSync } from 'node:child_process';
+import { rootGuard } from '../src/ssh/connection.ts';
 import { batchSizes, parseAmount, parseSerial } from '../src/run/rollout.ts';
 import { ROLES } from '../roles/registry.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
-import { capture, hostsNamed, scriptedFleet, type Behaviour } from './scripted.ts';
+import { fileEdit } from './facts.ts';
+import { capture, hostsNamed, scriptedFleet, type Behaviour, type Fleet } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-ops-'));
 const base: CommandOptions = { forks: 5, reports: [], diff: false, verbose: false, quiet: false, acceptNewHostKeys: false };
 
-async function run(mode: Mode, plan: Record<string, Behaviour>, opts: Partial<CommandOptions> = {}, delays: Record<string, number> = {}) {
-  const hosts: Host[] = hostsNamed(...Object.keys(plan));
-  const fleet = scriptedFleet(plan, delays);
+async function run(
+  mode: Mode,
+  plan: Record<string, Behaviour>,
+  opts: Partial<CommandOptions> = {},
+  delays: Record<string, number> = {},
+  given?: { fleet: Fleet; approve?: CommandRun['approve']; hosts?: Host[] },
+) {
+  const hosts: Host[] = given?.hosts ?? hostsNamed(...Object.keys(plan));
+  const fleet = given?.fleet ?? scriptedFleet(plan, delays);
   const out = capture();
   const err = capture();
   const code = await runCommand({
@@ -29,6 +39,7 @@ async function run(mode: Mode, plan: Record<string, Behaviour>, opts: Partial<Co
     roles: [...ROLES],
     options: { ...base, ...opts },
     connect: fleet.connect,
+    approve: given?.approve,
     out,
     err,
   });
@@ -155,6 +166,51 @@ test('--max-fail lets a batch absorb failures up to the limit; a healthy canary 
   // Without --serial there is no limit unless one is given.
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1 })).fleet.contacted, ['c1', 'c2']);
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1, maxFail: parseAmount('0') })).fleet.contacted, ['c1']);
+});
+
+test('every remote script starts with a root check: a non-root user stops with exit 97 and its name, before any fact', () => {
+  const asRoot = spawnSync('sh', ['-s'], { input: rootGuard + 'echo facts', encoding: 'utf8' });
+  if (process.getuid?.() === 0) assert.is(asRoot.stdout, 'facts\n');
+  const runuser = spawnSync('sh', ['-c', 'command -v runuser']).status === 0;
+  if (process.getuid?.() !== 0 || !runuser) return;
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', 'sh', '-s'], { input: rootGuard + 'echo facts', encoding: 'utf8' });
+  assert.is(r.status, 97);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, /^@@tprun-notroot nobody$/m);
+});
+
+test('reviewed plans: check --out saves them; apply --plan applies the unchanged hosts and refuses the one that moved, saying what', async () => {
+  const file = join(tmp, 'plans/p.json');
+  const plan = { p1: 'drifted', p2: 'drifted', p3: 'drifted' } as const;
+  const fleet = scriptedFleet(plan);
+  const hosts = hostsNamed('p1', 'p2', 'p3');
+  const checked = await run('check', plan, { planOut: file }, {}, { fleet, hosts });
+  assert.is(checked.code, 2);
+  const saved = parseSavedPlan(readFileSync(file, 'utf8'), file) as SavedPlan;
+  assert.is(saved.planVersion, 1);
+  const n = saved.hosts[0]!.changes.length;
+  assert.ok(n > 10);
+  assert.equal(
+    saved.hosts.map((h) => h.changes.length),
+    [n, n, n],
+  );
+  assert.ok(saved.hosts.every((h) => h.factsDigest && h.settingsDigest));
+  const shown = showLines(saved);
+  assert.match(shown.join('\n'), new RegExp(`^p1: ${n} changes planned$`, 'm'));
+  assert.match(shown.join('\n'), /\+ file \/etc\/squid\/squid\.conf\n {8}/);
+  // Someone writes a squid.conf on p2 after the review.
+  fleet.tamper('p2', (raw) => ({ ...raw, 'file:/etc/squid/squid.conf': { code: 0, stdout: fileEdit(() => 'http_port 3128\n')('') } }));
+  const byName = new Map(saved.hosts.map((h) => [h.name, h]));
+  const approve: CommandRun['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, p);
+  const applied = await run('apply', plan, {}, {}, { fleet, hosts, approve });
+  assert.is(applied.code, 6);
+  assert.equal(fleet.changed, ['p1', 'p3']);
+  assert.match(applied.out, /^p2: FAILED at plan: refused: the host changed since the plan \(\d+ planned, \d+ now\): file \/etc\/squid\/squid\.conf differs/m);
+  assert.match(applied.out, /^p1: changed/m);
+  // A host whose settings changed in the inventory is refused before anything is applied, naming the keys.
+  const moved = { ...hosts[0]!, vars: { ...hosts[0]!.vars, tproxy: { ...hosts[0]!.vars.tproxy, ports: [8080] } } };
+  assert.match(settingsMoved(byName.get('p1')!, moved)!, /the inventory differs for p1 since the plan: tproxy\.ports changed/);
+  assert.is(settingsMoved(byName.get('p1')!, hosts[0]!), undefined);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

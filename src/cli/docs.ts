@@ -1,0 +1,144 @@
+/**
+ * Shell completions (bash, zsh) and the man page, generated from the same command spec as
+ * --help, so they cannot disagree. `tprun completion bash|zsh` prints a script; the build writes
+ * man/tprun.1 and completions/ into the package.
+ */
+import { COMMANDS, EXIT_TEXT, OPTIONS, optionSpec, type CommandSpec, type OptionSpec } from './spec.ts';
+import { ROLE_NAMES } from '../../roles/registry.ts';
+
+const flags = (c: CommandSpec) => c.options.flatMap((n) => [`--${n}`, ...(optionSpec(n).short ? [`-${optionSpec(n).short}`] : [])]);
+
+export function bashCompletion(): string {
+  const cases = COMMANDS.map((c) => `    ${c.name}) opts="${flags(c).join(' ')}" ;;`).join('\n');
+  const valued = OPTIONS.filter((o) => o.arg);
+  const byKind = (k: OptionSpec['complete']) =>
+    valued
+      .filter((o) => o.complete === k)
+      .map((o) => `--${o.name}`)
+      .join('|');
+  const hostCase = `$(tprun validate "\${inv[@]}" --list-hosts 2>/dev/null) all routers bridges`;
+  const prevCases = (
+    [
+      ['file', 'COMPREPLY=($(compgen -f -- "$cur")); return ;;'],
+      ['dir', 'COMPREPLY=($(compgen -d -- "$cur")); return ;;'],
+      ['role', `COMPREPLY=($(compgen -W "${ROLE_NAMES.join(' ')}" -- "\${cur##*,}")); return ;;`],
+      [
+        'host',
+        `local inv=() w; for w in "\${COMP_WORDS[@]:2:COMP_CWORD-3}"; do case $w in -*) ;; *) [ -e "$w" ] && inv+=("$w") ;; esac; done; [ \${#inv[@]} -gt 0 ] && COMPREPLY=($(compgen -W "${hostCase}" -- "$cur")); return ;;`,
+      ],
+      ['none', 'return ;;'],
+    ] as const
+  )
+    .filter(([k]) => byKind(k))
+    .map(([k, body]) => `    ${byKind(k)}) ${body}`)
+    .join('\n');
+  return `# bash completion for tprun (generated from its command spec: tprun completion bash)
+_tprun() {
+  local cur prev cmd opts i
+  cur=\${COMP_WORDS[COMP_CWORD]}
+  prev=\${COMP_WORDS[COMP_CWORD-1]}
+  cmd=
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case \${COMP_WORDS[i]} in -*) ;; *) cmd=\${COMP_WORDS[i]}; break ;; esac
+  done
+  case $prev in
+${prevCases}
+  esac
+  if [ -z "$cmd" ]; then
+    COMPREPLY=($(compgen -W "${COMMANDS.map((c) => c.name).join(' ')} --help --version" -- "$cur"))
+    return
+  fi
+  case $cmd in
+${cases}
+    *) opts= ;;
+  esac
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  elif [ "$cmd" = help ] || [ "$cmd" = completion ]; then COMPREPLY=($(compgen -W "${COMMANDS.map((c) => c.name).join(' ')} bash zsh" -- "$cur"))
+  else COMPREPLY=($(compgen -f -- "$cur"))
+  fi
+}
+complete -o filenames -F _tprun tprun
+`;
+}
+
+const zq = (s: string) => s.replace(/'/g, "'\\''").replace(/\[/g, '\\[').replace(/\]/g, '\\]').replace(/:/g, '\\:');
+
+export function zshCompletion(): string {
+  const action = (o: OptionSpec) =>
+    !o.arg
+      ? ''
+      : o.complete === 'file'
+        ? ':file:_files'
+        : o.complete === 'dir'
+          ? ':directory:_files -/'
+          : o.complete === 'role'
+            ? `:roles:_values -s , role ${ROLE_NAMES.join(' ')}`
+            : ':value: ';
+  const spec = (n: string) => {
+    const o = optionSpec(n);
+    const help = zq(o.help.split(/[;:(]/)[0]!.trim());
+    const names = o.short ? `'(-${o.short} --${o.name})'{-${o.short},--${o.name}}'[${help}]${action(o)}'` : `'--${o.name}[${help}]${action(o)}'`;
+    return `        ${o.multiple ? `'*${names.slice(1)}` : names}`;
+  };
+  const cmds = COMMANDS.map((c) => `    '${c.name}:${zq(c.summary)}'`).join('\n');
+  const cases = COMMANDS.map(
+    (c) =>
+      `    ${c.name})\n      _arguments -s \\\n${c.options.map(spec).join(' \\\n')} \\\n        '*:${c.complete === 'command' ? 'command:(' + COMMANDS.map((x) => x.name).join(' ') + ')' : 'file:_files'}'\n      ;;`,
+  ).join('\n');
+  return `#compdef tprun
+# zsh completion for tprun (generated from its command spec: tprun completion zsh)
+_tprun() {
+  local -a commands
+  commands=(
+${cmds}
+  )
+  if (( CURRENT == 2 )); then
+    _describe -t commands 'tprun command' commands
+    return
+  fi
+  case $words[2] in
+${cases}
+  esac
+}
+_tprun "$@"
+`;
+}
+
+/** roff escapes: backslashes, leading dots and quotes, hyphens in options. */
+const roff = (s: string) =>
+  s
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
+
+export function manPage(version: string, date = '2026'): string {
+  const opt = (o: OptionSpec) => `.TP\n.B ${o.short ? `\\-${o.short}, ` : ''}\\-\\-${roff(o.name)}${o.arg ? ` \\fI${roff(o.arg)}\\fR` : ''}\n${roff(o.help)}`;
+  const out = [
+    `.TH TPRUN 1 "${date}" "tprun ${version}" "User Commands"`,
+    '.SH NAME',
+    'tprun \\- deploy and audit Squid TPROXY interception proxies over SSH',
+    '.SH SYNOPSIS',
+    ...COMMANDS.map((c) => `.B tprun ${c.name}\n${roff(c.args)} [\\fIoptions\\fR]\n.br`),
+    '.SH DESCRIPTION',
+    "tprun reads each host's state in one SSH round trip, plans what the Squid wiki's TPROXY guide needs (policy routing, sysctls, mangle rules, squid.conf, WCCPv2), shows the plan and applies it as one transaction per host, rolled back on failure.",
+    roff('INVENTORY is one or more YAML files or directories of them, merged in order; - reads standard input.'),
+    '.SH COMMANDS',
+    ...COMMANDS.flatMap((c) => [`.TP\n.B ${c.name} ${roff(c.args)}`, roff(c.description), `Options: ${c.options.map((n) => `\\-\\-${roff(n)}`).join(', ')}.`]),
+    '.SH OPTIONS',
+    ...OPTIONS.map(opt),
+    '.SH EXIT STATUS',
+    roff(EXIT_TEXT),
+    '.SH ENVIRONMENT',
+    '.TP\n.B NO_COLOR\nWhen set and not empty, no colours (as \\-\\-no\\-color).',
+    '.TP\n.B SSH_AUTH_SOCK\nssh\\-agent, used when a host has no identity.',
+    '.TP\n.B TPRUN_DEBUG\nWhen set, an unexpected error prints its stack.',
+    '.SH FILES',
+    '.TP\n.I ~/.ssh/config\nOpenSSH client configuration (or ssh.config_file): Host, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout.',
+    '.TP\n.I ~/.ssh/known_hosts\nHost keys, checked strictly (ssh.known_hosts).',
+    '.SH SEE ALSO',
+    '.BR ssh_config (5),',
+    '.BR squid (8),',
+    '.BR iptables\\-extensions (8)',
+  ];
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,30 @@
+/** `tprun facts INVENTORY --limit HOST [--json]`: print what the planner would read. */
+import type { Host } from '../inventory/types.ts';
+import type { Role } from '../plan/role.ts';
+import { gatherFacts } from '../run/facts.ts';
+import { EXIT } from '../run/options.ts';
+import { SshConnection, type Connection } from '../ssh/connection.ts';
+import { prepareIdentities } from '../ssh/identity.ts';
+
+export async function factsCommand(
+  hosts: readonly Host[],
+  roles: readonly Role[],
+  opts: { json: boolean; acceptNewHostKeys: boolean; connect?: (h: Host) => Promise<Connection>; out?: NodeJS.WritableStream },
+): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  if (!opts.connect) await prepareIdentities(hosts);
+  const connect = opts.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: opts.acceptNewHostKeys }));
+  const results = await Promise.all(hosts.map((h) => gatherFacts(h, roles, connect)));
+  if (opts.json) {
+    out.write(JSON.stringify(Object.fromEntries(results.map((r) => [r.host, r.error ? { error: r.error } : r.facts])), null, 2) + '\n');
+  } else {
+    for (const r of results) {
+      out.write(`${r.host}:${r.error ? ` FAILED: ${r.error}` : ''}\n`);
+      for (const [id, v] of Object.entries(r.facts ?? {})) {
+        const text = typeof v === 'string' ? (v.includes('\n') ? `(${v.split('\n').length} lines) ${JSON.stringify(v.slice(0, 60))}…` : v) : JSON.stringify(v);
+        out.write(`  ${id}: ${text.length > 160 ? text.slice(0, 157) + '...' : text}\n`);
+      }
+    }
+  }
+  return results.some((r) => r.error) ? EXIT.failed : EXIT.ok;
+}

@@ -1,0 +1,115 @@
+/**
+ * OpenSSH's client configuration, honoured: ~/.ssh/config (or ssh.config_file) is read with the
+ * `ssh-config` parser, and for each host (matched by its address, as `ssh ADDRESS` would be) its
+ * HostName, User, Port, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout
+ * and ProxyJump apply. The inventory wins where it sets a value of its own (one that differs from
+ * tprun's built-in default). Jump hosts (ProxyJump, several hops, or the inventory's ssh.jump)
+ * are resolved through the same file, and their host keys are checked like any other.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import SSHConfig from 'ssh-config';
+import type { Host, SshVars } from '../inventory/types.ts';
+import { expandHome, HostError } from './errors.ts';
+
+/** One SSH hop: a jump host or the host itself. */
+export interface Endpoint {
+  /** As written (alias or address), for messages. */
+  name: string;
+  hostname: string;
+  user: string;
+  port: number;
+  identity?: string;
+  knownHosts: string;
+  /** Record unknown keys (StrictHostKeyChecking accept-new/no); a changed key always fails. */
+  acceptNew: boolean;
+  connectTimeout: number;
+}
+
+export interface ResolvedSsh {
+  target: Endpoint;
+  jumps: Endpoint[];
+}
+
+/** tprun's own defaults: a value equal to one of these yields to ~/.ssh/config. */
+const BUILTIN = { user: 'root', port: 22, known_hosts: '~/.ssh/known_hosts', connect_timeout: 10 };
+
+const configs = new Map<string, SSHConfig | HostError | undefined>();
+
+function readConfig(file: string): SSHConfig | undefined {
+  const path = expandHome(file);
+  if (!configs.has(path)) {
+    if (!existsSync(path)) configs.set(path, undefined);
+    else {
+      try {
+        configs.set(path, SSHConfig.parse(readFileSync(path, 'utf8')));
+      } catch (e) {
+        configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+      }
+    }
+  }
+  const c = configs.get(path);
+  if (c instanceof HostError) throw c;
+  return c;
+}
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** %h %p %r %u %% in IdentityFile / UserKnownHostsFile. */
+const tokens = (s: string, e: { hostname: string; port: number; user: string }) =>
+  s.replace(/%([hpru%])/g, (_, t: string) => ({ h: e.hostname, p: String(e.port), r: e.user, u: process.env.USER ?? 'root', '%': '%' })[t]!);
+
+/** "user@host:port", "ssh://user@host:port", "host" → parts. */
+export function parseDestination(text: string): { user?: string; host: string; port?: number } {
+  const m = /^(?:ssh:\/\/)?(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(text.trim());
+  if (!m) throw new HostError('connect', `"${text}" is not a jump host (user@host:port)`);
+  return { user: m[1], host: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : undefined };
+}
+
+function endpoint(
+  name: string,
+  over: { user?: string; port?: number },
+  v: SshVars,
+  config: SSHConfig | undefined,
+  opts: { acceptNew: boolean; inherit: boolean },
+): { e: Endpoint; proxyJump?: string } {
+  const c = config?.compute(name) ?? {};
+  const own = <K extends keyof typeof BUILTIN>(k: K) => opts.inherit && v[k] !== undefined && v[k] !== BUILTIN[k];
+  const hostname = (first(c.HostName) ?? name).replace(/%([h%])/g, (_, t: string) => (t === 'h' ? name : '%'));
+  const user = over.user ?? (own('user') ? v.user : (first(c.User) ?? v.user));
+  const port = over.port ?? (own('port') ? v.port : c.Port ? Number(first(c.Port)) : v.port);
+  const ctx = { hostname, port, user };
+  const idFiles = ([] as string[]).concat(c.IdentityFile ?? []).map((f) => tokens(f, ctx));
+  const identity = (opts.inherit && v.identity) || idFiles.find((f) => existsSync(expandHome(f))) || idFiles[0] || v.identity;
+  const khFiles = first(c.UserKnownHostsFile)?.split(/\s+/);
+  const knownHosts = own('known_hosts') || !khFiles?.length ? v.known_hosts : tokens(khFiles[0]!, ctx);
+  const strict = first(c.StrictHostKeyChecking)?.toLowerCase();
+  const timeout = own('connect_timeout') ? v.connect_timeout : c.ConnectTimeout ? Number(first(c.ConnectTimeout)) : v.connect_timeout;
+  return {
+    e: {
+      name,
+      hostname,
+      user,
+      port,
+      identity,
+      knownHosts,
+      acceptNew: opts.acceptNew || strict === 'accept-new' || strict === 'no' || strict === 'off',
+      connectTimeout: timeout,
+    },
+    proxyJump: first(c.ProxyJump),
+  };
+}
+
+/** The hops to a host and the host itself, from the inventory and the SSH config. */
+export function resolveSsh(host: Host, acceptNew = false): ResolvedSsh {
+  const v = host.vars.ssh;
+  const config = v.config_file === 'none' ? undefined : readConfig(v.config_file ?? '~/.ssh/config');
+  const { e: target, proxyJump } = endpoint(host.address, {}, v, config, { acceptNew, inherit: true });
+  const inventoryJump = v.jump === undefined ? [] : ([] as string[]).concat(v.jump);
+  const spec = inventoryJump.length ? inventoryJump : proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump.split(',') : [];
+  const jumps = spec.map((hop) => {
+    const d = parseDestination(hop);
+    // A hop takes its settings from the SSH config; what it lacks comes from the host's.
+    return endpoint(d.host, { user: d.user, port: d.port }, { ...v, user: v.user, port: 22, identity: v.identity }, config, { acceptNew, inherit: false }).e;
+  });
+  return { target, jumps };
+}

@@ -1,0 +1,72 @@
+/**
+ * The real install (issue #16, item 7): npm pack builds dist/ and packs only what runs; the
+ * tarball installs into an empty prefix, and the installed tprun answers --version and validates
+ * an inventory from compiled JavaScript, with no TypeScript at run time; the compliance kit
+ * installs from the installed package.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-pack-'));
+const npm = (args: string[], cwd = process.cwd()) =>
+  spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+
+test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the compiled dist/', () => {
+  const r = npm(['pack', '--json', '--pack-destination', tmp]);
+  assert.is(r.status, 0, r.stderr);
+  const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const files = info!.files.map((f) => f.path);
+  assert.ok(files.includes('dist/src/cli/main.js'));
+  assert.ok(files.includes('dist/src/inventory/defaults.yml'));
+  assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
+  assert.ok(files.includes('docs/compliance/install.sh'));
+  assert.ok(files.includes('man/tprun.1') && files.includes('completions/tprun.bash') && files.includes('completions/_tprun'));
+  for (const f of files) assert.not.match(f, /^(src|test|bench|scripts|roles)\//, f);
+  assert.not.ok(
+    files.some((f) => f.endsWith('.ts')),
+    'no TypeScript in the package',
+  );
+});
+
+test('npm install -g of the tarball into an empty prefix: tprun --version and tprun validate run compiled JavaScript', () => {
+  const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'))!;
+  const prefix = join(tmp, 'prefix');
+  const r = npm(['install', '-g', '--prefix', prefix, '--omit=dev', join(tmp, tarball)]);
+  assert.is(r.status, 0, r.stderr);
+  const root = join(prefix, 'lib/node_modules/tprun');
+  assert.not.ok(existsSync(join(root, 'node_modules/tsx')) || existsSync(join(prefix, 'lib/node_modules/tsx')), 'tsx is not installed');
+  assert.not.ok(existsSync(join(root, 'src')));
+  const bin = join(prefix, 'bin/tprun');
+  const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  assert.is(v.status, 0, v.stderr);
+  assert.is(v.stdout, `tprun ${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n`);
+  const ok = spawnSync(bin, ['validate', 'inventories/example.yml'], { encoding: 'utf8' });
+  assert.is(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /valid \(2 routers, 1 bridges, 1 WCCP peers\)/);
+  const bad = spawnSync(bin, ['validate', join(root, 'package.json')], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /no host was contacted/);
+  assert.ok(existsSync(join(prefix, 'share/man/man1/tprun.1')), 'npm links the man page');
+  const help = spawnSync(bin, ['help', 'apply'], { encoding: 'utf8' });
+  assert.match(help.stdout, /^Usage: tprun apply/);
+  // The compliance kit installs from the installed package (staged under DESTDIR).
+  const dest = join(tmp, 'root');
+  const kit = spawnSync('sh', [join(root, 'docs/compliance/install.sh'), 'systemd'], { encoding: 'utf8', env: { ...process.env, DESTDIR: dest } });
+  assert.is(kit.status, 0, kit.stderr);
+  assert.match(
+    readFileSync(join(dest, 'etc/systemd/system/tprun-check.service'), 'utf8'),
+    /^ExecStart=\/bin\/sh \/usr\/local\/libexec\/tprun\/tprun-check\.sh$/m,
+  );
+  assert.ok(existsSync(join(dest, 'usr/local/libexec/tprun/tprun-check.sh')));
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();

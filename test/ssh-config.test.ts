@@ -1,0 +1,87 @@
+/** ~/.ssh/config honoured (issue #16, item 6): Host patterns and the keys tprun uses; the inventory wins where it says so. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Host } from '../src/inventory/types.ts';
+import { parseDestination, resolveSsh } from '../src/ssh/config.ts';
+import { labHost } from './scripted.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-sshcfg-'));
+const cfg = join(tmp, 'config');
+writeFileSync(join(tmp, 'id_gw'), 'x');
+writeFileSync(
+  cfg,
+  `Host gw-*
+  HostName %h.example.test
+  User ops
+  Port 2222
+  IdentityFile ${tmp}/id_missing
+  IdentityFile ${tmp}/id_gw
+  ProxyJump jumper@bastion1:2200,bastion2
+  UserKnownHostsFile ${tmp}/kh_%h
+  StrictHostKeyChecking accept-new
+  ConnectTimeout 3
+
+Host bastion2
+  HostName 198.18.9.2
+  User b2
+  UserKnownHostsFile ${tmp}/kh_bastions
+
+Host direct
+  HostName 198.18.9.9
+  ProxyJump none
+
+Host *
+  ConnectTimeout 7
+`,
+);
+
+const host = (address: string, ssh: Partial<Host['vars']['ssh']> = {}): Host => {
+  const h = labHost();
+  return { ...h, address, vars: { ...h.vars, ssh: { ...h.vars.ssh, identity: undefined, known_hosts: '~/.ssh/known_hosts', config_file: cfg, ...ssh } } };
+};
+
+test('Host patterns: HostName (with %h), User, Port, IdentityFile (the first that exists), UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout', () => {
+  const { target } = resolveSsh(host('gw-1'));
+  assert.equal(target, {
+    name: 'gw-1',
+    hostname: 'gw-1.example.test',
+    user: 'ops',
+    port: 2222,
+    identity: `${tmp}/id_gw`,
+    knownHosts: `${tmp}/kh_gw-1.example.test`,
+    acceptNew: true,
+    connectTimeout: 3,
+  });
+  const other = resolveSsh(host('198.18.1.1')).target;
+  assert.equal([other.hostname, other.user, other.port, other.connectTimeout, other.acceptNew], ['198.18.1.1', 'root', 22, 7, false]);
+});
+
+test('ProxyJump with several hops, each looked up in the config itself; none disables it', () => {
+  const { jumps } = resolveSsh(host('gw-1'));
+  assert.equal(
+    jumps.map((j) => [j.name, j.hostname, j.user, j.port, j.knownHosts]),
+    [
+      ['bastion1', 'bastion1', 'jumper', 2200, '~/.ssh/known_hosts'],
+      ['bastion2', '198.18.9.2', 'b2', 22, `${tmp}/kh_bastions`],
+    ],
+  );
+  assert.equal(resolveSsh(host('direct')).jumps, []);
+});
+
+test('the inventory wins where it sets its own value; ssh.jump replaces ProxyJump; config_file none ignores the file', () => {
+  const r = resolveSsh(host('gw-2', { user: 'admin', port: 2022, identity: '~/.ssh/mine', jump: ['root@198.18.0.5'] }));
+  assert.equal([r.target.user, r.target.port, r.target.identity], ['admin', 2022, '~/.ssh/mine']);
+  assert.equal(
+    r.jumps.map((j) => [j.hostname, j.user, j.port]),
+    [['198.18.0.5', 'root', 22]],
+  );
+  const none = resolveSsh(host('gw-3', { config_file: 'none' }));
+  assert.equal([none.target.hostname, none.target.user, none.jumps.length], ['gw-3', 'root', 0]);
+  assert.equal(parseDestination('ssh://u@[2001:db8::1]:2200'), { user: 'u', host: '2001:db8::1', port: 2200 });
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
