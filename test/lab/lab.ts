@@ -126,7 +126,9 @@ export function up(opts: LabOptions): void {
     sh(`ip netns add ${ns}`);
     sh(`ip link add m${i} netns ${CTL} type veth peer name mgmt0 netns ${ns}`);
     nsExec(CTL, `ip link set m${i} master br0 && ip link set m${i} up`);
-    nsExec(ns, `ip link set lo up && ip link set mgmt0 up && ip addr add ${addr}/16 dev mgmt0`);
+    // No duplicate address detection: mgmt0's link-local address (and its route) exists as soon
+    // as the link is up, so a snapshot taken right after up() does not see it appear later.
+    nsExec(ns, `sysctl -qw net.ipv6.conf.mgmt0.accept_dad=0 && ip link set lo up && ip link set mgmt0 up && ip addr add ${addr}/16 dev mgmt0`);
     const etc = `/etc/netns/${ns}`;
     for (const d of ['tprun', 'squid', 'sysctl.d', 'systemd/system']) mkdirSync(`${etc}/${d}`, { recursive: true });
     // Its own /etc/hosts, so the host's name resolves (sudo and squid look it up).
