@@ -8,7 +8,13 @@ import { parseArgs } from 'node:util';
 import * as lab from '../test/lab/lab.ts';
 
 const { values } = parseArgs({
-  options: { hosts: { type: 'string', default: '50' }, runs: { type: 'string', default: '3' }, 'no-ansible': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'forks-sweep': { type: 'string' } },
+  options: {
+    hosts: { type: 'string', default: '50' },
+    runs: { type: 'string', default: '3' },
+    'no-ansible': { type: 'boolean' },
+    'no-write': { type: 'boolean' },
+    'forks-sweep': { type: 'string' },
+  },
 });
 const N = Number(values.hosts);
 const RUNS = Number(values.runs);
@@ -29,7 +35,11 @@ interface Sample {
 /** Run a command in the controller namespace under GNU time: wall clock, peak RSS, CPU. */
 function timed(cmd: string, env: Record<string, string> = {}): Sample {
   const t0 = performance.now();
-  const r = spawnSync('ip', ['netns', 'exec', lab.CTL, '/usr/bin/time', '-f', '@@time %M %U %S', 'sh', '-c', cmd], { encoding: 'utf8', env: { ...process.env, SSH_AUTH_SOCK: '', ...env }, maxBuffer: 256 << 20 });
+  const r = spawnSync('ip', ['netns', 'exec', lab.CTL, '/usr/bin/time', '-f', '@@time %M %U %S', 'sh', '-c', cmd], {
+    encoding: 'utf8',
+    env: { ...process.env, SSH_AUTH_SOCK: '', ...env },
+    maxBuffer: 256 << 20,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const m = /@@time (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
   if (r.status !== 0 && r.status !== 2) console.error(`bench: "${cmd}" exited ${r.status}\n${(r.stdout + r.stderr).slice(-2000)}`);
@@ -48,7 +58,18 @@ for k in net/ipv4/ip_forward net/ipv6/conf/all/forwarding; do echo 0 > /proc/sys
 if squid -k check -f /etc/squid/squid.conf 2>/dev/null; then squid -k interrupt -f /etc/squid/squid.conf; i=0; while squid -k check -f /etc/squid/squid.conf 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi
 rm -rf /etc/tprun/* /etc/sysctl.d/* /etc/squid/* /etc/systemd/system/* /run/squid.pid`;
   const addrs = hosts.map(lab.hostAddr).join(' ');
-  spawnSync('ip', ['netns', 'exec', lab.CTL, 'bash', '-c', `for a in ${addrs}; do ssh -i ${lab.STATE}/id_ed25519 -o UserKnownHostsFile=${lab.STATE}/known_hosts -o BatchMode=yes root@$a "$RESET" & done; wait`], { env: { ...process.env, RESET: reset } });
+  spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      lab.CTL,
+      'bash',
+      '-c',
+      `for a in ${addrs}; do ssh -i ${lab.STATE}/id_ed25519 -o UserKnownHostsFile=${lab.STATE}/known_hosts -o BatchMode=yes root@$a "$RESET" & done; wait`,
+    ],
+    { env: { ...process.env, RESET: reset } },
+  );
 }
 
 console.log(`bench: ${N} lab hosts, ${RUNS} run(s) each, ${cpus().length} cores${ansible ? '' : ', without ansible'}`);
@@ -75,14 +96,21 @@ for (let run = 0; run < RUNS; run++) {
     rows.ansibleFirst!.push(timed(play));
     rows.ansibleSecond!.push(timed(play));
   }
-  console.log(`run ${run + 1}: ${Object.entries(rows).filter(([, s]) => s[run]).map(([k, s]) => `${k} ${s[run]!.seconds.toFixed(2)}s`).join(', ')}`);
+  console.log(
+    `run ${run + 1}: ${Object.entries(rows)
+      .filter(([, s]) => s[run])
+      .map(([k, s]) => `${k} ${s[run]!.seconds.toFixed(2)}s`)
+      .join(', ')}`,
+  );
 }
 // --forks-sweep 25,50,100: `tprun check` of the compliant fleet at each --forks, to choose the default.
 const sweep: string[] = [];
 for (const f of (values['forks-sweep'] ?? '').split(',').filter(Boolean).map(Number)) {
   const samples = Array.from({ length: RUNS }, () => timed(`node bin/tprun.js check ${inv} --quiet --forks ${f}`));
   const m = median(samples.map((x) => x.seconds));
-  sweep.push(`| ${f} | ${m.toFixed(2)} | ${(m / median(rows.floor!.map((x) => x.seconds))).toFixed(2)}× | ${Math.max(...samples.map((x) => x.rssMb ?? 0)).toFixed(0)} MB |`);
+  sweep.push(
+    `| ${f} | ${m.toFixed(2)} | ${(m / median(rows.floor!.map((x) => x.seconds))).toFixed(2)}× | ${Math.max(...samples.map((x) => x.rssMb ?? 0)).toFixed(0)} MB |`,
+  );
   console.log(`forks ${f}: check ${m.toFixed(2)}s`);
 }
 lab.down();
@@ -104,7 +132,17 @@ const lines = [
   `| ansible-playbook, second run | ${fmt(med('ansibleSecond'))} | ${ratio(med('ansibleSecond'), floor)} | |`,
   '',
   `tprun peak RSS: ${Math.max(...[...rows.applyFresh!, ...rows.check!].map((s) => s.rssMb ?? 0)).toFixed(0)} MB; CPU (user+sys) median: apply fresh ${fmt(median(rows.applyFresh!.map((s) => s.cpuSeconds ?? NaN)))} s, check ${fmt(median(rows.check!.map((s) => s.cpuSeconds ?? NaN)))} s.`,
-  ...(sweep.length ? ['', `\`tprun check\` of ${N} compliant hosts by --forks (median of ${RUNS}):`, '', '| --forks | median s | vs SSH floor | peak RSS |', '|---:|---:|---:|---:|', ...sweep, ''] : []),
+  ...(sweep.length
+    ? [
+        '',
+        `\`tprun check\` of ${N} compliant hosts by --forks (median of ${RUNS}):`,
+        '',
+        '| --forks | median s | vs SSH floor | peak RSS |',
+        '|---:|---:|---:|---:|',
+        ...sweep,
+        '',
+      ]
+    : []),
   `Exit codes: apply ${[...new Set(rows.applyFresh!.map((s) => s.code))].join('/')}, check ${[...new Set(rows.check!.map((s) => s.code))].join('/')}${ansible ? `, ansible ${[...new Set(rows.ansibleFirst!.map((s) => s.code))].join('/')}` : ''}.`,
   '',
 ];

@@ -42,7 +42,16 @@ async function child(file: string): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  process.stdout.write(JSON.stringify({ seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024, hosts: r.inventory?.hosts.length ?? 0, errors: errors.length, first: errors[0]?.message }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssMB: process.resourceUsage().maxRSS / 1024,
+      hosts: r.inventory?.hosts.length ?? 0,
+      errors: errors.length,
+      first: errors[0]?.message,
+    }) + '\n',
+  );
 }
 
 function main(): void {
@@ -59,7 +68,14 @@ function main(): void {
       writeFileSync(file, generateInventory(n));
       const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (r.status !== 0) throw new Error(`validate of ${n} hosts failed: ${r.stderr}`);
-      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; cpuSeconds: number; maxRssMB: number; hosts: number; errors: number; first?: string };
+      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+        seconds: number;
+        cpuSeconds: number;
+        maxRssMB: number;
+        hosts: number;
+        errors: number;
+        first?: string;
+      };
       if (m.errors || m.hosts !== n) throw new Error(`${n} hosts: expected a valid inventory, got ${m.errors} errors (${m.first}) and ${m.hosts} hosts`);
       console.log(`| ${n} | ${(statSync(file).size / 1e6).toFixed(1)} | ${m.seconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${m.maxRssMB.toFixed(0)} |`);
     }

@@ -15,7 +15,8 @@ if (problem) {
   process.exit(1);
 }
 const step = (s: string) => console.log(`\n\x1b[1m== ${s}\x1b[0m`);
-const tprun = (...a: string[]) => spawnSync('ip', ['netns', 'exec', lab.CTL, process.execPath, 'bin/tprun.js', ...a], { stdio: 'inherit', env: { ...process.env, SSH_AUTH_SOCK: '' } }).status;
+const tprun = (...a: string[]) =>
+  spawnSync('ip', ['netns', 'exec', lab.CTL, process.execPath, 'bin/tprun.js', ...a], { stdio: 'inherit', env: { ...process.env, SSH_AUTH_SOCK: '' } }).status;
 
 step('lab: 2 router hosts with sshd, a client and an origin behind h1 (network namespaces)');
 lab.up({ hosts: 2, proof: true });
@@ -29,7 +30,7 @@ if (applied !== 0) {
   process.exit(1);
 }
 
-step('proof: the origin sees the client\'s own address, squid is in the path');
+step("proof: the origin sees the client's own address, squid is in the path");
 let ok = true;
 for (const fam of [4, 6] as const) {
   const r = lab.clientGet(fam);

@@ -29,7 +29,8 @@ if (cmd === 'build') {
   // The VMs outlive this command: the lab stays locked as long as the first QEMU runs.
   vm.lockTo(Number(readFileSync(lab.vms[0]!.pidfile, 'utf8').trim()));
   console.log(`vm-lab up (${which}) in ${secs()} s:`);
-  for (const v of lab.vms) console.log(`  ${v.name}: ssh -i ${vm.key()} -o UserKnownHostsFile=${vm.known()} root@${v.addr}   (from: ip netns exec ${vm.CTL} ...)`);
+  for (const v of lab.vms)
+    console.log(`  ${v.name}: ssh -i ${vm.key()} -o UserKnownHostsFile=${vm.known()} root@${v.addr}   (from: ip netns exec ${vm.CTL} ...)`);
   console.log(`  inventory: ${lab.inventory}`);
 } else if (cmd === 'down') {
   await vm.lock(0).catch((e) => {

@@ -29,7 +29,9 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
   }
 }
 
-const FILES = readdirSync('test/bad').filter((f) => f.endsWith('.yml')).sort();
+const FILES = readdirSync('test/bad')
+  .filter((f) => f.endsWith('.yml'))
+  .sort();
 
 test('the corpus has at least 40 bad inventories, each with expected messages', () => {
   assert.ok(FILES.length >= 40, `${FILES.length} files`);
@@ -82,7 +84,7 @@ test('a file over the size cap is refused before it is parsed', () => {
 
 test('a 3 MB key is an error in well under a second per MB, with the key shortened', () => {
   const huge = join(dir, 'huge.yml');
-  writeFileSync(huge, `defaults:\n  ? "${"k".repeat(3_000_000)}"\n  : 1\nrouters:\n  c1: { address: 198.51.100.10 }\n`);
+  writeFileSync(huge, `defaults:\n  ? "${'k'.repeat(3_000_000)}"\n  : 1\nrouters:\n  c1: { address: 198.51.100.10 }\n`);
   const t0 = performance.now();
   const r = loadInventory(huge);
   const ms = performance.now() - t0;

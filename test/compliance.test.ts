@@ -42,10 +42,13 @@ test('the service and timer are valid units (systemd-analyze verify where availa
   assert.is.not(spawnSync('systemd-analyze', ['verify', bad], { encoding: 'utf8' }).status, 0);
 });
 
-test('the wrapper: reports kept and linked, old ones pruned, tprun\'s exit code passed on, no overlap', async () => {
+test("the wrapper: reports kept and linked, old ones pruned, tprun's exit code passed on, no overlap", async () => {
   // A stand-in for tprun that writes the reports it is asked for and exits 2 (drift).
   const fake = join(tmp, 'fake-tprun.mjs');
-  writeFileSync(fake, `import { writeFileSync } from 'node:fs';\nfor (const a of process.argv) { const m = /^(json|junit):(.*)$/.exec(a); if (m) writeFileSync(m[2], m[1]); }\nprocess.exit(2);\n`);
+  writeFileSync(
+    fake,
+    `import { writeFileSync } from 'node:fs';\nfor (const a of process.argv) { const m = /^(json|junit):(.*)$/.exec(a); if (m) writeFileSync(m[2], m[1]); }\nprocess.exit(2);\n`,
+  );
   const reports = join(tmp, 'reports');
   const env = { ...process.env, TPRUN: fake, INVENTORY: 'inv.yml', REPORTS: reports, KEEP: '2', LOCK: join(tmp, 'lock') };
   const run = () => spawnSync('sh', [`${DIR}/tprun-check.sh`], { env, encoding: 'utf8' });
@@ -67,7 +70,9 @@ test('the wrapper: reports kept and linked, old ones pruned, tprun\'s exit code 
 });
 
 test('the crontab line runs the same wrapper', () => {
-  const cron = readFileSync(`${DIR}/tprun-check.cron`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const cron = readFileSync(`${DIR}/tprun-check.cron`, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'));
   assert.is(cron.length, 1);
   assert.match(cron[0]!, /^\*\/15 \* \* \* \* root .*\/bin\/sh \S+tprun-check\.sh/);
 });

@@ -33,7 +33,19 @@ const motd = defineRole({
   requirements: (_h, f) => [requirement('motd', { name: 'motd readable', found: f.banner === null ? 'no /etc/motd' : 'present', ok: true, wanted: 'any' })],
   artifacts: (h) => [{ role: 'motd', path: '/etc/tprun/motd.txt', mode: '0644', content: motdOf(h.vars) + '\n', install: true }],
   boot: () => [{ order: 50, name: 'motd', content: '#!/bin/sh\ncp /etc/tprun/motd.txt /etc/motd\n' }],
-  plan: (h, f) => ({ changes: [change({ kind: 'file', role: 'motd', id: 'motd live', path: '/etc/motd', before: f.banner, after: motdOf(h.vars) + '\n', commands: [sh`cp /etc/tprun/motd.txt /etc/motd`] })] }),
+  plan: (h, f) => ({
+    changes: [
+      change({
+        kind: 'file',
+        role: 'motd',
+        id: 'motd live',
+        path: '/etc/motd',
+        before: f.banner,
+        after: motdOf(h.vars) + '\n',
+        commands: [sh`cp /etc/tprun/motd.txt /etc/motd`],
+      }),
+    ],
+  }),
 });
 const roles = [...ROLES, motd];
 const load = (text: string) => loadInventoryFromSource(InventorySource.fromText('inv.yml', text), roles);
@@ -41,8 +53,13 @@ const INV = 'routers:\n  h1: { address: 198.18.1.1, motd: { text: hello } }\n  h
 
 test('its settings: schema, defaults and its own checks, with positions', () => {
   const inv = load(INV).inventory!;
-  assert.equal(inv.hosts.map((h) => motdOf(h.vars)), ['hello', 'intercepted by squid']);
-  assert.equal(load('routers:\n  h1: { address: 198.18.1.1, motd: { txet: x } }\n').diagnostics.map(formatDiagnostic), ['inv.yml:2:38: unknown key "txet" (did you mean "text"?)']);
+  assert.equal(
+    inv.hosts.map((h) => motdOf(h.vars)),
+    ['hello', 'intercepted by squid'],
+  );
+  assert.equal(load('routers:\n  h1: { address: 198.18.1.1, motd: { txet: x } }\n').diagnostics.map(formatDiagnostic), [
+    'inv.yml:2:38: unknown key "txet" (did you mean "text"?)',
+  ]);
   const long = load(`routers:\n  h1: { address: 198.18.1.1, motd: { text: ${'x'.repeat(41)} } }\n`).diagnostics.filter((d) => d.severity === 'error');
   assert.equal(long.map(formatDiagnostic), ['inv.yml:2:44: motd.text: at most 40 characters']);
   // Without the role, the key is unknown: the schema really comes from the role.
@@ -52,9 +69,16 @@ test('its settings: schema, defaults and its own checks, with positions', () => 
 test('its fact joins the one facts script; its requirement, files, boot step and changes join the plan', () => {
   const h1 = load(INV).inventory!.hosts[0]!;
   const facts = hostFacts(h1, roles);
-  assert.ok(facts.includes(banner) && facts.some((f) => f.id === 'file:/etc/tprun/motd.txt') && facts.some((f) => f.id === 'file:/etc/tprun/boot.d/50-motd.sh'));
+  assert.ok(
+    facts.includes(banner) && facts.some((f) => f.id === 'file:/etc/tprun/motd.txt') && facts.some((f) => f.id === 'file:/etc/tprun/boot.d/50-motd.sh'),
+  );
   assert.match(factsScript(facts), /cat \/etc\/motd/);
-  const raw = { ...recorded('router-compliant'), 'motd.banner': { stdout: 'old\n', code: 0 }, 'file:/etc/tprun/motd.txt': { stdout: '', code: 3 }, 'file:/etc/tprun/boot.d/50-motd.sh': { stdout: '', code: 3 } };
+  const raw = {
+    ...recorded('router-compliant'),
+    'motd.banner': { stdout: 'old\n', code: 0 },
+    'file:/etc/tprun/motd.txt': { stdout: '', code: 3 },
+    'file:/etc/tprun/boot.d/50-motd.sh': { stdout: '', code: 3 },
+  };
   const p = planHost(h1, roles, raw);
   assert.ok(p.checks.some((c) => c.id === 'require motd readable'));
   assert.equal(
@@ -66,11 +90,17 @@ test('its fact joins the one facts script; its requirement, files, boot step and
   assert.ok(hostArtifacts(h1, roles).some((a) => a.path === '/etc/tprun/boot.d/50-motd.sh'));
 });
 
-test('boot steps are the framework\'s: --roles iptables alone on a fresh host gets boot.sh, the unit and its link', () => {
+test("boot steps are the framework's: --roles iptables alone on a fresh host gets boot.sh, the unit and its link", () => {
   const h1 = load(INV).inventory!.hosts[0]!;
   const p = planHost(h1, selectRoles(['iptables']), edited('router-fresh', {}));
   const ids = changesOf(p).map((c) => c.id);
-  for (const want of ['file /etc/tprun/boot.d/30-iptables.sh', 'file /etc/tprun/boot.sh', 'file /etc/systemd/system/tprun-boot.service', 'service tprun-boot enabled']) assert.ok(ids.includes(want), `${want} missing from ${ids.join(', ')}`);
+  for (const want of [
+    'file /etc/tprun/boot.d/30-iptables.sh',
+    'file /etc/tprun/boot.sh',
+    'file /etc/systemd/system/tprun-boot.service',
+    'service tprun-boot enabled',
+  ])
+    assert.ok(ids.includes(want), `${want} missing from ${ids.join(', ')}`);
   assert.not.ok(ids.some((id) => id.includes('20-routing')));
 });
 

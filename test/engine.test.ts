@@ -38,7 +38,13 @@ const step = (id: string, commands: string[], undo: string[]): ScriptStep => ({ 
 
 test('change script: all steps succeed, stdout kept, verify facts follow', () => {
   const f = join(tmp, 'ok');
-  const out = sh(changeScript([step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])], [new Fact('v', raw(`cat ${f}`), (r) => r)], tx()));
+  const out = sh(
+    changeScript(
+      [step('one', [`echo 1 > ${f}`, 'echo hello'], [`rm -f ${f}`]), step('two', [`echo 2 >> ${f}`], [])],
+      [new Fact('v', raw(`cat ${f}`), (r) => r)],
+      tx(),
+    ),
+  );
   assert.is(out.code, 0, out.stderr);
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, undefined);
@@ -75,7 +81,14 @@ test('file steps: candidate validated before the swap; a rejected candidate leav
   let out = sh(changeScript([{ id: 'file', ...good }, later], [], tx()));
   assert.is(parseChangeOutput(out.stdout).failed, 1);
   assert.is(readFileSync(live, 'utf8'), 'old\n'); // swapped, then rolled back
-  const bad = writeFileCommands({ role: 'squid', path: live, mode: '0644', content: 'broken\n', install: true, validate: () => raw('echo "FATAL: Bungled" >&2; false') });
+  const bad = writeFileCommands({
+    role: 'squid',
+    path: live,
+    mode: '0644',
+    content: 'broken\n',
+    install: true,
+    validate: () => raw('echo "FATAL: Bungled" >&2; false'),
+  });
   out = sh(changeScript([{ id: 'file', ...bad }], [], tx()));
   const r = parseChangeOutput(out.stdout);
   assert.is(r.failed, 0);
@@ -94,7 +107,10 @@ test('file steps: candidate validated before the swap; a rejected candidate leav
 const h1 = loadInventory('inventories/lab.yml').inventory!.hosts[0]!;
 
 test('runHost check: one round trip, drifted, nothing sent that changes the host', async () => {
-  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => assert.unreachable('check must not apply') as never);
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => assert.unreachable('check must not apply') as never,
+  );
   const r = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'drifted');
   assert.is(r.roundTrips, 1);
@@ -102,10 +118,13 @@ test('runHost check: one round trip, drifted, nothing sent that changes the host
 
 test('runHost apply: two round trips (facts, then changes with verify); verified by re-planning', async () => {
   let sent = '';
-  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
-    sent = script;
-    return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}@@tprun-end committed\n`, stderr: '', code: 0 };
-  });
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    (script) => {
+      sent = script;
+      return { stdout: `@@tprun-step 0\n@@tprun-verify\n${framed(recorded('router-compliant'))}@@tprun-end committed\n`, stderr: '', code: 0 };
+    },
+  );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'changed', JSON.stringify(r.error));
   assert.is(r.roundTrips, 2);
@@ -115,7 +134,10 @@ test('runHost apply: two round trips (facts, then changes with verify); verified
 });
 
 test('runHost apply: verify catches what is still wrong after the script', async () => {
-  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}@@tprun-end committed\n`, stderr: '', code: 0 }));
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => ({ stdout: `@@tprun-verify\n${framed(recorded('router-fresh'))}@@tprun-end committed\n`, stderr: '', code: 0 }),
+  );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, 'verify');
@@ -123,14 +145,26 @@ test('runHost apply: verify catches what is still wrong after the script', async
 });
 
 test('runHost apply: a failed step reports its name, the remote stderr and the rollback', async () => {
-  const conn = new ScriptedConnection(() => recorded('router-fresh'), (script) => {
-    // Run the real script's framing with every command replaced: step 3 fails.
-    const n = (script.match(/^do_\d+\(\) \{$/gm) ?? []).length;
-    const undo = [3, 2, 1, 0].flatMap((i) => [`@@tprun-undo ${i}`, `@@tprun-undone ${i}`]);
-    const lines = ['@@tprun-step 0', '@@tprun-step 1', '@@tprun-step 2', '@@tprun-step 3', '@@tprun-fail 3', '@@tprun-stderr RTNETLINK answers: Operation not permitted', ...undo, '@@tprun-end rolled-back'];
-    assert.ok(n > 4);
-    return { stdout: lines.join('\n') + '\n', stderr: '', code: 1 };
-  });
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    (script) => {
+      // Run the real script's framing with every command replaced: step 3 fails.
+      const n = (script.match(/^do_\d+\(\) \{$/gm) ?? []).length;
+      const undo = [3, 2, 1, 0].flatMap((i) => [`@@tprun-undo ${i}`, `@@tprun-undone ${i}`]);
+      const lines = [
+        '@@tprun-step 0',
+        '@@tprun-step 1',
+        '@@tprun-step 2',
+        '@@tprun-step 3',
+        '@@tprun-fail 3',
+        '@@tprun-stderr RTNETLINK answers: Operation not permitted',
+        ...undo,
+        '@@tprun-end rolled-back',
+      ];
+      assert.ok(n > 4);
+      return { stdout: lines.join('\n') + '\n', stderr: '', code: 1 };
+    },
+  );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.is(r.error!.step, planSteps(r.plan!)[3]!.id);
@@ -141,9 +175,16 @@ test('runHost apply: a failed step reports its name, the remote stderr and the r
 
 test('runHost: a connection failure is unreachable, a compliant host needs one round trip and no apply', async () => {
   const { HostError } = await import('../src/ssh/connection.ts');
-  const down = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)) });
+  const down = await runHost(h1, {
+    mode: 'apply',
+    roles: ROLES,
+    connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)),
+  });
   assert.equal([down.status, down.error!.step], ['unreachable', 'connect']);
-  const conn = new ScriptedConnection(() => recorded('router-compliant'), () => assert.unreachable('nothing to apply') as never);
+  const conn = new ScriptedConnection(
+    () => recorded('router-compliant'),
+    () => assert.unreachable('nothing to apply') as never,
+  );
   const ok = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.equal([ok.status, ok.roundTrips], ['compliant', 1]);
 });
@@ -170,7 +211,12 @@ test('exact undo: the live file is restored by rename (same bytes, no copy); .tp
   let out = sh(changeScript([{ id: 'file', ...w }, step('later', ['false'], [])], [], tx()));
   assert.is(parseChangeOutput(out.stdout).verdict, 'rolled-back');
   assert.equal([readFileSync(live, 'utf8'), readFileSync(live + '.tprun-prev', 'utf8')], ['v1\n', 'v0\n']);
-  assert.equal(readdirSync(tmp).filter((f) => f.startsWith('keep.conf')).sort(), ['keep.conf', 'keep.conf.tprun-prev']);
+  assert.equal(
+    readdirSync(tmp)
+      .filter((f) => f.startsWith('keep.conf'))
+      .sort(),
+    ['keep.conf', 'keep.conf.tprun-prev'],
+  );
   out = sh(changeScript([{ id: 'file', ...w }], [], tx()));
   assert.is(parseChangeOutput(out.stdout).verdict, 'committed');
   assert.equal([readFileSync(live, 'utf8'), readFileSync(live + '.tprun-prev', 'utf8')], ['v2\n', 'v1\n']);
@@ -182,11 +228,17 @@ test('verdicts are true: an undo that fails makes "rollback incomplete" and name
   const r = parseChangeOutput(out.stdout);
   assert.is(r.verdict, 'rollback-incomplete');
   assert.equal(remaining(r), [1]);
-  assert.match(verdictText(r, (i) => steps[i]!.id), /rollback INCOMPLETE: not undone: b; undone: c, a/);
+  assert.match(
+    verdictText(r, (i) => steps[i]!.id),
+    /rollback INCOMPLETE: not undone: b; undone: c, a/,
+  );
   // A journal that stops short has no verdict: its outcome is unknown, never "rolled back".
   const cut = parseChangeOutput('@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n');
   assert.is(cut.verdict, undefined);
-  assert.match(verdictText(cut, (i) => steps[i]!.id), /outcome unknown/);
+  assert.match(
+    verdictText(cut, (i) => steps[i]!.id),
+    /outcome unknown/,
+  );
 });
 
 test('free space is checked before any step: too little means nothing runs', () => {
@@ -211,16 +263,22 @@ test('the runner stops between steps when told to (SIGTERM) and rolls back', () 
 
 test('runHost apply: a connection lost while following the journal is "outcome unknown", never "rolled back"', async () => {
   const { HostError } = await import('../src/ssh/connection.ts');
-  const conn = new ScriptedConnection(() => recorded('router-fresh'), () => {
-    throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
-  });
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => {
+      throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
+    },
+  );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.ok(r.outcomeUnknown);
   assert.match(r.error!.message, /^outcome unknown: the transaction continues on the host \(connection lost: Keepalive timeout\)/);
   assert.is(r.error!.rolledBack, undefined);
   // A journal that stops short (the runner still going) is unknown too.
-  const cut = new ScriptedConnection(() => recorded('router-fresh'), () => ({ stdout: '@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n', stderr: '', code: 0 }));
+  const cut = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => ({ stdout: '@@tprun-step 0\n@@tprun-ok 0\n@@tprun-step 1\n', stderr: '', code: 0 }),
+  );
   const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
   assert.ok(c.outcomeUnknown);
   assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
@@ -232,17 +290,29 @@ test('runHost: a busy lock fails the host at once with its holder; an earlier tr
       const r = await super.run(script);
       return { ...r, stdout: '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n', code: 75 };
     }
-  })(() => recorded('router-fresh'), () => assert.unreachable('locked: nothing applied') as never);
+  })(
+    () => recorded('router-fresh'),
+    () => assert.unreachable('locked: nothing applied') as never,
+  );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => busy });
   assert.equal([r.status, r.error!.step], ['failed', 'lock']);
   assert.match(r.error!.message, /locked by another apply \(run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\)/);
   const earlier = new (class extends ScriptedConnection {
     override async run(script: string) {
       const r = await super.run(script);
-      const last = ['@@tprun-last r0 ended r0 alice ctl9 2026-01-01', '@@tprun-last-line @@tprun-step 0', '@@tprun-last-line @@tprun-fail 0', '@@tprun-last-line @@tprun-undo-fail 0', '@@tprun-last-line @@tprun-end rollback-incomplete'];
+      const last = [
+        '@@tprun-last r0 ended r0 alice ctl9 2026-01-01',
+        '@@tprun-last-line @@tprun-step 0',
+        '@@tprun-last-line @@tprun-fail 0',
+        '@@tprun-last-line @@tprun-undo-fail 0',
+        '@@tprun-last-line @@tprun-end rollback-incomplete',
+      ];
       return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
     }
-  })(() => recorded('router-compliant'), () => assert.unreachable() as never);
+  })(
+    () => recorded('router-compliant'),
+    () => assert.unreachable() as never,
+  );
   const e = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => earlier });
   assert.is(e.status, 'compliant');
   assert.match(e.notes.join('\n'), /the earlier transaction r0 \(alice on ctl9\) ended on the host: rollback INCOMPLETE: not undone: step 0/);
@@ -262,11 +332,17 @@ test('signals: after the first, no new host starts and a host between facts and 
     interrupt,
     connect: async () => {
       interrupt.signal();
-      return new ScriptedConnection(() => recorded('router-fresh'), () => (applied++, { stdout: '', stderr: '', code: 0 }));
+      return new ScriptedConnection(
+        () => recorded('router-fresh'),
+        () => (applied++, { stdout: '', stderr: '', code: 0 }),
+      );
     },
   });
   assert.is(applied, 0);
-  assert.equal(out.results.map((r) => r.error?.step), ['interrupted', 'interrupted', 'interrupted']);
+  assert.equal(
+    out.results.map((r) => r.error?.step),
+    ['interrupted', 'interrupted', 'interrupted'],
+  );
   assert.match(out.results[0]!.error!.message, /before its transaction started: nothing was changed/);
   assert.equal(out.interrupted!.notStarted, ['h2', 'h3']);
   assert.is(out.exitCode, 4);

@@ -21,7 +21,10 @@ test('every fact kind has at least one recorded case', () => {
   const have = new Set(readdirSync(root));
   const missing = Object.keys(FACT_KINDS).filter((k) => !have.has(k));
   // A GRE link exists only on a WCCP cache (the VM lab's): its cases come from there.
-  assert.equal(missing.filter((k) => !['link', 'wccp.rp_filter'].includes(k)), []);
+  assert.equal(
+    missing.filter((k) => !['link', 'wccp.rp_filter'].includes(k)),
+    [],
+  );
 });
 
 test.run();

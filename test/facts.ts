@@ -16,7 +16,11 @@ export function edited(name: string, edits: Record<string, string | ((s: string)
 }
 
 /** Edit a recorded file fact's content (files are stored base64 as the fact's command prints them). */
-export const fileEdit = (fn: (content: string) => string) => (b64: string) => Buffer.from(fn(Buffer.from(b64.replace(/\s+/g, ''), 'base64').toString('utf8'))).toString('base64');
+export const fileEdit = (fn: (content: string) => string) => (b64: string) =>
+  Buffer.from(fn(Buffer.from(b64.replace(/\s+/g, ''), 'base64').toString('utf8'))).toString('base64');
 
 /** Recorded facts framed as the remote facts script prints them, for scripted connections. */
-export const framed = (raw: RawFacts): string => Object.entries(raw).map(([id, f]) => `${FACT.begin}${id}\n${f.stdout}\n${FACT.rc}${f.code}\n`).join('');
+export const framed = (raw: RawFacts): string =>
+  Object.entries(raw)
+    .map(([id, f]) => `${FACT.begin}${id}\n${f.stdout}\n${FACT.rc}${f.code}\n`)
+    .join('');

@@ -35,14 +35,98 @@ const SEEDS = [
 
 /** Pieces that have broken YAML loaders and validators before. */
 const TOKENS = [
-  '\n', ': ', '- ', '  ', '\t', '{', '}', '[', ']', ',', '"', "'", '#', '? ', '|\n', '>\n', '---\n', '...\n', '%YAML 1.1\n',
-  '&a ', '&b ', '*a', '*b', '*a ', '<<: *a\n', '!secret ', '!!map ', '!!str ', '!!binary ', '!foo ',
-  '\x1b]0;x\x07', '\x1b[2J', '\r', '\x00', '\x85', '\u2028', '\u202e', '\ufeff', '\ud800', '"\\e[31m"', '"a\\nb"', '"\\x00"',
-  'constructor', '__proto__', 'toString', 'hasOwnProperty', 'prototype',
-  '4294967295', '4294967296', '2147483648', '-1', '0', '1e309', '.nan', '0x80000000', '0o777', '3000000', '1.5', 'null', '~', 'true', 'no',
-  '2001:DB8:0::1', '2001:db8::1', '198.51.100.10', '::', '/../', '/./', '//', '$(reboot)', '`id`', ';', '&&', '|', '>',
-  'http_access allow all', 'login=u:p', 'interface Gi0/2', 'shutdown', 'reload',
-  'routers:', 'bridges:', 'defaults:', 'wccp_peers:', 'squid:', 'extra:', 'caches:', 'address:', 'tproxy:', 'mark:', 'mask:', 'ssh:',
+  '\n',
+  ': ',
+  '- ',
+  '  ',
+  '\t',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  '#',
+  '? ',
+  '|\n',
+  '>\n',
+  '---\n',
+  '...\n',
+  '%YAML 1.1\n',
+  '&a ',
+  '&b ',
+  '*a',
+  '*b',
+  '*a ',
+  '<<: *a\n',
+  '!secret ',
+  '!!map ',
+  '!!str ',
+  '!!binary ',
+  '!foo ',
+  '\x1b]0;x\x07',
+  '\x1b[2J',
+  '\r',
+  '\x00',
+  '\x85',
+  '\u2028',
+  '\u202e',
+  '\ufeff',
+  '\ud800',
+  '"\\e[31m"',
+  '"a\\nb"',
+  '"\\x00"',
+  'constructor',
+  '__proto__',
+  'toString',
+  'hasOwnProperty',
+  'prototype',
+  '4294967295',
+  '4294967296',
+  '2147483648',
+  '-1',
+  '0',
+  '1e309',
+  '.nan',
+  '0x80000000',
+  '0o777',
+  '3000000',
+  '1.5',
+  'null',
+  '~',
+  'true',
+  'no',
+  '2001:DB8:0::1',
+  '2001:db8::1',
+  '198.51.100.10',
+  '::',
+  '/../',
+  '/./',
+  '//',
+  '$(reboot)',
+  '`id`',
+  ';',
+  '&&',
+  '|',
+  '>',
+  'http_access allow all',
+  'login=u:p',
+  'interface Gi0/2',
+  'shutdown',
+  'reload',
+  'routers:',
+  'bridges:',
+  'defaults:',
+  'wccp_peers:',
+  'squid:',
+  'extra:',
+  'caches:',
+  'address:',
+  'tproxy:',
+  'mark:',
+  'mask:',
+  'ssh:',
 ];
 
 type Op =
@@ -52,15 +136,21 @@ type Op =
   | { kind: 'duplicateLine'; line: number }
   | { kind: 'swapLines'; a: number; b: number };
 
-const text = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...TOKENS) }, { weight: 1, arbitrary: fc.string({ maxLength: 12, unit: 'binary' }) }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) });
+const text = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...TOKENS) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 12, unit: 'binary' }) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
+);
 const fraction = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
-const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fraction, text }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fraction, length: fc.integer({ min: 1, max: 12 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fraction, length: fc.integer({ min: 1, max: 8 }), text }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicateLine' as const), line: fraction }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('swapLines' as const), a: fraction, b: fraction }) },
-).map((o) => o as Op);
+const op: fc.Arbitrary<Op> = fc
+  .oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fraction, text }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fraction, length: fc.integer({ min: 1, max: 12 }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fraction, length: fc.integer({ min: 1, max: 8 }), text }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicateLine' as const), line: fraction }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('swapLines' as const), a: fraction, b: fraction }) },
+  )
+  .map((o) => o as Op);
 
 function apply(src: string, ops: readonly Op[]): string {
   let s = src;
@@ -125,7 +215,8 @@ test(`validate survives ${RUNS} mutations of the example and the bad corpus (see
       }
       if (r.inventory) {
         valid++;
-        for (const [path, s] of strings({ hosts: r.inventory.hosts, peers: r.inventory.peers })) assert.not.match(s, CONTROL, `valid inventory holds ${JSON.stringify(s)} at ${path}`);
+        for (const [path, s] of strings({ hosts: r.inventory.hosts, peers: r.inventory.peers }))
+          assert.not.match(s, CONTROL, `valid inventory holds ${JSON.stringify(s)} at ${path}`);
         renderFiles(r.inventory, ROLES);
       }
       // The CLI: exit 0 or 1, no stack trace, every line positioned or the summary.

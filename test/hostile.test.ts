@@ -57,7 +57,7 @@ test('elideHeredocs: file contents (base64) are shown by size, the command aroun
 test('formatDiagnostic: a message or detail quoting a host shows its escapes, on its own lines', () => {
   const line = formatDiagnostic({ severity: 'warning', host: 'h1', role: 'iptables', message: `rule ${HOSTILE}`, detail: `a\n${ESC}[2Jb` });
   assert.not.match(line, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
-  assert.is(line.split("\n").length, 3);
+  assert.is(line.split('\n').length, 3);
   assert.match(line, /\\x1b\[2Jb/);
 });
 
@@ -77,13 +77,14 @@ routers:
   h2: { address: 198.18.1.2 }
 `).inventory!;
 const h1Facts = edited('router-fresh', {
-  'iptables.mangle': (s) => s.replace(':POSTROUTING ACCEPT [0:0]\n', `:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m socket -m comment --comment "${HOSTILE}" -j DIVERT\n`),
+  'iptables.mangle': (s) =>
+    s.replace(':POSTROUTING ACCEPT [0:0]\n', `:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m socket -m comment --comment "${HOSTILE}" -j DIVERT\n`),
   'ip-4.rules': `0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100 ${PAYLOAD}\n32766:\tfrom all lookup main\n`,
   'ip-4.routes.100': `local default dev lo ${PAYLOAD}\nunicast 10.0.0.0/8 dev ${PAYLOAD}\n`,
   'sysctl.live': (s) => s.replace('net/ipv4/ip_forward=0', `net/ipv4/ip_forward=0 ${PAYLOAD}`),
 });
 
-test("text a host reports is quoted before it is used in a command on that host", () => {
+test('text a host reports is quoted before it is used in a command on that host', () => {
   const plan = planHost(inv.hosts[0]!, ROLES, h1Facts);
   const texts = changesOf(plan).flatMap((c) => [...c.commands, ...c.undo].map((x) => x.text));
   const touching = texts.filter((t) => t.includes('tprun-pwned'));
@@ -101,12 +102,34 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
     const connect = async (h: { name: string }): Promise<Connection> => ({
       roundTrips: 0,
       close: async () => {},
-      run: async (): Promise<RunResult> => (h.name === 'h1' ? { stdout: framed(h1Facts), stderr: '', code: 0 } : { stdout: '', stderr: `modprobe: ${HOSTILE}\nsecond line`, code: 1 }),
+      run: async (): Promise<RunResult> =>
+        h.name === 'h1' ? { stdout: framed(h1Facts), stderr: '', code: 0 } : { stdout: '', stderr: `modprobe: ${HOSTILE}\nsecond line`, code: 1 },
     });
-    const sink = { text: '', write(s: string) { this.text += s; return true; } };
+    const sink = {
+      text: '',
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
     const code = await runCommand({
-      mode: 'check', inventory: inv, hosts: inv.hosts, roles: [...ROLES], connect, out: sink as never,
-      options: { forks: 2, diff: true, verbose: true, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'json', file: join(dir, 'r.json') }, { format: 'junit', file: join(dir, 'r.xml') }] },
+      mode: 'check',
+      inventory: inv,
+      hosts: inv.hosts,
+      roles: [...ROLES],
+      connect,
+      out: sink as never,
+      options: {
+        forks: 2,
+        diff: true,
+        verbose: true,
+        quiet: false,
+        acceptNewHostKeys: false,
+        reports: [
+          { format: 'json', file: join(dir, 'r.json') },
+          { format: 'junit', file: join(dir, 'r.xml') },
+        ],
+      },
     });
     assert.is(code, 6);
     // Terminal: no control character but the newlines that separate lines.
@@ -124,7 +147,8 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
     const json = assertValidJson(jsonText);
     assert.not.match(JSON.stringify(json), /\\u00[01][0-9a-f]|\\u007f|[\x80-\x9f]/i);
     assert.match(json.hosts[1].error.stderr, /modprobe: \\x1b\]0;owned/);
-    for (const secret of ['pw-in-squid-line', 'inventory-marked-secret', 'TPRUN_B64\n']) assert.not.ok(jsonText.includes(secret), `JSON report shows ${JSON.stringify(secret)}`);
+    for (const secret of ['pw-in-squid-line', 'inventory-marked-secret', 'TPRUN_B64\n'])
+      assert.not.ok(jsonText.includes(secret), `JSON report shows ${JSON.stringify(secret)}`);
     const conf = json.hosts[0].resources.find((r: { id: string }) => r.id === 'file /etc/squid/squid.conf');
     assert.match(conf.expected, /login=\[redacted\]/);
 
@@ -151,13 +175,22 @@ bridges:
 wccp_peers:
   valueOf: { address: 203.0.113.1, caches: [constructor, toString], customer_interfaces: [Gi0/1] }
 `);
-  assert.equal(r.diagnostics.filter((d) => d.severity === 'error'), []);
-  assert.equal(r.inventory!.hosts.map((h) => `${h.kind}:${h.name}:${h.wccp.map((p) => p.name).join(',')}`), ['router:constructor:valueOf', 'router:toString:valueOf', 'bridge:hasOwnProperty:']);
+  assert.equal(
+    r.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  assert.equal(
+    r.inventory!.hosts.map((h) => `${h.kind}:${h.name}:${h.wccp.map((p) => p.name).join(',')}`),
+    ['router:constructor:valueOf', 'router:toString:valueOf', 'bridge:hasOwnProperty:'],
+  );
   assert.is(r.inventory!.hosts[0]!.vars.tproxy.mark, 2147483648);
 });
 
 test('addresses compare in canonical form; IPv4 and host names too', () => {
-  const dup = (a: string, b: string) => load(`routers:\n  a: { address: "${a}", squid: { clients: [198.51.100.0/24] } }\n  b: { address: "${b}", squid: { clients: [198.51.100.0/24] } }\n`).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+  const dup = (a: string, b: string) =>
+    load(`routers:\n  a: { address: "${a}", squid: { clients: [198.51.100.0/24] } }\n  b: { address: "${b}", squid: { clients: [198.51.100.0/24] } }\n`)
+      .diagnostics.filter((d) => d.severity === 'error')
+      .map((d) => d.message);
   assert.equal(dup('2001:db8::1', '2001:DB8:0:0:0:0:0:1'), ["address 2001:DB8:0:0:0:0:0:1 is also a's: each host needs its own address"]);
   assert.equal(dup('proxy.example', 'PROXY.example'), ["address PROXY.example is also a's: each host needs its own address"]);
   assert.equal(dup('2001:db8::1', '2001:db8::2'), []);
@@ -172,7 +205,9 @@ test('render never writes outside --out', async () => {
 });
 
 test('!secret marks a value: it is loaded as text and listed for redaction', () => {
-  const r = load('defaults:\n  squid:\n    clients: [198.51.100.0/24]\n    extra: [!secret "acl vip src 192.0.2.9"]\nrouters:\n  c1: { address: 198.51.100.10 }\n');
+  const r = load(
+    'defaults:\n  squid:\n    clients: [198.51.100.0/24]\n    extra: [!secret "acl vip src 192.0.2.9"]\nrouters:\n  c1: { address: 198.51.100.10 }\n',
+  );
   assert.equal(r.inventory!.hosts[0]!.vars.squid.extra, ['acl vip src 192.0.2.9']);
   assert.equal(r.inventory!.secrets, ['acl vip src 192.0.2.9']);
 });

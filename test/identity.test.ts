@@ -12,7 +12,9 @@ const keygen = (file: string, pass: string) => spawnSync('ssh-keygen', ['-q', '-
 const haveKeygen = keygen(join(dir, 'plain'), '') === 0 && keygen(join(dir, 'locked'), 'sesame') === 0;
 
 const hostWith = (identity: string, env?: string) =>
-  load(`routers:\n  c1: { address: 198.51.100.10, ssh: { identity: ${identity}${env ? `, passphrase_env: ${env}` : ''}, known_hosts: /dev/null }, squid: { clients: [198.51.100.0/24] } }\n`).inventory!.hosts[0]!;
+  load(
+    `routers:\n  c1: { address: 198.51.100.10, ssh: { identity: ${identity}${env ? `, passphrase_env: ${env}` : ''}, known_hosts: /dev/null }, squid: { clients: [198.51.100.0/24] } }\n`,
+  ).inventory!.hosts[0]!;
 
 (haveKeygen ? test : test.skip)('encrypted keys are recognised; the passphrase comes from the named variable, never guessed', async () => {
   const { readFileSync } = await import('node:fs');
@@ -40,7 +42,7 @@ const hostWith = (identity: string, env?: string) =>
   assert.match(missing.get('c1')!.message, /cannot read identity .*ENOENT/);
 });
 
-(haveKeygen ? test : test.skip)('a key readable by group or others is refused with OpenSSH\'s reason; a FIFO is not read', async () => {
+(haveKeygen ? test : test.skip)("a key readable by group or others is refused with OpenSSH's reason; a FIFO is not read", async () => {
   const { chmodSync, copyFileSync } = await import('node:fs');
   for (const mode of [0o640, 0o604, 0o660]) {
     const file = join(dir, `open-${mode.toString(8)}`);

@@ -7,7 +7,10 @@ import { selectHosts } from '../src/inventory/select.ts';
 test('example inventory loads with no diagnostics', () => {
   const r = loadInventory('inventories/example.yml');
   assert.equal(r.diagnostics, []);
-  assert.equal(r.inventory!.hosts.map((h) => `${h.kind}:${h.name}`), ['router:cache1', 'router:cache2', 'bridge:cache3']);
+  assert.equal(
+    r.inventory!.hosts.map((h) => `${h.kind}:${h.name}`),
+    ['router:cache1', 'router:cache2', 'bridge:cache3'],
+  );
 });
 
 test('defaults merge deeply; a host override replaces lists and keeps sibling keys', () => {
@@ -37,7 +40,10 @@ test('unknown keys get a did-you-mean at the key', () => {
   const m = messages('defaults:\n  tproxy: { prots: [80] }\n' + MINIMAL);
   assert.equal(m, ['inv.yml:2:13: unknown key "prots" (did you mean "ports"?)']);
   const top = messages('router:\n  c1: { address: 198.51.100.10 }\n');
-  assert.ok(top.some((x) => x.startsWith('inv.yml:1:1: unknown key "router" (did you mean "routers"?)')), top.join('\n'));
+  assert.ok(
+    top.some((x) => x.startsWith('inv.yml:1:1: unknown key "router" (did you mean "routers"?)')),
+    top.join('\n'),
+  );
 });
 
 test('every schema error is reported at once, each with its position', () => {

@@ -25,7 +25,9 @@ if (process.env.UPDATE_GOLDEN) {
 }
 
 test('render writes the same files as the golden tree', () => {
-  const golden = walk(GOLDEN).map((p) => relative(GOLDEN, p)).sort();
+  const golden = walk(GOLDEN)
+    .map((p) => relative(GOLDEN, p))
+    .sort();
   assert.equal(files.map((f) => f.path).sort(), golden);
 });
 

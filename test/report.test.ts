@@ -20,9 +20,33 @@ const connect = async (h: { name: string }): Promise<Connection> => {
 };
 
 test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, stable output', async () => {
-  const sink = { text: '', write(s: string) { this.text += s; return true; } };
+  const sink = {
+    text: '',
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
   const run = (n: string) =>
-    runCommand({ mode: 'check', inventory: inv, hosts: inv.hosts, roles: [...ROLES], connect, out: sink as never, options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'json', file: join(dir, `${n}.json`) }, { format: 'junit', file: join(dir, `${n}.xml`) }] } });
+    runCommand({
+      mode: 'check',
+      inventory: inv,
+      hosts: inv.hosts,
+      roles: [...ROLES],
+      connect,
+      out: sink as never,
+      options: {
+        forks: 4,
+        diff: false,
+        verbose: false,
+        quiet: false,
+        acceptNewHostKeys: false,
+        reports: [
+          { format: 'json', file: join(dir, `${n}.json`) },
+          { format: 'junit', file: join(dir, `${n}.xml`) },
+        ],
+      },
+    });
   assert.is(await run('a'), 6);
   const json = assertValidJson(readFileSync(join(dir, 'a.json'), 'utf8'));
   assert.equal(json.summary, { compliant: 0, drifted: 1, changed: 0, failed: 0, unreachable: 1 });
@@ -35,7 +59,10 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   assert.is(json.hosts[1].error.step, 'connect');
 
   const { suites } = parseJunit(readFileSync(join(dir, 'a.xml'), 'utf8'));
-  assert.equal(suites.map((s) => s['@_name']), ['h1', 'h2']);
+  assert.equal(
+    suites.map((s) => s['@_name']),
+    ['h1', 'h2'],
+  );
   const drift = suites[0].testcase.find((c: any) => c['@_name'] === 'iptables mangle TPRUN_PREROUTING');
   assert.is(drift.failure['@_message'], 'drifted: iptables mangle TPRUN_PREROUTING');
   assert.match(drift.failure['#text'], /\+ -A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT/);

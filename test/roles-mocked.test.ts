@@ -31,20 +31,33 @@ const EB_FILES = absent('/etc/tprun/ebtables.rules', '/etc/tprun/boot.d/40-ebtab
 const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 
 test('MOCK selinux Enforcing: both booleans turned on persistently', () => {
-  const p = plan(edited('router-compliant', { 'selinux.mode': { stdout: 'Enforcing\n', code: 0 }, 'selinux.booleans': { stdout: 'squid_connect_any --> off\nsquid_use_tproxy --> off\n', code: 0 } }));
+  const p = plan(
+    edited('router-compliant', {
+      'selinux.mode': { stdout: 'Enforcing\n', code: 0 },
+      'selinux.booleans': { stdout: 'squid_connect_any --> off\nsquid_use_tproxy --> off\n', code: 0 },
+    }),
+  );
   assert.equal(changed(p), ['update selinux squid_connect_any', 'update selinux squid_use_tproxy']);
   assert.equal(changesOf(p)[1]!.commands.map(String), ['setsebool -P squid_use_tproxy on']);
   assert.equal(changesOf(p)[1]!.undo.map(String), ['setsebool -P squid_use_tproxy off']);
 });
 
 test('MOCK selinux policy without squid_use_tproxy: says so and points at the policy module', () => {
-  const p = plan(edited('router-compliant', { 'selinux.mode': { stdout: 'Permissive\n', code: 0 }, 'selinux.booleans': { stdout: 'squid_connect_any --> on\nError getting active value for squid_use_tproxy\n', code: 1 } }));
+  const p = plan(
+    edited('router-compliant', {
+      'selinux.mode': { stdout: 'Permissive\n', code: 0 },
+      'selinux.booleans': { stdout: 'squid_connect_any --> on\nError getting active value for squid_use_tproxy\n', code: 1 },
+    }),
+  );
   assert.equal(changed(p), []);
   assert.ok(p.diagnostics.some((d) => d.severity === 'warning' && /no squid_use_tproxy boolean/.test(d.message) && /squidtproxy.te/.test(d.message)));
 });
 
 test('selinux: auto skips cleanly when SELinux is absent (this machine), enforce fails, skip never looks', () => {
-  assert.equal(plan(edited('router-compliant', {})).diagnostics.filter((d) => d.role === 'selinux'), []);
+  assert.equal(
+    plan(edited('router-compliant', {})).diagnostics.filter((d) => d.role === 'selinux'),
+    [],
+  );
   const enforce = withVars(h1, (h) => (h.vars.selinux = 'enforce'));
   const p = plan(edited('router-compliant', {}), enforce);
   assert.ok(p.diagnostics.some((d) => d.severity === 'error' && /enforce, but SELinux is not installed/.test(d.message)));
@@ -66,7 +79,11 @@ const wh1 = wccpInv.hosts[0]!;
 
 test('wccp on this kernel (no GRE driver): the GRE interface is an error, squid.conf still gets wccp2_router', () => {
   const p = plan(edited('router-compliant', { ...WCCP_FILES, ...greRp(), 'link:wccp0': { stdout: '', code: 1 } }), wh1);
-  assert.ok(p.diagnostics.some((d) => d.severity === 'error' && d.role === 'wccp' && /no GRE driver \(CONFIG_NET_IPGRE is not set in \/proc\/config.gz\)/.test(d.message)));
+  assert.ok(
+    p.diagnostics.some(
+      (d) => d.severity === 'error' && d.role === 'wccp' && /no GRE driver \(CONFIG_NET_IPGRE is not set in \/proc\/config.gz\)/.test(d.message),
+    ),
+  );
   const conf = changesOf(p).find((i) => i.id === 'file /etc/squid/squid.conf')!;
   assert.match(String(conf.after), /^wccp2_router 198\.18\.0\.250$/m);
   assert.not.ok(changesOf(p).some((i) => i.kind === 'link'));
@@ -76,8 +93,13 @@ test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
   const p = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp(), 'link:wccp0': { stdout: '', code: 1 } }), wh1);
   const link = changesOf(p).find((i) => i.kind === 'link')!;
-  assert.equal(link.commands.map(String), ['ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1', 'ip link set wccp0 up', 'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter']);
-  const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN\n    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0\n    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit\n';
+  assert.equal(link.commands.map(String), [
+    'ip tunnel add wccp0 mode gre remote 198.18.0.250 local 198.18.1.1',
+    'ip link set wccp0 up',
+    'echo 0 > /proc/sys/net/ipv4/conf/wccp0/rp_filter',
+  ]);
+  const shown =
+    '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476 qdisc noqueue state UNKNOWN\n    link/gre 198.18.1.1 peer 198.18.0.250 promiscuity 0\n    gre remote 198.18.0.250 local 198.18.1.1 ttl inherit\n';
   const q = plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp('0'), 'link:wccp0': { stdout: shown, code: 0 } }), wh1);
   assert.not.ok(changesOf(q).some((i) => i.kind === 'link' || i.id === 'sysctl net.ipv4.conf.wccp0.rp_filter'));
 });
@@ -85,9 +107,15 @@ test('MOCK kernel with GRE: the tunnel is created, then compliant once it exists
 test('MOCK kernel with GRE: a tunnel with other ends is replaced, and the undo restores the old one', () => {
   const gre = { 'kernel.config': (s: string) => s + 'CONFIG_NET_IPGRE=m\n' };
   const shown = '7: wccp0@NONE: <NOARP,UP,LOWER_UP> mtu 1476\n    gre remote 198.18.0.9 local 198.18.1.1 ttl inherit\n';
-  const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp('0'), 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find((i) => i.kind === 'link')!;
+  const link = changesOf(plan(edited('router-compliant', { ...WCCP_FILES, ...gre, ...greRp('0'), 'link:wccp0': { stdout: shown, code: 0 } }), wh1)).find(
+    (i) => i.kind === 'link',
+  )!;
   assert.equal([link.action, link.before], ['update', { remote: '198.18.0.9', local: '198.18.1.1' }]);
-  assert.equal(link.undo.map(String), ['ip tunnel del wccp0 2>/dev/null || true', 'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1', 'ip link set wccp0 up']);
+  assert.equal(link.undo.map(String), [
+    'ip tunnel del wccp0 2>/dev/null || true',
+    'ip tunnel add wccp0 mode gre remote 198.18.0.9 local 198.18.1.1',
+    'ip link set wccp0 up',
+  ]);
 });
 
 const bridgeInv = load(`defaults:
@@ -100,18 +128,25 @@ bridges:
 const b1 = bridgeInv.hosts[0]!;
 /** The bridge's two ports (eth0, eth1), as the probe prints their rp_filter. */
 const bridgePorts = 'net/ipv4/conf/eth0/rp_filter=0\nnet/ipv4/conf/eth1/rp_filter=0\n';
-const bridgeKeys = 'net/bridge/bridge-nf-call-arptables=1\nnet/bridge/bridge-nf-call-ip6tables=1\nnet/bridge/bridge-nf-call-iptables=1\nnet/bridge/bridge-nf-filter-pppoe-tagged=0\nnet/bridge/bridge-nf-filter-vlan-tagged=0\nnet/bridge/bridge-nf-pass-vlan-input-dev=0\n';
+const bridgeKeys =
+  'net/bridge/bridge-nf-call-arptables=1\nnet/bridge/bridge-nf-call-ip6tables=1\nnet/bridge/bridge-nf-call-iptables=1\nnet/bridge/bridge-nf-filter-pppoe-tagged=0\nnet/bridge/bridge-nf-filter-vlan-tagged=0\nnet/bridge/bridge-nf-pass-vlan-input-dev=0\n';
 
 test('bridge on this kernel: kernel-check blocks with the missing broute table, before anything changes', () => {
   const p = plan(
     edited('router-fresh', {
       'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
-      'ebtables.broute': { stdout: "ebtables v1.8.9 (nf_tables): table 'broute' does not exist\nPerhaps ebtables or your kernel needs to be upgraded.\n", code: 3 },
+      'ebtables.broute': {
+        stdout: "ebtables v1.8.9 (nf_tables): table 'broute' does not exist\nPerhaps ebtables or your kernel needs to be upgraded.\n",
+        code: 3,
+      },
       'ebtables.save': { stdout: '', code: 0 },
     }),
     b1,
   );
-  assert.match(blockedReason(p)!, /ebtables-nft 1\.8\.9 has no broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\): install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
+  assert.match(
+    blockedReason(p)!,
+    /ebtables-nft 1\.8\.9 has no broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\): install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/,
+  );
   assert.equal(changed(p), []);
 });
 
@@ -161,14 +196,23 @@ test('MOCK bridge: ebtables-save output in its own option order and case is comp
 -A TPRUN_BROUTING -p ipv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP
 `;
   const p = plan(edited('router-fresh', brouteOk(save)), b1);
-  assert.is(changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING'), undefined);
+  assert.is(
+    changesOf(p).find((i) => i.id === 'ebtables broute TPRUN_BROUTING'),
+    undefined,
+  );
   const swapped = save.replace(/(-A TPRUN_BROUTING -p IPv4 --ip-src.*\n)(.*\n)/, '$2$1');
   assert.is(changesOf(plan(edited('router-fresh', brouteOk(swapped)), b1)).find((i) => i.id === 'ebtables broute TPRUN_BROUTING')?.action, 'update');
 });
 
 test('MOCK bridge without br_netfilter: fine (nothing to zero), no error; the keys are persisted for when it loads', () => {
-  const p = plan(edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys.replace(/=\d/g, '') + bridgePorts }), b1);
-  assert.equal(p.diagnostics.filter((d) => d.severity === 'error'), []);
+  const p = plan(
+    edited('router-fresh', { ...brouteOk('*broute\n:BROUTING ACCEPT\n'), 'sysctl.live': (s: string) => s + bridgeKeys.replace(/=\d/g, '') + bridgePorts }),
+    b1,
+  );
+  assert.equal(
+    p.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   assert.ok(p.diagnostics.some((d) => d.severity === 'info' && /br_netfilter is not loaded/.test(d.message)));
   assert.not.ok(changed(p).some((c) => c.includes('net.bridge')));
   const file = changesOf(p).find((i) => i.id === 'file /etc/sysctl.d/90-tprun.conf')!;
@@ -193,7 +237,10 @@ test('MOCK bridge: rp_filter 0 on both bridge ports, a source bypass kept bridge
   assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-src 198.51.100.7 -j ACCEPT') > 0);
   // The reply (to 198.51.100.7, from port 80) stays bridged: it is accepted before the sport DROP.
   assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT') > 0);
-  assert.ok(at('-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT') < at('-A TPRUN_BROUTING -p IPv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP'));
+  assert.ok(
+    at('-A TPRUN_BROUTING -p IPv4 --ip-dst 198.51.100.7 -j ACCEPT') <
+      at('-A TPRUN_BROUTING -p IPv4 -i eth1 --ip-proto tcp --ip-sport 80 -j redirect --redirect-target DROP'),
+  );
 });
 
 test('sysctl: strict rp_filter on other interfaces, the set keyword style, per-interface tables', () => {
@@ -209,7 +256,14 @@ test('sysctl: strict rp_filter on other interfaces, the set keyword style, per-i
     x.vars.tproxy.per_interface_tables = true;
     x.vars.tproxy.interfaces = ['lo', 'eth1'];
   });
-  const q = plan(edited('router-fresh', { 'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\n', 'ip-4.routes.101': { stdout: '', code: 2 }, 'ip-6.routes.101': { stdout: '', code: 2 } }), per);
+  const q = plan(
+    edited('router-fresh', {
+      'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\n',
+      'ip-4.routes.101': { stdout: '', code: 2 },
+      'ip-6.routes.101': { stdout: '', code: 2 },
+    }),
+    per,
+  );
   assert.ok(changed(q).includes('create ip -4 rule fwmark 0x1/0x1 iif eth1 lookup 101'));
   assert.ok(changed(q).includes('create ip -4 route table 101 local default dev eth1'));
 });

@@ -20,7 +20,10 @@ test('a compliant router (recorded after apply) plans zero changes', () => {
   assert.equal(changed(p), []);
   assert.equal(p.handlers, []);
   assert.is(blockedReason(p), undefined);
-  assert.equal(p.diagnostics.filter((d) => d.severity !== 'info'), []);
+  assert.equal(
+    p.diagnostics.filter((d) => d.severity !== 'info'),
+    [],
+  );
   // Every requirement is met on the lab kernel.
   assert.ok(p.checks.length > 5 && p.checks.every((c) => c.ok));
 });
@@ -41,7 +44,8 @@ test('a fresh router plans every role: sysctls, rules, routes, files, squid star
     'create ip6tables mangle TPRUN_PREROUTING',
     'create file /etc/sysctl.d/90-tprun.conf',
     'create service tprun-boot enabled',
-  ]) assert.ok(c.includes(want), `missing ${want} in\n${c.join('\n')}`);
+  ])
+    assert.ok(c.includes(want), `missing ${want} in\n${c.join('\n')}`);
   // squid was not running: it is started (reading the new file), not reconfigured.
   assert.equal(p.handlers, []);
   // squid is up before TPROXY sends it traffic.
@@ -63,7 +67,12 @@ test('the iptables payload replaces tprun chains whole, with DIVERT (socket) bef
 const mangleEdit = (fn: (s: string) => string) => ({ 'iptables.mangle': fn });
 
 test('drift: the DIVERT rule deleted', () => {
-  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT\n/m, ''))));
+  const p = plan(
+    edited(
+      'router-compliant',
+      mangleEdit((s) => s.replace(/^-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT\n/m, '')),
+    ),
+  );
   assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
   const it = changesOf(p)[0]!;
   const rules = (s: unknown) => (s as ChainState).rules.join('\n');
@@ -73,13 +82,16 @@ test('drift: the DIVERT rule deleted', () => {
 
 test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
   const p = plan(
-    edited('router-compliant', mangleEdit((s) => {
-      const lines = s.split('\n');
-      const sock = lines.findIndex((l) => l.includes('-m socket'));
-      const tp = lines.findIndex((l) => l.includes('-j TPROXY'));
-      [lines[sock], lines[tp]] = [lines[tp]!, lines[sock]!];
-      return lines.join('\n');
-    })),
+    edited(
+      'router-compliant',
+      mangleEdit((s) => {
+        const lines = s.split('\n');
+        const sock = lines.findIndex((l) => l.includes('-m socket'));
+        const tp = lines.findIndex((l) => l.includes('-j TPROXY'));
+        [lines[sock], lines[tp]] = [lines[tp]!, lines[sock]!];
+        return lines.join('\n');
+      }),
+    ),
   );
   assert.equal(changed(p), ['update iptables mangle TPRUN_PREROUTING']);
   // Same rules, other order: order is part of the wanted state.
@@ -88,7 +100,12 @@ test('drift: the TPROXY rule moved before the socket/DIVERT rule', () => {
 });
 
 test('drift: the jump is not first in PREROUTING → removed and inserted at 1 in one transaction', () => {
-  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -p udp -j ACCEPT\n-A PREROUTING -j TPRUN_PREROUTING'))));
+  const p = plan(
+    edited(
+      'router-compliant',
+      mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -p udp -j ACCEPT\n-A PREROUTING -j TPRUN_PREROUTING')),
+    ),
+  );
   const it = changesOf(p)[0]!;
   assert.is(it.id, 'iptables mangle TPRUN_PREROUTING');
   assert.equal((it.before as ChainState).hook, 'not-first');
@@ -96,7 +113,17 @@ test('drift: the jump is not first in PREROUTING → removed and inserted at 1 i
 });
 
 test('a hand-made TPROXY rule in PREROUTING is reported, not touched', () => {
-  const p = plan(edited('router-compliant', mangleEdit((s) => s.replace('-A PREROUTING -j TPRUN_PREROUTING', '-A PREROUTING -j TPRUN_PREROUTING\n-A PREROUTING -p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --on-ip 0.0.0.0 --tproxy-mark 0x1/0x1'))));
+  const p = plan(
+    edited(
+      'router-compliant',
+      mangleEdit((s) =>
+        s.replace(
+          '-A PREROUTING -j TPRUN_PREROUTING',
+          '-A PREROUTING -j TPRUN_PREROUTING\n-A PREROUTING -p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --on-ip 0.0.0.0 --tproxy-mark 0x1/0x1',
+        ),
+      ),
+    ),
+  );
   assert.equal(changed(p), []);
   assert.ok(p.diagnostics.some((d) => d.severity === 'warning' && /rule 2 is not tprun's/.test(d.message)));
 });
@@ -105,11 +132,16 @@ test('drift: rp_filter back to 1', () => {
   const p = plan(edited('router-compliant', { 'sysctl.live': (s) => s.replace('net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/all/rp_filter=1') }));
   assert.equal(changed(p), ['update sysctl net.ipv4.conf.all.rp_filter']);
   const it = changesOf(p)[0]!;
-  assert.equal([it.before, it.after, it.commands.map(String), it.undo.map(String)], ['1', '0', ['echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter'], ['echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']]);
+  assert.equal(
+    [it.before, it.after, it.commands.map(String), it.undo.map(String)],
+    ['1', '0', ['echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter'], ['echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']],
+  );
 });
 
 test('drift: the persisted sysctl file edited (live values fine)', () => {
-  const p = plan(edited('router-compliant', { 'file:/etc/sysctl.d/90-tprun.conf': fileEdit((c) => c.replace('net.ipv4.ip_forward = 1', 'net.ipv4.ip_forward = 0')) }));
+  const p = plan(
+    edited('router-compliant', { 'file:/etc/sysctl.d/90-tprun.conf': fileEdit((c) => c.replace('net.ipv4.ip_forward = 1', 'net.ipv4.ip_forward = 0')) }),
+  );
   assert.equal(changed(p), ['update file /etc/sysctl.d/90-tprun.conf']);
 });
 
@@ -119,18 +151,22 @@ test('drift: the fwmark ip rule removed, the local route removed', () => {
   assert.equal(changesOf(p)[0]!.commands.map(String), ['ip -4 rule add fwmark 0x1/0x1 lookup 100']);
 });
 
-test('routing: a foreign rule or route in tprun\'s table is removed; a duplicate rule too', () => {
+test("routing: a foreign rule or route in tprun's table is removed; a duplicate rule too", () => {
   const p = plan(
     edited('router-compliant', {
       'ip-4.rules': (s) => s.replace('32766:', '32700:\tfrom 198.18.9.9 lookup 100\n32701:\tfrom all fwmark 0x1/0x1 lookup 100\n32766:'),
       'ip-4.routes.100': (s) => s + 'local default dev eth9 metric 5\n',
     }),
   );
-  assert.equal(changed(p), ['delete ip -4 rule 32700: from 198.18.9.9 lookup 100', 'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100', 'delete ip -4 route table 100 local default dev eth9']);
+  assert.equal(changed(p), [
+    'delete ip -4 rule 32700: from 198.18.9.9 lookup 100',
+    'delete ip -4 rule 32701: fwmark 0x1/0x1 lookup 100',
+    'delete ip -4 route table 100 local default dev eth9',
+  ]);
   assert.equal(changesOf(p)[0]!.commands.map(String), ['ip -4 rule del pref 32700 from 198.18.9.9 lookup 100']);
 });
 
-test('routing: a rule on tprun\'s mark into another table (an old table number) is removed', () => {
+test("routing: a rule on tprun's mark into another table (an old table number) is removed", () => {
   const p = plan(edited('router-compliant', { 'ip-6.rules': (s) => s.replace('32766:', '32000:\tfrom all fwmark 0x1/0x1 lookup 200\n32766:') }));
   assert.equal(changed(p), ['delete ip -6 rule 32000: fwmark 0x1/0x1 lookup 200']);
   // A different mark is somebody else's.
@@ -142,7 +178,10 @@ test('drift: squid.conf edited → replaced (validated first) and squid reconfig
   assert.equal(changed(p), ['update file /etc/squid/squid.conf']);
   const it = changesOf(p)[0]!;
   assert.ok(it.commands.some((c) => c.text.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
-  assert.equal(p.handlers.map((h) => h.id), ['handler squid reconfigure']);
+  assert.equal(
+    p.handlers.map((h) => h.id),
+    ['handler squid reconfigure'],
+  );
 });
 
 test('drift: squid stopped → started, no reconfigure', () => {
@@ -160,7 +199,10 @@ test('squid "running" is true: an older squid.conf loaded or no listener on the 
   const item = changesOf(older)[0]!;
   assert.is(item.before, 'running an older squid.conf');
   assert.ok(item.commands.some((c) => c.text === 'squid -k reconfigure -f /etc/squid/squid.conf'));
-  assert.ok(item.commands.some((c) => c.text.includes('/run/tprun/squid.loaded')), 'the loaded squid.conf is recorded');
+  assert.ok(
+    item.commands.some((c) => c.text.includes('/run/tprun/squid.loaded')),
+    'the loaded squid.conf is recorded',
+  );
   assert.equal(item.undo, [], 'a squid this transaction did not start is never stopped');
   const deaf = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlistening no\n', code: 0 } }));
   assert.is(changesOf(deaf)[0]!.before, 'running, not listening on 3129');
@@ -181,8 +223,11 @@ test('kernel-check: a kernel older than 2.6.28 blocks every other role', () => {
   assert.ok(p.checks.some((c) => !c.ok && c.blocks && /supply IPs wrongly/.test(c.hint ?? '')));
 });
 
-test('kernel-check: the guide\'s minimum 2.6.37 blocks 2.6.28-2.6.36 for both families (ICMP/TIME_WAIT bugs, no IPv6 TPROXY, no --transparent)', () => {
-  const cfg = { 'kernel.config': 'source=/boot/config-2.6.30\nCONFIG_NF_CONNTRACK=m\nCONFIG_NETFILTER_TPROXY=m\nCONFIG_NETFILTER_XT_MATCH_SOCKET=m\nCONFIG_NETFILTER_XT_TARGET_TPROXY=m\n' };
+test("kernel-check: the guide's minimum 2.6.37 blocks 2.6.28-2.6.36 for both families (ICMP/TIME_WAIT bugs, no IPv6 TPROXY, no --transparent)", () => {
+  const cfg = {
+    'kernel.config':
+      'source=/boot/config-2.6.30\nCONFIG_NF_CONNTRACK=m\nCONFIG_NETFILTER_TPROXY=m\nCONFIG_NETFILTER_XT_MATCH_SOCKET=m\nCONFIG_NETFILTER_XT_TARGET_TPROXY=m\n',
+  };
   const p = plan(edited('router-fresh', { ...cfg, 'kernel.release': '2.6.30\n' }));
   assert.match(blockedReason(p)!, /^requirements not met: kernel >= 2\.6\.37 \(found 2\.6\.30\)$/);
   assert.ok(p.checks.some((c) => c.id === 'require kernel >= 2.6.37' && /ICMP and TIME_WAIT/.test(c.hint ?? '')));
@@ -192,7 +237,10 @@ test('kernel-check: the guide\'s minimum 2.6.37 blocks 2.6.28-2.6.36 for both fa
 });
 
 test('kernel-check: each kernel version is checked for the options it has (NETFILTER_TPROXY to 3.12, xt_TPROXY alone 3.13-4.17, NF_TPROXY_IPV4/6 from 4.18)', () => {
-  const config = (v: string, opts: string[]) => ({ 'kernel.release': `${v}\n`, 'kernel.config': `source=/boot/config-${v}\n${opts.map((o) => `CONFIG_${o}=m`).join('\n')}\n` });
+  const config = (v: string, opts: string[]) => ({
+    'kernel.release': `${v}\n`,
+    'kernel.config': `source=/boot/config-${v}\n${opts.map((o) => `CONFIG_${o}=m`).join('\n')}\n`,
+  });
   const common = ['NF_CONNTRACK', 'NETFILTER_XT_MATCH_SOCKET', 'NETFILTER_XT_TARGET_TPROXY'];
   const ids = (p: HostPlan) => p.checks.filter((c) => c.id.startsWith('require kernel CONFIG_')).map((c) => c.id.replace('require kernel CONFIG_', ''));
   // 3.13-4.17 kernels have neither NETFILTER_TPROXY nor NF_TPROXY_*: xt_TPROXY alone is enough.
@@ -212,10 +260,20 @@ test('kernel-check: each kernel version is checked for the options it has (NETFI
 
 test('kernel-check: without a readable kernel config, modules are probed and named', () => {
   const noCfg = { 'kernel.config': 'source=none\n' };
-  const ok = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY module\nxt_socket loaded\nip_gre absent\n' }));
+  const ok = plan(
+    edited('router-fresh', {
+      ...noCfg,
+      'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY module\nxt_socket loaded\nip_gre absent\n',
+    }),
+  );
   assert.is(blockedReason(ok), undefined);
   assert.ok(ok.checks.some((c) => c.id === 'require kernel CONFIG_NETFILTER_XT_MATCH_SOCKET' && /module xt_socket loaded/.test(c.found)));
-  const bad = plan(edited('router-fresh', { ...noCfg, 'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY absent\nxt_socket loaded\nip_gre absent\n' }));
+  const bad = plan(
+    edited('router-fresh', {
+      ...noCfg,
+      'kernel.modules': 'nf_conntrack loaded\nnf_tproxy_ipv4 module\nnf_tproxy_ipv6 module\nxt_TPROXY absent\nxt_socket loaded\nip_gre absent\n',
+    }),
+  );
   assert.match(blockedReason(bad)!, /CONFIG_NETFILTER_XT_TARGET_TPROXY/);
 });
 

@@ -40,6 +40,8 @@ exit $r`),
 
 export const ebtablesSave = new Fact(
   'ebtables.save',
-  raw(`command -v ebtables >/dev/null || exit 127; out=$(${EBTABLES.text} -t broute -L 2>&1) || { printf '%s\\n' "$out"; exit 3; }; printf '%s\\n' "$out" | ${EB_LIST_TO_SAVE.text}`),
+  raw(
+    `command -v ebtables >/dev/null || exit 127; out=$(${EBTABLES.text} -t broute -L 2>&1) || { printf '%s\\n' "$out"; exit 3; }; printf '%s\\n' "$out" | ${EB_LIST_TO_SAVE.text}`,
+  ),
   (r) => (r.code === 0 ? parseSaveTable(r.stdout, 'broute') : null),
 );

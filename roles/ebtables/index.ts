@@ -68,9 +68,20 @@ export function chainRules(host: Host): string[] {
       const [p, pre] = f === 'ipv4' ? ['IPv4', 'ip'] : ['IPv6', 'ip6'];
       // Both directions: the replies (source and destination swapped) must stay bridged too,
       // or they match the "--ip-sport 80" DROP and are routed while the requests were bridged.
-      const ways = b.source || b.destination ? [[b.source, b.destination], [b.destination, b.source]] : [[undefined, undefined]];
+      const ways =
+        b.source || b.destination
+          ? [
+              [b.source, b.destination],
+              [b.destination, b.source],
+            ]
+          : [[undefined, undefined]];
       for (const [src, dst] of ways) {
-        const m = [src || dst ? `-p ${p}` : '', b.interface ? `-i ${b.interface}` : '', src ? `--${pre}-src ${src}` : '', dst ? `--${pre}-dst ${dst}` : ''].filter(Boolean);
+        const m = [
+          src || dst ? `-p ${p}` : '',
+          b.interface ? `-i ${b.interface}` : '',
+          src ? `--${pre}-src ${src}` : '',
+          dst ? `--${pre}-dst ${dst}` : '',
+        ].filter(Boolean);
         const rule = `-A ${CHAIN} ${m.join(' ')} -j ACCEPT`;
         if (!out.includes(rule)) out.push(rule);
       }
@@ -107,7 +118,13 @@ export const ebtables = defineRole({
   facts: () => ({ version: ebtablesVersion, broute, save: ebtablesSave }),
   requirements(_host, f) {
     const checks: Check[] = [
-      requirement(ROLE, { name: 'ebtables installed', found: f.version ?? 'ebtables not found', ok: f.version !== null, wanted: 'ebtables', hint: 'bridges move port-80 frames from bridging to routing with ebtables broute rules' }),
+      requirement(ROLE, {
+        name: 'ebtables installed',
+        found: f.version ?? 'ebtables not found',
+        ok: f.version !== null,
+        wanted: 'ebtables',
+        hint: 'bridges move port-80 frames from bridging to routing with ebtables broute rules',
+      }),
     ];
     if (f.version !== null) {
       checks.push(

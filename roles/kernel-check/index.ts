@@ -29,7 +29,8 @@ export function wantedOptions(kernel: readonly number[], v6: boolean): WantedOpt
     { name: 'NETFILTER_XT_MATCH_SOCKET', anyOf: ['NETFILTER_XT_MATCH_SOCKET'], modules: ['xt_socket'] },
     { name: 'NETFILTER_XT_TARGET_TPROXY', anyOf: ['NETFILTER_XT_TARGET_TPROXY'], modules: ['xt_TPROXY'] },
   ];
-  if (compareVersions(kernel, [3, 13]) < 0) return [...base.slice(0, 1), { name: 'NETFILTER_TPROXY', anyOf: ['NETFILTER_TPROXY'], modules: ['nf_tproxy_core'] }, ...base.slice(1)];
+  if (compareVersions(kernel, [3, 13]) < 0)
+    return [...base.slice(0, 1), { name: 'NETFILTER_TPROXY', anyOf: ['NETFILTER_TPROXY'], modules: ['nf_tproxy_core'] }, ...base.slice(1)];
   if (compareVersions(kernel, [4, 18]) < 0) return base;
   return [
     ...base.slice(0, 1),
@@ -50,7 +51,9 @@ function kernelOptions(host: Host, kernel: readonly number[], cfg: KernelConfig,
         found: hit ? `CONFIG_${hit}=${cfg.options[hit]} (${cfg.source})` : `not set (${cfg.source})`,
         ok: !!hit,
         wanted: 'y or m',
-        hint: `TPROXY on this kernel version needs ${wantedOptions(kernel, v6).map((o) => o.name).join(', ')} (the guide lists NETFILTER_TPROXY, which kernels 3.13 and later no longer have)`,
+        hint: `TPROXY on this kernel version needs ${wantedOptions(kernel, v6)
+          .map((o) => o.name)
+          .join(', ')} (the guide lists NETFILTER_TPROXY, which kernels 3.13 and later no longer have)`,
       });
     }
     const seen = w.modules.map((m) => [m, mods[m] ?? 'absent'] as const).find(([, s]) => s !== 'absent');

@@ -58,7 +58,17 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
   for (const spec of w.rules) {
     const at = unmatched.findIndex((r) => r.spec === spec);
     const found = at >= 0 ? unmatched.splice(at, 1)[0] : undefined;
-    changes.push(change({ kind: 'ip-rule', role: ROLE, id: `ip ${flag} rule ${spec}`, before: found ? spec : null, after: spec, commands: [sh`ip ${flag} rule add ${words(spec)}`], undo: [sh`ip ${flag} rule del ${words(spec)}`] }));
+    changes.push(
+      change({
+        kind: 'ip-rule',
+        role: ROLE,
+        id: `ip ${flag} rule ${spec}`,
+        before: found ? spec : null,
+        after: spec,
+        commands: [sh`ip ${flag} rule add ${words(spec)}`],
+        undo: [sh`ip ${flag} rule del ${words(spec)}`],
+      }),
+    );
   }
   for (const r of unmatched) {
     changes.push(
@@ -87,18 +97,44 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
       const other = found ? undefined : take((r) => r.type === type && r.dst === dst);
       const undo = other ? [sh`ip ${flag} route replace ${words(other.spec)} table ${table}`] : [sh`ip ${flag} route del ${words(spec)} table ${table}`];
       if (other?.type === 'local' && other.dst === 'default') {
-        diagnostics.push({ severity: 'info', host: host.name, role: ROLE, message: `table ${table} (${family}) has another local default route (${other.spec}); tprun replaces it: "Some OS block multiple interfaces being linked to the table"` });
+        diagnostics.push({
+          severity: 'info',
+          host: host.name,
+          role: ROLE,
+          message: `table ${table} (${family}) has another local default route (${other.spec}); tprun replaces it: "Some OS block multiple interfaces being linked to the table"`,
+        });
       }
       changes.push(
-        change({ kind: 'ip-route', role: ROLE, id: `ip ${flag} route table ${table} ${spec}`, before: found ? spec : (other?.spec ?? null), after: spec, commands: [sh`ip ${flag} route replace ${words(spec)} table ${table}`], undo }),
+        change({
+          kind: 'ip-route',
+          role: ROLE,
+          id: `ip ${flag} route table ${table} ${spec}`,
+          before: found ? spec : (other?.spec ?? null),
+          after: spec,
+          commands: [sh`ip ${flag} route replace ${words(spec)} table ${table}`],
+          undo,
+        }),
       );
     }
     for (const r of have) {
       changes.push(
-        change({ kind: 'ip-route', role: ROLE, id: `ip ${flag} route table ${table} ${r.spec}`, before: r.spec, after: null, commands: [sh`ip ${flag} route del ${words(r.spec)} table ${table}`], undo: [sh`ip ${flag} route add ${words(r.spec)} table ${table}`] }),
+        change({
+          kind: 'ip-route',
+          role: ROLE,
+          id: `ip ${flag} route table ${table} ${r.spec}`,
+          before: r.spec,
+          after: null,
+          commands: [sh`ip ${flag} route del ${words(r.spec)} table ${table}`],
+          undo: [sh`ip ${flag} route add ${words(r.spec)} table ${table}`],
+        }),
       );
       if (r.type === 'local' && r.dst === 'default') {
-        diagnostics.push({ severity: 'info', host: host.name, role: ROLE, message: `table ${table} (${family}) has another local default route (${r.spec}); tprun replaces it: "Some OS block multiple interfaces being linked to the table"` });
+        diagnostics.push({
+          severity: 'info',
+          host: host.name,
+          role: ROLE,
+          message: `table ${table} (${family}) has another local default route (${r.spec}); tprun replaces it: "Some OS block multiple interfaces being linked to the table"`,
+        });
       }
     }
   }
@@ -111,14 +147,15 @@ export const NETWORKD_DROPIN = '/etc/systemd/networkd.conf.d/90-tprun.conf';
 export const routing = defineRole({
   name: ROLE,
   applies: () => true,
-  artifacts: (host) => [{ role: ROLE, path: NETWORKD_DROPIN, mode: '0644', content: render('networkd.conf.eta', { host, table: host.vars.tproxy.table }), install: true }],
+  artifacts: (host) => [
+    { role: ROLE, path: NETWORKD_DROPIN, mode: '0644', content: render('networkd.conf.eta', { host, table: host.vars.tproxy.table }), install: true },
+  ],
   facts: (host) => {
     const tables = [...wanted(host).routes.keys()];
     const fams = host.vars.tproxy.families;
-    return Object.fromEntries(fams.map((f) => [f, { rules: ipRules(FLAG[f]), routes: Object.fromEntries(tables.map((t) => [String(t), ipRoutes(FLAG[f], t)])) }])) as Record<
-      Family,
-      { rules: ReturnType<typeof ipRules>; routes: Record<string, ReturnType<typeof ipRoutes>> }
-    >;
+    return Object.fromEntries(
+      fams.map((f) => [f, { rules: ipRules(FLAG[f]), routes: Object.fromEntries(tables.map((t) => [String(t), ipRoutes(FLAG[f], t)])) }]),
+    ) as Record<Family, { rules: ReturnType<typeof ipRules>; routes: Record<string, ReturnType<typeof ipRoutes>> }>;
   },
   boot(host) {
     const w = wanted(host);

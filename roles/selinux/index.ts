@@ -26,7 +26,12 @@ export const selinux = defineRole({
     const diagnostics: Diagnostic[] = [];
     if (f.mode === 'absent' || f.mode === 'Disabled') {
       if (host.vars.selinux === 'enforce') {
-        diagnostics.push({ severity: 'error', host: host.name, role: ROLE, message: `selinux: enforce, but SELinux is ${f.mode === 'absent' ? 'not installed (no getenforce)' : 'disabled'} on this host` });
+        diagnostics.push({
+          severity: 'error',
+          host: host.name,
+          role: ROLE,
+          message: `selinux: enforce, but SELinux is ${f.mode === 'absent' ? 'not installed (no getenforce)' : 'disabled'} on this host`,
+        });
       }
       return { changes: [], diagnostics };
     }
@@ -46,7 +51,12 @@ export const selinux = defineRole({
       let persistent: 'on' | 'off' | 'unknown' = f.persistent.values.get(b) ?? 'unknown';
       if (persistent === 'unknown' && f.persistent.source === 'booleans.local') persistent = v === 'on' ? 'unknown' : 'off';
       if (persistent === 'unknown' && v === 'on') {
-        diagnostics.push({ severity: 'warning', host: host.name, role: ROLE, message: `${b} is on, but its persistent (boot-time) value cannot be read (no semanage, no booleans.local entry): install semanage (policycoreutils-python-utils) so check can tell whether it survives a reboot` });
+        diagnostics.push({
+          severity: 'warning',
+          host: host.name,
+          role: ROLE,
+          message: `${b} is on, but its persistent (boot-time) value cannot be read (no semanage, no booleans.local entry): install semanage (policycoreutils-python-utils) so check can tell whether it survives a reboot`,
+        });
       }
       changes.push(seboolChange(ROLE, b, v, persistent, 'on'));
     }

@@ -21,7 +21,8 @@ readlink -f "$p"`),
 );
 
 /** Where squid keeps its pid: pid_filename in squid.conf, else Debian's /run/squid.pid (shell, sets $pidf). */
-export const squidPidFile = (config: string) => sh`pidf=$(awk '$1 == "pid_filename" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid`;
+export const squidPidFile = (config: string) =>
+  sh`pidf=$(awk '$1 == "pid_filename" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid`;
 
 /** Which squid.conf the running squid loaded: recorded by tprun when it starts or reconfigures squid. */
 export const LOADED = '/run/tprun/squid.loaded';
@@ -58,6 +59,10 @@ echo "state running"; echo "loaded $l"
 ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | grep -q . && echo "listening yes" || echo "listening no"`,
     (r): SquidState => {
       if (r.code !== 0) return { running: false, loaded: 'current', listening: false };
-      return { running: /^state running$/m.test(r.stdout), loaded: /^loaded older$/m.test(r.stdout) ? 'older' : 'current', listening: /^listening yes$/m.test(r.stdout) };
+      return {
+        running: /^state running$/m.test(r.stdout),
+        loaded: /^loaded older$/m.test(r.stdout) ? 'older' : 'current',
+        listening: /^listening yes$/m.test(r.stdout),
+      };
     },
   );

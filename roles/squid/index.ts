@@ -61,7 +61,10 @@ const recordLoaded = (conf: string) =>
  * squid rereads the restored squid.conf, so it never runs a configuration that is not on disk.
  */
 const reloadAfterRollback = (reload: Shell, conf: string) =>
-  heredoc(sh`cat >> "$TPRUN_TX/after-rollback"`, `${squidPidFile(conf).text}; if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then ${reload.text} && sleep 0.5 && ${recordLoaded(conf).text}; fi`);
+  heredoc(
+    sh`cat >> "$TPRUN_TX/after-rollback"`,
+    `${squidPidFile(conf).text}; if [ -s "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then ${reload.text} && sleep 0.5 && ${recordLoaded(conf).text}; fi`,
+  );
 
 /**
  * Stop squid only if this transaction started it: the start step marks that squid was stopped
@@ -80,7 +83,12 @@ export const squid = defineRole({
   name: ROLE,
   settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
   applies: () => true,
-  facts: (host) => ({ manager: serviceManager, running: squidRunning(host.vars.squid.config, host.vars.squid.tproxy_port), build: squidBuild, libcap: squidLibcap }),
+  facts: (host) => ({
+    manager: serviceManager,
+    running: squidRunning(host.vars.squid.config, host.vars.squid.tproxy_port),
+    build: squidBuild,
+    libcap: squidLibcap,
+  }),
   requirements(host, f) {
     const b = f.build;
     const checks = [
@@ -98,7 +106,9 @@ export const squid = defineRole({
       checks.push(
         requirement(ROLE, {
           name: 'squid built with OpenSSL (for squid.https_tproxy_port)',
-          found: tls ?? `not in squid -v configure options${b.configureOptions.includes('--with-gnutls') ? ' (built with --with-gnutls, which has no ssl-bump)' : ''}`,
+          found:
+            tls ??
+            `not in squid -v configure options${b.configureOptions.includes('--with-gnutls') ? ' (built with --with-gnutls, which has no ssl-bump)' : ''}`,
           ok: !!tls,
           wanted: '--with-openssl',
           hint: 'an intercepting https_port needs ssl-bump, which only an OpenSSL build of squid has (Debian: the squid-openssl package)',
@@ -129,25 +139,63 @@ export const squid = defineRole({
     const conf = host.vars.squid.config;
     const systemd = f.manager === 'systemd';
     const diagnostics = f.build?.configureOptions.includes('--enable-tproxy')
-      ? [{ severity: 'warning' as const, host: host.name, role: ROLE, message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4' }]
+      ? [
+          {
+            severity: 'warning' as const,
+            host: host.name,
+            role: ROLE,
+            message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4',
+          },
+        ]
       : [];
     // Real proxy hosts run systemd; containers and the lab do not: start squid directly there.
     const port = host.vars.squid.tproxy_port;
     const reload = systemd ? raw('systemctl reload squid') : sh`squid -k reconfigure -f ${conf}`;
-    const start = systemd ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')] : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
+    const start = systemd
+      ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')]
+      : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
     // "running" means: running this squid.conf and listening on the tproxy port.
     const s = f.running;
-    const before = !s.running ? 'stopped' : s.loaded === 'older' ? 'running an older squid.conf' : !s.listening ? `running, not listening on ${port}` : 'running';
+    const before = !s.running
+      ? 'stopped'
+      : s.loaded === 'older'
+        ? 'running an older squid.conf'
+        : !s.listening
+          ? `running, not listening on ${port}`
+          : 'running';
     const commands = !s.running
       ? [raw(': > "$TPRUN_TX/squid.was-stopped"'), ...start, waitRunning(conf), waitListening(port), recordLoaded(conf)]
-      : [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf), raw('echo "squid: reconfigured (it ran an older squid.conf or did not listen)"')];
-    const running = change({ kind: 'service', role: ROLE, id: 'service squid running', before, after: 'running', commands, undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [] });
+      : [
+          reloadAfterRollback(reload, conf),
+          reload,
+          raw('sleep 0.5'),
+          waitRunning(conf),
+          waitListening(port),
+          recordLoaded(conf),
+          raw('echo "squid: reconfigured (it ran an older squid.conf or did not listen)"'),
+        ];
+    const running = change({
+      kind: 'service',
+      role: ROLE,
+      id: 'service squid running',
+      before,
+      after: 'running',
+      commands,
+      undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [],
+    });
     return {
       changes: [running],
       diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
       handlers: s.running
-        ? [{ id: 'handler squid reconfigure', name: 'squid-reload', commands: [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf)], undo: [] }]
+        ? [
+            {
+              id: 'handler squid reconfigure',
+              name: 'squid-reload',
+              commands: [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf)],
+              undo: [],
+            },
+          ]
         : [],
     };
   },

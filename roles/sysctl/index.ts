@@ -72,7 +72,11 @@ function artifacts(host: Host): Artifact[] {
 function validate(h: Host, at: ReportSetting): void {
   h.vars.sysctl.strict_rp_filter?.interfaces.forEach((ifname, i) => {
     if (h.vars.tproxy.interfaces.includes(ifname)) {
-      at(['sysctl', 'strict_rp_filter', 'interfaces', i], 'error', `${ifname} is a tproxy interface: its rp_filter must stay 0 ("The rp_filter settings will silently block TPROXY")`);
+      at(
+        ['sysctl', 'strict_rp_filter', 'interfaces', i],
+        'error',
+        `${ifname} is a tproxy interface: its rp_filter must stay 0 ("The rp_filter settings will silently block TPROXY")`,
+      );
     }
   });
 }
@@ -99,7 +103,8 @@ export function overriddenSettings(host: Host, files: SysctlFile[], wanted: Want
   const out: Diagnostic[] = [];
   for (const s of wanted) {
     let last: { file: SysctlFile; value: string; key: string } | undefined;
-    for (const f of later) for (const a of f.assignments) if (a.key === s.path || (a.key.includes('*') && globMatch(a.key, s.path))) last = { file: f, value: a.value, key: a.key };
+    for (const f of later)
+      for (const a of f.assignments) if (a.key === s.path || (a.key.includes('*') && globMatch(a.key, s.path))) last = { file: f, value: a.value, key: a.key };
     if (!last || last.value === s.value) continue;
     const where = last.file.target !== last.file.path ? `${last.file.path} (→ ${last.file.target})` : last.file.path;
     out.push({
@@ -130,7 +135,15 @@ export const sysctl = defineRole({
   name: ROLE,
   settings: { key: 'sysctl', ...settingsFiles(import.meta.url), validate },
   applies: () => true,
-  facts: (host) => ({ live: sysctls(settings(host).filter((s) => s.live !== 'persist').map((s) => s.path)), files: sysctlFiles, ra: routerAdvertisements }),
+  facts: (host) => ({
+    live: sysctls(
+      settings(host)
+        .filter((s) => s.live !== 'persist')
+        .map((s) => s.path),
+    ),
+    files: sysctlFiles,
+    ra: routerAdvertisements,
+  }),
   artifacts,
   plan(host, f) {
     const diagnostics: Diagnostic[] = [];
@@ -147,17 +160,24 @@ export const sysctl = defineRole({
             severity: 'error',
             host: host.name,
             role: ROLE,
-            message: s.ifname ? `interface ${s.ifname} does not exist (no /proc/sys/${s.path}): fix tproxy.interfaces or sysctl.strict_rp_filter` : `/proc/sys/${s.path} is missing on this kernel`,
+            message: s.ifname
+              ? `interface ${s.ifname} does not exist (no /proc/sys/${s.path}): fix tproxy.interfaces or sysctl.strict_rp_filter`
+              : `/proc/sys/${s.path} is missing on this kernel`,
           });
         continue;
       }
       changes.push(sysctlChange(ROLE, s, before));
     }
     if (bridgeMissing) {
-      diagnostics.push({ severity: 'info', host: host.name, role: ROLE, message: 'br_netfilter is not loaded (no /proc/sys/net/bridge): bridged frames skip iptables, nothing to zero; the net.bridge keys are persisted for when it is loaded' });
+      diagnostics.push({
+        severity: 'info',
+        host: host.name,
+        role: ROLE,
+        message:
+          'br_netfilter is not loaded (no /proc/sys/net/bridge): bridged frames skip iptables, nothing to zero; the net.bridge keys are persisted for when it is loaded',
+      });
     }
     diagnostics.push(...overriddenSettings(host, f.files, wanted), ...routerAdvertisementLoss(host, f.ra));
     return { changes, diagnostics };
   },
 });
-

@@ -80,7 +80,9 @@ export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly
   for (const s of steps) if (s.space) need.set(s.space.dir, (need.get(s.space.dir) ?? 0) + s.space.bytes);
   for (const [dir, bytes] of need) {
     const kb = Math.ceil(bytes / 1024) * 2 + 64;
-    out.push(`f=$(tprun_free ${quote(dir)}); if [ -z "$f" ] || [ "$f" -lt ${kb} ]; then echo "${MARK.preflight}not enough free space for ${dir.replace(/["$`\\]/g, '')}: \${f:-?} KiB free, ${kb} KiB needed; nothing was changed"; echo "${MARK.end}preflight-failed"; exit 1; fi`);
+    out.push(
+      `f=$(tprun_free ${quote(dir)}); if [ -z "$f" ] || [ "$f" -lt ${kb} ]; then echo "${MARK.preflight}not enough free space for ${dir.replace(/["$`\\]/g, '')}: \${f:-?} KiB free, ${kb} KiB needed; nothing was changed"; echo "${MARK.end}preflight-failed"; exit 1; fi`,
+    );
   }
   steps.forEach((s, i) => {
     out.push(`do_${i}() {\n${body(s.commands)}\n}`, `undo_${i}() {\n${body(s.undo)}\n}`, `commit_${i}() {\n${body(s.commit)}\n}`);

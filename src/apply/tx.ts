@@ -133,7 +133,9 @@ export function startScript(holder: LockHolder, body: string): string {
   const run = word(holder.run);
   const T = `$R/tx/${run}`;
   const runner = runnerScript(`TPRUN_TX=${T}\nexport TPRUN_TX`, body);
-  const b64 = Buffer.from(runner, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  const b64 = Buffer.from(runner, 'utf8')
+    .toString('base64')
+    .replace(/(.{76})/g, '$1\n');
   const sum = createHash('sha256').update(runner, 'utf8').digest('hex');
   const needKb = Math.ceil(runner.length / 1024) * 4 + 1024;
   const fail = (code: number, msg: string) => `{ echo "${TX.startFail}${msg}"; exit ${code}; }`;

@@ -183,10 +183,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'doctor') {
     const { runDoctor } = await import('./doctor.ts');
-    return runDoctor({ inventory, hosts, limit: o.limit, forks, reports, quiet: !!o.quiet, verbose: !!o.verbose, acceptNewHostKeys: !!o['accept-new-host-keys'], probe: !!o.probe });
+    return runDoctor({
+      inventory,
+      hosts,
+      limit: o.limit,
+      forks,
+      reports,
+      quiet: !!o.quiet,
+      verbose: !!o.verbose,
+      acceptNewHostKeys: !!o['accept-new-host-keys'],
+      probe: !!o.probe,
+    });
   }
   const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
-  if (saved && !hosts.some((h) => planned!.has(h.name))) return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
+  if (saved && !hosts.some((h) => planned!.has(h.name)))
+    return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
   if (saved) {
     const gone = saved.hosts.filter((h) => !inventory.hosts.some((x) => x.name === h.name));
     for (const h of gone) process.stderr.write(`tprun: ${h.name} is in the plan but no longer in ${file}: not applied\n`);

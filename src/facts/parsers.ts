@@ -77,7 +77,10 @@ export function parseIpRules(text: string): IpRule[] {
   for (const line of text.split('\n')) {
     const m = /^(\d+):\s+(.*)$/.exec(line.trim());
     if (!m) continue;
-    const words = m[2]!.replace(/\[[^\]]*\]/g, '').trim().split(/\s+/);
+    const words = m[2]!
+      .replace(/\[[^\]]*\]/g, '')
+      .trim()
+      .split(/\s+/);
     const rule: IpRule = { priority: Number(m[1]), table: '', spec: '' };
     const spec: string[] = [];
     for (let i = 0; i < words.length; i++) {
@@ -199,7 +202,6 @@ export function parseGreLink(text: string): { remote: string; local: string } | 
   const m = /\bgre remote (\S+) local (\S+)/.exec(text);
   return m ? { remote: m[1]!, local: m[2]! } : null;
 }
-
 
 export interface SysctlFile {
   /** The file as listed (e.g. /etc/sysctl.d/99-sysctl.conf), and where it leads when a link. */

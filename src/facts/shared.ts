@@ -45,7 +45,6 @@ done`),
   ({ stdout }) => parseModules(stdout),
 );
 
-
 export const serviceManager = new Fact<'systemd' | 'none'>('service.manager', raw('[ -d /run/systemd/system ] && echo systemd || echo none'), ({ stdout }) =>
   stdout.trim() === 'systemd' ? 'systemd' : 'none',
 );

@@ -49,7 +49,7 @@ export function canonicalHost(value: string): string {
     // Longest run of two or more zero groups, first one on ties.
     let best = -1;
     let bestLen = 1;
-    for (let i = 0; i < 8; ) {
+    for (let i = 0; i < 8;) {
       if (g[i] !== 0) {
         i++;
         continue;

@@ -27,7 +27,14 @@ export function origin(src: InventorySource, h: Host, ...keys: (readonly PathSeg
   return { path: [groupOf(h), h.name], onKey: true };
 }
 
-export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts: Host[], peers: WccpPeer[], roles: readonly Role[], allNames = hosts.map((h) => h.name)): Diagnostic[] {
+export function domainDiagnostics(
+  src: InventorySource,
+  raw: RawInventory,
+  hosts: Host[],
+  peers: WccpPeer[],
+  roles: readonly Role[],
+  allNames = hosts.map((h) => h.name),
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const at = (h: Host, key: PathSeg[] | PathSeg[][], severity: Diagnostic['severity'], message: string) => {
     const o = Array.isArray(key[0]) ? origin(src, h, ...(key as PathSeg[][])) : origin(src, h, key as PathSeg[]);
@@ -40,20 +47,40 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     for (const role of roles) role.settings?.validate?.(h, (key, severity, message) => at(h, key, severity, message));
 
     // Marks are unsigned 32-bit: JavaScript's & is signed, so both sides go through >>> 0.
-    if (((tproxy.mark & tproxy.mask) >>> 0) !== tproxy.mark >>> 0) {
+    if ((tproxy.mark & tproxy.mask) >>> 0 !== tproxy.mark >>> 0) {
       const hex = (n: number) => '0x' + (n >>> 0).toString(16);
-      at(h, ['tproxy', 'mark'], 'error', `tproxy.mark ${hex(tproxy.mark)} does not fit mask ${hex(tproxy.mask)}: TPROXY --tproxy-mark ${hex(tproxy.mark)}/${hex(tproxy.mask)} would not set the mark the fwmark rule looks up`);
+      at(
+        h,
+        ['tproxy', 'mark'],
+        'error',
+        `tproxy.mark ${hex(tproxy.mark)} does not fit mask ${hex(tproxy.mask)}: TPROXY --tproxy-mark ${hex(tproxy.mark)}/${hex(tproxy.mask)} would not set the mark the fwmark rule looks up`,
+      );
     }
     if (tproxy.per_interface_tables) {
       const receiving = receivingInterfaces(h);
       if (tproxy.table + receiving.length - 1 > 252) {
-        at(h, ['tproxy', 'table'], 'error', `per-interface tables ${tproxy.table}..${tproxy.table + receiving.length - 1} run past 252 (253-255 are the kernel's own)`);
+        at(
+          h,
+          ['tproxy', 'table'],
+          'error',
+          `per-interface tables ${tproxy.table}..${tproxy.table + receiving.length - 1} run past 252 (253-255 are the kernel's own)`,
+        );
       }
       const lo = tproxy.interfaces.indexOf('lo');
       if (lo >= 0) {
-        at(h, ['tproxy', 'interfaces', lo], 'error', `tproxy.per_interface_tables with lo: the rule "fwmark ... iif lo" never matches forwarded traffic (intercepted packets and their replies arrive on the client and server interfaces); list those interfaces instead`);
+        at(
+          h,
+          ['tproxy', 'interfaces', lo],
+          'error',
+          `tproxy.per_interface_tables with lo: the rule "fwmark ... iif lo" never matches forwarded traffic (intercepted packets and their replies arrive on the client and server interfaces); list those interfaces instead`,
+        );
       } else if (h.kind === 'router' && !h.wccp.length && receiving.length < 2) {
-        at(h, ['tproxy', 'interfaces'], 'error', `tproxy.per_interface_tables with only ${receiving.join(', ')}: replies from servers arrive on the server-side interface and would match no rule; list every interface intercepted packets and their replies arrive on (a one-armed router needs no per-interface tables: set per_interface_tables: false)`);
+        at(
+          h,
+          ['tproxy', 'interfaces'],
+          'error',
+          `tproxy.per_interface_tables with only ${receiving.join(', ')}: replies from servers arrive on the server-side interface and would match no rule; list every interface intercepted packets and their replies arrive on (a one-armed router needs no per-interface tables: set per_interface_tables: false)`,
+        );
       }
     }
     tproxy.bypass.forEach((b, i) => {
@@ -61,27 +88,50 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
         const v = b[k];
         if (!v) continue;
         const fam = familyOf(v);
-        if (!tproxy.families.includes(fam)) at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
+        if (!tproxy.families.includes(fam))
+          at(h, ['tproxy', 'bypass', i, k], 'warning', `bypass ${k} ${v} is ${fam} but tproxy.families has no ${fam}: the rule is not installed`);
       }
     });
     if (h.kind === 'bridge') {
       tproxy.bypass.forEach((b, i) => {
         if (b.interface && !b.source && !b.destination) {
-          at(h, ['tproxy', 'bypass', i, 'interface'], 'warning', `a bridge cannot bypass by port alone: the replies arrive on the other port, match the "--ip-sport" DROP rule and are routed while the requests were bridged; bypass by source or destination address`);
+          at(
+            h,
+            ['tproxy', 'bypass', i, 'interface'],
+            'warning',
+            `a bridge cannot bypass by port alone: the replies arrive on the other port, match the "--ip-sport" DROP rule and are routed while the requests were bridged; bypass by source or destination address`,
+          );
         }
       });
     }
     if (h.kind === 'bridge' && h.bridge.client_interface === h.bridge.internet_interface) {
-      out.push({ ...src.diag('error', ['bridges', h.name, 'bridge', 'internet_interface'], `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`), host: h.name });
+      out.push({
+        ...src.diag(
+          'error',
+          ['bridges', h.name, 'bridge', 'internet_interface'],
+          `the bridge's client_interface and internet_interface are both ${h.bridge.client_interface}: the broute rules need the client side and the internet side`,
+        ),
+        host: h.name,
+      });
     }
 
     if (h.wccp.length && !isIP(h.address)) {
-      out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `${h.name} is a WCCP cache: its address is the local end of the GRE tunnel and must be an IP address, not "${h.address}"`), host: h.name });
+      out.push({
+        ...src.diag(
+          'error',
+          [groupOf(h), h.name, 'address'],
+          `${h.name} is a WCCP cache: its address is the local end of the GRE tunnel and must be an IP address, not "${h.address}"`,
+        ),
+        host: h.name,
+      });
     }
     const key = canonicalHost(h.address);
     const prev = byAddress.get(key);
     if (prev) {
-      out.push({ ...src.diag('error', [groupOf(h), h.name, 'address'], `address ${h.address} is also ${prev.name}'s: each host needs its own address`), host: h.name });
+      out.push({
+        ...src.diag('error', [groupOf(h), h.name, 'address'], `address ${h.address} is also ${prev.name}'s: each host needs its own address`),
+        host: h.name,
+      });
     } else byAddress.set(key, h);
   }
 
@@ -95,7 +145,13 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     p.caches.forEach((c, i) => {
       if (!names.has(c)) {
         const hint = didYouMean(c, allNames);
-        out.push(src.diag('error', ['wccp_peers', p.name, 'caches', i], `wccp_peers.${p.name}: cache "${c}" is not a router or bridge of this inventory${hint ? ` (did you mean "${hint}"?)` : ''}`));
+        out.push(
+          src.diag(
+            'error',
+            ['wccp_peers', p.name, 'caches', i],
+            `wccp_peers.${p.name}: cache "${c}" is not a router or bridge of this inventory${hint ? ` (did you mean "${hint}"?)` : ''}`,
+          ),
+        );
       }
     });
     const [s80, s90] = p.services;
@@ -103,7 +159,13 @@ export function domainDiagnostics(src: InventorySource, raw: RawInventory, hosts
     const okSecond = s90!.flags.includes('dst_ip_hash') && !s90!.flags.includes('src_ip_hash');
     if (!okFirst || !okSecond) {
       const path = src.has(['wccp_peers', p.name, 'services']) ? ['wccp_peers', p.name, 'services'] : ['wccp_peers', p.name];
-      out.push(src.diag('error', path, `wccp_peers.${p.name}: with TPROXY, service 80 must hash src_ip_hash and service 90 dst_ip_hash ("When using TPROXY the second method must be used", else replies reach the wrong cache)`));
+      out.push(
+        src.diag(
+          'error',
+          path,
+          `wccp_peers.${p.name}: with TPROXY, service 80 must hash src_ip_hash and service 90 dst_ip_hash ("When using TPROXY the second method must be used", else replies reach the wrong cache)`,
+        ),
+      );
     }
     if (p.customer_interfaces.length === 0) {
       out.push(src.diag('warning', ['wccp_peers', p.name], `wccp_peers.${p.name}: no customer_interfaces: the rendered router config redirects nothing`, true));

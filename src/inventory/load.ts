@@ -102,7 +102,10 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
   for (const p of peers) for (const c of new Set(p.caches)) peersOfCache.set(c, [...(peersOfCache.get(c) ?? []), p]);
   // The built-in and inventory defaults are merged once, not once per host.
   const shared = deepMerge<HostVars>(base, raw.defaults);
-  for (const [kind, group] of [['router', raw.routers], ['bridge', raw.bridges]] as const) {
+  for (const [kind, group] of [
+    ['router', raw.routers],
+    ['bridge', raw.bridges],
+  ] as const) {
     for (const [name, h] of Object.entries(group ?? {})) {
       const vars = deepMerge<HostVars>(shared, ...(groupVars.get(name) ?? []), strip(h));
       // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
@@ -120,7 +123,8 @@ function groupDiagnostics(src: InventorySource, raw: RawInventory, hostNames: st
   const out: Diagnostic[] = [];
   const groups = raw.groups ?? {};
   for (const [g, def] of Object.entries(groups)) {
-    if (['all', 'routers', 'bridges', 'ungrouped'].includes(g)) out.push(src.diag('error', ['groups', g], `"${g}" is a built-in group: choose another name`, true));
+    if (['all', 'routers', 'bridges', 'ungrouped'].includes(g))
+      out.push(src.diag('error', ['groups', g], `"${g}" is a built-in group: choose another name`, true));
     if (hostNames.includes(g)) out.push(src.diag('error', ['groups', g], `group "${g}" has the name of a host: --limit could not tell them apart`, true));
     (def.hosts ?? []).forEach((h, i) => {
       if (!hostNames.includes(h)) out.push(src.diag('error', ['groups', g, 'hosts', i], `group ${g}: no host "${h}" in routers or bridges`));
@@ -165,7 +169,8 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   let domain: Diagnostic[] = [];
   let built: ReturnType<typeof buildHosts> | undefined;
   if (sound) {
-    const keep = <T>(group: string, m: Record<string, T> | undefined) => (m ? Object.fromEntries(Object.entries(m).filter(([n]) => !schema.broken.has(`${group}/${n}`))) : undefined);
+    const keep = <T>(group: string, m: Record<string, T> | undefined) =>
+      m ? Object.fromEntries(Object.entries(m).filter(([n]) => !schema.broken.has(`${group}/${n}`))) : undefined;
     const pruned: RawInventory = {
       defaults: raw.defaults,
       routers: keep('routers', raw.routers),
@@ -179,7 +184,10 @@ export function loadInventoryFromSource(src: InventorySource, roles: readonly Ro
   }
   const diagnostics = uniqueDiagnostics([...syntax, ...schema.diagnostics, ...domain]).sort(byPosition);
   if (hasErrors(diagnostics) || !built) return { diagnostics };
-  return { inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets], groups: groupMembers(raw) }, diagnostics };
+  return {
+    inventory: { path: src.file, sha256: src.sha256, hosts: built.hosts, peers: built.peers, secrets: [...src.secrets], groups: groupMembers(raw) },
+    diagnostics,
+  };
 }
 
 export function loadInventory(file: string, roles: readonly Role[] = ROLES): LoadResult {

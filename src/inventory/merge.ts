@@ -10,7 +10,13 @@ export function deepMerge<T>(...layers: unknown[]): T {
     if (isObj(out) && isObj(layer)) {
       const merged: Record<string, unknown> = { ...out };
       // defineProperty: a key named __proto__ is data, never the object's prototype.
-      for (const [k, v] of Object.entries(layer)) Object.defineProperty(merged, k, { value: deepMerge(Object.hasOwn(out, k) ? out[k] : undefined, v), enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of Object.entries(layer))
+        Object.defineProperty(merged, k, {
+          value: deepMerge(Object.hasOwn(out, k) ? out[k] : undefined, v),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       out = merged;
     } else out = structuredClone(layer);
   }

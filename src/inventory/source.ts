@@ -1,7 +1,21 @@
 /** The inventory's YAML document with positions, so every problem points at FILE:LINE:COL. */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
 import { visible } from '../report/safe.ts';
 
@@ -27,7 +41,10 @@ export class InventorySource {
   /** Values tagged `!secret`, redacted wherever tprun shows or reports text. */
   readonly secrets: string[] = [];
 
-  private constructor(readonly file: string, readonly text: string) {
+  private constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {
     // uniqueKeys compares every key with every earlier one (quadratic): duplicates are found
     // below with a set instead. logLevel 'error': yaml must not print warnings itself.
     // merge: YAML merge keys (<<: *anchor), so shared blocks are written once.
@@ -56,7 +73,7 @@ export class InventorySource {
       // Read at most maxBytes + 1: a file that grows while it is read is still refused.
       const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
       let n = 0;
-      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
       if (n > maxBytes) return fail(`larger than the ${maxBytes / 1024 / 1024} MiB limit`);
       return new InventorySource(file, buf.subarray(0, n).toString('utf8'));
     } catch (e) {
@@ -158,7 +175,12 @@ export class InventorySource {
     visit(this.doc, {
       Node: (_k, node) => {
         if (isAlias(node)) {
-          if (!anchors.has(node.source)) out.push({ severity: 'error', message: `alias *${shown(node.source)} is used before its anchor &${shown(node.source)} (or has none): an anchor must come first`, at: at(node) });
+          if (!anchors.has(node.source))
+            out.push({
+              severity: 'error',
+              message: `alias *${shown(node.source)} is used before its anchor &${shown(node.source)} (or has none): an anchor must come first`,
+              at: at(node),
+            });
           return;
         }
         if (node.anchor) anchors.add(node.anchor);
@@ -202,7 +224,10 @@ export class InventorySource {
     const anchors = new Map<string, { value: unknown; size: number }>();
     let added = 0;
     class TooMuch extends Error {
-      constructor(readonly node: Node, why: string) {
+      constructor(
+        readonly node: Node,
+        why: string,
+      ) {
         super(why);
       }
     }
@@ -210,9 +235,11 @@ export class InventorySource {
       let out: { value: unknown; size: number };
       if (isAlias(node)) {
         const target = anchors.get(node.source);
-        if (!target) throw new TooMuch(node, `alias *${shown(node.source)} refers to a node that is not complete where it is used (an anchor on an enclosing node)`);
+        if (!target)
+          throw new TooMuch(node, `alias *${shown(node.source)} refers to a node that is not complete where it is used (an anchor on an enclosing node)`);
         added += target.size;
-        if (added > MAX_ALIAS_NODES) throw new TooMuch(node, `aliases expand to more than ${MAX_ALIAS_NODES} nodes: write the values out or use fewer nested aliases`);
+        if (added > MAX_ALIAS_NODES)
+          throw new TooMuch(node, `aliases expand to more than ${MAX_ALIAS_NODES} nodes: write the values out or use fewer nested aliases`);
         return target;
       }
       if (isMap(node)) {
@@ -235,7 +262,8 @@ export class InventorySource {
         }
         for (const m of merged) {
           if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
-          for (const [k, x] of Object.entries(m)) if (!Object.hasOwn(obj, k)) Object.defineProperty(obj, k, { value: x, enumerable: true, writable: true, configurable: true });
+          for (const [k, x] of Object.entries(m))
+            if (!Object.hasOwn(obj, k)) Object.defineProperty(obj, k, { value: x, enumerable: true, writable: true, configurable: true });
         }
         out = { value: obj, size };
       } else if (isSeq(node)) {

@@ -13,7 +13,10 @@ const applicable = (host: Host, roles: readonly Role[]) => roles.filter((r) => r
 
 /** Per role, the files it installs (its artifacts, then its boot steps); then the boot runner. */
 function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null; files: Artifact[] }[] {
-  const per = applicable(host, roles).map((role) => ({ role: role as Role | null, files: [...role.artifacts(host), ...bootSteps(role, host)].filter((a) => a.install) }));
+  const per = applicable(host, roles).map((role) => ({
+    role: role as Role | null,
+    files: [...role.artifacts(host), ...bootSteps(role, host)].filter((a) => a.install),
+  }));
   const anyBoot = applicable(host, roles).some((r) => r.boot(host).length > 0);
   return anyBoot ? [...per, { role: null, files: bootRunner() }] : per;
 }

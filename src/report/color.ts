@@ -16,6 +16,13 @@ export function colorFor(stream: NodeJS.WritableStream, noColor: boolean, env: N
 
 export const painter = (on: boolean): Paint => (on ? (style, text) => `\x1b[${CODES[style][0]}m${text}\x1b[${CODES[style][1]}m` : (_style, text) => text);
 
-export const STATUS_STYLE: Record<HostStatus, Style> = { compliant: 'green', changed: 'yellow', drifted: 'yellow', failed: 'red', unreachable: 'red', skipped: 'dim' };
+export const STATUS_STYLE: Record<HostStatus, Style> = {
+  compliant: 'green',
+  changed: 'yellow',
+  drifted: 'yellow',
+  failed: 'red',
+  unreachable: 'red',
+  skipped: 'dim',
+};
 
 export const plain: Paint = painter(false);

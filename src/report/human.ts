@@ -21,12 +21,20 @@ const clean = (opts: Pick<DetailOptions, 'secrets'>) => (line: string) => visibl
 
 export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   const out: string[] = [];
-  for (const c of plan.checks.filter((x) => !x.ok)) out.push(`    ${c.blocks ? '✘' : 'warning:'} ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
+  for (const c of plan.checks.filter((x) => !x.ok))
+    out.push(`    ${c.blocks ? '✘' : 'warning:'} ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
   for (const c of changesOf(plan)) {
     out.push(`    ${changeLine(c)}`);
     if (opts.diff && hasDiffBody(c)) out.push(...changeDiff(c).map((l) => `        ${l}`));
     // File contents travel as base64 here-documents: -v shows their size, never the bytes.
-    if (opts.verbose) for (const cmd of c.commands) out.push(...elideHeredocs(cmd.text).split('\n').slice(0, 3).map((l) => `        $ ${l}`));
+    if (opts.verbose)
+      for (const cmd of c.commands)
+        out.push(
+          ...elideHeredocs(cmd.text)
+            .split('\n')
+            .slice(0, 3)
+            .map((l) => `        $ ${l}`),
+        );
   }
   for (const h of plan.handlers) out.push(`    ! ${h.id}`);
   return out.map(clean(opts));
@@ -58,7 +66,9 @@ export function roleSummaries(r: HostResult): string[] {
   for (const c of r.plan.checks) if (!c.ok && c.blocks) of(c.role).unmet++;
   for (const c of changesOf(r.plan)) of(c.role).changes++;
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-  return [...byRole].map(([role, x]) => `${role}: ${[x.unmet ? `${n(x.unmet, 'requirement')} unmet` : '', x.changes ? n(x.changes, 'change') : ''].filter(Boolean).join(', ')}`);
+  return [...byRole].map(
+    ([role, x]) => `${role}: ${[x.unmet ? `${n(x.unmet, 'requirement')} unmet` : '', x.changes ? n(x.changes, 'change') : ''].filter(Boolean).join(', ')}`,
+  );
 }
 
 export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
@@ -84,9 +94,13 @@ export function failureDetails(r: HostResult): string[] {
 
 export function recap(results: readonly HostResult[], seconds: number, paint: Paint = plain): string[] {
   const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
-  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) => (count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`));
+  const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) =>
+    count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`,
+  );
   const skipped = results.filter((r) => r.status === 'skipped');
-  const stopped = skipped.length ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.error?.message ?? ''}; never touched: ${skipped.map((r) => r.host).join(', ')}`] : [];
+  const stopped = skipped.length
+    ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.error?.message ?? ''}; never touched: ${skipped.map((r) => r.host).join(', ')}`]
+    : [];
   const never = skipped.length ? `, ${skipped.length} never touched` : '';
   return [...stopped, `${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')}${never} in ${seconds.toFixed(1)}s`];
 }

@@ -27,7 +27,14 @@ function rawJsonReport(run: RunSummary): object {
     durationSeconds: Number(run.seconds.toFixed(3)),
     selection: { ...(run.limit ? { limit: run.limit } : {}), hosts: run.hosts.map((h) => h.name), roles: run.roles },
     exitCode: run.exitCode,
-    summary: { compliant: count('compliant'), drifted: count('drifted'), changed: count('changed'), failed: count('failed'), unreachable: count('unreachable'), ...(count('skipped') ? { skipped: count('skipped') } : {}) },
+    summary: {
+      compliant: count('compliant'),
+      drifted: count('drifted'),
+      changed: count('changed'),
+      failed: count('failed'),
+      unreachable: count('unreachable'),
+      ...(count('skipped') ? { skipped: count('skipped') } : {}),
+    },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
       return {
@@ -51,9 +58,22 @@ function rawJsonReport(run: RunSummary): object {
           inSync: i.action === 'no-op',
           ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => elideHeredocs(c.text)) } : {}) } : {}),
         })),
-        checks: (r.plan?.checks ?? []).map((c) => ({ role: c.role, id: c.id, found: c.found, wanted: c.wanted, ok: c.ok, blocks: c.blocks, ...(c.hint ? { hint: c.hint } : {}) })),
+        checks: (r.plan?.checks ?? []).map((c) => ({
+          role: c.role,
+          id: c.id,
+          found: c.found,
+          wanted: c.wanted,
+          ok: c.ok,
+          blocks: c.blocks,
+          ...(c.hint ? { hint: c.hint } : {}),
+        })),
         handlers: (r.plan?.handlers ?? []).map((x) => x.id),
-        diagnostics: (r.plan?.diagnostics ?? []).map((d) => ({ severity: d.severity, message: d.message, ...(d.role ? { role: d.role } : {}), ...(d.detail ? { detail: d.detail } : {}) })),
+        diagnostics: (r.plan?.diagnostics ?? []).map((d) => ({
+          severity: d.severity,
+          message: d.message,
+          ...(d.role ? { role: d.role } : {}),
+          ...(d.detail ? { detail: d.detail } : {}),
+        })),
       };
     }),
   };

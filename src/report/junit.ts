@@ -19,11 +19,20 @@ export function junitReport(run: RunSummary): string {
     if (r.status === 'skipped') {
       cases.push({ '@_name': 'rollout', '@_classname': `tprun.${h.name}`, skipped: { '@_message': `never touched: ${r.error?.message ?? ''}` } });
     } else if (r.status === 'unreachable' || (r.error && !r.plan)) {
-      cases.push({ '@_name': r.error?.step ?? 'connect', '@_classname': `tprun.${h.name}`, error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' } });
+      cases.push({
+        '@_name': r.error?.step ?? 'connect',
+        '@_classname': `tprun.${h.name}`,
+        error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' },
+      });
     }
     for (const k of r.plan?.checks ?? []) {
       const c: Case = { '@_name': k.id, '@_classname': `tprun.${h.name}.${k.role}` };
-      if (!k.ok && k.blocks) c.failure = { '@_message': `requirement not met: ${k.id}`, '@_type': 'requirement', '#text': `found ${k.found}; wanted ${k.wanted}${k.hint ? `\n${k.hint}` : ''}` };
+      if (!k.ok && k.blocks)
+        c.failure = {
+          '@_message': `requirement not met: ${k.id}`,
+          '@_type': 'requirement',
+          '#text': `found ${k.found}; wanted ${k.wanted}${k.hint ? `\n${k.hint}` : ''}`,
+        };
       else if (!k.ok) c['system-out'] = `warning: found ${k.found}; wanted ${k.wanted}${k.hint ? `\n${k.hint}` : ''}`;
       cases.push(c);
     }
@@ -35,7 +44,11 @@ export function junitReport(run: RunSummary): string {
       cases.push(c);
     }
     if (r.error && r.plan) {
-      cases.push({ '@_name': `${r.error.step}`, '@_classname': `tprun.${h.name}`, error: { '@_message': r.error.message, '@_type': 'failed', '#text': r.error.stderr ?? '' } });
+      cases.push({
+        '@_name': `${r.error.step}`,
+        '@_classname': `tprun.${h.name}`,
+        error: { '@_message': r.error.message, '@_type': 'failed', '#text': r.error.stderr ?? '' },
+      });
     }
     return {
       '@_name': h.name,
@@ -52,9 +65,18 @@ export function junitReport(run: RunSummary): string {
   const total = (k: string) => suites.reduce((n, s) => n + (s[k as keyof typeof s] as number), 0);
   const doc = {
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
-    testsuites: { '@_name': `tprun ${run.mode} ${run.inventory.path}`, '@_tests': total('@_tests'), '@_failures': total('@_failures'), '@_errors': total('@_errors'), '@_time': run.seconds.toFixed(3), testsuite: suites },
+    testsuites: {
+      '@_name': `tprun ${run.mode} ${run.inventory.path}`,
+      '@_tests': total('@_tests'),
+      '@_failures': total('@_failures'),
+      '@_errors': total('@_errors'),
+      '@_time': run.seconds.toFixed(3),
+      testsuite: suites,
+    },
   };
   // Valid XML whatever a host printed: characters XML forbids are written out, secrets redacted.
   const secrets = secretsOf(run);
-  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(mapStrings(doc, (s) => xmlSafe(redact(s, secrets))));
+  return new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true, processEntities: true }).build(
+    mapStrings(doc, (s) => xmlSafe(redact(s, secrets))),
+  );
 }

@@ -58,7 +58,11 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
         task.title = resultLine(r, { paint, secrets });
         if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, { paint, secrets }));
         if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, { paint, secrets }));
-        if (r.plan) return task.newListr(roleSummaries(r).map((title) => ({ title, task: () => undefined })), { concurrent: true });
+        if (r.plan)
+          return task.newListr(
+            roleSummaries(r).map((title) => ({ title, task: () => undefined })),
+            { concurrent: true },
+          );
       },
     })),
     // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.

@@ -48,7 +48,10 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** Here-document bodies (file contents in base64, restore payloads) cut down to their size. */
 export function elideHeredocs(command: string): string {
-  return command.replace(/<<'([A-Za-z0-9_]+)'\n([\s\S]*?)\n\1(?=\n|$)/g, (_m, tag: string, body: string) => `<<'${tag}' … ${body.split('\n').length} lines … ${tag}`);
+  return command.replace(
+    /<<'([A-Za-z0-9_]+)'\n([\s\S]*?)\n\1(?=\n|$)/g,
+    (_m, tag: string, body: string) => `<<'${tag}' … ${body.split('\n').length} lines … ${tag}`,
+  );
 }
 
 /** For reports: every string of a JSON-like value passed through `f` (keys are tprun's own). */
@@ -57,7 +60,8 @@ export function mapStrings<T>(value: T, f: (s: string) => string): T {
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f)) as T;
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: mapStrings(v, f), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, k, { value: mapStrings(v, f), enumerable: true, writable: true, configurable: true });
     return out as T;
   }
   return value;

@@ -69,7 +69,13 @@ export function chainChange(d: ChainDialect, role: string, table: SaveTable | nu
   const dropJumps = Array.from({ length: actual.jumps }, () => `-D ${d.hook} ${jumpRule(d)}`);
   const keepJump = actual.jumps === 1 && actual.state?.hook === 'first';
   const payload = wanted
-    ? [`*${d.table}`, ...d.declarations, ...(d.flushDeclared ? d.declarations.map((x) => `-F ${chainName(x)}`) : []), ...wanted, ...(keepJump ? [] : [...dropJumps, firstJump(d)])]
+    ? [
+        `*${d.table}`,
+        ...d.declarations,
+        ...(d.flushDeclared ? d.declarations.map((x) => `-F ${chainName(x)}`) : []),
+        ...wanted,
+        ...(keepJump ? [] : [...dropJumps, firstJump(d)]),
+      ]
     : [`*${d.table}`, ...dropJumps, ...d.declarations.map((x) => `-F ${chainName(x)}`), ...d.declarations.map((x) => `-X ${chainName(x)}`)];
   if (d.commit) payload.push('COMMIT');
   const saved = raw(`"$TPRUN_TX/${d.tool}.${d.table}"`);

@@ -29,7 +29,9 @@ const txName = (path: string, suffix: string) => raw('"$TPRUN_TX"/' + path.repla
 export function writeFileCommands(a: Artifact): { commands: Shell[]; undo: Shell[]; commit: Shell[] } {
   const cand = a.path + '.tprun-new';
   const keep = raw(`${sh`${a.path}`.text}.tprun-tx-"$TPRUN_RUN"`);
-  const b64 = Buffer.from(a.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  const b64 = Buffer.from(a.content, 'utf8')
+    .toString('base64')
+    .replace(/(.{76})/g, '$1\n');
   const sum = createHash('sha256').update(a.content, 'utf8').digest('hex');
   const commands: Shell[] = [
     sh`mkdir -p ${posix.dirname(a.path)}`,

@@ -5,5 +5,14 @@ import { change, type Change } from './change.ts';
 
 export function symlinkChange(role: string, id: string, path: string, target: string, actual: string | null): Change {
   const undo = actual === null ? [sh`rm -f ${path}`] : [sh`ln -sfn ${actual} ${path}`];
-  return change({ kind: 'symlink', role, id, path, before: actual, after: target, commands: [sh`mkdir -p ${posix.dirname(path)}`, sh`ln -sfn ${target} ${path}`], undo });
+  return change({
+    kind: 'symlink',
+    role,
+    id,
+    path,
+    before: actual,
+    after: target,
+    commands: [sh`mkdir -p ${posix.dirname(path)}`, sh`ln -sfn ${target} ${path}`],
+    undo,
+  });
 }

@@ -15,5 +15,13 @@ export const displayKey = (s: Setting) => (s.ifname?.includes('.') ? s.path : s.
 
 export function sysctlChange(role: string, s: Setting, live: string): Change {
   const file = `/proc/sys/${s.path}`;
-  return change({ kind: 'sysctl', role, id: `sysctl ${displayKey(s)}`, before: live, after: s.value, commands: [sh`echo ${s.value} > ${file}`], undo: [sh`echo ${live} > ${file}`] });
+  return change({
+    kind: 'sysctl',
+    role,
+    id: `sysctl ${displayKey(s)}`,
+    before: live,
+    after: s.value,
+    commands: [sh`echo ${s.value} > ${file}`],
+    undo: [sh`echo ${live} > ${file}`],
+  });
 }

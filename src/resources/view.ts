@@ -16,7 +16,10 @@ export function valueText(c: Change, which: 'before' | 'after'): string | null {
   const v = c[which] as KindValues[Change['kind']] | null;
   if (v === null) return null;
   if (c.kind === 'chain') return chainLines(v as ChainState).join('\n');
-  if (c.kind === 'link') return 'remote' in (v as object) ? `gre remote ${(v as { remote: string }).remote} local ${(v as { local: string }).local}` : (v as { other: string }).other;
+  if (c.kind === 'link')
+    return 'remote' in (v as object)
+      ? `gre remote ${(v as { remote: string }).remote} local ${(v as { local: string }).local}`
+      : (v as { other: string }).other;
   return v as string;
 }
 
@@ -34,7 +37,15 @@ export function changeDiff(c: Change): string[] {
   const before = valueText(c, 'before');
   const after = valueText(c, 'after');
   if (c.kind === 'file') {
-    const patch = createTwoFilesPatch(c.path!, c.path!, before ?? '', after ?? '', before === null ? '(absent)' : 'on host', after === null ? '(removed)' : 'wanted', { context: 2 });
+    const patch = createTwoFilesPatch(
+      c.path!,
+      c.path!,
+      before ?? '',
+      after ?? '',
+      before === null ? '(absent)' : 'on host',
+      after === null ? '(removed)' : 'wanted',
+      { context: 2 },
+    );
     return patch
       .split('\n')
       .slice(2)

@@ -127,7 +127,15 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
           });
         } catch (e) {
           // runHost keeps its errors; this is the last guard so that one host cannot end the run.
-          r = { host: host.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0, error: { step: 'run', message: (e as Error).message } };
+          r = {
+            host: host.name,
+            status: 'failed',
+            messages: [],
+            notes: [],
+            roundTrips: 0,
+            durationMs: 0,
+            error: { step: 'run', message: (e as Error).message },
+          };
         }
         if (stop?.abandoned) return;
         results.set(host.name, r);
@@ -162,7 +170,10 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
       } else if (phase === 'apply') {
         interrupted.unknown.push(h.name);
         r.outcomeUnknown = true;
-        r.error = { step: 'interrupted', message: 'outcome unknown: tprun stopped waiting; the transaction continues on the host (the next run reports its outcome)' };
+        r.error = {
+          step: 'interrupted',
+          message: 'outcome unknown: tprun stopped waiting; the transaction continues on the host (the next run reports its outcome)',
+        };
       } else {
         r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };
       }
@@ -173,7 +184,15 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   // Hosts a stopped rollout never started: reported, in inventory order, as never touched.
   for (const host of run.hosts) {
     if (results.has(host.name)) continue;
-    const r: HostResult = { host: host.name, status: 'skipped', error: { step: 'rollout', message: rolloutStopped ?? 'not started' }, messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+    const r: HostResult = {
+      host: host.name,
+      status: 'skipped',
+      error: { step: 'rollout', message: rolloutStopped ?? 'not started' },
+      messages: [],
+      notes: [],
+      roundTrips: 0,
+      durationMs: 0,
+    };
     results.set(host.name, r);
     run.observer?.done?.(host, r);
   }

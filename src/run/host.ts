@@ -79,7 +79,8 @@ function earlierLine(t: EarlierTx): string {
   const o = t.outcome;
   const who = t.who ? ` (${t.who.split(' ').slice(1, 3).join(' on ')})` : '';
   if (t.state === 'running') return `an earlier transaction ${t.id}${who} is still running on the host`;
-  if (t.state === 'dead' && !o.verdict) return `the earlier transaction ${t.id}${who} was cut short on the host (its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}, no rollback ran): what it changed shows below as drift`;
+  if (t.state === 'dead' && !o.verdict)
+    return `the earlier transaction ${t.id}${who} was cut short on the host (its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}, no rollback ran): what it changed shows below as drift`;
   const v = o.verdict === 'committed' ? 'committed (applied in full)' : verdictText(o, (i) => `step ${i}`);
   return `the earlier transaction ${t.id}${who} ended on the host: ${v}${o.failed !== undefined ? `; step ${o.failed} failed${o.stderr ? `: ${o.stderr.split('\n')[0]}` : ''}` : ''}`;
 }
@@ -110,7 +111,13 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       result.earlier = { id: pre.last.id, state: pre.last.state, verdict: pre.last.outcome.verdict, line: earlierLine(pre.last) };
       result.notes.push(result.earlier.line);
     }
-    if (pre.lock.state === 'busy') return done({ error: { step: 'lock', message: `the host is locked by another apply (${pre.lock.note}); nothing was done${lockTimeout ? ` (waited ${lockTimeout} s)` : ''}` } });
+    if (pre.lock.state === 'busy')
+      return done({
+        error: {
+          step: 'lock',
+          message: `the host is locked by another apply (${pre.lock.note}); nothing was done${lockTimeout ? ` (waited ${lockTimeout} s)` : ''}`,
+        },
+      });
     if (pre.lock.state === 'error') return done({ error: { step: 'lock', message: pre.lock.note } });
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
     const raw = parseFactsOutput(gathered.stdout);
@@ -143,11 +150,20 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     try {
       const applied = await conn.run(startScript(holder, body), { ack: ACK });
       started = parseStart(applied.stdout);
-      if (!started.started) return done({ error: { step: 'apply', message: started.startFail ?? `the transaction did not start (exit ${applied.code})`, stderr: applied.stderr.trim() || undefined } });
+      if (!started.started)
+        return done({
+          error: {
+            step: 'apply',
+            message: started.startFail ?? `the transaction did not start (exit ${applied.code})`,
+            stderr: applied.stderr.trim() || undefined,
+          },
+        });
     } catch (e) {
       if (e instanceof HostError && (e.lost || e.step === 'output')) {
         result.outcomeUnknown = true;
-        return done({ error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (${e.message}); the next run reports its outcome` } });
+        return done({
+          error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (${e.message}); the next run reports its outcome` },
+        });
       }
       throw e;
     }
@@ -155,7 +171,12 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     result.messages.push(...[...outcome.stdout.values()].flat());
     if (!outcome.verdict) {
       result.outcomeUnknown = true;
-      return done({ error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (the journal was followed to ${outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start'}); the next run reports its outcome` } });
+      return done({
+        error: {
+          step: 'apply',
+          message: `outcome unknown: the transaction continues on the host (the journal was followed to ${outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start'}); the next run reports its outcome`,
+        },
+      });
     }
     if (outcome.verdict !== 'committed' || outcome.verifyOutput === undefined) return done({ status: 'failed', error: txFailure(outcome, ids) });
 

@@ -11,7 +11,9 @@ import type { Duplex } from 'node:stream';
 /** A TCP channel from a jump host to the next hop, to carry the next SSH connection. */
 function forward(via: NodeSSH, to: Endpoint): Promise<Duplex> {
   return new Promise((resolve, reject) =>
-    via.connection!.forwardOut('127.0.0.1', 0, to.hostname, to.port, (err, stream) => (err ? reject(new Error(`the jump host could not open a channel to ${to.hostname}:${to.port}: ${err.message}`)) : resolve(stream))),
+    via.connection!.forwardOut('127.0.0.1', 0, to.hostname, to.port, (err, stream) =>
+      err ? reject(new Error(`the jump host could not open a channel to ${to.hostname}:${to.port}: ${err.message}`)) : resolve(stream),
+    ),
   );
 }
 
@@ -91,7 +93,8 @@ export class SshConnection implements Connection {
     const keyOf = (e: Endpoint) => (e.identity ? identityFor(withIdentity(e.identity))?.key : undefined);
     for (const e of [...jumps, target]) {
       if (e.identity && !keyOf(e)) throw new HostError('connect', `identity ${e.identity} could not be loaded`);
-      if (!keyOf(e) && !process.env.SSH_AUTH_SOCK) throw new HostError('connect', 'no ssh.identity and no ssh-agent (SSH_AUTH_SOCK): nothing to authenticate with');
+      if (!keyOf(e) && !process.env.SSH_AUTH_SOCK)
+        throw new HostError('connect', 'no ssh.identity and no ssh-agent (SSH_AUTH_SOCK): nothing to authenticate with');
     }
     const retries = opts.retries ?? 4;
     for (let attempt = 0; ; attempt++) {
@@ -143,7 +146,11 @@ export class SshConnection implements Connection {
         }
         const auth = /authentication methods failed|Encrypted private key|passphrase/i.test(msg);
         const hop = current === target ? '' : `jump host ${current.name} (on the way to ${host.name}): `;
-        throw new HostError('connect', `${hop}${auth ? 'authentication failed' : 'cannot connect'} to ${current.user}@${current.hostname}:${current.port}: ${msg}`, !auth);
+        throw new HostError(
+          'connect',
+          `${hop}${auth ? 'authentication failed' : 'cannot connect'} to ${current.user}@${current.hostname}:${current.port}: ${msg}`,
+          !auth,
+        );
       }
     }
   }
@@ -237,7 +244,10 @@ export class SshConnection implements Connection {
     }
     const denied = /sudo: a password is required|sudo: .*not allowed|is not in the sudoers|sudo: .*not found/;
     if (r.code !== 0 && denied.test(r.stderr)) {
-      const why = r.stderr.split('\n').find((l) => denied.test(l))!.trim();
+      const why = r.stderr
+        .split('\n')
+        .find((l) => denied.test(l))!
+        .trim();
       throw new HostError('become', `sudo -n failed for ${this.user}: ${why} (become: true needs passwordless sudo)`);
     }
     return r;

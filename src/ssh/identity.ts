@@ -57,7 +57,10 @@ export function readIdentity(path: string, shown: string): string | HostError {
     const perms = st.mode & 0o777;
     if (perms & 0o077) {
       const octal = perms.toString(8).padStart(4, '0');
-      return new HostError('connect', `identity ${shown}: UNPROTECTED PRIVATE KEY FILE: permissions ${octal} are too open. It is required that your private key files are NOT accessible by others; OpenSSH ignores this key, and so does tprun (chmod 600 ${shown})`);
+      return new HostError(
+        'connect',
+        `identity ${shown}: UNPROTECTED PRIVATE KEY FILE: permissions ${octal} are too open. It is required that your private key files are NOT accessible by others; OpenSSH ignores this key, and so does tprun (chmod 600 ${shown})`,
+      );
     }
     if (st.size > MAX_KEY_BYTES) return new HostError('connect', `identity ${shown} is ${st.size} bytes: too large for a private key`);
     return readFileSync(fd, 'utf8');
@@ -85,14 +88,23 @@ export async function prepareIdentities(hosts: readonly Host[]): Promise<Map<str
     let passphrase = passphrase_env ? process.env[passphrase_env] : undefined;
     if (isEncrypted(privateKey) && passphrase === undefined) {
       if (!process.stdin.isTTY) {
-        problems.set(h.name, new HostError('connect', `identity ${identity} is encrypted: set ssh.passphrase_env to an environment variable holding its passphrase, or run on a terminal`));
+        problems.set(
+          h.name,
+          new HostError(
+            'connect',
+            `identity ${identity} is encrypted: set ssh.passphrase_env to an environment variable holding its passphrase, or run on a terminal`,
+          ),
+        );
         continue;
       }
       passphrase = await askHidden(`Passphrase for ${identity}: `);
     }
     const parsed = ssh2.utils.parseKey(privateKey, passphrase);
     if (parsed instanceof Error) {
-      const why = passphrase !== undefined ? `the passphrase${passphrase_env ? ` in ${passphrase_env}` : ''} does not decrypt identity ${identity}` : `identity ${identity} is not a private key ssh2 can read (${parsed.message})`;
+      const why =
+        passphrase !== undefined
+          ? `the passphrase${passphrase_env ? ` in ${passphrase_env}` : ''} does not decrypt identity ${identity}`
+          : `identity ${identity} is not a private key ssh2 can read (${parsed.message})`;
       problems.set(h.name, new HostError('connect', why));
       continue;
     }

@@ -36,7 +36,14 @@ function patternMatches(pattern: string, token: string): boolean {
     if (!salt || !hash) return false;
     return createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64') === hash;
   }
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   return re.test(token);
 }
 
@@ -71,10 +78,16 @@ export function verifyHostKey(opts: { file: string; host: string; port: number; 
   const mine = entries.filter((e) => !e.marker && entryMatches(e, token));
   if (mine.some((e) => e.key === b64)) return { ok: true };
   if (mine.length) {
-    return { ok: false, reason: `HOST KEY CHANGED for ${token}: it offered ${keyTypeOf(opts.key)} ${fp}, which does not match ${opts.file}; if the host was reinstalled, remove its old line (ssh-keygen -R '${token}' -f ${opts.file})` };
+    return {
+      ok: false,
+      reason: `HOST KEY CHANGED for ${token}: it offered ${keyTypeOf(opts.key)} ${fp}, which does not match ${opts.file}; if the host was reinstalled, remove its old line (ssh-keygen -R '${token}' -f ${opts.file})`,
+    };
   }
   if (!opts.acceptNew) {
-    return { ok: false, reason: `unknown host key for ${token}: ${keyTypeOf(opts.key)} ${fp} is not in ${opts.file} (verify it, then add it, or run with --accept-new-host-keys)` };
+    return {
+      ok: false,
+      reason: `unknown host key for ${token}: ${keyTypeOf(opts.key)} ${fp} is not in ${opts.file} (verify it, then add it, or run with --accept-new-host-keys)`,
+    };
   }
   mkdirSync(dirname(opts.file), { recursive: true });
   appendFileSync(opts.file, `${token} ${keyTypeOf(opts.key)} ${b64}\n`);

@@ -36,7 +36,7 @@ test.after(() => {
   if (!skip) lab.down();
 });
 
-t('1. apply on fresh routers → the origin sees the client address over IPv4 and IPv6, with squid\'s Via', () => {
+t("1. apply on fresh routers → the origin sees the client address over IPv4 and IPv6, with squid's Via", () => {
   const before = lab.clientGet(4);
   assert.is(before.via, undefined, 'no squid in the path before apply');
   const r = tprun('apply', main);
@@ -59,7 +59,13 @@ t('2. apply again plans zero changes; check exits 0 with one line per host', () 
   assert.equal(json.summary, { compliant: 2, drifted: 0, changed: 0, failed: 0, unreachable: 0 });
   assert.ok(json.hosts.every((h: { resources: { inSync: boolean }[] }) => h.resources.length > 20 && h.resources.every((r) => r.inSync)));
   const { suites } = parseJunit(readFileSync(`${lab.STATE}/compliant.xml`, 'utf8'));
-  assert.equal(suites.map((x) => [x['@_name'], x['@_failures'], x['@_errors']]), [['h1', '0', '0'], ['h2', '0', '0']]);
+  assert.equal(
+    suites.map((x) => [x['@_name'], x['@_failures'], x['@_errors']]),
+    [
+      ['h1', '0', '0'],
+      ['h2', '0', '0'],
+    ],
+  );
   // JSON on stdout keeps stdout clean: the human lines go to stderr.
   const piped = tprun('check', main, '--report', 'json:-');
   assert.is(assertValidJson(piped.out).exitCode, 0);
@@ -116,12 +122,20 @@ t('4. check (and apply --check) leave a drifted host byte-for-byte as it was', (
 
 const DRIFTS: [string, string, string][] = [
   ['DIVERT rule deleted', 'iptables -t mangle -D TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT', 'iptables mangle TPRUN_PREROUTING'],
-  ['TPROXY rule moved before the socket/DIVERT rule', 'r="-p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1"; iptables -t mangle -D TPRUN_PREROUTING $r && iptables -t mangle -I TPRUN_PREROUTING 1 $r', 'iptables mangle TPRUN_PREROUTING'],
+  [
+    'TPROXY rule moved before the socket/DIVERT rule',
+    'r="-p tcp -m tcp --dport 80 -j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1"; iptables -t mangle -D TPRUN_PREROUTING $r && iptables -t mangle -I TPRUN_PREROUTING 1 $r',
+    'iptables mangle TPRUN_PREROUTING',
+  ],
   ['rp_filter back to 1', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter', 'sysctl net.ipv4.conf.all.rp_filter: 1 → 0'],
   ['fwmark ip rule removed', 'ip -4 rule del fwmark 0x1/0x1 lookup 100', 'ip -4 rule fwmark 0x1/0x1 lookup 100'],
   ['local route removed', 'ip -4 route del local default dev lo table 100', 'ip -4 route table 100 local default dev lo'],
   ['squid.conf edited', "sed -i 's/^http_access allow tprun_clients$/http_access deny tprun_clients/' /etc/squid/squid.conf", 'file /etc/squid/squid.conf'],
-  ['squid stopped', 'squid -k interrupt -f /etc/squid/squid.conf; i=0; while squid -k check -f /etc/squid/squid.conf 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.5', 'service squid running: stopped → running'],
+  [
+    'squid stopped',
+    'squid -k interrupt -f /etc/squid/squid.conf; i=0; while squid -k check -f /etc/squid/squid.conf 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.5',
+    'service squid running: stopped → running',
+  ],
 ];
 
 for (const [name, tamper, item] of DRIFTS) {
@@ -179,16 +193,25 @@ t('persistence: after a simulated reboot (live state gone, files kept) the boot 
 t('5. an unreachable host and one with a wrong host key fail alone; the rest are configured; exit 4', () => {
   const kh = `${lab.STATE}/known_hosts`;
   const saved = readFileSync(kh, 'utf8');
-  const other = readFileSync(`${lab.STATE}/${lab.hostNs(1)}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+  const other = readFileSync(`${lab.STATE}/${lab.hostNs(1)}/ssh_host_ed25519_key.pub`, 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
   writeFileSync(kh, saved.replace(new RegExp(`^${lab.hostAddr(4).replace(/\./g, '\\.')} .*$`, 'm'), `${lab.hostAddr(4)} ${other}`));
   try {
     const inv = lab.writeInventory('failures', { routers: [2, 3, 4], extra: { 3: 'ssh: { port: 2222 }' } });
     const r = tprun('apply', inv, '--report', `json:${lab.STATE}/fail.json`, '--report', `junit:${lab.STATE}/fail.xml`);
     assert.is(r.code, 4, out(r));
     const json = assertValidJson(readFileSync(`${lab.STATE}/fail.json`, 'utf8'));
-    assert.equal(json.hosts.map((h: { status: string }) => h.status), ['compliant', 'unreachable', 'failed']);
+    assert.equal(
+      json.hosts.map((h: { status: string }) => h.status),
+      ['compliant', 'unreachable', 'failed'],
+    );
     const suites = parseJunit(readFileSync(`${lab.STATE}/fail.xml`, 'utf8')).suites;
-    assert.equal(suites.map((x) => x['@_errors']), ['0', '1', '1']);
+    assert.equal(
+      suites.map((x) => x['@_errors']),
+      ['0', '1', '1'],
+    );
     assert.match(r.out, /^h3: UNREACHABLE: cannot connect to root@198\.18\.1\.3:2222: .*ECONNREFUSED/m);
     assert.match(r.out, /^h4: FAILED at connect: HOST KEY CHANGED for 198\.18\.1\.4: it offered ssh-ed25519 SHA256:/m);
     assert.match(r.out, /^h2: compliant/m);
@@ -219,7 +242,10 @@ t('7. a bridge fails its requirements (no ebtables broute table on this kernel) 
   const inv = lab.writeInventory('bridge', { bridges: [3] });
   const r = tprun('apply', inv);
   assert.is(r.code, 4, out(r));
-  assert.match(r.out, /h3: FAILED at ebtables: requirements not met: .*ebtables broute table \(found (the kernel has no ebtables broute table|ebtables-nft [\d.]+ has no broute table)/);
+  assert.match(
+    r.out,
+    /h3: FAILED at ebtables: requirements not met: .*ebtables broute table \(found (the kernel has no ebtables broute table|ebtables-nft [\d.]+ has no broute table)/,
+  );
   assert.is(lab.snapshot(3), before);
 });
 

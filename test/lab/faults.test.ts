@@ -65,7 +65,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Until no transaction runner lives on host i (they go on alone after tprun stops waiting). */
 async function txSettled(i: number): Promise<void> {
   for (let k = 0; k < 120; k++) {
-    const r = lab.onHost(i, 'for f in /var/lib/tprun/tx/*/pid; do [ -s "$f" ] || continue; read p s < "$f"; kill -0 "$p" 2>/dev/null && echo running; done; true');
+    const r = lab.onHost(
+      i,
+      'for f in /var/lib/tprun/tx/*/pid; do [ -s "$f" ] || continue; read p s < "$f"; kill -0 "$p" 2>/dev/null && echo running; done; true',
+    );
     if (!r.out.includes('running')) return;
     await sleep(500);
   }
@@ -183,7 +186,11 @@ t('two signals: the second stops waiting and names the hosts whose outcome is un
     const next = lab.tprunInCtl(['check', to, '--limit', 'h2']);
     assert.match(next.out, /note: the earlier transaction .* ended on the host: committed/);
     const outcomes = [2, 3].map((i, k) => `h${i} ${oldOrNew(i, before[k]!, to)}`);
-    row('SIGINT twice (second: stop waiting)', '2', `${outcomes.join(', ')}; h2 reported "outcome unknown", its transaction committed on the host; the next check reported it`);
+    row(
+      'SIGINT twice (second: stop waiting)',
+      '2',
+      `${outcomes.join(', ')}; h2 reported "outcome unknown", its transaction committed on the host; the next check reported it`,
+    );
   } finally {
     unslow(2);
   }
@@ -191,7 +198,10 @@ t('two signals: the second stops waiting and names the hosts whose outcome is un
 
 /** Host i's ip6tables-restore (found first in PATH, in its own mount namespace) sleeps first. */
 function slow(i: number, seconds: number): void {
-  const r = lab.onHost(i, `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nsleep ${seconds}\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`);
+  const r = lab.onHost(
+    i,
+    `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nsleep ${seconds}\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`,
+  );
   assert.is(r.code, 0, r.out);
 }
 function unslow(i: number): void {
@@ -201,7 +211,15 @@ function unslow(i: number): void {
 /** Until host i's newest transaction has started its steps. */
 async function waitJournal(i: number): Promise<void> {
   for (let k = 0; k < 200; k++) {
-    if (lab.onHost(i, 'grep -q "^@@tprun-step " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" 2>/dev/null && ! grep -q "^@@tprun-end " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" && echo yes').out.includes('yes')) return;
+    if (
+      lab
+        .onHost(
+          i,
+          'grep -q "^@@tprun-step " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" 2>/dev/null && ! grep -q "^@@tprun-end " "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal" && echo yes',
+        )
+        .out.includes('yes')
+    )
+      return;
     await sleep(100);
   }
   throw new Error(`no transaction under way on h${i}`);
@@ -209,33 +227,40 @@ async function waitJournal(i: number): Promise<void> {
 
 const flip = (i: number, name: string, extra: Record<number, string> = {}) => (onB(i) ? inv(name, 'A', [i], extra) : inv(name, 'B', [i], extra));
 
-t('link cut on the controller side mid-apply: that host "outcome unknown" (no stack, no escape), the others finish; its transaction commits alone; the next run reports it', async () => {
-  slow(3, 4);
-  try {
-    const to = flip(3, 'cut', {});
-    const toBoth = to.replace(/cut\.yml$/, 'cut2.yml');
-    writeFileSync(toBoth, readFileSync(to, 'utf8').replace(/^( {2}h3: .*)$/m, `$1\n  h4: { address: ${lab.hostAddr(4)} }`));
-    const before = lab.snapshot(3);
-    const run = tprunAsync(['apply', toBoth]);
-    await waitJournal(3);
-    lab.nsExec(lab.CTL, `iptables -I OUTPUT -d ${lab.hostAddr(3)} -j DROP && iptables -I INPUT -s ${lab.hostAddr(3)} -j DROP`);
-    const r = await run.done;
-    lab.nsExec(lab.CTL, `iptables -D OUTPUT -d ${lab.hostAddr(3)} -j DROP; iptables -D INPUT -s ${lab.hostAddr(3)} -j DROP`, true);
-    assert.ok(failedBit(r.code), all(r));
-    assert.match(r.out, /^h3: FAILED at apply: outcome unknown: the transaction continues on the host/m);
-    assert.match(r.out, /^h4: (changed|compliant)/m);
-    assert.match(r.out, /2 hosts: /);
-    assert.not.match(all(r), /\n\s+at /);
-    await txSettled(3);
-    const next = lab.tprunInCtl(['check', to]);
-    assert.match(next.out, /note: the earlier transaction .* ended on the host: committed/);
-    const o = oldOrNew(3, before, to);
-    assert.is(o, 'new');
-    row('link cut (controller side, DROP both ways) mid-apply', '2', 'h3 "outcome unknown" after the keepalive gave up, transaction committed on the host, reported by the next check; h4 changed');
-  } finally {
-    unslow(3);
-  }
-});
+t(
+  'link cut on the controller side mid-apply: that host "outcome unknown" (no stack, no escape), the others finish; its transaction commits alone; the next run reports it',
+  async () => {
+    slow(3, 4);
+    try {
+      const to = flip(3, 'cut', {});
+      const toBoth = to.replace(/cut\.yml$/, 'cut2.yml');
+      writeFileSync(toBoth, readFileSync(to, 'utf8').replace(/^( {2}h3: .*)$/m, `$1\n  h4: { address: ${lab.hostAddr(4)} }`));
+      const before = lab.snapshot(3);
+      const run = tprunAsync(['apply', toBoth]);
+      await waitJournal(3);
+      lab.nsExec(lab.CTL, `iptables -I OUTPUT -d ${lab.hostAddr(3)} -j DROP && iptables -I INPUT -s ${lab.hostAddr(3)} -j DROP`);
+      const r = await run.done;
+      lab.nsExec(lab.CTL, `iptables -D OUTPUT -d ${lab.hostAddr(3)} -j DROP; iptables -D INPUT -s ${lab.hostAddr(3)} -j DROP`, true);
+      assert.ok(failedBit(r.code), all(r));
+      assert.match(r.out, /^h3: FAILED at apply: outcome unknown: the transaction continues on the host/m);
+      assert.match(r.out, /^h4: (changed|compliant)/m);
+      assert.match(r.out, /2 hosts: /);
+      assert.not.match(all(r), /\n\s+at /);
+      await txSettled(3);
+      const next = lab.tprunInCtl(['check', to]);
+      assert.match(next.out, /note: the earlier transaction .* ended on the host: committed/);
+      const o = oldOrNew(3, before, to);
+      assert.is(o, 'new');
+      row(
+        'link cut (controller side, DROP both ways) mid-apply',
+        '2',
+        'h3 "outcome unknown" after the keepalive gave up, transaction committed on the host, reported by the next check; h4 changed',
+      );
+    } finally {
+      unslow(3);
+    }
+  },
+);
 
 t('command_timeout hit mid-apply: "outcome unknown", the transaction ends on the host; never "rolled back … 0 steps undone"', async () => {
   slow(4, 8);
@@ -276,46 +301,61 @@ t('killing the remote sshd session mid-apply: "outcome unknown", the transaction
   }
 });
 
-t('two applies at once on the same hosts: each host is applied by one run at a time, the other fails at once naming the holder (or waits with --lock-timeout); no duplicate rules', async () => {
-  const hosts = [2, 3, 4, 5, 6];
-  // Each transaction lasts 8 s or more, so the second run surely meets the first one's locks.
-  for (const i of hosts) slow(i, 8);
-  try {
-    // All five on A first (earlier faults left them on either), so the first run changes every one.
-    const from = inv('from', 'A', hosts);
-    const f = lab.tprunInCtl(['apply', from]);
-    assert.ok(applied(f.code), all(f));
-    const x = inv('x', 'B', hosts);
-    const y = inv('y', 'B', hosts);
-    const r1 = tprunAsync(['apply', x]);
-    await waitJournal(2);
-    const r2 = lab.tprunInCtl(['apply', y]);
-    const a = await r1.done;
-    assert.ok(applied(a.code), all(a));
-    assert.ok(failedBit(r2.code), all(r2));
-    assert.is((r2.out.match(/^h\d: FAILED at lock: the host is locked by another apply \(run=\S+ user=\S+ controller=\S+ since=\S+\); nothing was done/gm) ?? []).length, 5, r2.out);
-    // Waiting works too: a third run waits for a fourth's lock, then finds nothing to do.
-    const back = inv('back', 'A', hosts);
-    const r3 = tprunAsync(['apply', back]);
-    await waitJournal(2);
-    const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
-    const c = await r3.done;
-    assert.ok(applied(c.code), all(c));
-    assert.ok(applied(r4.code), all(r4));
-    assert.match(r4.out, /5 hosts: 5 compliant/);
-    for (const i of hosts) {
-      const rules = lab.onHost(i, 'ip -4 rule; ip -6 rule').out;
-      assert.is((rules.match(/fwmark 0x1\/0x1/g) ?? []).length, 2, `one fwmark rule per family on h${i}:\n${rules}`);
+t(
+  'two applies at once on the same hosts: each host is applied by one run at a time, the other fails at once naming the holder (or waits with --lock-timeout); no duplicate rules',
+  async () => {
+    const hosts = [2, 3, 4, 5, 6];
+    // Each transaction lasts 8 s or more, so the second run surely meets the first one's locks.
+    for (const i of hosts) slow(i, 8);
+    try {
+      // All five on A first (earlier faults left them on either), so the first run changes every one.
+      const from = inv('from', 'A', hosts);
+      const f = lab.tprunInCtl(['apply', from]);
+      assert.ok(applied(f.code), all(f));
+      const x = inv('x', 'B', hosts);
+      const y = inv('y', 'B', hosts);
+      const r1 = tprunAsync(['apply', x]);
+      await waitJournal(2);
+      const r2 = lab.tprunInCtl(['apply', y]);
+      const a = await r1.done;
+      assert.ok(applied(a.code), all(a));
+      assert.ok(failedBit(r2.code), all(r2));
+      assert.is(
+        (r2.out.match(/^h\d: FAILED at lock: the host is locked by another apply \(run=\S+ user=\S+ controller=\S+ since=\S+\); nothing was done/gm) ?? [])
+          .length,
+        5,
+        r2.out,
+      );
+      // Waiting works too: a third run waits for a fourth's lock, then finds nothing to do.
+      const back = inv('back', 'A', hosts);
+      const r3 = tprunAsync(['apply', back]);
+      await waitJournal(2);
+      const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
+      const c = await r3.done;
+      assert.ok(applied(c.code), all(c));
+      assert.ok(applied(r4.code), all(r4));
+      assert.match(r4.out, /5 hosts: 5 compliant/);
+      for (const i of hosts) {
+        const rules = lab.onHost(i, 'ip -4 rule; ip -6 rule').out;
+        assert.is((rules.match(/fwmark 0x1\/0x1/g) ?? []).length, 2, `one fwmark rule per family on h${i}:\n${rules}`);
+      }
+      row(
+        'two applies at once (second without, then with --lock-timeout)',
+        '5',
+        'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family',
+      );
+    } finally {
+      for (const i of hosts) unslow(i);
     }
-    row('two applies at once (second without, then with --lock-timeout)', '5', 'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family');
-  } finally {
-    for (const i of hosts) unslow(i);
-  }
-});
+  },
+);
 
 t('/tmp full on the host: nothing of the transaction is in /tmp; the apply goes through, check compliant, interception proven', () => {
   // The lab's own sshd config and keys live under the lab's state dir in /tmp: they are bound back.
-  const r0 = lab.onHost(1, `mkdir -p /run/lab-state && mount --bind ${lab.STATE} /run/lab-state && mount -t tmpfs -o size=64k none /tmp && mkdir -p ${lab.STATE} && mount --bind /run/lab-state ${lab.STATE} && (dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true); df -k /tmp | tail -n 1`);
+  const r0 = lab.onHost(
+    1,
+    `mkdir -p /run/lab-state && mount --bind ${lab.STATE} /run/lab-state && mount -t tmpfs -o size=64k none /tmp && mkdir -p ${lab.STATE} && mount --bind /run/lab-state ${lab.STATE} && (dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true); df -k /tmp | tail -n 1`,
+  );
   assert.match(r0.out, /\s0\s+100%/, r0.out);
   try {
     const to = flip(1, 'tmpfull');
@@ -330,7 +370,10 @@ t('/tmp full on the host: nothing of the transaction is in /tmp; the apply goes 
 });
 
 t('/etc full on the host (/etc/tprun on a full file system): found before anything changes; the host stays old', () => {
-  lab.onHost(6, 'mkdir -p /run/etc-tprun && cp -a /etc/tprun/. /run/etc-tprun/ && mount -t tmpfs -o size=256k none /etc/tprun && cp -a /run/etc-tprun/. /etc/tprun/ && (dd if=/dev/zero of=/etc/tprun/.fill bs=4k 2>/dev/null; true)');
+  lab.onHost(
+    6,
+    'mkdir -p /run/etc-tprun && cp -a /etc/tprun/. /run/etc-tprun/ && mount -t tmpfs -o size=256k none /etc/tprun && cp -a /run/etc-tprun/. /etc/tprun/ && (dd if=/dev/zero of=/etc/tprun/.fill bs=4k 2>/dev/null; true)',
+  );
   try {
     const to = flip(6, 'etcfull');
     const before = lab.snapshot(6);
@@ -344,25 +387,35 @@ t('/etc full on the host (/etc/tprun on a full file system): found before anythi
   }
 });
 
-t('a running squid with a hand-broken squid.conf: check says squid runs an older squid.conf (not "stopped"); apply replaces the file and reconfigures the same squid (never killed); compliant and intercepting', () => {
-  const pid = lab.onHost(1, 'cat /run/squid.pid').out.trim();
-  lab.onHost(1, 'echo "bogus_directive_xyz on" >> /etc/squid/squid.conf');
-  const to = onB(1) ? inv('brokenconf', 'B', [1]) : inv('brokenconf', 'A', [1]);
-  const c = lab.tprunInCtl(['check', to]);
-  assert.is(c.code, 2, all(c));
-  assert.match(c.out, /~ file \/etc\/squid\/squid.conf/);
-  assert.match(c.out, /~ service squid running: running an older squid.conf → running/);
-  assert.not.match(c.out, /stopped → running/);
-  const a = lab.tprunInCtl(['apply', to]);
-  assert.ok(applied(a.code), all(a));
-  assert.is(lab.onHost(1, 'cat /run/squid.pid').out.trim(), pid, 'the same squid process, reconfigured, not killed');
-  assert.is(lab.tprunInCtl(['check', to]).code, 0);
-  proveInterception();
-  row('running squid, hand-broken squid.conf', '1 (h1)', 'check: drift "running an older squid.conf"; apply: file replaced, same squid pid reconfigured; compliant; interception proven');
-});
+t(
+  'a running squid with a hand-broken squid.conf: check says squid runs an older squid.conf (not "stopped"); apply replaces the file and reconfigures the same squid (never killed); compliant and intercepting',
+  () => {
+    const pid = lab.onHost(1, 'cat /run/squid.pid').out.trim();
+    lab.onHost(1, 'echo "bogus_directive_xyz on" >> /etc/squid/squid.conf');
+    const to = onB(1) ? inv('brokenconf', 'B', [1]) : inv('brokenconf', 'A', [1]);
+    const c = lab.tprunInCtl(['check', to]);
+    assert.is(c.code, 2, all(c));
+    assert.match(c.out, /~ file \/etc\/squid\/squid.conf/);
+    assert.match(c.out, /~ service squid running: running an older squid.conf → running/);
+    assert.not.match(c.out, /stopped → running/);
+    const a = lab.tprunInCtl(['apply', to]);
+    assert.ok(applied(a.code), all(a));
+    assert.is(lab.onHost(1, 'cat /run/squid.pid').out.trim(), pid, 'the same squid process, reconfigured, not killed');
+    assert.is(lab.tprunInCtl(['check', to]).code, 0);
+    proveInterception();
+    row(
+      'running squid, hand-broken squid.conf',
+      '1 (h1)',
+      'check: drift "running an older squid.conf"; apply: file replaced, same squid pid reconfigured; compliant; interception proven',
+    );
+  },
+);
 
 t('a host printing ~600 MB: that host fails "output too large", the others finish, the run ends with a recap', () => {
-  lab.onHost(2, `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nyes "6.1.0-huge-output-line" | head -c 600000000\\n' > /usr/local/bin/uname; chmod +x /usr/local/bin/uname`);
+  lab.onHost(
+    2,
+    `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nyes "6.1.0-huge-output-line" | head -c 600000000\\n' > /usr/local/bin/uname; chmod +x /usr/local/bin/uname`,
+  );
   try {
     const before = lab.snapshot(3);
     const to = onB(3) ? inv('huge', 'B', [2, 3]) : inv('huge', 'A', [2, 3]);
@@ -390,7 +443,10 @@ t('a stale lock (holder dead mid-transaction) is cleared with a message; the cut
   const to = onB(2) ? inv('stale', 'B', [2]) : inv('stale', 'A', [2]);
   const r = lab.tprunInCtl(['apply', to]);
   assert.ok(applied(r.code), all(r));
-  assert.match(r.out, /note: a stale lock was cleared: run=dead-run user=alice controller=ctl9 since=2026-01-01T00:00:00Z: its holder is gone before its transaction ended/);
+  assert.match(
+    r.out,
+    /note: a stale lock was cleared: run=dead-run user=alice controller=ctl9 since=2026-01-01T00:00:00Z: its holder is gone before its transaction ended/,
+  );
   assert.match(r.out, /note: the earlier transaction dead-run .*was cut short on the host \(its runner died after step 1, no rollback ran\)/);
   row('stale lock (holder and runner dead)', '1', 'lock cleared with a message; the cut-short transaction reported; apply went ahead');
 });

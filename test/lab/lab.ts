@@ -174,9 +174,18 @@ function proofTopology(): void {
   sh(`ip link add eth0 netns ${CLIENT} type veth peer name eth1 netns ${h1}`);
   sh(`ip link add eth0 netns ${ORIGIN} type veth peer name eth2 netns ${h1}`);
   const v6 = 'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0';
-  nsExec(h1, `${v6}; ip link set eth1 up && ip link set eth2 up && ip addr add 198.51.100.1/24 dev eth1 && ip addr add 2001:db8:c::1/64 dev eth1 nodad && ip addr add 203.0.113.1/24 dev eth2 && ip addr add 2001:db8:5::1/64 dev eth2 nodad`);
-  nsExec(CLIENT, `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${CLIENT4}/24 dev eth0 && ip addr add ${CLIENT6}/64 dev eth0 nodad && ip route add default via 198.51.100.1 && ip -6 route add default via 2001:db8:c::1`);
-  nsExec(ORIGIN, `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${ORIGIN4}/24 dev eth0 && ip addr add ${ORIGIN6}/64 dev eth0 nodad && ip route add default via 203.0.113.1 && ip -6 route add default via 2001:db8:5::1`);
+  nsExec(
+    h1,
+    `${v6}; ip link set eth1 up && ip link set eth2 up && ip addr add 198.51.100.1/24 dev eth1 && ip addr add 2001:db8:c::1/64 dev eth1 nodad && ip addr add 203.0.113.1/24 dev eth2 && ip addr add 2001:db8:5::1/64 dev eth2 nodad`,
+  );
+  nsExec(
+    CLIENT,
+    `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${CLIENT4}/24 dev eth0 && ip addr add ${CLIENT6}/64 dev eth0 nodad && ip route add default via 198.51.100.1 && ip -6 route add default via 2001:db8:c::1`,
+  );
+  nsExec(
+    ORIGIN,
+    `${v6}; ip link set lo up && ip link set eth0 up && ip addr add ${ORIGIN4}/24 dev eth0 && ip addr add ${ORIGIN6}/64 dev eth0 nodad && ip route add default via 203.0.113.1 && ip -6 route add default via 2001:db8:5::1`,
+  );
   const child = spawn('ip', ['netns', 'exec', ORIGIN, process.execPath, here('./origin.mjs'), ORIGIN4, ORIGIN6], { detached: true, stdio: 'ignore' });
   child.unref();
   const wait = `i=0; until (echo > /dev/tcp/${ORIGIN4}/80) 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done`;
@@ -200,7 +209,10 @@ export function clientGet(family: 4 | 6): { status: number; body: string; via: s
   const raw = r.stdout + r.stderr;
   const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
   const via = /^via: (.*)$/im.exec(r.stdout)?.[1]?.trim();
-  const body = r.stdout.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  const body = r.stdout
+    .split(/\r?\n\r?\n/)
+    .slice(1)
+    .join('\n\n');
   return { status, body, via, raw };
 }
 
@@ -233,7 +245,24 @@ ${extra.wccp ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [h1]
 
 /** Run a command on lab host i over SSH from the controller (so it sees the host's own /run, /etc/squid). */
 export function onHost(i: number, cmd: string): { code: number; out: string } {
-  const r = spawnSync('ip', ['netns', 'exec', CTL, 'ssh', '-i', `${STATE}/id_ed25519`, '-o', `UserKnownHostsFile=${STATE}/known_hosts`, '-o', 'BatchMode=yes', `root@${hostAddr(i)}`, cmd], { encoding: 'utf8' });
+  const r = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      CTL,
+      'ssh',
+      '-i',
+      `${STATE}/id_ed25519`,
+      '-o',
+      `UserKnownHostsFile=${STATE}/known_hosts`,
+      '-o',
+      'BatchMode=yes',
+      `root@${hostAddr(i)}`,
+      cmd,
+    ],
+    { encoding: 'utf8' },
+  );
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
@@ -266,7 +295,9 @@ export function writeInventory(name: string, spec: InventorySpec): string {
     base.trimEnd(),
     routers.length ? `routers:\n${routers.join('\n')}` : '',
     bridges.length ? `bridges:\n${bridges.join('\n')}` : '',
-    spec.wccpCaches?.length ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [${spec.wccpCaches.map(hostName).join(', ')}]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]` : '',
+    spec.wccpCaches?.length
+      ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [${spec.wccpCaches.map(hostName).join(', ')}]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]`
+      : '',
   ]
     .filter(Boolean)
     .join('\n');

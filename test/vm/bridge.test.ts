@@ -36,7 +36,7 @@ const sum = (m: Map<string, number>, re: RegExp) => [...m].filter(([k]) => re.te
 function intercepted(f: 4 | 6): void {
   const r = vm.get(topo.CLIENT, url(f));
   assert.is(r.status, 200, r.raw);
-  assert.is(r.body.trim(), `origin saw ${f === 4 ? topo.CLIENT4 : topo.CLIENT6}`, 'the origin must see the client\'s own address');
+  assert.is(r.body.trim(), `origin saw ${f === 4 ? topo.CLIENT4 : topo.CLIENT6}`, "the origin must see the client's own address");
   assert.match(r.via ?? '', /\bbr1 \(squid\/\d/, `squid's Via header expected: ${r.raw}`);
 }
 
@@ -70,7 +70,10 @@ t('without ebtables-legacy, kernel-check blocks the bridge and names ebtables-nf
   try {
     const c = tprun('check', lab.inventory);
     assert.is(c.code, 4, out(c));
-    assert.match(out(c), /ebtables-nft 1\.8\.9 has no broute table .*install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/);
+    assert.match(
+      out(c),
+      /ebtables-nft 1\.8\.9 has no broute table .*install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/,
+    );
     assert.not.match(out(c), /the kernel has no ebtables broute table/);
   } finally {
     vm.onVm(br1, 'mv /usr/sbin/ebtables-legacy.off /usr/sbin/ebtables-legacy');
@@ -88,7 +91,12 @@ t('IPv4 and IPv6 through the bridge are intercepted: the origin sees the client,
   intercepted(4);
   intercepted(6);
   const after = counters();
-  for (const re of [/-p IPv4 -i eth1 .*--ip-dport 80/, /-p IPv4 -i eth2 .*--ip-sport 80/, /-p IPv6 -i eth1 .*--ip6-dport 80/, /-p IPv6 -i eth2 .*--ip6-sport 80/]) {
+  for (const re of [
+    /-p IPv4 -i eth1 .*--ip-dport 80/,
+    /-p IPv4 -i eth2 .*--ip-sport 80/,
+    /-p IPv6 -i eth1 .*--ip6-dport 80/,
+    /-p IPv6 -i eth2 .*--ip6-sport 80/,
+  ]) {
     assert.ok(sum(after, re) > sum(before, re), `broute rule ${re} did not count: ${JSON.stringify([...after])}`);
   }
   const log = vm.onVm(br1, 'cat /var/log/squid/access.log').out;
@@ -97,7 +105,10 @@ t('IPv4 and IPv6 through the bridge are intercepted: the origin sees the client,
 });
 
 t('bypassed clients pass untouched in both directions (no DROP counter moves, no squid)', () => {
-  for (const [f, from] of [[4, topo.BYPASS4], [6, topo.BYPASS6]] as const) {
+  for (const [f, from] of [
+    [4, topo.BYPASS4],
+    [6, topo.BYPASS6],
+  ] as const) {
     const before = counters();
     const r = vm.get(topo.CLIENT, url(f), { from });
     assert.is(r.status, 200, r.raw);
@@ -105,7 +116,11 @@ t('bypassed clients pass untouched in both directions (no DROP counter moves, no
     assert.is(r.via, undefined, `a bypassed client must not go through squid: ${r.raw}`);
     const after = counters();
     assert.ok(sum(after, /ACCEPT/) > sum(before, /ACCEPT/), 'the bypass rule must count');
-    assert.is(sum(after, /DROP/), sum(before, /DROP/), `no DROP rule may count for a bypassed client (IPv${f}): before ${JSON.stringify([...before])} after ${JSON.stringify([...after])}`);
+    assert.is(
+      sum(after, /DROP/),
+      sum(before, /DROP/),
+      `no DROP rule may count for a bypassed client (IPv${f}): before ${JSON.stringify([...before])} after ${JSON.stringify([...after])}`,
+    );
   }
 });
 

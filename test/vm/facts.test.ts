@@ -30,7 +30,10 @@ const requirement = (p: ReturnType<typeof planHost>, id: string) => p.checks.fin
 test('Debian 12 bridge (recorded): kernel-check passes from /boot/config through ebtables-legacy; the broute chain planned', () => {
   const p = planHost(host('br1'), selectRoles(['ebtables']), recorded('bridge-debian12-fresh'));
   assert.is(blockedReason(p), undefined);
-  assert.match(String(requirement(p, 'require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY')), /^CONFIG_NETFILTER_XT_TARGET_TPROXY=m \(\/boot\/config-6\.1\.0-\d+-amd64\)$/);
+  assert.match(
+    String(requirement(p, 'require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY')),
+    /^CONFIG_NETFILTER_XT_TARGET_TPROXY=m \(\/boot\/config-6\.1\.0-\d+-amd64\)$/,
+  );
   assert.is(requirement(p, 'require ebtables broute table'), 'broute table usable through ebtables-legacy (the default ebtables has none)');
   const ids = changesOf(p).map((i) => `${i.action} ${i.id}`);
   for (const want of ['create ebtables broute TPRUN_BROUTING', 'create file /etc/tprun/boot.d/40-ebtables.sh']) {

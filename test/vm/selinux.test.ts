@@ -86,14 +86,18 @@ t('a policy without the booleans: the fallback warning, and the rendered squidtp
   on('semodule -d lightsquid -d squid'); // lightsquid depends on squid
   const c = tprun('check', lab.inventory, '--report', 'json:-');
   assert.is(c.code, 0, out(c));
-  const diags = JSON.parse(c.out).hosts[0].diagnostics.map((d: { message: string }) => d.message).join('\n');
+  const diags = JSON.parse(c.out)
+    .hosts[0].diagnostics.map((d: { message: string }) => d.message)
+    .join('\n');
   for (const b of ['squid_connect_any', 'squid_use_tproxy']) assert.match(diags, new RegExp(`the SELinux policy has no ${b} boolean: .*squidtproxy\\.te`));
   // The operator's route: the module tprun renders, built and loaded (it needs the squid types back).
   const render = tprun('render', lab.inventory, '--out', `${vm.STATE}/render`);
   assert.is(render.code, 0, out(render));
   const te = Buffer.from(readFileSync(`${vm.STATE}/render/se1/etc/tprun/selinux/squidtproxy.te`)).toString('base64');
   on('semodule -e squid -e lightsquid');
-  on(`mkdir -p /tmp/te && cd /tmp/te && echo ${te} | base64 -d > squidtproxy.te && checkmodule -M -m -o squidtproxy.mod squidtproxy.te && semodule_package -o squidtproxy.pp -m squidtproxy.mod && semodule -i squidtproxy.pp`);
+  on(
+    `mkdir -p /tmp/te && cd /tmp/te && echo ${te} | base64 -d > squidtproxy.te && checkmodule -M -m -o squidtproxy.mod squidtproxy.te && semodule_package -o squidtproxy.pp -m squidtproxy.mod && semodule -i squidtproxy.pp`,
+  );
   assert.match(on('semodule -l'), /^squidtproxy\b/m);
 });
 

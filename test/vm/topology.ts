@@ -36,18 +36,31 @@ const v6 = 'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.acce
 
 /** Write systemd-networkd files on a VM (persistent across reboots), apply them, wait for the addresses. */
 export function vmNetwork(v: vm.Vm, files: Record<string, string>, waitFor: string[]): void {
-  const writes = Object.entries(files).map(([f, c]) => `cat > /etc/systemd/network/${f} <<'EOF'\n${c}EOF`).join('\n');
-  const wait = waitFor.map((a) => `i=0; until ip addr | grep -q 'inet6\\? ${a}/' && ! ip addr | grep -q tentative; do i=$((i+1)); [ $i -gt 120 ] && { echo "no ${a}"; ip addr; exit 1; }; sleep 0.5; done`).join('\n');
+  const writes = Object.entries(files)
+    .map(([f, c]) => `cat > /etc/systemd/network/${f} <<'EOF'\n${c}EOF`)
+    .join('\n');
+  const wait = waitFor
+    .map(
+      (a) =>
+        `i=0; until ip addr | grep -q 'inet6\\? ${a}/' && ! ip addr | grep -q tentative; do i=$((i+1)); [ $i -gt 120 ] && { echo "no ${a}"; ip addr; exit 1; }; sleep 0.5; done`,
+    )
+    .join('\n');
   const r = vm.onVm(v, `set -e\nrm -f /etc/systemd/network/20-lab.network\n${writes}\nnetworkctl reload\n${wait}`);
   if (r.code !== 0) throw new Error(`vm-lab: network on ${v.name}: ${r.out}${r.err}`);
 }
 
 function clientNs(gw4: string, gw6: string): void {
-  vm.nsExec(CLIENT, `${v6}; ip link set eth0 up && ip addr add ${CLIENT4}/24 dev eth0 && ip addr add ${BYPASS4}/24 dev eth0 && ip addr add ${CLIENT6}/64 dev eth0 nodad && ip addr add ${BYPASS6}/64 dev eth0 nodad preferred_lft 0 && ip route add default via ${gw4} && ip -6 route add default via ${gw6}`);
+  vm.nsExec(
+    CLIENT,
+    `${v6}; ip link set eth0 up && ip addr add ${CLIENT4}/24 dev eth0 && ip addr add ${BYPASS4}/24 dev eth0 && ip addr add ${CLIENT6}/64 dev eth0 nodad && ip addr add ${BYPASS6}/64 dev eth0 nodad preferred_lft 0 && ip route add default via ${gw4} && ip -6 route add default via ${gw6}`,
+  );
 }
 
 function originNs(peer: string, gw4: string, gw6: string): void {
-  vm.nsExec(ORIGIN, `${v6}; ip link set eth0 up && ip addr add ${ORIGIN4}/24 dev eth0 && ip addr add ${ORIGIN6}/64 dev eth0 nodad && ip route add default via ${gw4} && ip -6 route add default via ${gw6}`);
+  vm.nsExec(
+    ORIGIN,
+    `${v6}; ip link set eth0 up && ip addr add ${ORIGIN4}/24 dev eth0 && ip addr add ${ORIGIN6}/64 dev eth0 nodad && ip route add default via ${gw4} && ip -6 route add default via ${gw6}`,
+  );
   void peer;
   vm.startOrigin(ORIGIN, ORIGIN4, ORIGIN6);
 }
@@ -82,15 +95,23 @@ async function bridge(): Promise<Lab> {
   vm.addNs('origin');
   const [br1] = await vm.startVms([{ name: 'br1', index: 1, eth1: { ns: CLIENT, name: 'eth0' }, eth2: { ns: ROUTER, name: 'ethc' } }]);
   vm.sh(`ip link add etho netns ${ROUTER} type veth peer name eth0 netns ${ORIGIN}`);
-  vm.nsExec(ROUTER, `${v6}; sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1; ip link set ethc up && ip link set etho up && ip addr add 198.51.100.1/24 dev ethc && ip addr add 2001:db8:c::1/64 dev ethc nodad && ip addr add 203.0.113.1/24 dev etho && ip addr add 2001:db8:5::1/64 dev etho nodad`);
+  vm.nsExec(
+    ROUTER,
+    `${v6}; sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1; ip link set ethc up && ip link set etho up && ip addr add 198.51.100.1/24 dev ethc && ip addr add 2001:db8:c::1/64 dev ethc nodad && ip addr add 203.0.113.1/24 dev etho && ip addr add 2001:db8:5::1/64 dev etho nodad`,
+  );
   clientNs('198.51.100.1', '2001:db8:c::1');
   originNs('', '203.0.113.1', '2001:db8:5::1');
   // The bridge itself is the site's: eth1 and eth2 in br0, which has an address for squid's own traffic.
-  vmNetwork(br1!, {
-    '30-br0.netdev': '[NetDev]\nName=br0\nKind=bridge\n[Bridge]\nSTP=no\n',
-    '30-ports.network': '[Match]\nName=eth1 eth2\n[Network]\nBridge=br0\nLinkLocalAddressing=no\n',
-    '31-br0.network': '[Match]\nName=br0\n[Network]\nAddress=198.51.100.3/24\nAddress=2001:db8:c::3/64\nGateway=198.51.100.1\nGateway=2001:db8:c::1\nIPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n',
-  }, ['198.51.100.3', '2001:db8:c::3']);
+  vmNetwork(
+    br1!,
+    {
+      '30-br0.netdev': '[NetDev]\nName=br0\nKind=bridge\n[Bridge]\nSTP=no\n',
+      '30-ports.network': '[Match]\nName=eth1 eth2\n[Network]\nBridge=br0\nLinkLocalAddressing=no\n',
+      '31-br0.network':
+        '[Match]\nName=br0\n[Network]\nAddress=198.51.100.3/24\nAddress=2001:db8:c::3/64\nGateway=198.51.100.1\nGateway=2001:db8:c::1\nIPv6AcceptRA=no\nLinkLocalAddressing=ipv6\n',
+    },
+    ['198.51.100.3', '2001:db8:c::3'],
+  );
   const inventory = `${vm.STATE}/bridge.yml`;
   writeFileSync(inventory, `${header()}bridges:\n  br1: { address: ${br1!.addr}, bridge: { client_interface: eth1, internet_interface: eth2 } }\n`);
   return { vms: [br1!], inventory };
@@ -109,14 +130,27 @@ async function wccp(): Promise<Lab> {
   vm.nsExec(WAN, 'ip link set p-origin master br0 && ip link set p-origin up');
   clientNs('198.51.100.1', '2001:db8:c::1');
   originNs('', '203.0.113.1', '2001:db8:5::1');
-  vmNetwork(wc1!, { '30-wan.network': '[Match]\nName=eth1\n[Network]\nAddress=203.0.113.3/24\nAddress=2001:db8:5::3/64\nGateway=203.0.113.1\nGateway=2001:db8:5::1\nIPv6AcceptRA=no\n' }, ['203.0.113.3']);
-  vmNetwork(wr1!, {
-    '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
-    '30-wan.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
-  }, ['198.51.100.1', '203.0.113.1']);
+  vmNetwork(
+    wc1!,
+    {
+      '30-wan.network':
+        '[Match]\nName=eth1\n[Network]\nAddress=203.0.113.3/24\nAddress=2001:db8:5::3/64\nGateway=203.0.113.1\nGateway=2001:db8:5::1\nIPv6AcceptRA=no\n',
+    },
+    ['203.0.113.3'],
+  );
+  vmNetwork(
+    wr1!,
+    {
+      '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
+      '30-wan.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\nIPForward=yes\n',
+    },
+    ['198.51.100.1', '203.0.113.1'],
+  );
   // wr1 stands in for the Cisco box: port-80 traffic from the client, and the origin's replies
   // (not the cache's own packets: it shares the origin's segment), GRE-encapsulated to the cache.
-  const r = vm.onVm(wr1!, `set -e
+  const r = vm.onVm(
+    wr1!,
+    `set -e
 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 ip tunnel add gre-wc mode gre remote ${wc1!.addr} local ${wr1!.addr}
 ip link set gre-wc up
@@ -124,10 +158,14 @@ iptables -t mangle -A PREROUTING -i eth1 -p tcp --dport 80 -j MARK --set-mark 2
 iptables -t mangle -A PREROUTING -i eth2 -p tcp --sport 80 -m mac ! --mac-source ${vm.macOf(wc1!.index, 1)} -j MARK --set-mark 2
 ip rule add fwmark 2 lookup 200
 ip route add default dev gre-wc table 200
-iptables -A INPUT -p udp --dport 2048 -j ACCEPT`);
+iptables -A INPUT -p udp --dport 2048 -j ACCEPT`,
+  );
   if (r.code !== 0) throw new Error(`vm-lab: WCCP router setup on wr1: ${r.out}${r.err}`);
   const inventory = `${vm.STATE}/wccp.yml`;
-  writeFileSync(inventory, `${header()}routers:\n  wc1: { address: ${wc1!.addr} }\nwccp_peers:\n  wr1:\n    address: ${wr1!.addr}\n    caches: [wc1]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]\n`);
+  writeFileSync(
+    inventory,
+    `${header()}routers:\n  wc1: { address: ${wc1!.addr} }\nwccp_peers:\n  wr1:\n    address: ${wr1!.addr}\n    caches: [wc1]\n    customer_interfaces: [GigabitEthernet0/1]\n    proxy_interfaces: [GigabitEthernet0/2]\n`,
+  );
   return { vms: [wc1!, wr1!], inventory };
 }
 
@@ -137,10 +175,14 @@ async function selinux(): Promise<Lab> {
   const [se1] = await vm.startVms([{ name: 'se1', index: 4, kind: 'selinux', eth1: { ns: CLIENT, name: 'eth0' }, eth2: { ns: ORIGIN, name: 'eth0' } }]);
   clientNs('198.51.100.1', '2001:db8:c::1');
   originNs('', '203.0.113.1', '2001:db8:5::1');
-  vmNetwork(se1!, {
-    '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\n',
-    '30-origin.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\n',
-  }, ['198.51.100.1', '203.0.113.1']);
+  vmNetwork(
+    se1!,
+    {
+      '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\n',
+      '30-origin.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\n',
+    },
+    ['198.51.100.1', '203.0.113.1'],
+  );
   const inventory = `${vm.STATE}/selinux.yml`;
   writeFileSync(inventory, `${header()}routers:\n  se1: { address: ${se1!.addr} }\n`);
   return { vms: [se1!], inventory };

@@ -93,18 +93,51 @@ export function ensureImage(): number {
   return secs;
 }
 
-const appendFor = (kind: Kind) => `root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet${kind === 'selinux' ? ' security=selinux selinux=1 enforcing=0' : ' selinux=0'}`;
+const appendFor = (kind: Kind) =>
+  `root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet${kind === 'selinux' ? ' security=selinux selinux=1 enforcing=0' : ' selinux=0'}`;
 
 function qemuArgs(o: { name: string; kind: Kind; disk: string; index: number; qmp: string; serial: string; pidfile: string; incoming?: string }): string[] {
   const dir = imageDir();
-  const nics = [0, 1, 2].flatMap((n) => ['-netdev', `tap,id=n${n},ifname=t${n},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n${n},mac=${macOf(o.index, n)}`]);
+  const nics = [0, 1, 2].flatMap((n) => [
+    '-netdev',
+    `tap,id=n${n},ifname=t${n},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=n${n},mac=${macOf(o.index, n)}`,
+  ]);
   return [
-    '-name', o.name, '-machine', 'pc', '-accel', 'tcg,thread=multi,tb-size=128', '-cpu', 'max', '-m', '768', '-smp', '1',
-    '-kernel', `${dir}/vmlinuz`, '-initrd', `${dir}/initrd.img`, '-append', appendFor(o.kind),
-    '-drive', `file=${o.disk},if=virtio,format=qcow2`,
+    '-name',
+    o.name,
+    '-machine',
+    'pc',
+    '-accel',
+    'tcg,thread=multi,tb-size=128',
+    '-cpu',
+    'max',
+    '-m',
+    '768',
+    '-smp',
+    '1',
+    '-kernel',
+    `${dir}/vmlinuz`,
+    '-initrd',
+    `${dir}/initrd.img`,
+    '-append',
+    appendFor(o.kind),
+    '-drive',
+    `file=${o.disk},if=virtio,format=qcow2`,
     ...nics,
-    '-display', 'none', '-vga', 'none', '-monitor', 'none', '-serial', `file:${o.serial}`,
-    '-qmp', `unix:${o.qmp},server=on,wait=off`, '-pidfile', o.pidfile,
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${o.serial}`,
+    '-qmp',
+    `unix:${o.qmp},server=on,wait=off`,
+    '-pidfile',
+    o.pidfile,
     ...(o.incoming ? ['-incoming', o.incoming] : []),
   ];
 }
@@ -135,10 +168,13 @@ function qmpOnce(sock: string, command: string, args: object | undefined, deadli
     const c = createConnection(sock);
     let buf = '';
     let stage = 0;
-    const timer = setTimeout(() => {
-      c.destroy();
-      reject(new Error('timeout'));
-    }, Math.max(1000, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        c.destroy();
+        reject(new Error('timeout'));
+      },
+      Math.max(1000, deadline - Date.now()),
+    );
     c.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -170,12 +206,31 @@ function qmpOnce(sock: string, command: string, args: object | undefined, deadli
 }
 
 const sshBase = (key: string, knownHosts: string, timeout = 10) => [
-  'ssh', '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
-  '-o', `ConnectTimeout=${timeout}`, '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=8', '-o', 'LogLevel=ERROR',
+  'ssh',
+  '-i',
+  key,
+  '-o',
+  `UserKnownHostsFile=${knownHosts}`,
+  '-o',
+  'StrictHostKeyChecking=yes',
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  `ConnectTimeout=${timeout}`,
+  '-o',
+  'ServerAliveInterval=15',
+  '-o',
+  'ServerAliveCountMax=8',
+  '-o',
+  'LogLevel=ERROR',
 ];
 
 function sshRun(ns: string, key: string, knownHosts: string, addr: string, cmd: string, timeoutMs = 300_000): { code: number; out: string; err: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...sshBase(key, knownHosts), `root@${addr}`, cmd], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...sshBase(key, knownHosts), `root@${addr}`, cmd], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status ?? -1, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }
 
@@ -194,12 +249,18 @@ async function waitSsh(ns: string, key: string, knownHosts: string, addr: string
 
 function tapSetup(ns: string): void {
   sh(`ip netns add ${ns}`);
-  nsExec(ns, `ip link set lo up; for t in t0 t1 t2; do ip tuntap add mode tap name $t && ip link set $t up; done; ip link set t0 address ${CTL_MAC}; ip addr add ${CTL_ADDR}/16 dev t0`);
+  nsExec(
+    ns,
+    `ip link set lo up; for t in t0 t1 t2; do ip tuntap add mode tap name $t && ip link set $t up; done; ip link set t0 address ${CTL_MAC}; ip addr add ${CTL_ADDR}/16 dev t0`,
+  );
 }
 
 /** A saved state only restores into the same machine: the template's name carries a hash of its QEMU arguments. */
 const templateKey = (kind: Kind) =>
-  createHash('sha256').update(JSON.stringify(qemuArgs({ name: 'x', kind, disk: 'd', index: 0, qmp: 'q', serial: 's', pidfile: 'p' }))).digest('hex').slice(0, 8);
+  createHash('sha256')
+    .update(JSON.stringify(qemuArgs({ name: 'x', kind, disk: 'd', index: 0, qmp: 'q', serial: 's', pidfile: 'p' })))
+    .digest('hex')
+    .slice(0, 8);
 export const templateFiles = (kind: Kind) => {
   const base = `${imageDir()}/template-${kind}-${templateKey(kind)}`;
   return { disk: `${base}.qcow2`, state: `${base}.state.zst`, times: `${base}.times` };
@@ -221,11 +282,22 @@ export async function ensureTemplate(kind: Kind): Promise<{ boot: number; save: 
   tapSetup(ns);
   const t0 = Date.now();
   log(`cold-booting the ${kind} template (emulated CPU: 30 s to several minutes)`);
-  startQemu(ns, qemuArgs({ name: `tpv-tmpl-${kind}`, kind, disk, index: 250, qmp: `${work}/qmp`, serial: `${work}/serial.log`, pidfile: `${work}/qemu.pid` }), `${work}/qemu.log`);
+  startQemu(
+    ns,
+    qemuArgs({ name: `tpv-tmpl-${kind}`, kind, disk, index: 250, qmp: `${work}/qmp`, serial: `${work}/serial.log`, pidfile: `${work}/qemu.pid` }),
+    `${work}/qemu.log`,
+  );
   try {
     await waitSsh(ns, `${dir}/id_ed25519`, `${work}/known_hosts`, TEMPLATE_ADDR, 900_000, `${kind} template boot`, `${work}/serial.log`);
     // Let boot finish (squid's first start included), then drop caches: a smaller state to save.
-    const settle = sshRun(ns, `${dir}/id_ed25519`, `${work}/known_hosts`, TEMPLATE_ADDR, 'systemctl is-system-running --wait >/dev/null; systemctl --failed --no-legend; getenforce 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches', 600_000);
+    const settle = sshRun(
+      ns,
+      `${dir}/id_ed25519`,
+      `${work}/known_hosts`,
+      TEMPLATE_ADDR,
+      'systemctl is-system-running --wait >/dev/null; systemctl --failed --no-legend; getenforce 2>/dev/null; sync; echo 3 > /proc/sys/vm/drop_caches',
+      600_000,
+    );
     log(`${kind} template up: ${settle.out.trim().replace(/\n/g, '; ') || 'no failed units'}`);
     if (kind === 'selinux' && !/Permissive/.test(settle.out)) throw new Error(`vm-lab: the selinux template is not in permissive mode: ${settle.out}`);
     const boot = (Date.now() - t0) / 1000;
@@ -380,11 +452,13 @@ function downNow(): void {
   if (existsSync(STATE)) {
     for (const f of readdirSync(STATE).filter((x) => x.endsWith('.pid'))) {
       const pid = readFileSync(`${STATE}/${f}`, 'utf8').trim();
-      if (/^\d+$/.test(pid) && existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system')) spawnSync('kill', ['-KILL', pid]);
+      if (/^\d+$/.test(pid) && existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('qemu-system'))
+        spawnSync('kill', ['-KILL', pid]);
     }
   }
   for (const ns of labNamespaces()) killNs(ns);
-  if (existsSync(STATE)) for (const f of readdirSync(STATE)) if (f.endsWith('.qcow2') || f.endsWith('.pid') || f === 'qmp') rmSync(`${STATE}/${f}`, { force: true });
+  if (existsSync(STATE))
+    for (const f of readdirSync(STATE)) if (f.endsWith('.qcow2') || f.endsWith('.pid') || f === 'qmp') rmSync(`${STATE}/${f}`, { force: true });
 }
 
 /** The image (built if the cache has none for this recipe), a fresh state dir and the controller namespace (198.19.0.1/16 on br0, no default route). */
@@ -399,7 +473,10 @@ export function up(): void {
   writeFileSync(`${STATE}/template_known_hosts`, `${TEMPLATE_ADDR} ${readFileSync(`${dir}/template_host_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
   writeFileSync(known(), '');
   sh(`ip netns add ${CTL}`);
-  nsExec(CTL, `ip link set lo up && ip link add br0 type bridge && ip link set br0 address ${CTL_MAC} && ip link set br0 up && ip addr add ${CTL_ADDR}/16 dev br0`);
+  nsExec(
+    CTL,
+    `ip link set lo up && ip link add br0 type bridge && ip link set br0 address ${CTL_MAC} && ip link set br0 up && ip addr add ${CTL_ADDR}/16 dev br0`,
+  );
 }
 
 /** A plain namespace of the lab (lo up), e.g. a client, an origin, a router. */
@@ -414,15 +491,35 @@ export function addNs(name: string): string {
 export async function startVms(specs: VmSpec[]): Promise<Vm[]> {
   for (const kind of new Set(specs.map((s) => s.kind ?? 'plain'))) await ensureTemplate(kind);
   const vms: Vm[] = specs.map((s) => ({
-    name: s.name, index: s.index, kind: s.kind ?? 'plain', ns: vmNs(s.name), addr: vmAddr(s.index),
-    qmp: `${STATE}/${s.name}.qmp`, serial: `${STATE}/${s.name}.serial.log`, pidfile: `${STATE}/${s.name}.pid`, restoreSeconds: 0,
+    name: s.name,
+    index: s.index,
+    kind: s.kind ?? 'plain',
+    ns: vmNs(s.name),
+    addr: vmAddr(s.index),
+    qmp: `${STATE}/${s.name}.qmp`,
+    serial: `${STATE}/${s.name}.serial.log`,
+    pidfile: `${STATE}/${s.name}.pid`,
+    restoreSeconds: 0,
   }));
   const t0 = Date.now();
   for (const vm of vms) {
     const disk = `${STATE}/${vm.name}.qcow2`;
     sh(`qemu-img create -q -f qcow2 -F qcow2 -b ${templateFiles(vm.kind).disk} ${disk}`);
     tapSetup(vm.ns);
-    startQemu(vm.ns, qemuArgs({ name: `tpv-${vm.name}`, kind: vm.kind, disk, index: vm.index, qmp: vm.qmp, serial: vm.serial, pidfile: vm.pidfile, incoming: `exec:zstd -dc ${templateFiles(vm.kind).state}` }), `${STATE}/${vm.name}.qemu.log`);
+    startQemu(
+      vm.ns,
+      qemuArgs({
+        name: `tpv-${vm.name}`,
+        kind: vm.kind,
+        disk,
+        index: vm.index,
+        qmp: vm.qmp,
+        serial: vm.serial,
+        pidfile: vm.pidfile,
+        incoming: `exec:zstd -dc ${templateFiles(vm.kind).state}`,
+      }),
+      `${STATE}/${vm.name}.qemu.log`,
+    );
   }
   await Promise.all(vms.map((vm) => resume(vm)));
   // Identity, one VM after the other over its own namespace's tap (all answer on the template address).
@@ -464,9 +561,14 @@ cat /etc/ssh/ssh_host_ed25519_key.pub`;
   const hostKey = r.out.trim().split('\n').pop()!.split(' ').slice(0, 2).join(' ');
   writeFileSync(known(), `${existsSync(known()) ? readFileSync(known(), 'utf8') : ''}${vm.addr} ${hostKey}\n`);
   // The management tap joins the controller's bridge; t1/t2 go where the spec says.
-  sh(`ip -n ${vm.ns} addr flush dev t0 && ip -n ${vm.ns} link set t0 address 02:19:ff:00:${vm.index.toString(16).padStart(2, '0')}:00 && ip -n ${vm.ns} link set t0 netns ${CTL} name m-${vm.name}`);
+  sh(
+    `ip -n ${vm.ns} addr flush dev t0 && ip -n ${vm.ns} link set t0 address 02:19:ff:00:${vm.index.toString(16).padStart(2, '0')}:00 && ip -n ${vm.ns} link set t0 netns ${CTL} name m-${vm.name}`,
+  );
   nsExec(CTL, `ip link set m-${vm.name} master br0 && ip link set m-${vm.name} up`);
-  for (const [tap, w] of [['t1', spec.eth1], ['t2', spec.eth2]] as const) {
+  for (const [tap, w] of [
+    ['t1', spec.eth1],
+    ['t2', spec.eth2],
+  ] as const) {
     if (!w) continue;
     sh(`ip -n ${vm.ns} link set ${tap} netns ${w.ns} name ${w.name}`);
     nsExec(w.ns, w.bridge ? `ip link set ${w.name} master ${w.bridge} && ip link set ${w.name} up` : `ip link set ${w.name} up`);
@@ -485,7 +587,11 @@ export function onVm(vm: { addr: string }, cmd: string, timeoutMs = 300_000): { 
 /** Run tprun in the controller namespace (no default route: nothing can leave the machine). */
 export function tprunInCtl(args: string[], timeoutMs = 900_000): { code: number; out: string; err: string } {
   const bin = fileURLToPath(new URL('../../bin/tprun.js', import.meta.url));
-  const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, SSH_AUTH_SOCK: '' },
+  });
   return { code: r.status ?? -1, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }
 
@@ -510,12 +616,31 @@ export function startOrigin(ns: string, addr4: string, addr6: string): void {
 }
 
 /** HTTP GET from a namespace; the lab origin answers "origin saw ADDR". */
-export function get(ns: string, url: string, opts: { from?: string; maxTime?: number } = {}): { status: number; body: string; via: string | undefined; raw: string } {
-  const argv = ['ip', 'netns', 'exec', ns, 'curl', '-sS', '-i', '--max-time', String(opts.maxTime ?? 20), ...(opts.from ? ['--interface', opts.from] : []), url];
+export function get(
+  ns: string,
+  url: string,
+  opts: { from?: string; maxTime?: number } = {},
+): { status: number; body: string; via: string | undefined; raw: string } {
+  const argv = [
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'curl',
+    '-sS',
+    '-i',
+    '--max-time',
+    String(opts.maxTime ?? 20),
+    ...(opts.from ? ['--interface', opts.from] : []),
+    url,
+  ];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   const raw = (r.stdout ?? '') + (r.stderr ?? '');
   const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
   const via = /^via: (.*)$/im.exec(r.stdout)?.[1]?.trim();
-  const body = r.stdout.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  const body = r.stdout
+    .split(/\r?\n\r?\n/)
+    .slice(1)
+    .join('\n\n');
   return { status, body, via, raw };
 }
