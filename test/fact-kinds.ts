@@ -8,7 +8,7 @@ import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.t
 import { toolVersion } from '../roles/iptables/facts.ts';
 import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
 import { routerAdvertisements, sysctlFiles } from '../roles/sysctl/facts.ts';
-import { squidBuild, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
+import { squidBuild, squidEnabled, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
 import { greLink, greRpFilter } from '../roles/wccp/facts.ts';
 
 /** The kind of a recorded fact id: its variable parts (path, table, family) dropped. */
@@ -37,6 +37,7 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'sysctl.live': sysctls([]),
   'squid.version': squidBuild,
   'squid.libcap': squidLibcap,
+  'squid.enabled': squidEnabled,
   'squid.running': squidRunning('/etc/squid/squid.conf', 3129),
   'selinux.mode': selinuxMode,
   'selinux.booleans': selinuxBooleans,

@@ -299,4 +299,17 @@ test('kernel-check: squid without netfilter support or libcap, old iptables, no 
   assert.ok(v31.checks.some((c) => /localhost and manager ACLs/.test(c.hint ?? '')));
 });
 
+
+
+test('squid enabled at boot (systemd): a disabled or masked squid is enabled, exactly undone; no systemd, nothing planned', () => {
+  const on = (state: string) => plan(edited('router-compliant', { 'squid.enabled': { stdout: `${state}\n`, code: 0 } }));
+  const disabled = changesOf(on('disabled')).find((c) => c.id === 'service squid enabled')!;
+  assert.equal([disabled.before, disabled.after, disabled.commands.map(String), disabled.undo.map(String)], ['disabled', 'enabled', ['systemctl enable squid'], ['systemctl disable squid']]);
+  const masked = changesOf(on('masked')).find((c) => c.id === 'service squid enabled')!;
+  assert.equal([masked.commands.map(String), masked.undo.map(String)], [['systemctl unmask squid', 'systemctl enable squid'], ['systemctl mask squid']]);
+  assert.equal(changed(on('enabled')), []);
+  assert.ok(on('enabled').resources.some((c) => c.id === 'service squid enabled' && c.action === 'no-op'));
+  // The lab (no systemd): boot-time start is not tprun's to manage there.
+  assert.not.ok(plan(compliant()).resources.some((c) => c.id === 'service squid enabled'));
+});
 test.run();

@@ -66,3 +66,13 @@ ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | grep -q . && echo "listening 
       };
     },
   );
+
+/**
+ * Whether squid starts at boot: `systemctl is-enabled squid` (enabled, disabled, masked, …); null
+ * without systemd, where tprun does not manage boot-time start (containers, the namespace lab).
+ */
+export const squidEnabled = new Fact<string | null>(
+  'squid.enabled',
+  raw('[ -d /run/systemd/system ] || exit 3; systemctl is-enabled squid 2>/dev/null; exit 0'),
+  (r) => (r.code === 0 ? r.stdout.trim().split('\n')[0] || 'not-found' : null),
+);

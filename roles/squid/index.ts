@@ -14,7 +14,7 @@ import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
-import { LOADED, squidBuild, squidLibcap, squidPidFile, squidRunning } from './facts.ts';
+import { LOADED, squidBuild, squidEnabled, squidLibcap, squidPidFile, squidRunning } from './facts.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
 
@@ -79,6 +79,19 @@ kids=$(for s in /proc/[0-9]*/stat; do set -- $(sed 's/.*) //' "$s" 2>/dev/null);
 kill -TERM $p $kids 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i+1)); done
 kill -KILL $p $kids 2>/dev/null; rm -f "$pidf"; true`;
 
+/**
+ * squid starts at boot: tprun-boot restores the TPROXY rules at boot, so a squid left disabled
+ * would black-hole the intercepted ports after a reboot. Only where systemd runs (null: no systemd).
+ */
+function bootStart(state: string | null) {
+  if (state === null) return [];
+  const undo = state === 'masked' ? [raw('systemctl mask squid')] : state === 'disabled' ? [raw('systemctl disable squid')] : [];
+  const commands = [...(state === 'masked' ? [raw('systemctl unmask squid')] : []), raw('systemctl enable squid')];
+  // "static", "indirect", "alias" and friends start squid through another unit: left alone.
+  const after = state === 'disabled' || state === 'masked' || state === 'not-found' ? 'enabled' : state;
+  return [change({ kind: 'service', role: ROLE, id: 'service squid enabled', before: state, after, commands, undo })];
+}
+
 export const squid = defineRole({
   name: ROLE,
   settings: { key: 'squid', ...settingsFiles(import.meta.url), validate: validateSquid },
@@ -88,6 +101,7 @@ export const squid = defineRole({
     running: squidRunning(host.vars.squid.config, host.vars.squid.tproxy_port),
     build: squidBuild,
     libcap: squidLibcap,
+    enabled: squidEnabled,
   }),
   requirements(host, f) {
     const b = f.build;
@@ -184,7 +198,7 @@ export const squid = defineRole({
       undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [],
     });
     return {
-      changes: [running],
+      changes: [running, ...bootStart(f.enabled)],
       diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
       handlers: s.running
