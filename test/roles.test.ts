@@ -299,12 +299,13 @@ test('kernel-check: squid without netfilter support or libcap, old iptables, no 
   assert.ok(v31.checks.some((c) => /localhost and manager ACLs/.test(c.hint ?? '')));
 });
 
-
-
 test('squid enabled at boot (systemd): a disabled or masked squid is enabled, exactly undone; no systemd, nothing planned', () => {
   const on = (state: string) => plan(edited('router-compliant', { 'squid.enabled': { stdout: `${state}\n`, code: 0 } }));
   const disabled = changesOf(on('disabled')).find((c) => c.id === 'service squid enabled')!;
-  assert.equal([disabled.before, disabled.after, disabled.commands.map(String), disabled.undo.map(String)], ['disabled', 'enabled', ['systemctl enable squid'], ['systemctl disable squid']]);
+  assert.equal(
+    [disabled.before, disabled.after, disabled.commands.map(String), disabled.undo.map(String)],
+    ['disabled', 'enabled', ['systemctl enable squid'], ['systemctl disable squid']],
+  );
   const masked = changesOf(on('masked')).find((c) => c.id === 'service squid enabled')!;
   assert.equal([masked.commands.map(String), masked.undo.map(String)], [['systemctl unmask squid', 'systemctl enable squid'], ['systemctl mask squid']]);
   assert.equal(changed(on('enabled')), []);
