@@ -5,26 +5,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { RawFacts } from '../src/facts/fact.ts';
 import { parseSysctlFiles, sysctlPath } from '../src/facts/parsers.ts';
-import { loadInventory } from '../src/inventory/load.ts';
 import type { Host } from '../src/inventory/types.ts';
-import { planHost } from '../src/plan/planner.ts';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { ChainState } from '../src/resources/change.ts';
 import { ROLES } from '../roles/registry.ts';
+import { h1, withVars, plan, changed } from './planning.ts';
 import { edited, recorded } from './facts.ts';
 import { load, messages } from './helpers.ts';
 
-const lab = loadInventory('inventories/lab.yml').inventory!;
-const h1 = lab.hosts.find((h) => h.name === 'h1')!;
-const withVars = (h: Host, patch: (h: Host) => void): Host => {
-  const c = structuredClone(h);
-  patch(c);
-  return c;
-};
-const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
-const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 const errors = (p: HostPlan) => p.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
 const rulesOf = (p: HostPlan, id: string) => ((changesOf(p).find((i) => i.id === id)?.after ?? null) as ChainState | null)?.rules ?? [];
 const HEAD = `defaults:\n  ssh: { identity: /tmp/k, known_hosts: /tmp/kh }\n  squid: { clients: [198.51.100.0/24] }\n`;

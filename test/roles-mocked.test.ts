@@ -5,30 +5,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadInventory } from '../src/inventory/load.ts';
-import type { Host } from '../src/inventory/types.ts';
-import { planHost } from '../src/plan/planner.ts';
 import { ROLES } from '../roles/registry.ts';
-import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
-import type { RawFacts } from '../src/facts/fact.ts';
+import { blockedReason, changesOf } from '../src/plan/types.ts';
+import { h1, withVars, plan, changed } from './planning.ts';
 import { edited } from './facts.ts';
 import { load } from './helpers.ts';
 
-const lab = loadInventory('inventories/lab.yml').inventory!;
-const h1 = lab.hosts.find((h) => h.name === 'h1')!;
-const withVars = (h: Host, patch: (h: Host) => void): Host => {
-  const c = structuredClone(h);
-  patch(c);
-  return c;
-};
-const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
 /** Probes the router recording lacks: files these roles install, absent on that host. */
 const absent = (...paths: string[]) => Object.fromEntries(paths.map((p) => [`file:${p}`, { stdout: '', code: 3 }]));
 const WCCP_FILES = absent('/etc/tprun/boot.d/10-wccp.sh');
 /** The GRE interface's rp_filter as the probe prints it: absent (no interface), or a value. */
 const greRp = (v?: string) => ({ 'wccp.rp_filter': v === undefined ? 'net/ipv4/conf/wccp0/rp_filter\n' : `net/ipv4/conf/wccp0/rp_filter=${v}\n` });
 const EB_FILES = absent('/etc/tprun/ebtables.rules', '/etc/tprun/boot.d/40-ebtables.sh');
-const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 
 test('MOCK selinux Enforcing: both booleans turned on persistently', () => {
   const p = plan(

@@ -1,18 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { RawFacts } from '../src/facts/fact.ts';
-import { loadInventory } from '../src/inventory/load.ts';
-import type { Host } from '../src/inventory/types.ts';
-import { planHost } from '../src/plan/planner.ts';
-import { ROLES } from '../roles/registry.ts';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { ChainState } from '../src/resources/change.ts';
+import { h1, plan, changed } from './planning.ts';
 import { edited, fileEdit, recorded } from './facts.ts';
 
-const lab = loadInventory('inventories/lab.yml').inventory!;
-const h1 = lab.hosts.find((h) => h.name === 'h1')!;
-const plan = (facts: RawFacts, host: Host = h1): HostPlan => planHost(host, ROLES, facts);
-const changed = (p: HostPlan) => changesOf(p).map((i) => `${i.action} ${i.id}`);
 const compliant = () => recorded('router-compliant');
 
 test('a compliant router (recorded after apply) plans zero changes', () => {

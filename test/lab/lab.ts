@@ -206,14 +206,18 @@ function wccpPeer(): void {
 export function clientGet(family: 4 | 6): { status: number; body: string; via: string | undefined; raw: string } {
   const url = family === 4 ? `http://${ORIGIN4}/` : `http://[${ORIGIN6}]/`;
   const r = spawnSync('ip', ['netns', 'exec', CLIENT, 'curl', '-sS', '-i', '--max-time', '8', url], { encoding: 'utf8' });
-  const raw = r.stdout + r.stderr;
-  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
-  const via = /^via: (.*)$/im.exec(r.stdout)?.[1]?.trim();
-  const body = r.stdout
+  return curlResponse(r.stdout ?? '', r.stderr ?? '');
+}
+
+/** `curl -i` output: status, body, the Via header, and everything printed (for messages). */
+export function curlResponse(stdout: string, stderr: string): { status: number; body: string; via: string | undefined; raw: string } {
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(stdout)?.[1] ?? 0);
+  const via = /^via: (.*)$/im.exec(stdout)?.[1]?.trim();
+  const body = stdout
     .split(/\r?\n\r?\n/)
     .slice(1)
     .join('\n\n');
-  return { status, body, via, raw };
+  return { status, body, via, raw: stdout + stderr };
 }
 
 /** Run tprun in the controller namespace (no default route: nothing can leave the machine). */

@@ -63,7 +63,10 @@ t('before tprun: the bridge only bridges (no squid in the path), and kernel-chec
   const c = tprun('check', lab.inventory, '--roles', 'ebtables', '--report', 'json:-');
   assert.is(c.code, 2, `the requirements must pass on Debian 12's kernel: ${out(c)}`);
   const checks = JSON.parse(c.out).hosts[0].checks as { id: string; found: string; ok: boolean; blocks: boolean }[];
-  assert.ok(checks.every((x) => x.ok || !x.blocks), out(c));
+  assert.ok(
+    checks.every((x) => x.ok || !x.blocks),
+    out(c),
+  );
   const found = Object.fromEntries(checks.map((x) => [x.id, x.found]));
   assert.is(found['require ebtables broute table'], 'broute table usable through ebtables-legacy (the default ebtables has none)');
   assert.match(found['require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY'], /=m \(\/boot\/config-6\.1\./);

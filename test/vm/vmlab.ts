@@ -23,6 +23,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { curlResponse } from '../lab/lab.ts';
 
 export const STATE = '/tmp/tprun-vmlab';
 export const PREFIX = 'tpv-';
@@ -635,12 +636,5 @@ export function get(
     url,
   ];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-  const raw = (r.stdout ?? '') + (r.stderr ?? '');
-  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
-  const via = /^via: (.*)$/im.exec(r.stdout)?.[1]?.trim();
-  const body = r.stdout
-    .split(/\r?\n\r?\n/)
-    .slice(1)
-    .join('\n\n');
-  return { status, body, via, raw };
+  return curlResponse(r.stdout ?? '', r.stderr ?? '');
 }
