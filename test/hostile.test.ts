@@ -17,6 +17,7 @@ import { ROLES } from '../roles/registry.ts';
 import { edited, framed } from './facts.ts';
 import { load } from './helpers.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
+import { capture } from './scripted.ts';
 
 const ESC = '\x1b';
 /** What a hostile host prints: window title, screen clear, CR overwrite, OSC 8 link, NUL, C1 CSI, bidi, XML-forbidden. */
@@ -105,20 +106,14 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
       run: async (): Promise<RunResult> =>
         h.name === 'h1' ? { stdout: framed(h1Facts), stderr: '', code: 0 } : { stdout: '', stderr: `modprobe: ${HOSTILE}\nsecond line`, code: 1 },
     });
-    const sink = {
-      text: '',
-      write(s: string) {
-        this.text += s;
-        return true;
-      },
-    };
+    const sink = capture();
     const code = await runCommand({
       mode: 'check',
       inventory: inv,
       hosts: inv.hosts,
       roles: [...ROLES],
       connect,
-      out: sink as never,
+      out: sink,
       options: {
         forks: 2,
         diff: true,
@@ -133,15 +128,15 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
     });
     assert.is(code, 6);
     // Terminal: no control character but the newlines that separate lines.
-    assert.not.match(sink.text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
-    assert.match(sink.text, /\| modprobe: \\x1b\]0;owned/);
-    assert.match(sink.text, /warning: .*--comment "\\x1b\]0;owned/);
+    assert.not.match(sink.text(), /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    assert.match(sink.text(), /\| modprobe: \\x1b\]0;owned/);
+    assert.match(sink.text(), /warning: .*--comment "\\x1b\]0;owned/);
     // -v and --diff: no base64 file bodies, no secrets.
-    assert.match(sink.text, /<<'TPRUN_B64' … \d+ lines … TPRUN_B64/);
+    assert.match(sink.text(), /<<'TPRUN_B64' … \d+ lines … TPRUN_B64/);
     for (const secret of ['pw-in-squid-line', 'inventory-marked-secret', Buffer.from('login=alice:pw').toString('base64').slice(0, 12)]) {
-      assert.not.ok(sink.text.includes(secret), `terminal shows ${secret}`);
+      assert.not.ok(sink.text().includes(secret), `terminal shows ${secret}`);
     }
-    assert.match(sink.text, /login=\[redacted\]/);
+    assert.match(sink.text(), /login=\[redacted\]/);
 
     const jsonText = readFileSync(join(dir, 'r.json'), 'utf8');
     const json = assertValidJson(jsonText);

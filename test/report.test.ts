@@ -7,6 +7,7 @@ import { runCommand } from '../src/cli/run.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { ROLES } from '../roles/registry.ts';
 import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
+import { capture } from './scripted.ts';
 import { framed, recorded } from './facts.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
 
@@ -20,13 +21,7 @@ const connect = async (h: { name: string }): Promise<Connection> => {
 };
 
 test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, stable output', async () => {
-  const sink = {
-    text: '',
-    write(s: string) {
-      this.text += s;
-      return true;
-    },
-  };
+  const sink = capture();
   const run = (n: string) =>
     runCommand({
       mode: 'check',
@@ -34,7 +29,7 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
       hosts: inv.hosts,
       roles: [...ROLES],
       connect,
-      out: sink as never,
+      out: sink,
       options: {
         forks: 4,
         diff: false,
@@ -72,7 +67,7 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   await run('b');
   const strip = (s: string) => s.replace(/"(started|durationSeconds)": [^,\n]+/g, '');
   assert.is(strip(readFileSync(join(dir, 'b.json'), 'utf8')), strip(readFileSync(join(dir, 'a.json'), 'utf8')));
-  assert.match(sink.text, /^h1: drifted: \d+ changes pending/m);
+  assert.match(sink.text(), /^h1: drifted: \d+ changes pending/m);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
