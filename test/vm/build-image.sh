@@ -9,7 +9,7 @@ rm -rf "$root"; mkdir -p "$out"
 # The suite and mirror of this machine's own apt sources (deb.debian.org here), not a guessed one.
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
-pkgs=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,kmod,procps,iproute2,iputils-ping,openssh-server,squid,iptables,ebtables,curl,sudo,libnss-myhostname,selinux-policy-default,policycoreutils,selinux-utils,semodule-utils,checkpolicy,libcap2-bin
+pkgs=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,kmod,procps,iproute2,iputils-ping,openssh-server,squid,iptables,ebtables,curl,sudo,libnss-myhostname,selinux-policy-default,policycoreutils,selinux-utils,semodule-utils,checkpolicy,libcap2-bin,python3,tcpdump
 ssh-keygen -q -t ed25519 -N '' -C tprun-vmlab -f "$out/id_ed25519" <<<y >/dev/null
 # A small initrd: only what mounting an ext4 root on virtio needs (written before the kernel's
 # postinst builds it, so it is built small once).
