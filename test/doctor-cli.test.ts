@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runDoctor } from '../src/cli/doctor.ts';
+import { NEXT_FAMILY } from '../src/doctor/probe.ts';
 import type { RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { EXIT } from '../src/run/options.ts';
@@ -38,7 +39,10 @@ class Scripted implements Connection {
   async run(script: string): Promise<RunResult> {
     this.roundTrips++;
     this.scripts.push(script);
-    if (script.includes('tprun-probe-c-')) return { stdout: this.probe, stderr: '', code: this.probe.includes('probe.result=pass') ? 0 : 1 };
+    // The recorded run answers for every family the script probes.
+    const families = script.match(/^TP_FAMILY=/gm)?.length ?? 0;
+    if (families)
+      return { stdout: Array(families).fill(this.probe).join(`${NEXT_FAMILY}\n`), stderr: '', code: this.probe.includes('probe.result=pass') ? 0 : 1 };
     return { stdout: framed(this.facts), stderr: '', code: 0 };
   }
   async close() {}
@@ -147,7 +151,7 @@ test('--probe: a failed probe is the finding TP050 with the hop that failed', as
   assert.is(r.code, EXIT.failed, r.text);
   assert.match(
     r.text,
-    /✘ TP050 the interception probe failed\n {6}saw: {3}host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/,
+    /✘ TP050 the interception probe failed \(IPv4\)\n {6}saw: {3}host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/,
   );
 });
 

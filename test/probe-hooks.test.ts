@@ -61,10 +61,13 @@ test('apply --probe: the probe is the last step of the transaction; when it fail
   const host = labHost();
   const r = await runHost(host, { mode: 'apply', roles: ROLES, connect: async () => conn, lastSteps: probeLastSteps });
   const last = Math.max(...[...body.matchAll(/^do_(\d+)\(\)/gm)].map((m) => Number(m[1])));
-  assert.match(body.slice(body.indexOf(`do_${last}()`)), /^do_\d+\(\) \{\nTP_PORT=80; TP_TPORT=3129; TP_MARK=0x1; TP_TABLE=100;/);
+  assert.match(
+    body.slice(body.indexOf(`do_${last}()`)),
+    /^do_\d+\(\) \{\nTP_FAMILY=6; TP_SAVE=ip6tables-save; [^\n]*\nTP_PORT=80; TP_TPORT=3129; TP_MARK=0x1; TP_TABLE=100;/,
+  );
   assert.is(r.status, 'failed');
-  assert.is(r.error!.step, 'interception probe');
-  assert.match(r.error!.message, /interception probe failed; the host was rolled back/);
+  assert.is(r.error!.step, 'interception probe (IPv6)');
+  assert.match(r.error!.message, /interception probe \(IPv6\) failed; the host was rolled back/);
   assert.match(r.error!.stderr ?? '', /no fwmark 0x1 rule/);
 });
 

@@ -1,5 +1,5 @@
-# The interception probe (src/doctor/probe.ts sets TP_* and runs this on the host as one script).
-# POSIX sh; every name it creates carries its pid, so a leftover of a killed run is recognised and removed.
+# The interception probe (src/doctor/probe.ts sets TP_* and runs this on the host as one script,
+# once per address family: TP_FAMILY is 4 or 6). POSIX sh; every name it creates carries its pid, so a leftover of a killed run is recognised and removed.
 set +e  # errors are handled one by one; inside apply's transaction this runs under set -e
 id=$$
 ns_c=tprun-probe-c-$id; ns_o=tprun-probe-o-$id; v_c=tpc$id; v_o=tpo$id
@@ -27,29 +27,34 @@ for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^tprun-probe-[co
   p=${n##*-}; [ -d "/proc/$p" ] || ip netns del "$n" 2>/dev/null
 done
 command -v python3 >/dev/null || fail "setup: python3 is needed on the host for the probe's origin and client"
-# The first pair of /30s that no address or route of the host uses.
-used=$( (ip -o -4 addr show; ip -4 route show table all) 2>/dev/null)
-net_c=""; net_o=""
-for pair in $TP_SUBNETS; do
-  c=${pair%,*}; o=${pair#*,}; cp=${c%.*}; op=${o%.*}; cl=${c##*.}; ol=${o##*.}
+F=$TP_FAMILY
+# The first candidate pair of subnets none of whose addresses the host uses (an address or a
+# route); each candidate is "client-net,host,client,origin-net,host,origin" (probe.ts).
+used=$( (ip -o -$F addr show; ip -$F route show table all) 2>/dev/null)
+if [ "$F" = 6 ]; then chars='0-9a-f:'; else chars='0-9.'; fi
+pick=""
+for cand in $TP_CANDIDATES; do
   clash=""
-  for k in 0 1 2 3; do
-    printf '%s\n' "$used" | grep -Eq "(^|[^0-9.])($cp\.$((cl + k))|$op\.$((ol + k)))([^0-9]|$)" && clash=1
+  for a in $(printf '%s' "$cand" | tr ',' ' '); do
+    re=$(printf '%s' "$a" | sed 's/[.]/\\./g')
+    printf '%s\n' "$used" | grep -Eiq "(^|[^$chars])$re([^$chars]|$)" && clash=1
   done
-  [ -z "$clash" ] && { net_c=$c; net_o=$o; break; }
+  [ -z "$clash" ] && { pick=$cand; break; }
 done
-[ -n "$net_c" ] || fail "setup: every probe subnet (198.51.100.240-255, 203.0.113.240-255) is in use on this host"
-cp=${net_c%.*}; cl=${net_c##*.}; op=${net_o%.*}; ol=${net_o##*.}
-host_c=$cp.$((cl + 1)); client=$cp.$((cl + 2)); host_o=$op.$((ol + 1)); origin=$op.$((ol + 2))
-say "probe.client=$client"; say "probe.origin=$origin:$TP_PORT"
+[ -n "$pick" ] || fail "setup: every probe subnet ($TP_RANGES) is in use on this host"
+IFS=, read -r net_c host_c client net_o host_o origin <<PICK
+$pick
+PICK
+if [ "$F" = 6 ]; then at="[$origin]:$TP_PORT"; nodad=nodad; else at="$origin:$TP_PORT"; nodad=""; fi
+say "probe.client=$client"; say "probe.origin=$at"
 setup() {
   ip netns add "$ns_c" && ip netns add "$ns_o" &&
   ip link add "$v_c" type veth peer name eth0 netns "$ns_c" &&
   ip link add "$v_o" type veth peer name eth0 netns "$ns_o" &&
-  ip addr add "$host_c/30" dev "$v_c" && ip addr add "$host_o/30" dev "$v_o" &&
+  ip -$F addr add "$host_c/$TP_PLEN" dev "$v_c" $nodad && ip -$F addr add "$host_o/$TP_PLEN" dev "$v_o" $nodad &&
   ip link set "$v_c" up && ip link set "$v_o" up &&
-  ip netns exec "$ns_c" sh -c "ip link set lo up && ip link set eth0 up && ip addr add $client/30 dev eth0 && ip route add default via $host_c" &&
-  ip netns exec "$ns_o" sh -c "ip link set lo up && ip link set eth0 up && ip addr add $origin/30 dev eth0 && ip route add default via $host_o"
+  ip netns exec "$ns_c" sh -c "ip link set lo up && ip link set eth0 up && ip -$F addr add $client/$TP_PLEN dev eth0 $nodad && ip -$F route add default via $host_c" &&
+  ip netns exec "$ns_o" sh -c "ip link set lo up && ip link set eth0 up && ip -$F addr add $origin/$TP_PLEN dev eth0 $nodad && ip -$F route add default via $host_o"
 }
 setup 2>"$dir/setup.err" || fail "setup: $(tr '\n' ' ' < "$dir/setup.err")"
 printf '%s' "$TP_ORIGIN_PY" > "$dir/origin.py"; printf '%s' "$TP_CLIENT_PY" > "$dir/client.py"; : > "$dir/origin.log"
@@ -62,8 +67,8 @@ done
 # Right after a start or reconfigure squid may not have bound the tproxy port yet.
 i=0; until ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$TP_TPORT\$"; do i=$((i + 1)); [ $i -gt 30 ] && break; sleep 0.1; done
 counters() {
-  iptables-save -c -t mangle 2>/dev/null | awk '/-j TPROXY/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
-  iptables-save -c -t filter 2>/dev/null | awk '/^\[[0-9]+:[0-9]+\] -A INPUT .*-j (DROP|REJECT)/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
+  $TP_SAVE -c -t mangle 2>/dev/null | awk '/-j TPROXY/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
+  $TP_SAVE -c -t filter 2>/dev/null | awk '/^\[[0-9]+:[0-9]+\] -A INPUT .*-j (DROP|REJECT)/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
 }
 set -- $(counters); tp0=$1; in0=$2
 path=/tprun-probe-$id-$(date +%s)
@@ -83,20 +88,21 @@ if [ "${status#error=}" != "$status" ]; then
   err=${status#error=}
   [ "$tp1" -gt "$tp0" ] || fail "client → host: the request ($err) was not intercepted: no TPROXY rule in mangle PREROUTING matched it"
   ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$TP_TPORT\$" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but nothing listens on the tproxy port $TP_TPORT (squid is stopped, or runs without http_port $TP_TPORT tproxy)"
-  [ "$in1" -gt "$in0" ] && fail "host → squid: the INPUT chain dropped the intercepted packets ($((in1 - in0)) counted by its DROP/REJECT rules): $(iptables-save -t filter 2>/dev/null | grep -E -- '-A INPUT .*-j (DROP|REJECT)' | head -n 1)"
-  ip -4 rule show | grep -q "fwmark $TP_MARK" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but no fwmark $TP_MARK rule sends them to table $TP_TABLE, so they are not delivered to squid ($err)"
-  ip -4 route show table "$TP_TABLE" | grep -q '^local default' || fail "host → squid: no local default route in table $TP_TABLE, so marked packets are not delivered to squid ($err)"
-  [ -z "$logged" ] && fail "host → squid: TPROXY matched $((tp1 - tp0)) packets and squid listens, but the connection never reached squid ($err; check rp_filter on $v_c)"
+  [ "$in1" -gt "$in0" ] && fail "host → squid: the INPUT chain dropped the intercepted packets ($((in1 - in0)) counted by its DROP/REJECT rules): $($TP_SAVE -t filter 2>/dev/null | grep -E -- '-A INPUT .*-j (DROP|REJECT)' | head -n 1)"
+  ip -$F rule show | grep -q "fwmark $TP_MARK" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but no fwmark $TP_MARK rule sends them to table $TP_TABLE, so they are not delivered to squid ($err)"
+  ip -$F route show table "$TP_TABLE" | grep -q '^local default' || fail "host → squid: no local default route in table $TP_TABLE, so marked packets are not delivered to squid ($err)"
+  [ "$F" = 4 ] && why="; check rp_filter on $v_c" || why=""
+  [ -z "$logged" ] && fail "host → squid: TPROXY matched $((tp1 - tp0)) packets and squid listens, but the connection never reached squid ($err$why)"
   [ -z "$saw" ] && fail "squid → origin: squid logged the request but the origin never saw it ($err): $logged"
   fail "origin → client: the origin answered $saw but the answer never came back ($err; DIVERT/socket rule?)"
 fi
 [ -n "$via" ] || fail "the answer did not come through squid (no Via header; origin saw ${saw:-nothing}): the request was not intercepted"
 case "$status" in *" 200"*) ;; *)
-  case "$status" in *" 403"*) fail "squid refused the probe request from $client ($status): its http_access rules deny it (the probe client $cp.$cl/30 must be in squid.clients, and no rule before that allow may deny it)";; esac
+  case "$status" in *" 403"*) fail "squid refused the probe request from $client ($status): its http_access rules deny it (the probe client $client, in $net_c/$TP_PLEN, must be in squid.clients, and no rule before that allow may deny it)";; esac
   fail "squid answered $status (Via $via; origin saw ${saw:-nothing})";;
 esac
 [ "$saw" = "$client" ] || fail "squid → origin: the origin saw ${saw:-nothing} instead of the client's $client: squid does not spoof the client address (see TP001, TP002)"
-printf '%s\n' "$logged" | grep -q "ORIGINAL_DST/$origin" || fail "squid's access.log has no ORIGINAL_DST line for the probe (${logged:-no line for $path})"
+printf '%s\n' "$logged" | grep -qF "ORIGINAL_DST/$origin" || fail "squid's access.log has no ORIGINAL_DST line for the probe (${logged:-no line for $path})"
 say "probe.result=pass"
 say "probe.reason=the origin saw the client's own address $client through squid ($via)"
 exit 0

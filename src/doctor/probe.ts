@@ -12,40 +12,75 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ScriptStep } from '../apply/script.ts';
-import type { Host } from '../inventory/types.ts';
+import type { Family, Host } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
 import { PRELUDE } from '../protocol.ts';
 import { raw, sh, type Shell } from '../shell.ts';
 import type { Connection } from '../ssh/connection.ts';
 import { CATALOG } from './catalog.ts';
 
-/** The probe's /30s: a client and an origin subnet, tried in order until one does not clash with the host. */
-const SUBNETS: [string, string][] = [
-  ['198.51.100.252', '203.0.113.252'],
-  ['198.51.100.248', '203.0.113.248'],
-  ['198.51.100.244', '203.0.113.244'],
-  ['198.51.100.240', '203.0.113.240'],
-];
+/** What the probe needs to know of an address family. */
+interface FamilyProbe {
+  name: 'IPv4' | 'IPv6';
+  flag: 4 | 6;
+  save: 'iptables-save' | 'ip6tables-save';
+  prefixLength: number;
+  /** The documentation ranges the probe's subnets come from (for squid.clients and messages). */
+  ranges: string;
+  /**
+   * Candidate client and origin subnets, tried in order until none of their addresses clashes with
+   * the host: [client net, host side, client, origin net, host side, origin], compressed form
+   * (the form python prints for the address the origin saw).
+   */
+  candidates: string[][];
+}
+
+const FAMILY: Record<Family, FamilyProbe> = {
+  ipv4: {
+    name: 'IPv4',
+    flag: 4,
+    save: 'iptables-save',
+    prefixLength: 30,
+    ranges: '198.51.100.240/28, 203.0.113.240/28',
+    candidates: [252, 248, 244, 240].map((n) => [0, 1, 2].map((k) => `198.51.100.${n + k}`).concat([0, 1, 2].map((k) => `203.0.113.${n + k}`))),
+  },
+  ipv6: {
+    name: 'IPv6',
+    flag: 6,
+    save: 'ip6tables-save',
+    prefixLength: 126,
+    ranges: '2001:db8:ffff:ffff::/64, 2001:db8:ffff:fffe::/64',
+    candidates: [0, 4, 8, 12].map((n) =>
+      ['ffff', 'fffe'].flatMap((net) => [0, 1, 2].map((k) => `2001:db8:ffff:${net}::${n + k === 0 ? '' : (n + k).toString(16)}`)),
+    ),
+  },
+};
+
+/** The families the probe runs for, in the order of tproxy.families. */
+export const probeFamilies = (host: Host): FamilyProbe[] => host.vars.tproxy.families.map((f) => FAMILY[f]);
 
 export const PROBE_PREFIX = 'tprun-probe-';
 
-const ORIGIN_PY = `import http.server, sys
+const ORIGIN_PY = `import http.server, socket, sys
 addr, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6 if ':' in addr else socket.AF_INET
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(log, 'a') as f: f.write(self.client_address[0] + '\\n')
         b = ('origin saw %s\\n' % self.client_address[0]).encode()
         self.send_response(200); self.send_header('Content-Type', 'text/plain'); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)
     def log_message(self, *a): pass
-http.server.HTTPServer((addr, port), H).serve_forever()
+S((addr, port), H).serve_forever()
 `;
 
 const CLIENT_PY = `import socket, sys
 origin, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host = '[%s]' % origin if ':' in origin else origin
 try:
     s = socket.create_connection((origin, port), timeout=6)
     s.settimeout(10)
-    s.sendall(('GET %s HTTP/1.1\\r\\nHost: %s\\r\\nUser-Agent: tprun-probe\\r\\nConnection: close\\r\\n\\r\\n' % (path, origin)).encode())
+    s.sendall(('GET %s HTTP/1.1\\r\\nHost: %s\\r\\nUser-Agent: tprun-probe\\r\\nConnection: close\\r\\n\\r\\n' % (path, host)).encode())
     data = b''
     while True:
         c = s.recv(65536)
@@ -63,14 +98,15 @@ export interface ProbeOptions {
   transactional?: boolean;
 }
 
-/** The whole probe as one remote script. */
-export function probeScript(host: Host, opts: ProbeOptions = {}): Shell {
+/** The whole probe for one address family as one remote script. */
+export function probeScript(host: Host, family: FamilyProbe, opts: ProbeOptions = {}): Shell {
   const { mark, table, ports } = host.vars.tproxy;
   const port = ports[0] ?? 80;
   const tport = host.vars.squid.tproxy_port;
   const conf = host.vars.squid.config;
-  const subnets = SUBNETS.map(([c, o]) => `${c},${o}`);
-  return sh`TP_PORT=${port}; TP_TPORT=${tport}; TP_MARK=${'0x' + mark.toString(16)}; TP_TABLE=${table}; TP_CONF=${conf}; TP_TX=${opts.transactional ? 1 : 0}; TP_SUBNETS=${subnets.join(' ')}
+  const f = family;
+  return sh`TP_FAMILY=${f.flag}; TP_SAVE=${f.save}; TP_PLEN=${f.prefixLength}; TP_RANGES=${f.ranges}; TP_CANDIDATES=${f.candidates.map((c) => c.join(',')).join(' ')}
+TP_PORT=${port}; TP_TPORT=${tport}; TP_MARK=${'0x' + mark.toString(16)}; TP_TABLE=${table}; TP_CONF=${conf}; TP_TX=${opts.transactional ? 1 : 0}
 TP_ORIGIN_PY=${ORIGIN_PY}
 TP_CLIENT_PY=${CLIENT_PY}
 ${raw(PROBE_BODY)}`;
@@ -99,13 +135,13 @@ export function parseProbe(stdout: string, stderr = ''): ProbeResult {
   return { ok: result === 'pass', reason: kv.get('reason') ?? '', evidence };
 }
 
-/** The probe's outcome as the TP050 check. */
-export function probeCheck(r: ProbeResult): Check & { code: 'TP050'; evidence: string[]; cause: string; fix: string } {
+/** The probe's outcome over one address family as the TP050 check ("TP050 … (IPv6)"). */
+export function probeCheck(r: ProbeResult, family: FamilyProbe['name']): Check & { code: 'TP050'; evidence: string[]; cause: string; fix: string } {
   const e = CATALOG.TP050;
   const cause = r.ok ? r.reason : `${e.cause} The hop that failed: ${r.reason}.`;
   return {
     role: 'doctor',
-    id: `TP050 ${e.title}`,
+    id: `TP050 ${e.title} (${family})`,
     found: r.ok ? r.reason : [r.reason, ...r.evidence].join('; '),
     wanted: e.healthy,
     ok: r.ok,
@@ -121,13 +157,26 @@ export function probeCheck(r: ProbeResult): Check & { code: 'TP050'; evidence: s
 /** Bridges: entering and leaving through the bridge's two sides needs a broute-capable lab to prove; not done yet. */
 const BRIDGE_TODO = "not run: the probe through a bridge's two sides is not implemented yet (routers only)";
 
-/** `doctor --probe`, `check --probe`: the probe as its own round trip after the facts; its result is the TP050 check. */
+/** Between the families' outputs in one round trip. */
+export const NEXT_FAMILY = '@@tprun-probe-next-family';
+
+/**
+ * `doctor --probe`, `check --probe`: the probe as its own round trip after the facts, once per
+ * family of tproxy.families (each in a subshell: its trap cleans up before the next starts);
+ * each family's result is a TP050 check.
+ */
 export async function probeAfter(host: Host, conn: Connection): Promise<Check[]> {
-  if (host.kind === 'bridge') return [{ ...probeCheck({ ok: false, reason: BRIDGE_TODO, evidence: [] }), blocks: false }];
-  const r = await conn.run(`${PRELUDE}\n${probeScript(host).text}\n`);
-  return [probeCheck(parseProbe(r.stdout, r.stderr))];
+  const families = probeFamilies(host);
+  if (host.kind === 'bridge') return families.map((f) => ({ ...probeCheck({ ok: false, reason: BRIDGE_TODO, evidence: [] }, f.name), blocks: false }));
+  const script = families.map((f) => `(\n${probeScript(host, f).text}\n)`).join(`\necho ${NEXT_FAMILY}\n`);
+  const r = await conn.run(`${PRELUDE}\n${script}\n`);
+  const outs = r.stdout.split(`${NEXT_FAMILY}\n`);
+  // A run cut short has fewer parts: the families it never reached fail with its stderr.
+  return families.map((f, i) => probeCheck(parseProbe(outs[i] ?? '', r.stderr), f.name));
 }
 
-/** `apply --probe`: the probe as the transaction's last step, so a failing probe rolls the host's change back. */
+/** `apply --probe`: the probe as the transaction's last steps, so a failing probe rolls the host's change back. */
 export const probeLastSteps = (host: Host): ScriptStep[] =>
-  host.kind === 'bridge' ? [] : [{ id: 'interception probe', commands: [probeScript(host, { transactional: true })], undo: [] }];
+  host.kind === 'bridge'
+    ? []
+    : probeFamilies(host).map((f) => ({ id: `interception probe (${f.name})`, commands: [probeScript(host, f, { transactional: true })], undo: [] }));

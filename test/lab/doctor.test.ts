@@ -186,34 +186,49 @@ function leftovers(): string {
     .join('\n');
 }
 
-/** doctor --probe on h1: the TP050 check from the JSON report, and the run's text. */
-function probe(): { code: number; tp050: { ok: boolean; found: string }; ids: string[]; text: string } {
+type Family = 'IPv4' | 'IPv6';
+type ProbeCheck = { ok: boolean; found: string };
+
+/** doctor --probe on h1: the TP050 check of each family from the JSON report, and the run's text. */
+function probe(): { code: number; tp050: Record<Family, ProbeCheck>; ids: string[]; text: string } {
   const file = `${lab.STATE}/probe.json`;
   const r = tprun('doctor', inv, '--probe', '--report', `json:${file}`);
   const json = assertValidJson(readFileSync(file, 'utf8'));
-  const checks = json.hosts[0].checks as { id: string; ok: boolean; found: string }[];
-  return { code: r.code, tp050: checks.find((c) => c.id.startsWith('TP050'))!, ids: checks.filter((c) => !c.ok).map((c) => c.id.split(' ')[0]!), text: out(r) };
+  const checks = json.hosts[0].checks as ({ id: string } & ProbeCheck)[];
+  const tp050 = (f: Family) => checks.find((c) => c.id === `TP050 the interception probe failed (${f})`)!;
+  return { code: r.code, tp050: { IPv4: tp050('IPv4'), IPv6: tp050('IPv6') }, ids: checks.filter((c) => !c.ok).map((c) => c.id.split(' ')[0]!), text: out(r) };
 }
 
-t('probe: on the compliant host doctor --probe passes (the origin saw the probe client through squid), and nothing is left behind', () => {
+t('probe: on the compliant host doctor --probe passes over IPv4 and IPv6 (the origin saw the probe client through squid), and nothing is left behind', () => {
   const p = probe();
   assert.is(p.code, 0, p.text);
   assert.equal(p.ids, []);
-  assert.ok(p.tp050.ok, p.text);
-  assert.match(p.tp050.found, /the origin saw the client's own address 198\.51\.100\.\d+ through squid \(1\.1 h1 \(squid\/5\.7\)\)/);
+  assert.ok(p.tp050.IPv4.ok && p.tp050.IPv6.ok, p.text);
+  assert.match(p.tp050.IPv4.found, /the origin saw the client's own address 198\.51\.100\.\d+ through squid \(1\.1 h1 \(squid\/5\.7\)\)/);
+  assert.match(p.tp050.IPv6.found, /the origin saw the client's own address 2001:db8:ffff:ffff::[0-9a-f]+ through squid \(1\.1 h1 \(squid\/5\.7\)\)/);
   assert.is(leftovers(), '');
   const c = tprun('check', inv, '--probe');
   assert.is(c.code, 0, out(c));
   assert.is(leftovers(), '');
 });
 
-const PROBE_FAILS: { name: string; tamper: string; undo: string; reason: RegExp; also: string }[] = [
+/** Each break fails the probe of the families it touches, and only those. */
+const PROBE_FAILS: { name: string; tamper: string; undo: string; reason: RegExp; also: string; fails: Family[] }[] = [
   {
-    name: 'the fwmark rule gone',
+    name: 'the IPv4 fwmark rule gone',
     tamper: 'ip -4 rule del fwmark 0x1/0x1 lookup 100',
     undo: 'ip -4 rule add fwmark 0x1/0x1 lookup 100',
     reason: /host → squid: TPROXY matched \d+ packets but no fwmark 0x1 rule sends them to table 100/,
     also: 'TP010',
+    fails: ['IPv4'],
+  },
+  {
+    name: 'the IPv6 fwmark rule gone',
+    tamper: 'ip -6 rule del fwmark 0x1/0x1 lookup 100',
+    undo: 'ip -6 rule add fwmark 0x1/0x1 lookup 100',
+    reason: /host → squid: TPROXY matched \d+ packets but no fwmark 0x1 rule sends them to table 100/,
+    also: 'TP010',
+    fails: ['IPv6'],
   },
   {
     name: 'squid stopped',
@@ -221,6 +236,7 @@ const PROBE_FAILS: { name: string; tamper: string; undo: string; reason: RegExp;
     undo: startSquid,
     reason: /host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/,
     also: 'TP016',
+    fails: ['IPv4', 'IPv6'],
   },
   {
     name: 'INPUT dropping marked packets',
@@ -228,6 +244,15 @@ const PROBE_FAILS: { name: string; tamper: string; undo: string; reason: RegExp;
     undo: 'iptables -D INPUT -p tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP',
     reason: /host → squid: the INPUT chain dropped the intercepted packets/,
     also: 'TP014',
+    fails: ['IPv4'],
+  },
+  {
+    name: "ip6tables' INPUT dropping marked packets",
+    tamper: 'ip6tables -I INPUT -p tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP',
+    undo: 'ip6tables -D INPUT -p tcp --dport 80 -m mark --mark 0x1/0x1 -j DROP',
+    reason: /host → squid: the INPUT chain dropped the intercepted packets/,
+    also: 'TP014',
+    fails: ['IPv6'],
   },
 ];
 
@@ -241,10 +266,13 @@ for (const f of PROBE_FAILS) {
       on(f.undo);
     }
     assert.is(p.code, 4, p.text);
-    assert.equal(p.ids, [f.also, 'TP050'], p.text);
-    assert.is(p.tp050.ok, false);
-    assert.match(p.tp050.found, f.reason);
-    assert.match(p.text, new RegExp(`✘ TP050 the interception probe failed\\n {6}saw: {3}${f.reason.source}`));
+    assert.equal(p.ids, [f.also, ...f.fails.map(() => 'TP050')], p.text);
+    for (const fam of ['IPv4', 'IPv6'] as const) {
+      assert.is(p.tp050[fam].ok, !f.fails.includes(fam), `${fam}: ${p.text}`);
+      if (!f.fails.includes(fam)) continue;
+      assert.match(p.tp050[fam].found, f.reason);
+      assert.match(p.text, new RegExp(`✘ TP050 the interception probe failed \\(${fam}\\)\\n {6}saw: {3}${f.reason.source}`));
+    }
     assert.is(leftovers(), '');
   });
 }
@@ -254,7 +282,7 @@ t('apply --probe: a change after which interception fails is rolled back, and th
   const deny = lab.writeInventory('deny', { routers: [1], extra: { 1: 'squid: { extra: ["http_access deny all"] }' } });
   const a = tprun('apply', deny, '--probe');
   assert.is(a.code, 4, out(a));
-  assert.match(a.out, /^h1: FAILED at interception probe: interception probe failed; the host was rolled back/m);
+  assert.match(a.out, /^h1: FAILED at interception probe \(IPv4\): interception probe \(IPv4\) failed; the host was rolled back/m);
   assert.match(a.out, /\| interception probe failed: squid refused the probe request from 198\.51\.100\.\d+ \(HTTP\/1\.1 403 Forbidden\)/);
   assert.match(a.out, /rolled back/);
   assert.is(lab.snapshot(1).replace(/^\d+\n/m, ''), before.replace(/^\d+\n/m, ''), 'the host is as it was before the apply');

@@ -76,7 +76,7 @@ defaults:
       - { source: ${BYPASS4} }
       - { source: ${BYPASS6} }
   squid:
-    clients: [198.51.100.0/24, 2001:db8:c::/64]
+    clients: [198.51.100.0/24, 2001:db8:c::/64, 2001:db8:ffff:ffff::/64]
     dns_nameservers: [127.0.0.1]
   selinux: auto
 ${extra}`;
