@@ -9,6 +9,7 @@ origin_pid=""
 # transaction this runs under set -e, so nothing here may stop the rest of the cleanup.
 cleanup() {
   set +e
+  [ -z "$TP_BRIDGE" ] || bridge_cleanup
   [ -z "$origin_pid" ] || kill "$origin_pid" 2>/dev/null || true
   ip netns del "$ns_c" 2>/dev/null || true; ip netns del "$ns_o" 2>/dev/null || true
   ip link del "$v_c" 2>/dev/null || true; ip link del "$v_o" 2>/dev/null || true
@@ -24,8 +25,10 @@ fail() {
 }
 # Leftovers of a run that was killed before its trap could run (its pid is gone).
 for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^tprun-probe-[co]-[0-9]*$'); do
-  p=${n##*-}; [ -d "/proc/$p" ] || ip netns del "$n" 2>/dev/null
+  # Its origin may still run in it (and keep it and its veth alive): stop it first, by pid.
+  p=${n##*-}; [ -d "/proc/$p" ] || { for q in $(ip netns pids "$n" 2>/dev/null); do kill "$q" 2>/dev/null; done; ip netns del "$n" 2>/dev/null; }
 done
+[ -z "$TP_BRIDGE" ] || bridge_prepare  # probe-bridge.sh, on a bridge host
 command -v python3 >/dev/null || fail "setup: python3 is needed on the host for the probe's origin and client"
 F=$TP_FAMILY
 # The first candidate pair of subnets none of whose addresses the host uses (an address or a
@@ -56,7 +59,7 @@ setup() {
   ip netns exec "$ns_c" sh -c "ip link set lo up && ip link set eth0 up && ip -$F addr add $client/$TP_PLEN dev eth0 $nodad && ip -$F route add default via $host_c" &&
   ip netns exec "$ns_o" sh -c "ip link set lo up && ip link set eth0 up && ip -$F addr add $origin/$TP_PLEN dev eth0 $nodad && ip -$F route add default via $host_o"
 }
-setup 2>"$dir/setup.err" || fail "setup: $(tr '\n' ' ' < "$dir/setup.err")"
+${TP_BRIDGE:+bridge_}setup 2>"$dir/setup.err" || fail "setup: $(tr '\n' ' ' < "$dir/setup.err")"
 printf '%s' "$TP_ORIGIN_PY" > "$dir/origin.py"; printf '%s' "$TP_CLIENT_PY" > "$dir/client.py"; : > "$dir/origin.log"
 ip netns exec "$ns_o" python3 "$dir/origin.py" "$origin" "$TP_PORT" "$dir/origin.log" >/dev/null 2>"$dir/origin.err" &
 origin_pid=$!
@@ -84,14 +87,17 @@ body=$(tail -n 1 "$dir/answer" | tr -d '\r')
 say "probe.answer=$status"; [ -n "$via" ] && say "probe.via=$via"; say "probe.body=$body"
 say "probe.origin_saw=${saw:-nothing}"; say "probe.tproxy_packets=$((tp1 - tp0))"; say "probe.input_drops=$((in1 - in0))"
 [ -n "$logged" ] && say "probe.access_log=$logged"
+[ -z "$TP_BRIDGE" ] || bridge_evidence
 if [ "${status#error=}" != "$status" ]; then
   err=${status#error=}
+  [ -z "$TP_BRIDGE" ] || bridge_hop client "$err"
   [ "$tp1" -gt "$tp0" ] || fail "client → host: the request ($err) was not intercepted: no TPROXY rule in mangle PREROUTING matched it"
   ss -ltn 2>/dev/null | awk '{print $4}' | grep -q ":$TP_TPORT\$" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but nothing listens on the tproxy port $TP_TPORT (squid is stopped, or runs without http_port $TP_TPORT tproxy)"
   [ "$in1" -gt "$in0" ] && fail "host → squid: the INPUT chain dropped the intercepted packets ($((in1 - in0)) counted by its DROP/REJECT rules): $($TP_SAVE -t filter 2>/dev/null | grep -E -- '-A INPUT .*-j (DROP|REJECT)' | head -n 1)"
   ip -$F rule show | grep -q "fwmark $TP_MARK" || fail "host → squid: TPROXY matched $((tp1 - tp0)) packets but no fwmark $TP_MARK rule sends them to table $TP_TABLE, so they are not delivered to squid ($err)"
   ip -$F route show table "$TP_TABLE" | grep -q '^local default' || fail "host → squid: no local default route in table $TP_TABLE, so marked packets are not delivered to squid ($err)"
   [ "$F" = 4 ] && why="; check rp_filter on $v_c" || why=""
+  [ -z "$TP_BRIDGE" ] || bridge_hop origin "$err"
   [ -z "$logged" ] && fail "host → squid: TPROXY matched $((tp1 - tp0)) packets and squid listens, but the connection never reached squid ($err$why)"
   [ -z "$saw" ] && fail "squid → origin: squid logged the request but the origin never saw it ($err): $logged"
   fail "origin → client: the origin answered $saw but the answer never came back ($err; DIVERT/socket rule?)"

@@ -9,6 +9,8 @@
  * own address, the answer carries squid's Via, and access.log has an ORIGINAL_DST line for the
  * probe. When it fails, the script names the hop that failed from what it measured (the TPROXY
  * and INPUT counters before and after, the listener, the policy routing, access.log, the origin).
+ * On a bridge host the two veths become ports of the bridge instead, and a copy of the host's own
+ * broute rules, renamed to them, moves the probe's frames into routing (probe-bridge.sh).
  */
 import { readFileSync } from 'node:fs';
 import type { ScriptStep } from '../apply/script.ts';
@@ -109,11 +111,18 @@ export function probeScript(host: Host, family: FamilyProbe, opts: ProbeOptions 
 TP_PORT=${port}; TP_TPORT=${tport}; TP_MARK=${'0x' + mark.toString(16)}; TP_TABLE=${table}; TP_CONF=${conf}; TP_TX=${opts.transactional ? 1 : 0}
 TP_ORIGIN_PY=${ORIGIN_PY}
 TP_CLIENT_PY=${CLIENT_PY}
-${raw(PROBE_BODY)}`;
+${
+  host.kind === 'bridge'
+    ? sh`TP_CIF=${host.bridge.client_interface}; TP_IIF=${host.bridge.internet_interface}
+${raw(BRIDGE_BODY)}`
+    : raw('')
+}${raw(PROBE_BODY)}`;
 }
 
 /** POSIX sh, read once: src/doctor/probe.sh. */
 const PROBE_BODY = readFileSync(new URL('./probe.sh', import.meta.url), 'utf8');
+/** On a bridge host, before PROBE_BODY: src/doctor/probe-bridge.sh (through the bridge's two sides). */
+const BRIDGE_BODY = readFileSync(new URL('./probe-bridge.sh', import.meta.url), 'utf8');
 
 export interface ProbeResult {
   ok: boolean;
@@ -154,9 +163,6 @@ export function probeCheck(r: ProbeResult, family: FamilyProbe['name']): Check &
   };
 }
 
-/** Bridges: entering and leaving through the bridge's two sides needs a broute-capable lab to prove; not done yet. */
-const BRIDGE_TODO = "not run: the probe through a bridge's two sides is not implemented yet (routers only)";
-
 /** Between the families' outputs in one round trip. */
 export const NEXT_FAMILY = '@@tprun-probe-next-family';
 
@@ -167,7 +173,6 @@ export const NEXT_FAMILY = '@@tprun-probe-next-family';
  */
 export async function probeAfter(host: Host, conn: Connection): Promise<Check[]> {
   const families = probeFamilies(host);
-  if (host.kind === 'bridge') return families.map((f) => ({ ...probeCheck({ ok: false, reason: BRIDGE_TODO, evidence: [] }, f.name), blocks: false }));
   const script = families.map((f) => `(\n${probeScript(host, f).text}\n)`).join(`\necho ${NEXT_FAMILY}\n`);
   const r = await conn.run(`${PRELUDE}\n${script}\n`);
   const outs = r.stdout.split(`${NEXT_FAMILY}\n`);
@@ -177,6 +182,4 @@ export async function probeAfter(host: Host, conn: Connection): Promise<Check[]>
 
 /** `apply --probe`: the probe as the transaction's last steps, so a failing probe rolls the host's change back. */
 export const probeLastSteps = (host: Host): ScriptStep[] =>
-  host.kind === 'bridge'
-    ? []
-    : probeFamilies(host).map((f) => ({ id: `interception probe (${f.name})`, commands: [probeScript(host, f, { transactional: true })], undo: [] }));
+  probeFamilies(host).map((f) => ({ id: `interception probe (${f.name})`, commands: [probeScript(host, f, { transactional: true })], undo: [] }));
