@@ -1,8 +1,10 @@
 /**
  * A bridge host for real (QEMU VM, Debian 12's kernel with its ebtables broute table): tprun
  * configures it from the inventory alone, a client's requests are intercepted over IPv4 and
- * IPv6 on their way through the bridge, bypassed clients pass untouched, drift in the broute
- * chain is found and repaired, and after a reboot it is still compliant and intercepting.
+ * IPv6 on their way through the bridge, bypassed clients pass untouched, the live probe passes
+ * through the bridge's two sides without a frame of it leaving through the real ports and fails
+ * naming the hop when the broute rules or squid are broken, drift in the broute chain is found
+ * and repaired, and after a reboot it is still compliant and intercepting.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -135,6 +137,132 @@ t('check is then compliant (exit 0)', () => {
   const c = tprun('check', lab.inventory);
   assert.is(c.code, 0, out(c));
   assert.match(c.out, /^br1: compliant/m);
+});
+
+type Family = 'IPv4' | 'IPv6';
+type ProbeCheck = { ok: boolean; found: string };
+
+/** doctor --probe on br1: the TP050 check of each family from the JSON report, the exit code and the seconds it took. */
+function probe(): { code: number; tp050: Record<Family, ProbeCheck>; text: string; seconds: number } {
+  const t0 = Date.now();
+  const r = tprun('doctor', lab.inventory, '--probe', '--report', 'json:-');
+  const seconds = (Date.now() - t0) / 1000;
+  const checks = JSON.parse(r.out).hosts[0].checks as ({ id: string } & ProbeCheck)[];
+  const tp050 = (f: Family) => checks.find((c) => c.id === `TP050 the interception probe failed (${f})`)!;
+  return { code: r.code, tp050: { IPv4: tp050('IPv4'), IPv6: tp050('IPv6') }, text: out(r), seconds };
+}
+
+/** What a probe could leave behind on br1: namespaces, ports, ebtables entries, neighbours, routes, FDB entries, its /tmp dir, its origin. */
+function leftovers(): string {
+  const r = vm.onVm(
+    br1,
+    `ip netns list
+ip -o link show | grep -E ': tp[co][0-9]+[@:]'
+ebtables-legacy -t broute -L | grep TPRUN_PROBE
+ebtables-legacy -t filter -L FORWARD | grep -E 'tp[co][0-9]'
+ip neigh show | grep fe:7b
+ip -4 route show proto 123; ip -6 route show proto 123
+bridge fdb show | grep fe:7b
+ls -d /tmp/tprun-probe.* 2>/dev/null
+ps -eo args | grep 'python3 /tmp/tprun-prob[e]'
+true`,
+  );
+  return r.out.trim();
+}
+
+/**
+ * What leaves the bridge through its real ports while f runs: tcpdump on eth1 and eth2 (outgoing
+ * only), every frame with its MACs. Returns the captured lines of each port.
+ */
+function captureOut<T>(f: () => T): { value: T; frames: Record<'eth1' | 'eth2', string[]> } {
+  const start = vm.onVm(
+    br1,
+    `for i in eth1 eth2; do rm -f /root/out.$i; (tcpdump -i $i -Q out -n -e -l > /root/out.$i 2>/root/out.$i.err & echo $! > /root/out.$i.pid); done
+i=0; until grep -q listening /root/out.eth1.err && grep -q listening /root/out.eth2.err; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done`,
+  );
+  assert.is(start.code, 0, `tcpdump did not start: ${out(start)}`);
+  let value: T;
+  try {
+    value = f();
+  } finally {
+    vm.onVm(br1, 'sleep 1; for i in eth1 eth2; do kill $(cat /root/out.$i.pid); done; sleep 0.5');
+  }
+  const read = (i: string) => vm.onVm(br1, `cat /root/out.${i}`).out.split('\n').filter(Boolean);
+  return { value, frames: { eth1: read('eth1'), eth2: read('eth2') } };
+}
+
+/** A frame of the probe's: its MACs (fe:7b:PID:0N) or its addresses (the probe's documentation subnets). */
+const PROBE_FRAME = /fe:7b:|198\.51\.100\.2(4\d|5[0-5])\b|203\.0\.113\.2(4\d|5[0-5])\b|2001:db8:ffff:/;
+
+t('doctor --probe on the bridge passes over IPv4 and IPv6 through its two sides; no probe frame leaves through eth1 or eth2; nothing is left behind', () => {
+  const { value: p, frames } = captureOut(probe);
+  assert.is(p.code, 0, p.text);
+  assert.ok(p.tp050.IPv4.ok && p.tp050.IPv6.ok, p.text);
+  assert.match(p.tp050.IPv4.found, /the origin saw the client's own address 198\.51\.100\.\d+ through squid \(1\.1 br1 \(squid\/5\.7\)\)/);
+  assert.match(p.tp050.IPv6.found, /the origin saw the client's own address 2001:db8:ffff:ffff::[0-9a-f]+ through squid \(1\.1 br1 \(squid\/5\.7\)\)/);
+  for (const [port, lines] of Object.entries(frames)) {
+    assert.equal(
+      lines.filter((l) => PROBE_FRAME.test(l)),
+      [],
+      `probe frames left through ${port}`,
+    );
+  }
+  console.log(
+    `  doctor --probe on br1 (IPv4 + IPv6): ${p.seconds.toFixed(1)} s; frames out of eth1/eth2 meanwhile: ${frames.eth1.length}/${frames.eth2.length}, of the probe: 0`,
+  );
+  assert.is(leftovers(), '');
+});
+
+t('the probe fails naming the bridge hop when the broute rules are flushed by hand; apply --probe repairs them and its probe passes', () => {
+  assert.is(vm.onVm(br1, 'ebtables-legacy -t broute -F TPRUN_BROUTING').code, 0);
+  const { value: p, frames } = captureOut(probe);
+  assert.is.not(p.code, 0, p.text);
+  for (const f of ['IPv4', 'IPv6'] as const) {
+    assert.is(p.tp050[f].ok, false, p.text);
+    assert.match(p.tp050[f].found, /^client side → bridge: br0 has no TPRUN_BROUTING rules, so the request was bridged, not routed to squid \(timed out\)/);
+    assert.match(p.tp050[f].found, /bridged dropped: [1-9]\d* requests from the client side/);
+  }
+  // The request was bridged towards the real ports: the FORWARD drops kept it on the host.
+  for (const [port, lines] of Object.entries(frames))
+    assert.equal(
+      lines.filter((l) => PROBE_FRAME.test(l)),
+      [],
+      `probe frames left through ${port}`,
+    );
+  assert.is(leftovers(), '');
+  const a = tprun('apply', lab.inventory, '--probe');
+  assert.is(a.code, 2, out(a));
+  assert.match(a.out, /^br1: changed/m);
+  assert.is(leftovers(), '');
+  // Nothing to change: the probe runs on its own round trip.
+  const again = tprun('apply', lab.inventory, '--probe', '--report', 'json:-');
+  assert.is(again.code, 0, out(again));
+  const checks = JSON.parse(again.out).hosts[0].checks as ({ id: string } & ProbeCheck)[];
+  assert.equal(
+    checks.filter((c) => c.id.startsWith('TP050')).map((c) => [c.id, c.ok]),
+    [
+      ['TP050 the interception probe failed (IPv4)', true],
+      ['TP050 the interception probe failed (IPv6)', true],
+    ],
+  );
+  assert.is(leftovers(), '');
+});
+
+t('the probe fails naming the hop when squid is stopped (TPROXY matched, nothing listens), over both families', () => {
+  assert.is(vm.onVm(br1, 'systemctl stop squid').code, 0);
+  try {
+    const p = probe();
+    assert.is.not(p.code, 0, p.text);
+    for (const f of ['IPv4', 'IPv6'] as const) {
+      assert.is(p.tp050[f].ok, false, p.text);
+      assert.match(p.tp050[f].found, /^host → squid: TPROXY matched \d+ packets but nothing listens on the tproxy port 3129/);
+      assert.match(p.tp050[f].found, /broute client: [1-9]/, 'the bridge part worked: the probe chain brouted the request');
+    }
+    assert.is(leftovers(), '');
+  } finally {
+    vm.onVm(br1, 'systemctl start squid; i=0; until ss -ltn | grep -q ":3129 "; do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 0.5; done');
+  }
+  assert.is(tprun('check', lab.inventory).code, 0);
 });
 
 t('drift in the broute chain is found (exit 2) and repaired by apply', () => {
