@@ -55,6 +55,10 @@ test('the script uses only documentation subnets, never this network, and remove
   );
   // No pkill / killall: only the pid it started.
   assert.not.match(s, /pkill|killall/);
+  // A run killed before its trap ran: its /tmp directory (named with its pid) and what still runs in its namespaces go too.
+  assert.match(s, /mktemp -d "\/tmp\/tprun-probe\.\$id\.XXXXXX"/);
+  assert.match(s, /for d in \/tmp\/tprun-probe\.\[0-9\]\*\.\*; do\n.*\[ ! -d "\/proc\/\$p" \] && rm -rf "\$d"/);
+  assert.match(s, /for q in \$\(ip netns pids "\$n" 2>\/dev\/null\); do kill "\$q"/);
   assert.match(s, /TP_PORT=80; TP_TPORT=3129; TP_MARK=0x1; TP_TABLE=100/);
 });
 

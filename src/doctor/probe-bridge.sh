@@ -9,6 +9,8 @@
 # the MACs fe:7b:PID:0N, the host routes' metric, with proto 123), so the next run removes a killed run's leftovers.
 TP_BRIDGE=1
 EB=""; br=""
+# The probe's MAC N (01: client port, 02: client, 03: origin port, 04: origin) of the run with pid $1.
+eb_mac() { printf 'fe:7b:%s:%s' "$(printf '%06x' "$1" | sed 's/\(..\)\(..\)\(..\)/\1:\2:\3/')" "$2"; }
 bridge_ebtables() {
   # The ebtables whose broute table lists tprun's chain (Debian 12: ebtables-legacy, the default
   # ebtables-nft has no broute table); else the first whose broute table works.
@@ -40,7 +42,7 @@ bridge_stale() {
   # Its ports: named tp[co]PID and with the MAC fe:7b:PID:01/03, so no other interface is taken for one.
   ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \(tp[co]\([0-9][0-9]*\)\)[@:].* link\/ether \(fe:7b:[0-9a-f:]*\) .*/\1 \2 \3/p' | while read -r l p m; do
     case $l in tpc*) k=01 ;; *) k=03 ;; esac
-    [ "$m" = "fe:7b:$(printf '%06x' "$p" | sed 's/\(..\)\(..\)\(..\)/\1:\2:\3/'):$k" ] || continue
+    [ "$m" = "$(eb_mac "$p" $k)" ] || continue
     [ -d "/proc/$p" ] || ip link del "$l" 2>/dev/null
   done
   ip neigh show nud permanent 2>/dev/null | sed -n 's/^\([^ ]*\) dev \([^ ]*\) lladdr fe:7b:\(..\):\(..\):\(..\):0[1-4].*/\1 \2 \3\4\5/p' | while read -r a d p; do
@@ -66,8 +68,7 @@ bridge_prepare() {
   eb_chain=TPRUN_PROBE_$id
   # Locally administered MACs above any real NIC's: the bridge's own MAC (the lowest of its ports
   # unless set) cannot change when the probe's ports join it.
-  eb_m=$(printf '%06x' "$id" | sed 's/\(..\)\(..\)\(..\)/\1:\2:\3/')
-  mac_a=fe:7b:$eb_m:01; mac_c=fe:7b:$eb_m:02; mac_b=fe:7b:$eb_m:03; mac_o=fe:7b:$eb_m:04
+  mac_a=$(eb_mac "$id" 01); mac_c=$(eb_mac "$id" 02); mac_b=$(eb_mac "$id" 03); mac_o=$(eb_mac "$id" 04)
   if [ "$TP_FAMILY" = 6 ]; then eb_plen=128; eb_ip=ip6; else eb_plen=32; eb_ip=ip; fi
   EB=$(bridge_ebtables)
   [ -n "$EB" ] || fail "setup: no ebtables with a usable broute table (ebtables, ebtables-legacy)"

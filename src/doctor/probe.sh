@@ -3,7 +3,7 @@
 set +e  # errors are handled one by one; inside apply's transaction this runs under set -e
 id=$$
 ns_c=tprun-probe-c-$id; ns_o=tprun-probe-o-$id; v_c=tpc$id; v_o=tpo$id
-dir=$(mktemp -d /tmp/tprun-probe.XXXXXX) || { echo "probe.result=fail"; echo "probe.reason=setup: cannot create a directory in /tmp"; exit 1; }
+dir=$(mktemp -d "/tmp/tprun-probe.$id.XXXXXX") || { echo "probe.result=fail"; echo "probe.reason=setup: cannot create a directory in /tmp"; exit 1; }
 origin_pid=""
 # Every command may fail (deleting a namespace takes its veth with it): inside apply's
 # transaction this runs under set -e, so nothing here may stop the rest of the cleanup.
@@ -24,6 +24,9 @@ fail() {
   exit 1
 }
 # Leftovers of a run that was killed before its trap could run (its pid is gone).
+for d in /tmp/tprun-probe.[0-9]*.*; do
+  p=${d#/tmp/tprun-probe.}; p=${p%%.*}; [ -d "$d" ] && [ ! -d "/proc/$p" ] && rm -rf "$d"
+done
 for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^tprun-probe-[co]-[0-9]*$'); do
   # Its origin may still run in it (and keep it and its veth alive): stop it first, by pid.
   p=${n##*-}; [ -d "/proc/$p" ] || { for q in $(ip netns pids "$n" 2>/dev/null); do kill "$q" 2>/dev/null; done; ip netns del "$n" 2>/dev/null; }
