@@ -6,11 +6,15 @@
  * naming the hop when the broute rules or squid are broken, drift in the broute chain is found
  * and repaired, and after a reboot it is still compliant and intercepting.
  */
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as topo from './topology.ts';
 import * as vm from './vmlab.ts';
 import { skipReason, timed } from './skip.ts';
+import { probeFamilies, probeScript } from '../../src/doctor/probe.ts';
+import { PRELUDE } from '../../src/protocol.ts';
+import { load } from '../helpers.ts';
 
 const skip = skipReason();
 const t = skip ? test.skip : test;
@@ -210,6 +214,7 @@ t('doctor --probe on the bridge passes over IPv4 and IPv6 through its two sides;
   console.log(
     `  doctor --probe on br1 (IPv4 + IPv6): ${p.seconds.toFixed(1)} s; frames out of eth1/eth2 meanwhile: ${frames.eth1.length}/${frames.eth2.length}, of the probe: 0`,
   );
+  for (const [port, lines] of Object.entries(frames)) for (const l of lines) console.log(`    (not the probe's, out of ${port}: ${l.slice(0, 160)})`);
   assert.is(leftovers(), '');
 });
 
@@ -245,6 +250,26 @@ t('the probe fails naming the bridge hop when the broute rules are flushed by ha
       ['TP050 the interception probe failed (IPv6)', true],
     ],
   );
+  assert.is(leftovers(), '');
+});
+
+t('a probe run killed before its trap ran (SIGKILL) leaves its ports, chain and entries; the next probe removes them by the dead pid and passes', () => {
+  const host = load(readFileSync(lab.inventory, 'utf8')).inventory!.hosts[0]!;
+  const script = Buffer.from(`${PRELUDE}\n${probeScript(host, probeFamilies(host)[0]!).text}\n`).toString('base64');
+  const k = vm.onVm(
+    br1,
+    `echo ${script} | base64 -d > /root/probe.sh
+sh /root/probe.sh > /root/probe.out 2>&1 & p=$!
+i=0; until ip neigh show | grep -q fe:7b; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.1; done
+sleep 1; kill -KILL $p`,
+  );
+  assert.is(k.code, 0, out(k));
+  const left = leftovers();
+  for (const what of [/tprun-probe-c-\d+/, /: tpc\d+@/, /TPRUN_PROBE_\d+/, /-i tpc\d+ .*-j DROP/, /fe:7b:/, /^198\.51\.100\.\d+ dev br0 .*metric \d+ *$/m])
+    assert.match(left, what);
+  const p = probe();
+  assert.is(p.code, 0, p.text);
+  assert.ok(p.tp050.IPv4.ok && p.tp050.IPv6.ok, p.text);
   assert.is(leftovers(), '');
 });
 
