@@ -2,7 +2,9 @@
 # Installs what tprun's tests and lab need, only when missing: npm packages, then Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci also applies patches/ (prepare: patch-package), so a newer patch reinstalls too.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+  [ -n "$(find patches -newer node_modules/.package-lock.json 2>/dev/null)" ]; then
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi

@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ScriptStep } from '../src/apply/script.ts';
+import { movedDuring, preamble, settledCheck, TX_ROOT } from '../src/apply/tx.ts';
 import { Fact, factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { writeFileCommands } from '../src/resources/file.ts';
@@ -282,6 +283,77 @@ test('runHost apply: a connection lost while following the journal is "outcome u
   const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
   assert.ok(c.outcomeUnknown);
   assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
+});
+
+test('check takes no lock but gives no verdict while an apply holds one: it waits up to --lock-timeout, and says so when an apply began during its facts (real sh)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-lock-'));
+  try {
+    const st = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/.*\) /s, '').split(' ')[19];
+    const holder = { run: 'r1', user: 'alice', controller: 'ctl' };
+    const script = (timeout: number) => (preamble('check', holder, timeout) + 'echo FACTS\n' + settledCheck('check')).replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const sh = (text: string) => spawnSync('sh', ['-c', text], { encoding: 'utf8' });
+    const lock = (pid: number) => writeFileSync(join(dir, 'lock'), `run r1\nuser alice\ncontroller ctl\nsince 2026-11-22T00:00:00Z\nconn ${pid} ${st(pid)}\n`);
+    // No lock: facts, no line of the lock's.
+    assert.equal([sh(script(0)).stdout, sh(script(0)).status], ['FACTS\n', 0]);
+    // Held by a live process (this one): busy at once, nothing read, no lock written by check.
+    lock(process.pid);
+    const before = readFileSync(join(dir, 'lock'), 'utf8');
+    const busy = sh(script(0));
+    assert.is(busy.status, 75);
+    assert.is(busy.stdout, '@@tprun-lock busy run=r1 user=alice controller=ctl since=2026-11-22T00:00:00Z\n');
+    assert.is(readFileSync(join(dir, 'lock'), 'utf8'), before);
+    // With a timeout it waits for the holder to end (a sleep that exits), then reads the facts.
+    const sleeper = spawn('sleep', ['1.5'], { stdio: 'ignore' });
+    lock(sleeper.pid!);
+    assert.is(sh(script(0)).status, 75, 'busy while the holder lives');
+    const waited = sh(script(5));
+    assert.equal([waited.stdout, waited.status], ['FACTS\n', 0]);
+    // Node reaps the sleeper only after this synchronous test: ended, it is a zombie (or gone).
+    const state = (() => {
+      try {
+        return readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8').replace(/.*\) /s, '')[0];
+      } catch {
+        return 'gone';
+      }
+    })();
+    assert.ok(state === 'Z' || state === 'gone', `check read the facts only once the holder had ended (its state: ${state})`);
+    // An apply that took the lock while the facts were read: the last line says so.
+    const moved = (preamble('check', holder, 0) + `echo FACTS\necho "conn $$ $(tprun_st $$)" > $R/lock\n` + settledCheck('check')).replaceAll(
+      `R=${TX_ROOT}`,
+      `R=${dir}`,
+    );
+    rmSync(join(dir, 'lock'));
+    const m = sh(moved);
+    assert.match(m.stdout, /^FACTS\n@@tprun-lock moved run= /);
+    assert.is(movedDuring(m.stdout), 'run= user= controller= since=');
+    assert.is(movedDuring('FACTS\n'), undefined);
+    assert.is(settledCheck('apply'), '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runHost check: no verdict on a host an apply is changing, or began changing during the facts', async () => {
+  for (const [stdout, want] of [
+    [
+      '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n',
+      /^another apply is changing the host \(run=r0 user=alice .*\); no verdict until it ends \(--lock-timeout S waits for it\)$/,
+    ],
+    [null, /^an apply started changing the host while its facts were read \(run=r0 user=alice\); no verdict: check again$/],
+  ] as const) {
+    const conn = new (class extends ScriptedConnection {
+      override async run(script: string) {
+        const r = await super.run(script);
+        return stdout === null ? { ...r, stdout: r.stdout + '@@tprun-lock moved run=r0 user=alice\n' } : { ...r, stdout, code: 75 };
+      }
+    })(
+      () => recorded('router-compliant'),
+      () => assert.unreachable('check changes nothing') as never,
+    );
+    const r = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => conn });
+    assert.equal([r.status, r.error?.step], ['failed', 'lock']);
+    assert.match(r.error!.message, want);
+  }
 });
 
 test('runHost: a busy lock fails the host at once with its holder; an earlier transaction is reported before planning', async () => {

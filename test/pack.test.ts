@@ -2,7 +2,7 @@
  * The real install (issue #16, item 7): npm pack builds dist/ and packs only what runs; the
  * tarball installs into an empty prefix, and the installed tprun answers --version and validates
  * an inventory from compiled JavaScript, with no TypeScript at run time; the compliance kit
- * installs from the installed package.
+ * installs from the installed package; the installed node-ssh runs the bundled, patched ssh2.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,17 +22,26 @@ const npm = (args: string[], cwd = process.cwd()) =>
 test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the compiled dist/', () => {
   const r = npm(['pack', '--json', '--pack-destination', tmp]);
   assert.is(r.status, 0, r.stderr);
-  const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const [info] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path);
   assert.ok(files.includes('dist/src/cli/main.js'));
   assert.ok(files.includes('dist/src/inventory/defaults.yml'));
   assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
   assert.ok(files.includes('docs/compliance/install.sh'));
   assert.ok(files.includes('man/tprun.1') && files.includes('completions/tprun.bash') && files.includes('completions/_tprun'));
-  for (const f of files) assert.not.match(f, /^(src|test|bench|scripts|roles)\//, f);
+  for (const f of files) assert.not.match(f, /^(src|test|bench|scripts|roles|patches)\//, f);
   assert.not.ok(
-    files.some((f) => f.endsWith('.ts')),
+    files.some((f) => f.endsWith('.ts') && !f.startsWith('node_modules/')),
     'no TypeScript in the package',
+  );
+  // ssh2 is bundled as patched (patches/): the installed package needs no install script to patch it.
+  assert.ok(files.includes('node_modules/ssh2/lib/protocol/kex.js'), 'ssh2 is bundled');
+  assert.is(
+    files.filter(
+      (f) => f.startsWith('node_modules/') && !/^node_modules\/(ssh2|asn1|bcrypt-pbkdf|safer-buffer|tweetnacl|cpu-features|buildcheck|nan)\//.test(f),
+    ).length,
+    0,
+    'only ssh2 and its own dependencies are bundled',
   );
 });
 
@@ -44,6 +53,21 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
   const root = join(prefix, 'lib/node_modules/tprun');
   assert.not.ok(existsSync(join(root, 'node_modules/tsx')) || existsSync(join(prefix, 'lib/node_modules/tsx')), 'tsx is not installed');
   assert.not.ok(existsSync(join(root, 'src')));
+  // node-ssh (installed from the registry) resolves the bundled, patched ssh2: it offers host certificates.
+  const ssh2 = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const { createRequire } = require('node:module'); const r = createRequire(${JSON.stringify(join(root, 'node_modules/node-ssh/package.json'))});
+       const path = r.resolve('ssh2'); const { SUPPORTED_SERVER_HOST_KEY } = r('ssh2/lib/protocol/constants.js');
+       console.log(JSON.stringify({ path, certs: SUPPORTED_SERVER_HOST_KEY.filter((a) => a.endsWith('-cert-v01@openssh.com')) }));`,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.is(ssh2.status, 0, ssh2.stderr);
+  const resolved = JSON.parse(ssh2.stdout) as { path: string; certs: string[] };
+  assert.is(resolved.path, join(root, 'node_modules/ssh2/lib/index.js'));
+  assert.ok(resolved.certs.includes('ssh-ed25519-cert-v01@openssh.com') && resolved.certs.includes('rsa-sha2-512-cert-v01@openssh.com'), ssh2.stdout);
   const bin = join(prefix, 'bin/tprun');
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   assert.is(v.status, 0, v.stderr);

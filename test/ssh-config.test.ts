@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Host } from '../src/inventory/types.ts';
 import { parseDestination, resolveSsh } from '../src/ssh/config.ts';
+import { load } from './helpers.ts';
 import { labHost } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-sshcfg-'));
@@ -40,7 +41,9 @@ Host *
 
 const host = (address: string, ssh: Partial<Host['vars']['ssh']> = {}): Host => {
   const h = labHost();
-  return { ...h, address, vars: { ...h.vars, ssh: { ...h.vars.ssh, identity: undefined, known_hosts: '~/.ssh/known_hosts', config_file: cfg, ...ssh } } };
+  // As an inventory that sets none of these: the SSH config, then tprun's defaults, fill them in.
+  const unset = { identity: undefined, user: undefined, port: undefined, known_hosts: undefined, connect_timeout: undefined };
+  return { ...h, address, vars: { ...h.vars, ssh: { ...h.vars.ssh, ...unset, config_file: cfg, ...ssh } } };
 };
 
 test('Host patterns: HostName (with %h), User, Port, IdentityFile (the first that exists), UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout', () => {
@@ -81,6 +84,18 @@ test('the inventory wins where it sets its own value; ssh.jump replaces ProxyJum
   const none = resolveSsh(host('gw-3', { config_file: 'none' }));
   assert.equal([none.target.hostname, none.target.user, none.jumps.length], ['gw-3', 'root', 0]);
   assert.equal(parseDestination('ssh://u@[2001:db8::1]:2200'), { user: 'u', host: '2001:db8::1', port: 2200 });
+});
+
+test("a value the inventory sets wins even when it equals tprun's own default (as ssh's -o beats its config)", () => {
+  const { target } = resolveSsh(host('gw-1', { user: 'root', port: 22, known_hosts: '~/.ssh/known_hosts', connect_timeout: 10 }));
+  assert.equal([target.user, target.port, target.knownHosts, target.connectTimeout], ['root', 22, '~/.ssh/known_hosts', 10]);
+  // Set at the inventory's defaults (or a group): loaded as set; left out: absent, for the config to fill.
+  const inv = (ssh: string) =>
+    load(`defaults:\n  ssh: { config_file: ${cfg}${ssh} }\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  gw-1: { address: gw-1 }\n`).inventory!
+      .hosts[0]!;
+  assert.equal(resolveSsh(inv('')).target.user, 'ops');
+  assert.equal(resolveSsh(inv(', user: root')).target.user, 'root');
+  assert.is(inv('').vars.ssh.user, undefined);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

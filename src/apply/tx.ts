@@ -34,7 +34,8 @@ const word = (s: string) => s.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64) ||
 
 const HELPERS = `R=${TX_ROOT}
 tprun_st() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f20; }
-tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ]; }
+# Alive: the same start time (a reused pid is not the holder) and not a zombie (ended, unreaped).
+tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ] && [ "$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1)" != Z ]; }
 tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; echo "$PPID"; }
 tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn|tx) tprun_alive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
@@ -42,8 +43,10 @@ tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$
 
 /**
  * Prepended to the facts script. apply: take the host's lock (waiting up to lockTimeout seconds),
- * clearing one whose holder is dead. Both modes: report the newest transaction that no apply has
- * seen end yet. Lines: `@@tprun-lock ok|busy|stale|error ...`, `@@tprun-last ID STATE ...`.
+ * clearing one whose holder is dead. check: take no lock, but wait the same way while an apply
+ * holds it (facts read halfway through a change would give a verdict that is not the host's).
+ * Both modes: report the newest transaction that no apply has seen end yet. Lines:
+ * `@@tprun-lock ok|busy|stale|error ...`, `@@tprun-last ID STATE ...`.
  */
 export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeout: number): string {
   const lines = [PRELUDE, HELPERS];
@@ -65,6 +68,12 @@ while :; do
   flock -u 9; sleep 1; waited=$((waited+1))
 done
 exec 9>&-`);
+  } else {
+    lines.push(`waited=0
+while tprun_held; do
+  if [ "$waited" -ge ${Math.max(0, Math.floor(lockTimeout))} ]; then echo "${TX.lock}busy $(tprun_who)"; exit 75; fi
+  sleep 1; waited=$((waited+1))
+done`);
   }
   lines.push(`if [ -s $R/last ]; then id=$(cat $R/last); T=$R/tx/$id
   if [ -f "$T/journal" ] && [ ! -e "$T/reported" ]; then
@@ -75,6 +84,18 @@ exec 9>&-`);
   fi
 fi`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Appended to check's facts script: an apply that took the lock while the facts were read may
+ * have changed the host halfway through them. Its line is the script's last.
+ */
+export const settledCheck = (mode: 'check' | 'apply'): string => (mode === 'check' ? `! tprun_held || echo "${TX.lock}moved $(tprun_who)"\n` : '');
+
+/** The holder named by settledCheck's line, when an apply started during the facts. */
+export function movedDuring(out: string): string | undefined {
+  const last = out.trimEnd().split('\n').at(-1) ?? '';
+  return last.startsWith(`${TX.lock}moved `) ? last.slice(`${TX.lock}moved `.length) : undefined;
 }
 
 export type LockState = { state: 'ok' | 'none'; note?: string } | { state: 'busy' | 'error'; note: string };

@@ -25,6 +25,8 @@ export interface DoctorRun {
   acceptNewHostKeys: boolean;
   /** Also prove interception with the on-host probe (TP050). */
   probe?: boolean;
+  /** Seconds to wait while an apply holds a host's lock. */
+  lockTimeout?: number;
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
 }
@@ -71,6 +73,7 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     roles: [doctorRole],
     forks: run.forks,
     acceptNewHostKeys: run.acceptNewHostKeys,
+    lockTimeout: run.lockTimeout,
     connect: run.connect,
     ...(run.probe ? { after: probeAfter } : {}),
     observer: {

@@ -193,6 +193,7 @@ export async function main(argv: string[]): Promise<number> {
       verbose: !!o.verbose,
       acceptNewHostKeys: !!o['accept-new-host-keys'],
       probe: !!o.probe,
+      lockTimeout,
     });
   }
   const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));

@@ -51,7 +51,7 @@ export const OPTIONS: OptionSpec[] = [
   {
     name: 'lock-timeout',
     arg: 'S',
-    help: 'wait up to S seconds for a host locked by another apply (default 0: that host fails at once, naming who holds the lock)',
+    help: 'wait up to S seconds for a host locked by an apply (default 0: that host fails at once, naming who holds the lock; check and doctor give no verdict on a host an apply is changing)',
     complete: 'none',
   },
   { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
@@ -110,7 +110,7 @@ export const COMMANDS: CommandSpec[] = [
     args: 'INVENTORY...',
     summary: 'what apply would change; exit 2 when anything would',
     description: "Gathers each selected host's facts over SSH, plans, and shows what apply would change. Changes nothing.",
-    options: ['out', 'probe', ...RUN],
+    options: ['out', 'probe', 'lock-timeout', ...RUN],
     complete: 'file',
   },
   {
@@ -128,7 +128,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "the guide's troubleshooting, read-only: findings with evidence, cause and fix",
     description:
       "Reads each selected host's logs, counters, rules, routes, sockets and settings in one round trip and reports findings (ids TP0xx, documented in docs/doctor.md): what was seen, what it means, and the fix. Changes nothing; exits 4 when a host has a finding.",
-    options: ['probe', 'limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
+    options: ['probe', 'lock-timeout', 'limit', 'list-hosts', 'forks', 'report', 'accept-new-host-keys', 'quiet', 'verbose', ...COMMON],
     complete: 'file',
   },
   {

@@ -2,15 +2,19 @@
 export type Family = 'ipv4' | 'ipv6';
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
+/**
+ * user, port, known_hosts and connect_timeout are absent unless the inventory sets them: the SSH
+ * config, then tprun's own defaults, fill them in (src/ssh/config.ts).
+ */
 export interface SshVars {
-  user: string;
-  port: number;
+  user?: string;
+  port?: number;
   identity?: string;
   /** Name of an environment variable holding the identity's passphrase. */
   passphrase_env?: string;
-  known_hosts: string;
+  known_hosts?: string;
   become: boolean;
-  connect_timeout: number;
+  connect_timeout?: number;
   command_timeout: number;
   /** OpenSSH client config to honour (default ~/.ssh/config; "none" for none). */
   config_file?: string;

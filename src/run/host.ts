@@ -1,6 +1,6 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
-import { ACK, parsePreamble, parseStart, preamble, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
+import { ACK, movedDuring, parsePreamble, parseStart, preamble, settledCheck, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
@@ -104,20 +104,27 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     opts.onPhase?.('facts');
     const facts = hostFacts(host, opts.roles);
     // apply: the lock is taken before any fact is read, and held until the transaction is verified.
-    const gathered = await conn.run(preamble(opts.mode, holder, lockTimeout) + factsScript(facts), { extraSeconds: opts.mode === 'apply' ? lockTimeout : 0 });
+    const gathered = await conn.run(preamble(opts.mode, holder, lockTimeout) + factsScript(facts) + settledCheck(opts.mode), { extraSeconds: lockTimeout });
     const pre = parsePreamble(gathered.stdout);
     if (pre.stale) result.notes.push(`a stale lock was cleared: ${pre.stale}`);
     if (pre.last) {
       result.earlier = { id: pre.last.id, state: pre.last.state, verdict: pre.last.outcome.verdict, line: earlierLine(pre.last) };
       result.notes.push(result.earlier.line);
     }
+    const waited = lockTimeout ? ` (waited ${lockTimeout} s)` : '';
     if (pre.lock.state === 'busy')
       return done({
         error: {
           step: 'lock',
-          message: `the host is locked by another apply (${pre.lock.note}); nothing was done${lockTimeout ? ` (waited ${lockTimeout} s)` : ''}`,
+          message:
+            opts.mode === 'apply'
+              ? `the host is locked by another apply (${pre.lock.note}); nothing was done${waited}`
+              : `another apply is changing the host (${pre.lock.note}); no verdict until it ends${waited} (--lock-timeout S waits for it)`,
         },
       });
+    const moved = movedDuring(gathered.stdout);
+    if (moved)
+      return done({ error: { step: 'lock', message: `an apply started changing the host while its facts were read (${moved}); no verdict: check again` } });
     if (pre.lock.state === 'error') return done({ error: { step: 'lock', message: pre.lock.note } });
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
     const raw = parseFactsOutput(gathered.stdout);

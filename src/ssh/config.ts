@@ -2,8 +2,8 @@
  * OpenSSH's client configuration, honoured: ~/.ssh/config (or ssh.config_file) is read with the
  * `ssh-config` parser, and for each host (matched by its address, as `ssh ADDRESS` would be) its
  * HostName, User, Port, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout
- * and ProxyJump apply. The inventory wins where it sets a value of its own (one that differs from
- * tprun's built-in default). Jump hosts (ProxyJump, several hops, or the inventory's ssh.jump)
+ * and ProxyJump apply. A value the inventory sets (at any level) wins, as options on ssh's command
+ * line win over its config; tprun's own defaults come last. Jump hosts (ProxyJump, several hops, or the inventory's ssh.jump)
  * are resolved through the same file, and their host keys are checked like any other.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ export interface ResolvedSsh {
   jumps: Endpoint[];
 }
 
-/** tprun's own defaults: a value equal to one of these yields to ~/.ssh/config. */
+/** tprun's own defaults, below the inventory and the SSH config. */
 const BUILTIN = { user: 'root', port: 22, known_hosts: '~/.ssh/known_hosts', connect_timeout: 10 };
 
 const configs = new Map<string, SSHConfig | HostError | undefined>();
@@ -73,17 +73,18 @@ function endpoint(
   opts: { acceptNew: boolean; inherit: boolean },
 ): { e: Endpoint; proxyJump?: string } {
   const c = config?.compute(name) ?? {};
-  const own = <K extends keyof typeof BUILTIN>(k: K) => opts.inherit && v[k] !== undefined && v[k] !== BUILTIN[k];
+  // The host's own inventory values; a jump host takes only what its hop spec and the config say.
+  const own = <K extends keyof typeof BUILTIN>(k: K) => (opts.inherit ? v[k] : undefined);
   const hostname = (first(c.HostName) ?? name).replace(/%([h%])/g, (_, t: string) => (t === 'h' ? name : '%'));
-  const user = over.user ?? (own('user') ? v.user : (first(c.User) ?? v.user));
-  const port = over.port ?? (own('port') ? v.port : c.Port ? Number(first(c.Port)) : v.port);
+  const user = over.user ?? own('user') ?? first(c.User) ?? v.user ?? BUILTIN.user;
+  const port = over.port ?? own('port') ?? (c.Port ? Number(first(c.Port)) : BUILTIN.port);
   const ctx = { hostname, port, user };
   const idFiles = ([] as string[]).concat(c.IdentityFile ?? []).map((f) => tokens(f, ctx));
   const identity = (opts.inherit && v.identity) || idFiles.find((f) => existsSync(expandHome(f))) || idFiles[0] || v.identity;
   const khFiles = first(c.UserKnownHostsFile)?.split(/\s+/);
-  const knownHosts = own('known_hosts') || !khFiles?.length ? v.known_hosts : tokens(khFiles[0]!, ctx);
+  const knownHosts = own('known_hosts') ?? (khFiles?.length ? tokens(khFiles[0]!, ctx) : (v.known_hosts ?? BUILTIN.known_hosts));
   const strict = first(c.StrictHostKeyChecking)?.toLowerCase();
-  const timeout = own('connect_timeout') ? v.connect_timeout : c.ConnectTimeout ? Number(first(c.ConnectTimeout)) : v.connect_timeout;
+  const timeout = own('connect_timeout') ?? (c.ConnectTimeout ? Number(first(c.ConnectTimeout)) : (v.connect_timeout ?? BUILTIN.connect_timeout));
   return {
     e: {
       name,
@@ -109,7 +110,7 @@ export function resolveSsh(host: Host, acceptNew = false): ResolvedSsh {
   const jumps = spec.map((hop) => {
     const d = parseDestination(hop);
     // A hop takes its settings from the SSH config; what it lacks comes from the host's.
-    return endpoint(d.host, { user: d.user, port: d.port }, { ...v, user: v.user, port: 22, identity: v.identity }, config, { acceptNew, inherit: false }).e;
+    return endpoint(d.host, { user: d.user, port: d.port }, v, config, { acceptNew, inherit: false }).e;
   });
   return { target, jumps };
 }

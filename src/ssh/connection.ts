@@ -4,7 +4,8 @@ import type { AuthMethod, ClientChannel, ParsedKey, PublicKeyAuthMethod } from '
 import { expandHome, HostError } from './errors.ts';
 import { identityFor, prepareIdentities } from './identity.ts';
 import type { Host } from '../inventory/types.ts';
-import { verifyHostKey } from './known-hosts.ts';
+import { trustsCertificates, verifyHostKey } from './known-hosts.ts';
+import { CERT_HOST_KEY_ALGORITHMS } from './certificate.ts';
 import { resolveSsh, type Endpoint } from './config.ts';
 import type { Duplex } from 'node:stream';
 
@@ -109,6 +110,11 @@ export class SshConnection implements Connection {
           chain.push(ssh);
           const key = keyOf(e);
           const via = i < jumps.length ? `jump host ${e.name}: ` : '';
+          const knownHosts = expandHome(e.knownHosts);
+          // Like OpenSSH: a host that known_hosts trusts through a @cert-authority line is asked for
+          // its certificate first (ssh2 offers certificates only with tprun's patch, patches/);
+          // any other host negotiates exactly ssh2's defaults.
+          const certs = trustsCertificates({ file: knownHosts, host: e.hostname, port: e.port });
           await ssh.connect({
             host: e.hostname,
             port: e.port,
@@ -119,8 +125,10 @@ export class SshConnection implements Connection {
             agent: key ? undefined : process.env.SSH_AUTH_SOCK,
             readyTimeout: e.connectTimeout * 1000,
             keepaliveInterval: 10_000,
+            // ssh2's typings list only the algorithms it supports unpatched.
+            algorithms: certs ? { serverHostKey: { prepend: CERT_HOST_KEY_ALGORITHMS } as never } : undefined,
             hostVerifier: (hostKey: Buffer) => {
-              const verdict = verifyHostKey({ file: expandHome(e.knownHosts), host: e.hostname, port: e.port, key: hostKey, acceptNew: e.acceptNew });
+              const verdict = verifyHostKey({ file: knownHosts, host: e.hostname, port: e.port, key: hostKey, acceptNew: e.acceptNew });
               if (!verdict.ok) keyProblem = via + verdict.reason;
               return verdict.ok;
             },
@@ -140,6 +148,9 @@ export class SshConnection implements Connection {
         }
         if (keyProblem) throw new HostError('connect', keyProblem);
         const msg = (e as Error).message;
+        if (/Unsupported algorithm: .*-cert-v01@openssh\.com/.test(msg)) {
+          throw new HostError('connect', `${msg}: this ssh2 was installed without tprun's patch for host certificates (patches/; npm ci applies it)`);
+        }
         if (attempt < retries && TRANSIENT.test(msg)) {
           await new Promise((r) => setTimeout(r, 150 * 2 ** attempt + Math.random() * 100));
           continue;

@@ -1,11 +1,13 @@
 /**
  * Strict host-key checking against OpenSSH known_hosts: plain and hashed (|1|salt|hash) names,
- * [host]:port entries, @revoked markers. Never trusts silently; new keys are recorded only
- * when the operator asks (--accept-new-host-keys), and a changed key always fails.
+ * [host]:port entries, @revoked markers, and host certificates signed by a @cert-authority.
+ * Never trusts silently; new keys are recorded only when the operator asks
+ * (--accept-new-host-keys), a changed key always fails, and a certificate is never recorded.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { certificateProblem, isCertificateType, parseCertificate } from './certificate.ts';
 
 export interface KnownHostEntry {
   marker?: '@revoked' | '@cert-authority';
@@ -67,11 +69,23 @@ export function keyTypeOf(blob: Buffer): string {
 
 export type Verdict = { ok: true; recorded?: boolean } | { ok: false; reason: string };
 
-export function verifyHostKey(opts: { file: string; host: string; port: number; key: Buffer; acceptNew: boolean }): Verdict {
+const readEntries = (file: string) => (existsSync(file) ? parseKnownHosts(readFileSync(file, 'utf8')) : []);
+
+/**
+ * Whether known_hosts trusts a certificate authority for this host (a matching @cert-authority
+ * line): then, like OpenSSH, the host's certificate is asked for first.
+ */
+export function trustsCertificates(opts: { file: string; host: string; port: number }): boolean {
   const token = hostToken(opts.host, opts.port);
+  return readEntries(opts.file).some((e) => e.marker === '@cert-authority' && entryMatches(e, token));
+}
+
+export function verifyHostKey(opts: { file: string; host: string; port: number; key: Buffer; acceptNew: boolean; now?: Date }): Verdict {
+  const token = hostToken(opts.host, opts.port);
+  const entries = readEntries(opts.file);
+  if (isCertificateType(keyTypeOf(opts.key))) return verifyCertificate(opts, token, entries);
   const b64 = opts.key.toString('base64');
   const fp = fingerprint(opts.key);
-  const entries = existsSync(opts.file) ? parseKnownHosts(readFileSync(opts.file, 'utf8')) : [];
   if (entries.some((e) => e.marker === '@revoked' && e.key === b64)) {
     return { ok: false, reason: `host key ${fp} of ${token} is marked @revoked in ${opts.file}` };
   }
@@ -92,4 +106,34 @@ export function verifyHostKey(opts: { file: string; host: string; port: number; 
   mkdirSync(dirname(opts.file), { recursive: true });
   appendFileSync(opts.file, `${token} ${keyTypeOf(opts.key)} ${b64}\n`);
   return { ok: true, recorded: true };
+}
+
+/**
+ * A host certificate, checked as OpenSSH checks it: signed by a CA key of a @cert-authority line
+ * matching the host, neither that key nor the certified key @revoked, and valid for this host
+ * now (certificateProblem). The principal compared is the host name connected to (OpenSSH
+ * compares the host name, or HostKeyAlias, which tprun does not read). Like OpenSSH, a
+ * certificate that fails is retried as its plain key, which passes only when known_hosts holds it
+ * for the host; it is never recorded, not even with --accept-new-host-keys.
+ */
+function verifyCertificate(opts: { file: string; host: string; key: Buffer; now?: Date }, token: string, entries: KnownHostEntry[]): Verdict {
+  const cert = parseCertificate(opts.key);
+  const fail = (why: string): Verdict => ({ ok: false, reason: `host certificate of ${token} ${why}` });
+  if (cert instanceof Error) return fail(`is unusable: ${cert.message}`);
+  const revoked = (blob: Buffer) => entries.some((e) => e.marker === '@revoked' && e.key === blob.toString('base64'));
+  const ca = `${keyTypeOf(cert.signatureKey)} ${fingerprint(cert.signatureKey)}`;
+  if (revoked(cert.publicKey)) return fail(`certifies the key ${fingerprint(cert.publicKey)}, which is marked @revoked in ${opts.file}`);
+  if (revoked(cert.signatureKey)) return fail(`is signed by the CA ${ca}, which is marked @revoked in ${opts.file}`);
+  const cas = entries.filter((e) => e.marker === '@cert-authority' && entryMatches(e, token));
+  const plain = cert.publicKey.toString('base64');
+  if (entries.some((e) => !e.marker && e.key === plain && entryMatches(e, token))) return { ok: true };
+  if (!cas.some((e) => e.key === cert.signatureKey.toString('base64'))) {
+    return fail(
+      cas.length
+        ? `is signed by an untrusted CA with fingerprint ${fingerprint(cert.signatureKey)} (${keyTypeOf(cert.signatureKey)}); the @cert-authority lines for ${token} in ${opts.file} trust ${cas.map((e) => fingerprint(Buffer.from(e.key, 'base64'))).join(', ')}`
+        : `is signed by the CA ${ca}, and no @cert-authority line in ${opts.file} matches ${token}`,
+    );
+  }
+  const problem = certificateProblem(cert, opts.host, opts.now);
+  return problem ? fail(`(key ID "${cert.keyId}", serial ${cert.serial}, CA ${ca}) is not valid: ${problem}`) : { ok: true };
 }

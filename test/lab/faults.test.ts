@@ -102,7 +102,7 @@ function oldOrNew(i: number, before: string, target: string): 'old' | 'new' {
   return 'new';
 }
 
-/** The fault matrix, written to docs/faults-matrix.md by the last test (and printed). */
+/** The fault matrix, written to the lab's state dir by the last test and printed (docs/faults.md keeps a copy). */
 const matrix: string[] = [];
 const row = (fault: string, hosts: string, outcome: string) => matrix.push(`| ${fault} | ${hosts} | ${outcome} | yes |`);
 
@@ -330,7 +330,15 @@ t(
       const back = inv('back', 'A', hosts);
       const r3 = tprunAsync(['apply', back]);
       await waitJournal(2);
+      // check meanwhile: no verdict on a host being changed; with --lock-timeout it waits, then judges.
+      const c0 = lab.tprunInCtl(['check', back, '--limit', 'h2']);
+      assert.is(c0.code, 4, all(c0));
+      assert.match(c0.out, /^h2: FAILED at lock: another apply is changing the host \(run=\S+ user=\S+ controller=\S+ since=\S+\); no verdict until it ends/m);
+      const cw = tprunAsync(['check', back, '--lock-timeout', '60']);
       const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
+      const cWaited = await cw.done;
+      assert.is(cWaited.code, 0, all(cWaited));
+      assert.match(cWaited.out, /5 hosts: 5 compliant/);
       const c = await r3.done;
       assert.ok(applied(c.code), all(c));
       assert.ok(applied(r4.code), all(r4));
@@ -342,7 +350,7 @@ t(
       row(
         'two applies at once (second without, then with --lock-timeout)',
         '5',
-        'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family',
+        'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family; a check meanwhile gave no verdict on the host being changed ("another apply is changing the host"), and with --lock-timeout 60 waited, then found all 5 compliant',
       );
     } finally {
       for (const i of hosts) unslow(i);

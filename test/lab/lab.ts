@@ -162,8 +162,19 @@ export function startSshd(i: number): void {
   if (r.status !== 0) throw new Error(`lab: sshd in ${ns} did not start: ${r.stderr}`);
 }
 
-function waitForSshd(n: number): void {
-  const ports = Array.from({ length: n }, (_, i) => hostAddr(i + 1));
+/** Stop host i's sshd (every process in its namespace, by pid) and start it again, reading its sshd_config anew. */
+export function restartSshd(i: number): void {
+  const pids = sh(`ip netns pids ${hostNs(i)}`, { allowFail: true })
+    .split('\n')
+    .filter(Boolean);
+  for (const pid of pids) spawnSync('kill', ['-TERM', pid]);
+  for (let k = 0; k < 50 && pids.some((pid) => spawnSync('kill', ['-0', pid]).status === 0); k++) spawnSync('sleep', ['0.1']);
+  startSshd(i);
+  waitForSshd([i]);
+}
+
+function waitForSshd(n: number | number[]): void {
+  const ports = (Array.isArray(n) ? n : Array.from({ length: n }, (_, i) => i + 1)).map(hostAddr);
   const script = `for a in ${ports.join(' ')}; do i=0; until (echo > /dev/tcp/$a/22) 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && { echo "no sshd on $a" >&2; exit 1; }; sleep 0.1; done; done`;
   execFileSync('ip', ['netns', 'exec', CTL, 'bash', '-c', script]);
 }
