@@ -8,9 +8,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "ensure-deps: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
-# Debian packages for the lab (network-namespace hosts with sshd, squid, iptables).
+# Debian packages for the lab (network-namespace hosts with sshd, squid, iptables; python3 for
+# the interception probe's origin and client).
 need=()
-for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils nft:nftables; do
+for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils nft:nftables python3:python3; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
