@@ -285,27 +285,32 @@ test('runHost apply: a connection lost while following the journal is "outcome u
   assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
 });
 
-test('check takes no lock but gives no verdict while an apply holds one: it waits up to --lock-timeout, and says so when an apply began during its facts (real sh)', () => {
+test('check takes no lock and gives no verdict while a transaction runs: it waits up to --lock-timeout, and says so when one ran during its facts (real sh)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tprun-lock-'));
   try {
     const st = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/.*\) /s, '').split(' ')[19];
     const holder = { run: 'r1', user: 'alice', controller: 'ctl' };
-    const script = (timeout: number) => (preamble('check', holder, timeout) + 'echo FACTS\n' + settledCheck('check')).replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const inDir = (text: string) => text.replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const script = (timeout: number, facts = 'echo FACTS\n') => inDir(preamble('check', holder, timeout) + facts + settledCheck('check'));
     const sh = (text: string) => spawnSync('sh', ['-c', text], { encoding: 'utf8' });
-    const lock = (pid: number) => writeFileSync(join(dir, 'lock'), `run r1\nuser alice\ncontroller ctl\nsince 2026-11-22T00:00:00Z\nconn ${pid} ${st(pid)}\n`);
+    const head = 'run r1\nuser alice\ncontroller ctl\nsince 2026-11-22T00:00:00Z\n';
+    const lock = (text: string) => writeFileSync(join(dir, 'lock'), head + text);
     // No lock: facts, no line of the lock's.
     assert.equal([sh(script(0)).stdout, sh(script(0)).status], ['FACTS\n', 0]);
-    // Held by a live process (this one): busy at once, nothing read, no lock written by check.
-    lock(process.pid);
+    // An apply reading its facts (its session holds the lock, no runner yet) changes nothing: check goes on.
+    lock(`conn ${process.pid} ${st(process.pid)}\n`);
+    assert.equal([sh(script(0)).stdout, sh(script(0)).status], ['FACTS\n', 0]);
+    // A live transaction runner: busy at once, no fact read, the lock untouched.
+    lock(`conn ${process.pid} ${st(process.pid)}\ntx ${process.pid} ${st(process.pid)}\n`);
     const before = readFileSync(join(dir, 'lock'), 'utf8');
     const busy = sh(script(0));
     assert.is(busy.status, 75);
     assert.is(busy.stdout, '@@tprun-lock busy run=r1 user=alice controller=ctl since=2026-11-22T00:00:00Z\n');
     assert.is(readFileSync(join(dir, 'lock'), 'utf8'), before);
-    // With a timeout it waits for the holder to end (a sleep that exits), then reads the facts.
+    // With a timeout it waits for the runner to end (a sleep that exits), then reads the facts.
     const sleeper = spawn('sleep', ['1.5'], { stdio: 'ignore' });
-    lock(sleeper.pid!);
-    assert.is(sh(script(0)).status, 75, 'busy while the holder lives');
+    lock(`tx ${sleeper.pid} ${st(sleeper.pid!)}\n`);
+    assert.is(sh(script(0)).status, 75, 'busy while the runner lives');
     const waited = sh(script(5));
     assert.equal([waited.stdout, waited.status], ['FACTS\n', 0]);
     // Node reaps the sleeper only after this synchronous test: ended, it is a zombie (or gone).
@@ -316,16 +321,19 @@ test('check takes no lock but gives no verdict while an apply holds one: it wait
         return 'gone';
       }
     })();
-    assert.ok(state === 'Z' || state === 'gone', `check read the facts only once the holder had ended (its state: ${state})`);
-    // An apply that took the lock while the facts were read: the last line says so.
-    const moved = (preamble('check', holder, 0) + `echo FACTS\necho "conn $$ $(tprun_st $$)" > $R/lock\n` + settledCheck('check')).replaceAll(
-      `R=${TX_ROOT}`,
-      `R=${dir}`,
-    );
+    assert.ok(state === 'Z' || state === 'gone', `check read the facts only once the runner had ended (its state: ${state})`);
     rmSync(join(dir, 'lock'));
-    const m = sh(moved);
-    assert.match(m.stdout, /^FACTS\n@@tprun-lock moved run= /);
-    assert.is(movedDuring(m.stdout), 'run= user= controller= since=');
+    // A transaction that started and ended while the facts were read: the last line names it.
+    const txRan = `echo FACTS\nmkdir -p $R/tx/r2 && echo "r2 bob ctl2 2026-11-22T01:00:00Z" > $R/tx/r2/info && echo '@@tprun-end committed' > $R/tx/r2/journal && echo r2 > $R/last\n`;
+    const m = sh(script(0, txRan));
+    assert.is(m.stdout, 'FACTS\n@@tprun-lock moved run=r2 user=bob controller=ctl2 since=2026-11-22T01:00:00Z\n');
+    assert.is(movedDuring(m.stdout), 'run=r2 user=bob controller=ctl2 since=2026-11-22T01:00:00Z');
+    // The same transaction, ended before check began: settled, no line.
+    const settled = sh(script(0)).stdout;
+    assert.ok(settled.endsWith('\nFACTS\n') && !settled.includes('moved'), settled);
+    // One still running at the end of the facts (started, not ended): moved.
+    const started = `echo FACTS\nmkdir -p $R/tx/r3 && : > $R/tx/r3/journal && echo r3 > $R/last\n`;
+    assert.match(sh(script(0, started)).stdout, /\nFACTS\n@@tprun-lock moved run= user= controller= since=\n$/);
     assert.is(movedDuring('FACTS\n'), undefined);
     assert.is(settledCheck('apply'), '');
   } finally {
@@ -333,13 +341,13 @@ test('check takes no lock but gives no verdict while an apply holds one: it wait
   }
 });
 
-test('runHost check: no verdict on a host an apply is changing, or began changing during the facts', async () => {
+test('runHost check: no verdict on a host an apply is changing, or one a transaction changed during the facts', async () => {
   for (const [stdout, want] of [
     [
       '@@tprun-lock busy run=r0 user=alice controller=ctl9 since=2026-01-01T00:00:00Z\n',
-      /^another apply is changing the host \(run=r0 user=alice .*\); no verdict until it ends \(--lock-timeout S waits for it\)$/,
+      /^an apply is changing the host \(run=r0 user=alice .*\), its transaction under way; no verdict until it ends \(--lock-timeout S waits for it\)$/,
     ],
-    [null, /^an apply started changing the host while its facts were read \(run=r0 user=alice\); no verdict: check again$/],
+    [null, /^a transaction ran on the host while its facts were read \(run=r0 user=alice\); no verdict: check again$/],
   ] as const) {
     const conn = new (class extends ScriptedConnection {
       override async run(script: string) {

@@ -39,12 +39,18 @@ tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ] && [
 tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; echo "$PPID"; }
 tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn|tx) tprun_alive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
-tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }`;
+tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }
+# A transaction runner holds the lock (it is changing the host now).
+tprun_changing() { [ -s $R/lock ] || return 1; while read -r k p s; do [ "$k" = tx ] && tprun_alive "$p" "$s" && return 0; done < $R/lock; return 1; }
+# The newest transaction and whether it has ended: differs once one starts or ends.
+tprun_txsig() { i=$(cat $R/last 2>/dev/null); echo "$i $(grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
+tprun_txwho() { set -- $(cat "$R/tx/$(cat $R/last 2>/dev/null)/info" 2>/dev/null); echo "run=$1 user=$2 controller=$3 since=$4"; }`;
 
 /**
  * Prepended to the facts script. apply: take the host's lock (waiting up to lockTimeout seconds),
- * clearing one whose holder is dead. check: take no lock, but wait the same way while an apply
- * holds it (facts read halfway through a change would give a verdict that is not the host's).
+ * clearing one whose holder is dead. check: take no lock, but wait the same way while a
+ * transaction runs (facts read halfway through a change would give a verdict that is not the
+ * host's); an apply still reading its facts changes nothing and does not hold check up.
  * Both modes: report the newest transaction that no apply has seen end yet. Lines:
  * `@@tprun-lock ok|busy|stale|error ...`, `@@tprun-last ID STATE ...`.
  */
@@ -70,10 +76,11 @@ done
 exec 9>&-`);
   } else {
     lines.push(`waited=0
-while tprun_held; do
+while tprun_changing; do
   if [ "$waited" -ge ${Math.max(0, Math.floor(lockTimeout))} ]; then echo "${TX.lock}busy $(tprun_who)"; exit 75; fi
   sleep 1; waited=$((waited+1))
-done`);
+done
+tprun_sig0=$(tprun_txsig)`);
   }
   lines.push(`if [ -s $R/last ]; then id=$(cat $R/last); T=$R/tx/$id
   if [ -f "$T/journal" ] && [ ! -e "$T/reported" ]; then
@@ -87,12 +94,13 @@ fi`);
 }
 
 /**
- * Appended to check's facts script: an apply that took the lock while the facts were read may
- * have changed the host halfway through them. Its line is the script's last.
+ * Appended to check's facts script: a transaction that started (or started and ended) while the
+ * facts were read may have changed the host halfway through them. Its line is the script's last.
  */
-export const settledCheck = (mode: 'check' | 'apply'): string => (mode === 'check' ? `! tprun_held || echo "${TX.lock}moved $(tprun_who)"\n` : '');
+export const settledCheck = (mode: 'check' | 'apply'): string =>
+  mode === 'check' ? `if tprun_changing || [ "$(tprun_txsig)" != "$tprun_sig0" ]; then echo "${TX.lock}moved $(tprun_txwho)"; fi\n` : '';
 
-/** The holder named by settledCheck's line, when an apply started during the facts. */
+/** The transaction named by settledCheck's line, when one ran during the facts. */
 export function movedDuring(out: string): string | undefined {
   const last = out.trimEnd().split('\n').at(-1) ?? '';
   return last.startsWith(`${TX.lock}moved `) ? last.slice(`${TX.lock}moved `.length) : undefined;

@@ -119,12 +119,11 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
           message:
             opts.mode === 'apply'
               ? `the host is locked by another apply (${pre.lock.note}); nothing was done${waited}`
-              : `another apply is changing the host (${pre.lock.note}); no verdict until it ends${waited} (--lock-timeout S waits for it)`,
+              : `an apply is changing the host (${pre.lock.note}), its transaction under way; no verdict until it ends${waited} (--lock-timeout S waits for it)`,
         },
       });
     const moved = movedDuring(gathered.stdout);
-    if (moved)
-      return done({ error: { step: 'lock', message: `an apply started changing the host while its facts were read (${moved}); no verdict: check again` } });
+    if (moved) return done({ error: { step: 'lock', message: `a transaction ran on the host while its facts were read (${moved}); no verdict: check again` } });
     if (pre.lock.state === 'error') return done({ error: { step: 'lock', message: pre.lock.note } });
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
     const raw = parseFactsOutput(gathered.stdout);

@@ -333,7 +333,10 @@ t(
       // check meanwhile: no verdict on a host being changed; with --lock-timeout it waits, then judges.
       const c0 = lab.tprunInCtl(['check', back, '--limit', 'h2']);
       assert.is(c0.code, 4, all(c0));
-      assert.match(c0.out, /^h2: FAILED at lock: another apply is changing the host \(run=\S+ user=\S+ controller=\S+ since=\S+\); no verdict until it ends/m);
+      assert.match(
+        c0.out,
+        /^h2: FAILED at lock: an apply is changing the host \(run=\S+ user=\S+ controller=\S+ since=\S+\), its transaction under way; no verdict until it ends/m,
+      );
       const cw = tprunAsync(['check', back, '--lock-timeout', '60']);
       const r4 = lab.tprunInCtl(['apply', back, '--lock-timeout', '60']);
       const cWaited = await cw.done;
@@ -350,7 +353,7 @@ t(
       row(
         'two applies at once (second without, then with --lock-timeout)',
         '5',
-        'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family; a check meanwhile gave no verdict on the host being changed ("another apply is changing the host"), and with --lock-timeout 60 waited, then found all 5 compliant',
+        'first run changed all 5; the second failed each host at once "locked by … run/user/controller/since"; with --lock-timeout 60 it waited and found them compliant; one fwmark rule per family; a check meanwhile gave no verdict on the host being changed ("an apply is changing the host"), and with --lock-timeout 60 waited, then found all 5 compliant',
       );
     } finally {
       for (const i of hosts) unslow(i);
