@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import { CATALOG, CODES, type Code } from '../src/doctor/catalog.ts';
 import { diagnose } from '../src/doctor/diagnose.ts';
 import { doctorFacts } from '../src/doctor/facts.ts';
-import { parseCountedSave, parseLinks, parseSelinux, parseSockets, parseSquidConf, parseSquidState } from '../src/doctor/parse.ts';
+import { parseSaveTables } from '../src/facts/parsers.ts';
+import { parseLinks, parseSelinux, parseSockets, parseSquidConf, parseSquidState } from '../src/doctor/parse.ts';
 import { doctorChecks, doctorRole, isFinding } from '../src/doctor/role.ts';
 import { parseTree, type RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
@@ -423,7 +424,7 @@ test('one finding id with several pieces of evidence stays one check', () => {
 });
 
 test('parsers: counted save, sockets, links, squid.conf, squid state, SELinux', () => {
-  const t = parseCountedSave('*mangle\n:PREROUTING ACCEPT [0:0]\n:DIVERT - [0:0]\n[7:420] -A PREROUTING -p tcp -m socket -j DIVERT\nCOMMIT\n').get('mangle')!;
+  const t = parseSaveTables('*mangle\n:PREROUTING ACCEPT [0:0]\n:DIVERT - [0:0]\n[7:420] -A PREROUTING -p tcp -m socket -j DIVERT\nCOMMIT\n').get('mangle')!;
   assert.equal(t.rules, [{ chain: 'PREROUTING', rule: '-p tcp -m socket -j DIVERT', packets: 7, bytes: 420 }]);
   assert.is(t.policies.get('DIVERT'), '-');
   const raw = healthy();

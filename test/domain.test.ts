@@ -120,19 +120,24 @@ test('1. per_interface_tables with lo (the default) or with only the client inte
   assert.equal(messages(`${HEAD}  tproxy: { per_interface_tables: true, interfaces: [eth1, eth2] }\nrouters:\n  c1: { address: 198.51.100.10 }\n`), []);
 });
 
-test("1. per-interface rules cover the client side, the server side, a bridge's ports and a WCCP cache's GRE interface", () => {
+/** A recorded router planned with per-interface tables on eth1 and eth2 (their rp_filter off, table 101 empty). */
+function perInterfacePlan(recording: string) {
   const h = withVars(h1, (x) => {
     x.vars.tproxy.per_interface_tables = true;
     x.vars.tproxy.interfaces = ['eth1', 'eth2'];
   });
-  const p = plan(
-    edited('router-fresh', {
+  return plan(
+    edited(recording, {
       'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n',
       'ip-4.routes.101': '',
       'ip-6.routes.101': '',
     }),
     h,
   );
+}
+
+test("1. per-interface rules cover the client side, the server side, a bridge's ports and a WCCP cache's GRE interface", () => {
+  const p = perInterfacePlan('router-fresh');
   const c = changed(p);
   for (const want of [
     'create ip -4 rule fwmark 0x1/0x1 iif eth1 lookup 100',
@@ -156,18 +161,7 @@ test("1. per-interface rules cover the client side, the server side, a bridge's 
 });
 
 test("1. switching to per-interface tables replaces table 100's local route in place (one update, undone by the old route)", () => {
-  const h = withVars(h1, (x) => {
-    x.vars.tproxy.per_interface_tables = true;
-    x.vars.tproxy.interfaces = ['eth1', 'eth2'];
-  });
-  const p = plan(
-    edited('router-compliant', {
-      'sysctl.live': (s) => s + 'net/ipv4/conf/eth1/rp_filter=0\nnet/ipv4/conf/eth2/rp_filter=0\n',
-      'ip-4.routes.101': '',
-      'ip-6.routes.101': '',
-    }),
-    h,
-  );
+  const p = perInterfacePlan('router-compliant');
   const route = changesOf(p).find((i) => i.id === 'ip -4 route table 100 local default dev eth1')!;
   assert.equal(
     [route.action, route.before, route.commands.map(String), route.undo.map(String)],

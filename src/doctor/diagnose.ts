@@ -8,7 +8,8 @@ import type { Parsed } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { CATALOG, type Code } from './catalog.ts';
 import type { doctorFacts } from './facts.ts';
-import { cacheLogTime, parseSquidConf, type CountedRule, type CountedTable, type SquidConf } from './parse.ts';
+import type { CountedRule, CountedTable } from '../facts/parsers.ts';
+import { cacheLogTime, parseSquidConf, type SquidConf } from './parse.ts';
 
 export type DoctorFacts = Parsed<ReturnType<typeof doctorFacts>>;
 

@@ -1,45 +1,5 @@
 /** Pure parsers for what `tprun doctor` reads on a host. Each is tested on recorded output. */
-
-export interface CountedRule {
-  chain: string;
-  /** The rule as printed after "-A CHAIN ". */
-  rule: string;
-  packets: number;
-  bytes: number;
-}
-
-export interface CountedTable {
-  /** chain → policy ("-" for user chains) */
-  policies: Map<string, string>;
-  rules: CountedRule[];
-}
-
-/** `iptables-save -c` output, any number of tables: "[12:720] -A PREROUTING -p tcp ..." */
-export function parseCountedSave(text: string): Map<string, CountedTable> {
-  const tables = new Map<string, CountedTable>();
-  let cur: CountedTable | undefined;
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('*')) {
-      cur = { policies: new Map(), rules: [] };
-      tables.set(line.slice(1), cur);
-      continue;
-    }
-    if (!cur || !line || line.startsWith('#')) continue;
-    if (line === 'COMMIT') {
-      cur = undefined;
-      continue;
-    }
-    if (line.startsWith(':')) {
-      const [name, policy] = line.slice(1).split(/\s+/);
-      cur.policies.set(name!, policy ?? '-');
-      continue;
-    }
-    const m = /^(?:\[(\d+):(\d+)\]\s+)?-A\s+(\S+)\s*(.*)$/.exec(line);
-    if (m) cur.rules.push({ chain: m[3]!, rule: m[4]!, packets: Number(m[1] ?? 0), bytes: Number(m[2] ?? 0) });
-  }
-  return tables;
-}
+import { parseSaveTables, type CountedTable } from '../facts/parsers.ts';
 
 /** Sections framed by "@@section NAME" lines, as the doctor's multi-part facts print them. */
 export function parseSections(text: string): Map<string, string> {
@@ -66,7 +26,7 @@ export function parseFirewall(text: string): Record<'v4' | 'v6', Map<string, Cou
     const m = new Map<string, CountedTable>();
     for (const [name, body] of s) {
       if (!name.startsWith(tool + '.')) continue;
-      const t = parseCountedSave(body).get(name.slice(tool.length + 1));
+      const t = parseSaveTables(body).get(name.slice(tool.length + 1));
       if (t) m.set(name.slice(tool.length + 1), t);
     }
     return m;

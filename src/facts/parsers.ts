@@ -133,6 +133,51 @@ export function parseIpRoutes(text: string): IpRoute[] {
   return out;
 }
 
+export interface CountedRule {
+  chain: string;
+  /** The rule as printed after "-A CHAIN ". */
+  rule: string;
+  /** From `-save -c`'s "[packets:bytes]"; 0 without -c. */
+  packets: number;
+  bytes: number;
+}
+
+export interface CountedTable {
+  /** chain → policy ("-" for user chains) */
+  policies: Map<string, string>;
+  /** Every rule of the table in order. */
+  rules: CountedRule[];
+}
+
+/** iptables-save / ebtables-save output (with or without -c), every table: name → table. */
+export function parseSaveTables(text: string): Map<string, CountedTable> {
+  const tables = new Map<string, CountedTable>();
+  let cur: CountedTable | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) {
+      const name = line.slice(1);
+      cur = tables.get(name) ?? { policies: new Map(), rules: [] };
+      tables.set(name, cur);
+      continue;
+    }
+    if (!cur || !line || line.startsWith('#')) continue;
+    if (line === 'COMMIT') {
+      cur = undefined;
+      continue;
+    }
+    if (line.startsWith(':')) {
+      const [name, policy] = line.slice(1).split(/\s+/);
+      cur.policies.set(name!, policy ?? '-');
+      continue;
+    }
+    // [\s\S]: a rule carrying a carriage return (a crafted comment) is still a rule.
+    const m = /^(?:\[(\d+):(\d+)\]\s+)?-A\s+(\S+)\s*([\s\S]*)$/.exec(line);
+    if (m) cur.rules.push({ chain: m[3]!, rule: m[4]!, packets: Number(m[1] ?? 0), bytes: Number(m[2] ?? 0) });
+  }
+  return tables;
+}
+
 export interface SaveTable {
   /** chain → policy ("-" for user chains) */
   chains: Map<string, string>;
@@ -140,37 +185,13 @@ export interface SaveTable {
   rules: Map<string, string[]>;
 }
 
-/** One table of iptables-save / ebtables-save output. */
+/** One table of iptables-save / ebtables-save output, rules by chain. */
 export function parseSaveTable(text: string, table: string): SaveTable | null {
-  const chains = new Map<string, string>();
+  const t = parseSaveTables(text).get(table);
+  if (!t) return null;
   const rules = new Map<string, string[]>();
-  let inTable = false;
-  let found = false;
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('*')) {
-      inTable = line.slice(1) === table;
-      found ||= inTable;
-      continue;
-    }
-    if (!inTable || !line || line.startsWith('#')) continue;
-    if (line === 'COMMIT') {
-      inTable = false;
-      continue;
-    }
-    if (line.startsWith(':')) {
-      const [name, policy] = line.slice(1).split(/\s+/);
-      chains.set(name!, policy ?? '-');
-      continue;
-    }
-    // [\s\S]: a rule carrying a carriage return (a crafted comment) is still a rule.
-    const m = /^-A\s+(\S+)\s*([\s\S]*)$/.exec(line);
-    if (m) {
-      if (!rules.has(m[1]!)) rules.set(m[1]!, []);
-      rules.get(m[1]!)!.push(m[2]!);
-    }
-  }
-  return found ? { chains, rules } : null;
+  for (const r of t.rules) rules.set(r.chain, [...(rules.get(r.chain) ?? []), r.rule]);
+  return { chains: t.policies, rules };
 }
 
 /** `cat /proc/sys/K` pairs: "net/ipv4/ip_forward=1"; a key without "=" was unreadable. */
