@@ -155,6 +155,14 @@ test('--probe: a failed probe is the finding TP050 with the hop that failed', as
   );
 });
 
+test('host text in findings reaches the terminal with its control characters visible', async () => {
+  const hostile = probeRun('squid-stopped').replace(/^probe\.reason=/m, 'probe.reason=\x1b[2J\x07squid said: ');
+  const r = await doctor({ h1: healthy() }, [], hostile);
+  assert.is(r.code, EXIT.failed, r.text);
+  assert.not.match(r.text, /[\x1b\x07]/);
+  assert.match(r.text, /saw: {3}\\x1b\[2J\\x07squid said: host → squid: TPROXY matched/);
+});
+
 test('doctor on the command line: listed in --help; no INVENTORY, --roles or --diff is a usage error (exit 1)', () => {
   const tprun = (...args: string[]) => spawnSync(process.execPath, ['bin/tprun.js', ...args], { encoding: 'utf8' });
   assert.match(tprun('--help').stdout, /tprun doctor INVENTORY/);

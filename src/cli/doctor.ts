@@ -9,6 +9,7 @@ import { probeAfter } from '../doctor/probe.ts';
 import { doctorRole } from '../doctor/role.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
+import { redact, visible } from '../report/safe.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { runFleet, type FleetRun } from '../run/fleet.ts';
 import type { HostResult } from '../run/host.ts';
@@ -66,7 +67,9 @@ export function doctorRecap(results: readonly HostResult[], seconds: number): st
 
 export async function runDoctor(run: DoctorRun): Promise<number> {
   const out = run.out ?? (run.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
-  const say = (line: string) => out.write(line + '\n');
+  // Evidence is host text (log lines, rules, the probe's answer, remote stderr): each line leaves
+  // with its control characters made visible and the inventory's secrets redacted, as check's.
+  const say = (line: string) => out.write(visible(redact(line, run.inventory.secrets)) + '\n');
   const outcome = await runFleet({
     mode: 'check',
     hosts: run.hosts,
