@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { factsCommand } from '../src/cli/facts.ts';
 import { runCommand } from '../src/cli/run.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { planHost } from '../src/plan/planner.ts';
@@ -205,6 +206,27 @@ test('!secret marks a value: it is loaded as text and listed for redaction', () 
   );
   assert.equal(r.inventory!.hosts[0]!.vars.squid.extra, ['acl vip src 192.0.2.9']);
   assert.equal(r.inventory!.secrets, ['acl vip src 192.0.2.9']);
+});
+
+test('tprun facts shows host text with its control characters visible, as text and as JSON', async () => {
+  // Whole facts (JSON) and a failed host's stderr (both forms) are host text.
+  for (const [json, stdout, code] of [
+    [true, framed(h1Facts), 0],
+    [true, '', 1],
+    [false, '', 1],
+  ] as const) {
+    const connect = async (): Promise<Connection> => ({
+      roundTrips: 0,
+      close: async () => {},
+      run: async (): Promise<RunResult> => ({ stdout, stderr: code ? `${HOSTILE}\nsecond line` : '', code }),
+    });
+    const out = capture();
+    assert.is(await factsCommand([inv.hosts[0]!], ROLES, { json, acceptNewHostKeys: false, connect, out }), code ? 4 : 0);
+    assert.not.match(out.text(), /[\x1b\x07\x9b\u202e]/);
+    // Shown as letters: \x9b in text, its JSON string "\\x9b" in JSON.
+    assert.match(out.text(), json ? /\\\\x9b31m/ : /\\x9b31m/);
+    if (json) JSON.parse(out.text());
+  }
 });
 
 test.run();

@@ -5,6 +5,7 @@ import { gatherFacts } from '../run/facts.ts';
 import { EXIT } from '../run/options.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
+import { mapStrings, redact, visible } from '../report/safe.ts';
 
 export async function factsCommand(
   hosts: readonly Host[],
@@ -15,14 +16,18 @@ export async function factsCommand(
   if (!opts.connect) await prepareIdentities(hosts);
   const connect = opts.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: opts.acceptNewHostKeys }));
   const results = await Promise.all(hosts.map((h) => gatherFacts(h, roles, connect)));
+  // Facts are host text: control characters made visible, credentials redacted, in both forms.
+  const clean = (s: string) => visible(redact(s), '\n\t');
   if (opts.json) {
-    out.write(JSON.stringify(Object.fromEntries(results.map((r) => [r.host, r.error ? { error: r.error } : r.facts])), null, 2) + '\n');
+    const all = Object.fromEntries(results.map((r) => [r.host, r.error ? { error: r.error } : r.facts]));
+    out.write(JSON.stringify(mapStrings(all, clean), null, 2) + '\n');
   } else {
+    const say = (line: string) => out.write(visible(redact(line)) + '\n');
     for (const r of results) {
-      out.write(`${r.host}:${r.error ? ` FAILED: ${r.error}` : ''}\n`);
+      say(`${r.host}:${r.error ? ` FAILED: ${r.error}` : ''}`);
       for (const [id, v] of Object.entries(r.facts ?? {})) {
         const text = typeof v === 'string' ? (v.includes('\n') ? `(${v.split('\n').length} lines) ${JSON.stringify(v.slice(0, 60))}…` : v) : JSON.stringify(v);
-        out.write(`  ${id}: ${text.length > 160 ? text.slice(0, 157) + '...' : text}\n`);
+        say(`  ${id}: ${text.length > 160 ? text.slice(0, 157) + '...' : text}`);
       }
     }
   }
