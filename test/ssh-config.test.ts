@@ -1,5 +1,5 @@
 /** ~/.ssh/config honoured (issue #16, item 6): Host patterns and the keys tprun uses; the inventory wins where it says so. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -96,6 +96,15 @@ test("a value the inventory sets wins even when it equals tprun's own default (a
   assert.equal(resolveSsh(inv('')).target.user, 'ops');
   assert.equal(resolveSsh(inv(', user: root')).target.user, 'root');
   assert.is(inv('').vars.ssh.user, undefined);
+});
+
+test('a Match exec line never runs: its command is not executed and its block does not apply', () => {
+  const marker = join(tmp, 'ran');
+  const exec = join(tmp, 'exec-config');
+  writeFileSync(exec, `Match exec "touch ${marker}"\n  HostName 198.18.66.66\n  User exec\n\nHost *\n  User plain\n`);
+  const { target } = resolveSsh(host('gw-9', { config_file: exec }));
+  assert.equal([target.hostname, target.user], ['gw-9', 'plain']);
+  assert.not.ok(existsSync(marker), 'the Match exec command ran');
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

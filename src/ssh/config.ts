@@ -72,7 +72,10 @@ function endpoint(
   config: SSHConfig | undefined,
   opts: { acceptNew: boolean; inherit: boolean },
 ): { e: Endpoint; proxyJump?: string } {
-  const c = config?.compute(name) ?? {};
+  // ssh-config runs `Match exec` commands unless told not to: a read-only check must never run
+  // what a config file names (the inventory can point ssh.config_file at any file). Such a block
+  // simply does not match, as if its command had failed.
+  const c = config?.compute(name, { matchExec: false }) ?? {};
   // The host's own inventory values; a jump host takes only what its hop spec and the config say.
   const own = <K extends keyof typeof BUILTIN>(k: K) => (opts.inherit ? v[k] : undefined);
   const hostname = (first(c.HostName) ?? name).replace(/%([h%])/g, (_, t: string) => (t === 'h' ? name : '%'));
