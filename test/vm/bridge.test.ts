@@ -75,7 +75,7 @@ t('before tprun: the bridge only bridges (no squid in the path), and kernel-chec
   );
   const found = Object.fromEntries(checks.map((x) => [x.id, x.found]));
   assert.is(found['require ebtables broute table'], 'broute table usable through ebtables-legacy (the default ebtables has none)');
-  assert.match(found['require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY'], /=m \(\/boot\/config-6\.1\./);
+  assert.match(found['require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY'] ?? '', /=m \(\/boot\/config-6\.1\./);
 });
 
 t('without ebtables-legacy, kernel-check blocks the bridge and names ebtables-nft, not the kernel', () => {
