@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -103,10 +103,11 @@ test("plans: show and apply --plan read a saved plan; a bad one is one line; che
   writeFileSync(
     plan,
     JSON.stringify({
-      planVersion: 1,
+      planVersion: 2,
       tprun: '0.1.0',
       created: '2026-01-01T00:00:00.000Z',
-      inventory: { path: 'inventories/example.yml', sha256: '0'.repeat(64) },
+      salt: '0'.repeat(32),
+      inventory: { path: 'inventories/example.yml', files: ['inventories/example.yml'], sha256: '0'.repeat(64) },
       selection: { roles: ['sysctl'] },
       hosts: [
         {
@@ -114,7 +115,7 @@ test("plans: show and apply --plan read a saved plan; a bad one is one line; che
           address: '198.51.100.10',
           status: 'drifted',
           settings: {},
-          settingsDigest: 'x',
+          fingerprint: `sha256:${'0'.repeat(64)}`,
           changes: [
             {
               role: 'sysctl',
@@ -123,7 +124,6 @@ test("plans: show and apply --plan read a saved plan; a bad one is one line; che
               line: '~ sysctl net.ipv4.ip_forward: 0 → 1',
               diff: ['0 → 1'],
               commands: [],
-              digest: 'y',
             },
           ],
         },
@@ -138,6 +138,16 @@ test("plans: show and apply --plan read a saved plan; a bad one is one line; che
   assert.is(bad.code, 1);
   assert.match(bad.err, /^tprun: \S+junk\.json: not a tprun plan/);
   assert.match(tprun('validate', 'inventories/example.yml', '--out', 'x').err, /--out is not an option of validate/);
+  // The plan names the inventory; a file other than the one it was made from is refused unread.
+  const shadow = join(tmp, 'shadow');
+  writeFileSync(shadow, 'root:$6$not-for-your-eyes:19000:0:99999:7:::\n');
+  const doc = JSON.parse(readFileSync(plan, 'utf8')) as { inventory: { path: string; files: string[] } };
+  doc.inventory = { ...doc.inventory, path: shadow, files: [shadow] };
+  writeFileSync(plan, JSON.stringify(doc));
+  const moved = tprun('apply', '--plan', plan);
+  assert.is(moved.code, 1);
+  assert.match(moved.err, /was made from \S+shadow \(sha256 000000000000…\), which now has sha256 [0-9a-f]{12}…: name the inventory/);
+  assert.not.match(moved.err, /not-for-your-eyes/);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 /** Exit codes and output of check/apply over scripted fleets (issue #16, item 1). */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -26,7 +26,7 @@ async function run(
   plan: Record<string, Behaviour>,
   opts: Partial<CommandOptions> = {},
   delays: Record<string, number> = {},
-  given?: { fleet: Fleet; approve?: CommandRun['approve']; hosts?: Host[] },
+  given?: { fleet: Fleet; approve?: CommandRun['approve']; hosts?: Host[]; secrets?: string[]; refused?: CommandRun['refused'] },
 ) {
   const hosts: Host[] = given?.hosts ?? hostsNamed(...Object.keys(plan));
   const fleet = given?.fleet ?? scriptedFleet(plan, delays);
@@ -34,12 +34,13 @@ async function run(
   const err = capture();
   const code = await runCommand({
     mode,
-    inventory: { path: 'inv.yml', sha256: '0'.repeat(64), hosts, peers: [] },
+    inventory: { path: 'inv.yml', sha256: '0'.repeat(64), hosts, peers: [], secrets: given?.secrets ?? [] },
     hosts,
     roles: [...ROLES],
     options: { ...base, ...opts },
     connect: fleet.connect,
     approve: given?.approve,
+    refused: given?.refused,
     out,
     err,
   });
@@ -187,21 +188,23 @@ test('reviewed plans: check --out saves them; apply --plan applies the unchanged
   const checked = await run('check', plan, { planOut: file }, {}, { fleet, hosts });
   assert.is(checked.code, 2);
   const saved = parseSavedPlan(readFileSync(file, 'utf8'), file) as SavedPlan;
-  assert.is(saved.planVersion, 1);
+  assert.is(saved.planVersion, 2);
+  assert.is(statSync(file).mode & 0o777, 0o600);
   const n = saved.hosts[0]!.changes.length;
   assert.ok(n > 10);
   assert.equal(
     saved.hosts.map((h) => h.changes.length),
     [n, n, n],
   );
-  assert.ok(saved.hosts.every((h) => h.factsDigest && h.settingsDigest));
+  assert.ok(saved.hosts.every((h) => h.factsDigest && /^sha256:/.test(h.fingerprint)));
   const shown = showLines(saved);
   assert.match(shown.join('\n'), new RegExp(`^p1: ${n} changes planned$`, 'm'));
   assert.match(shown.join('\n'), /\+ file \/etc\/squid\/squid\.conf\n {8}/);
   // Someone writes a squid.conf on p2 after the review.
   fleet.tamper('p2', (raw) => ({ ...raw, 'file:/etc/squid/squid.conf': { code: 0, stdout: fileEdit(() => 'http_port 3128\n')('') } }));
   const byName = new Map(saved.hosts.map((h) => [h.name, h]));
-  const approve: CommandRun['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, p);
+  const seal = { secrets: [], salt: saved.salt };
+  const approve: CommandRun['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, host, p, seal);
   const applied = await run('apply', plan, {}, {}, { fleet, hosts, approve });
   assert.is(applied.code, 6);
   assert.equal(fleet.changed, ['p1', 'p3']);
@@ -211,6 +214,135 @@ test('reviewed plans: check --out saves them; apply --plan applies the unchanged
   const moved = { ...hosts[0]!, vars: { ...hosts[0]!.vars, tproxy: { ...hosts[0]!.vars.tproxy, ports: [8080] } } };
   assert.match(settingsMoved(byName.get('p1')!, moved)!, /the inventory differs for p1 since the plan: tproxy\.ports changed/);
   assert.is(settingsMoved(byName.get('p1')!, hosts[0]!), undefined);
+});
+
+/** A fleet of one host whose squid.extra holds a secret, planned and saved to a file. */
+async function secretPlan(secret: string) {
+  const file = join(tmp, `plans/secret-${secret}.json`);
+  const plan = { s1: 'drifted' } as const;
+  const fleet = scriptedFleet(plan);
+  const [h] = hostsNamed('s1');
+  const host: Host = { ...h!, vars: { ...h!.vars, squid: { ...h!.vars.squid, extra: [`acl partner req_header X-Key ${secret}`] } } };
+  const checked = await run('check', plan, { planOut: file }, {}, { fleet, hosts: [host], secrets: [secret] });
+  assert.is(checked.code, 2, checked.out + checked.err);
+  return { file, fleet, host, text: readFileSync(file, 'utf8') };
+}
+
+test('reviewed plans hold no secret: the file, show and the error lines redact it; the file is 0600', async () => {
+  const { file, text } = await secretPlan('Tr0ub4dor-and-3');
+  assert.not.match(text, /Tr0ub4dor/);
+  // Nor encoded: file contents travel base64-encoded in the commands.
+  for (const b64 of text.match(/[A-Za-z0-9+/]{40,}={0,2}/g) ?? []) assert.not.match(Buffer.from(b64, 'base64').toString('latin1'), /Tr0ub4dor/);
+  assert.match(text, /X-Key \[redacted\]/);
+  // No content digest a secret could be guessed from, beyond the plan's own fields.
+  const bare = JSON.parse(text) as SavedPlan;
+  bare.inventory.sha256 = '';
+  for (const h of bare.hosts) [h.fingerprint, h.factsDigest] = ['', ''];
+  assert.not.match(JSON.stringify(bare), /[0-9a-f]{64}/);
+  assert.is(statSync(file).mode & 0o777, 0o600);
+  const saved = parseSavedPlan(text, file) as SavedPlan;
+  assert.match(saved.hosts[0]!.fingerprint, /^scrypt:/, 'a host with a secret is fingerprinted with scrypt');
+  assert.not.match(showLines(saved).join('\n'), /Tr0ub4dor/);
+});
+
+test('reviewed plans: a diff line removed from the file (digest kept) is refused, as is a secret changed since the plan', async () => {
+  const { file, fleet, host, text } = await secretPlan('first-secret-1');
+  const saved = parseSavedPlan(text, file) as SavedPlan;
+  const approveWith =
+    (p: SavedPlan, secrets: string[]): CommandRun['approve'] =>
+    (h, fresh) =>
+      settingsMoved(p.hosts[0]!, h, secrets) ?? planMoved(p.hosts[0]!, h, fresh, { secrets, salt: p.salt });
+  // Untouched, the plan is approved and its transaction runs (the scripted host's verify is not the point here).
+  const ok = await run(
+    'apply',
+    { s1: 'drifted' },
+    {},
+    {},
+    { fleet, hosts: [host], secrets: ['first-secret-1'], approve: approveWith(saved, ['first-secret-1']) },
+  );
+  assert.not.match(ok.out, /refused/, ok.out);
+  assert.equal(fleet.changed, ['s1']);
+  // Someone drops the line that would show an open proxy from what `show` prints.
+  const edited = JSON.parse(text) as SavedPlan;
+  const squid = edited.hosts[0]!.changes.find((c) => c.id === 'file /etc/squid/squid.conf')!;
+  const i = squid.diff.findIndex((l) => l.startsWith('+http_access'));
+  assert.ok(i >= 0, 'the squid.conf diff shows its http_access lines');
+  squid.diff.splice(i, 1);
+  const tampered = await run(
+    'apply',
+    { s1: 'drifted' },
+    {},
+    {},
+    { fleet: scriptedFleet({ s1: 'drifted' }), hosts: [host], secrets: ['first-secret-1'], approve: approveWith(edited, ['first-secret-1']) },
+  );
+  assert.is(tampered.code, 4, tampered.out);
+  assert.match(tampered.out, /s1: FAILED at plan: refused: the host changed since the plan .*file \/etc\/squid\/squid\.conf differs in diff/);
+  // The secret rotated in the inventory: the plan shows the same text, but it is not what runs.
+  const rotated: Host = { ...host, vars: { ...host.vars, squid: { ...host.vars.squid, extra: ['acl partner req_header X-Key second-secret-2'] } } };
+  const moved = await run(
+    'apply',
+    { s1: 'drifted' },
+    {},
+    {},
+    { fleet: scriptedFleet({ s1: 'drifted' }), hosts: [rotated], secrets: ['second-secret-2'], approve: approveWith(saved, ['second-secret-2']) },
+  );
+  assert.is(moved.code, 4, moved.out);
+  assert.match(moved.out, /a value the plan does not show \(a secret\) differs/, moved.out);
+  assert.not.match(moved.out, /second-secret-2|first-secret-1/);
+});
+
+test('reviewed plans: a malformed plan is one sentence; show makes host-supplied control characters visible', () => {
+  assert.match(parseSavedPlan('{"planVersion": 2, "hosts": [{}]}', 'p.json') as string, /^p\.json: not a tprun plan \(/);
+  assert.match(parseSavedPlan('{"planVersion": 1}', 'p.json') as string, /plan version 1; this tprun reads version 2/);
+  assert.match(parseSavedPlan('[1,', 'p.json') as string, /not JSON/);
+  const plan: SavedPlan = {
+    planVersion: 2,
+    tprun: '0',
+    created: 'now',
+    salt: '0'.repeat(32),
+    inventory: { path: 'inv.yml', files: ['inv.yml'], sha256: '0'.repeat(64) },
+    selection: { roles: ['squid'] },
+    hosts: [
+      {
+        name: 'h1',
+        address: '198.18.0.1',
+        status: 'failed',
+        settings: {},
+        fingerprint: `sha256:${'0'.repeat(64)}`,
+        changes: [],
+        error: 'facts: \x1b]0;owned\x07\u009b2J\u202e',
+      },
+    ],
+  };
+  assert.type(parseSavedPlan(JSON.stringify(plan), 'p.json'), 'object');
+  const shown = showLines(parseSavedPlan(JSON.stringify(plan), 'p.json') as SavedPlan).join('\n');
+  assert.not.match(shown, /[\x1b\x07\u009b\u202e]/);
+  assert.match(shown, /h1: FAILED: facts: \\x1b\]0;owned\\x07/);
+});
+
+test('apply --plan: a host of the plan that is no longer in the inventory is failed, in the recap and the report', async () => {
+  const report = join(tmp, 'refused.json');
+  const [ghost] = hostsNamed('gone1');
+  const r = await run(
+    'apply',
+    { k1: 'compliant' },
+    { reports: [{ format: 'json', file: report }] },
+    {},
+    {
+      fleet: scriptedFleet({ k1: 'compliant' }),
+      refused: [{ host: ghost!, reason: 'in the plan but no longer in inv.yml: not applied' }],
+    },
+  );
+  assert.is(r.code, 4, r.out);
+  assert.match(r.out, /^gone1: FAILED at plan: in the plan but no longer in inv\.yml/m, r.out);
+  const json = JSON.parse(readFileSync(report, 'utf8')) as { hosts: { name: string; status: string }[] };
+  assert.equal(
+    json.hosts.map((h) => [h.name, h.status]),
+    [
+      ['k1', 'compliant'],
+      ['gone1', 'failed'],
+    ],
+  );
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -2,7 +2,7 @@
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
 import { loadInventories } from '../inventory/multi.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
-import type { Inventory } from '../inventory/types.ts';
+import type { Host, Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
 import type { ReportTarget } from '../report/write.ts';
 import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
@@ -42,9 +42,16 @@ function printDiagnostics(ds: readonly Diagnostic[]): void {
   for (const d of ds) process.stderr.write(formatDiagnostic(d) + '\n');
 }
 
-function loadOrReport(files: string[]): Inventory | undefined {
+function loadOrReport(files: string[], plan?: { file: string; saved: SavedPlan }): Inventory | undefined {
   const file = files.join(' + ');
   const r = loadInventories(files);
+  // An inventory named only by a plan must be the one the plan was made from, before a word of it is shown.
+  if (plan && r.sha256 !== plan.saved.inventory.sha256) {
+    process.stderr.write(
+      `tprun: ${plan.file} was made from ${file} (sha256 ${plan.saved.inventory.sha256.slice(0, 12)}…), which ${r.sha256 ? `now has sha256 ${r.sha256.slice(0, 12)}…` : 'cannot be read'}: name the inventory to apply the plan with (tprun apply --plan PLAN INVENTORY)\n`,
+    );
+    return undefined;
+  }
   printDiagnostics(r.diagnostics);
   if (!r.inventory || hasErrors(r.diagnostics)) {
     const n = r.diagnostics.filter((d) => d.severity === 'error').length;
@@ -116,12 +123,16 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   let saved: SavedPlan | undefined;
+  let inventoryFromPlan = false;
   if (o.plan !== undefined) {
     const p = readPlan(o.plan);
     if (typeof p === 'string') return usageError(p, command);
     saved = p;
     if (o.check || o.roles) return usageError(`--plan applies the plan as reviewed: it takes no ${o.check ? '--check' : '--roles'}`, command);
-    if (!positionals.length) positionals.push(saved.inventory.path);
+    if (!positionals.length) {
+      positionals.push(...saved.inventory.files);
+      inventoryFromPlan = true;
+    }
   }
   if (!positionals.length) return usageError(`${command} needs an INVENTORY file (or several, or a directory; - for standard input)`, command);
   if (positionals.filter((p) => p === '-').length > 1) return usageError('standard input (-) can be read once', command);
@@ -148,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
   }
 
-  const inventory = loadOrReport(positionals);
+  const inventory = loadOrReport(positionals, inventoryFromPlan && saved ? { file: o.plan!, saved } : undefined);
   if (!inventory) return EXIT.invalid;
   const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts, inventory.groups));
   if (selected.errors.length) {
@@ -199,10 +210,14 @@ export async function main(argv: string[]): Promise<number> {
   const planned = saved && new Map(saved.hosts.map((h) => [h.name, h]));
   if (saved && !hosts.some((h) => planned!.has(h.name)))
     return usageError(`no host of ${o.plan} is in ${file}${o.limit ? ` with --limit "${o.limit}"` : ''}`, command);
-  if (saved) {
-    const gone = saved.hosts.filter((h) => !inventory.hosts.some((x) => x.name === h.name));
-    for (const h of gone) process.stderr.write(`tprun: ${h.name} is in the plan but no longer in ${file}: not applied\n`);
-  }
+  // A host of the plan the inventory no longer has: failed without contact, in the recap and the reports.
+  const refused = (saved?.hosts ?? [])
+    .filter((h) => !inventory.hosts.some((x) => x.name === h.name))
+    .map((h) => ({
+      host: { ...h.settings, name: h.name, address: h.address } as unknown as Host,
+      reason: `in the plan but no longer in ${file}: not applied`,
+    }));
+  const seal = saved && { secrets: inventory.secrets ?? [], salt: saved.salt };
   if (command === 'facts') {
     const { factsCommand } = await import('./facts.ts');
     return factsCommand(hosts, roles, { json: !!o.json, acceptNewHostKeys: !!o['accept-new-host-keys'] });
@@ -212,7 +227,10 @@ export async function main(argv: string[]): Promise<number> {
     mode: command === 'check' || o.check ? 'check' : 'apply',
     inventory,
     hosts: saved ? hosts.filter((h) => planned!.has(h.name)) : hosts,
-    approve: saved ? (host, plan) => settingsMoved(planned!.get(host.name)!, host) ?? planMoved(planned!.get(host.name)!, plan) : undefined,
+    approve: seal
+      ? (host, plan) => settingsMoved(planned!.get(host.name)!, host, seal.secrets) ?? planMoved(planned!.get(host.name)!, host, plan, seal)
+      : undefined,
+    refused,
     roles,
     options: {
       limit: o.limit,

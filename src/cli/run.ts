@@ -3,35 +3,44 @@ import { probeAfter, probeLastSteps } from '../doctor/probe.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Role } from '../plan/role.ts';
 import { colorFor, painter } from '../report/color.ts';
-import { interruptLines, summaryLines } from '../report/human.ts';
+import { interruptLines, resultLine, summaryLines } from '../report/human.ts';
 import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
 import { EXIT } from '../run/options.ts';
 import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
-import { PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
+import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
 import type { HostResult } from '../run/host.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** check --out PLAN: every selected host's plan and what it was computed from; a sentence when it cannot be written. */
-function writePlan(file: string, run: CommandRun, results: readonly HostResult[]): string | undefined {
+function writePlan(file: string, run: CommandRun, results: readonly HostResult[], secrets: readonly string[]): string | undefined {
   const byName = new Map(results.map((r) => [r.host, r]));
+  const seal = { secrets, salt: newSalt() };
   const doc: SavedPlan = {
     planVersion: PLAN_VERSION,
     tprun: VERSION,
     created: new Date().toISOString(),
-    inventory: { path: run.inventory.path, sha256: run.inventory.sha256 },
+    salt: seal.salt,
+    inventory: { path: run.inventory.path, files: run.inventory.files ?? [run.inventory.path], sha256: run.inventory.sha256 },
     selection: { ...(run.options.limit ? { limit: run.options.limit } : {}), roles: run.roles.map((r) => r.name) },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
-      return savedHost(h, r.status, r.plan, r.facts, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
+      return savedHost(h, r.status, r.plan, r.facts, seal, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
     }),
   };
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+    // A new file renamed over the path: never written through a link; 0600, a plan is for its reviewers.
+    const tmp = `${file}.tprun-${process.pid}`;
+    try {
+      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, file);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
     return undefined;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -68,6 +77,8 @@ export interface CommandRun {
   options: CommandOptions;
   /** apply --plan: per host, why its fresh plan is not the reviewed one. */
   approve?: FleetRun['approve'];
+  /** apply --plan: hosts of the plan that are not in the inventory, failed without contact and reported. */
+  refused?: { host: Host; reason: string }[];
   /** Tests pass scripted connections and their own output stream. */
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
@@ -129,13 +140,27 @@ export async function runCommand(run: CommandRun): Promise<number> {
   } finally {
     if (!run.interrupt) for (const s of signals) process.off(s, onSignal);
   }
+  if (run.refused?.length) {
+    const failed = run.refused.map(({ host, reason }): HostResult => ({
+      host: host.name,
+      status: 'failed',
+      error: { step: 'plan', message: reason },
+      messages: [],
+      notes: [],
+      roundTrips: 0,
+      durationMs: 0,
+    }));
+    outcome = { ...outcome, results: [...outcome.results, ...failed], exitCode: outcome.exitCode | EXIT.failed };
+    if (!options.quiet) for (const f of failed) say(resultLine(f, { paint, secrets }));
+  }
+  const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
   summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
   interruptLines(outcome.interrupted).forEach(say);
   const reportErrors = writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
     inventory: run.inventory,
-    hosts: run.hosts,
+    hosts: reported,
     roles: run.roles.map((r) => r.name),
     limit: options.limit,
     results: outcome.results,
@@ -145,7 +170,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
     secrets,
   });
   if (options.planOut) {
-    const e = writePlan(options.planOut, run, outcome.results);
+    const e = writePlan(options.planOut, run, outcome.results, run.inventory.secrets ?? []);
     if (e) reportErrors.push(e);
   }
   for (const e of reportErrors) err.write(`tprun: ${e}\n`);

@@ -64,6 +64,8 @@ function groupVarsByHost(raw: RawInventory, members: Record<string, string[]>): 
 export interface LoadResult {
   inventory?: Inventory;
   diagnostics: Diagnostic[];
+  /** sha256 of what was read, when every file could be read (valid or not). */
+  sha256?: string;
 }
 
 const SERVICE_DEFAULTS: Record<'80' | '90', Omit<WccpService, 'id'>> = {

@@ -155,5 +155,7 @@ export function loadInventories(paths: readonly string[], readStdin: () => strin
   }
   const name = paths.length === 1 ? paths[0]! : paths.join(' + ');
   const merged = new MergedSource(name, sources);
-  return loadInventoryFromSource(merged as unknown as InventorySource);
+  const r = loadInventoryFromSource(merged as unknown as InventorySource);
+  if (r.inventory) r.inventory.files = [...paths];
+  return { ...r, sha256: merged.sha256 };
 }

@@ -91,6 +91,8 @@ export type Host = RouterHost | BridgeHost;
 
 export interface Inventory {
   path: string;
+  /** The paths it was loaded from, as named (files, directories); reviewed plans keep them. */
+  files?: string[];
   /** sha256 of the file's bytes, for reports. */
   sha256: string;
   hosts: Host[];

@@ -2,7 +2,7 @@
 import type { HostResult } from '../run/host.ts';
 import { blockedReason } from '../plan/types.ts';
 import { changeDiff, valueText } from '../resources/view.ts';
-import { elideHeredocs, mapStrings, redact, visible } from './safe.ts';
+import { elideContent, mapStrings, redact, visible } from './safe.ts';
 import { secretsOf, type RunSummary } from './summary.ts';
 
 /**
@@ -56,7 +56,7 @@ function rawJsonReport(run: RunSummary): object {
           expected: valueText(i, 'after'),
           actual: valueText(i, 'before'),
           inSync: i.action === 'no-op',
-          ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => elideHeredocs(c.text)) } : {}) } : {}),
+          ...(i.action !== 'no-op' ? { diff: changeDiff(i), ...(i.commands.length ? { commands: i.commands.map((c) => elideContent(c.text)) } : {}) } : {}),
         })),
         checks: (r.plan?.checks ?? []).map((c) => ({
           role: c.role,

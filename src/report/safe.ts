@@ -54,6 +54,15 @@ export function elideHeredocs(command: string): string {
   );
 }
 
+/**
+ * A command as shown in plans and reports: here-document bodies elided and content digests
+ * masked, both of which a secret in a file would otherwise reach (a digest of a file whose other
+ * lines the diff shows lets a secret be guessed offline).
+ */
+export function elideContent(command: string): string {
+  return elideHeredocs(command).replace(/\b[0-9a-f]{64}\b/g, '[sha256]');
+}
+
 /** For reports: every string of a JSON-like value passed through `f` (keys are tprun's own). */
 export function mapStrings<T>(value: T, f: (s: string) => string): T {
   if (typeof value === 'string') return f(value) as T;
