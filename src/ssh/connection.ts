@@ -169,6 +169,10 @@ export class SshConnection implements Connection {
   /** Set once the connection has failed (keepalive, reset, closed): every later run fails at once. */
   private lost?: string;
   private readonly pending = new Set<(e: HostError) => void>();
+  /** Runs whose end is not yet seen (each holds its output until then). */
+  get runsPending(): number {
+    return this.pending.size;
+  }
 
   /** Every error of the ssh2 client stays with this host: none may escape as an unhandled 'error' event. */
   private watch(): void {
@@ -202,7 +206,7 @@ export class SshConnection implements Connection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.pending.delete(finish as never);
+        this.pending.delete(onLost);
         if (e) {
           // Stop reading: the remote side gets EOF/SIGPIPE; a detached transaction is not affected.
           try {
