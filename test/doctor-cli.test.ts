@@ -1,6 +1,6 @@
 /** `tprun doctor` over scripted connections: one round trip per host, the finding view, reports, exit codes. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -64,6 +64,9 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
   const out = new PassThrough();
   let text = '';
   out.on('data', (d: Buffer) => (text += d.toString()));
+  const err = new PassThrough();
+  let errText = '';
+  err.on('data', (d: Buffer) => (errText += d.toString()));
   const connect = async (h: Host): Promise<Connection> => {
     const f = facts[h.name]!;
     if (f === 'down') throw new HostError('connect', `cannot connect to root@${h.address}:22: ECONNREFUSED`, true);
@@ -81,9 +84,10 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
     acceptNewHostKeys: false,
     connect,
     out,
+    err,
     probe: probe !== undefined,
   });
-  return { code, text, conns };
+  return { code, text, err: errText, conns };
 }
 
 test('a healthy host: "healthy", exit 0, one round trip with a read-only facts script', async () => {
@@ -135,6 +139,18 @@ test('an unreachable host is reported apart from hosts with findings; JSON and J
   assert.ok(h1.checks.length > 20);
   const xml = readFileSync(`${dir}/d.xml`, 'utf8');
   assert.match(xml, /<testcase[^>]*name="TP010 the fwmark policy rule is missing"/);
+});
+
+test('a report that cannot be written: one line naming it, exit 4 on a healthy fleet (as check)', async () => {
+  const blocker = `/tmp/tprun-doctor-cli-blocker-${process.pid}`;
+  writeFileSync(blocker, '');
+  try {
+    const r = await doctor({ h1: healthy() }, [{ format: 'json', file: `${blocker}/d.json` }]);
+    assert.is(r.code, EXIT.failed, r.text);
+    assert.match(r.err, new RegExp(`^tprun: .*${blocker}/d\\.json`, 'm'));
+  } finally {
+    rmSync(blocker, { force: true });
+  }
 });
 
 const probeRun = (name: string) => readFileSync(`test/fixtures/doctor/probe/${name}.txt`, 'utf8');

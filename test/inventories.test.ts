@@ -10,6 +10,7 @@ import { formatDiagnostic } from '../src/diagnostics.ts';
 import { loadInventories } from '../src/inventory/multi.ts';
 import { groupsOf, selectPattern } from '../src/inventory/pattern.ts';
 import { ROLES } from '../roles/registry.ts';
+import { fileEdit } from './facts.ts';
 import { capture, hostsNamed, scriptedFleet } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-invs-'));
@@ -98,6 +99,18 @@ test('tprun facts: every fact the planner reads, parsed, by id (JSON); nothing p
   const human = capture();
   await factsCommand(hostsNamed('h1'), ROLES, { json: false, acceptNewHostKeys: false, connect: fleet.connect, out: human });
   assert.match(human.text(), /^h1:\n {2}\S+: /);
+});
+
+test("facts redacts the inventory's !secret values that a host echoes back, as check does", async () => {
+  const secret = 'peer-pass-7781';
+  const fleet = scriptedFleet({ h1: 'drifted' });
+  fleet.tamper('h1', (raw) => ({ ...raw, 'file:/etc/squid/squid.conf': { code: 0, stdout: fileEdit(() => `acl partner req_header X-Key ${secret}\n`)('') } }));
+  for (const json of [true, false]) {
+    const out = capture();
+    assert.is(await factsCommand(hostsNamed('h1'), ROLES, { json, acceptNewHostKeys: false, secrets: [secret], connect: fleet.connect, out }), 0);
+    assert.match(out.text(), json ? /X-Key \[redacted\]/ : /\S/);
+    assert.not.match(out.text(), /peer-pass-7781/);
+  }
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -13,6 +13,7 @@ import { redact, visible } from '../report/safe.ts';
 import { writeReports, type ReportTarget } from '../report/write.ts';
 import { runFleet, type FleetRun } from '../run/fleet.ts';
 import type { HostResult } from '../run/host.ts';
+import { EXIT } from '../run/options.ts';
 import { VERSION } from '../version.ts';
 
 export interface DoctorRun {
@@ -30,6 +31,7 @@ export interface DoctorRun {
   lockTimeout?: number;
   connect?: FleetRun['connect'];
   out?: NodeJS.WritableStream;
+  err?: NodeJS.WritableStream;
 }
 
 const findingsOf = (r: HostResult): Check[] => (r.plan?.checks ?? []).filter((c) => c.role === doctorRole.name && !c.ok);
@@ -90,7 +92,7 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     },
   });
   say(doctorRecap(outcome.results, outcome.seconds));
-  writeReports(run.reports, {
+  const reportErrors = writeReports(run.reports, {
     version: VERSION,
     mode: 'check',
     inventory: run.inventory,
@@ -102,5 +104,7 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
   });
-  return outcome.exitCode;
+  // As check: a lost report is a failure a scheduled run must notice (one line, exit 4 bit).
+  for (const e of reportErrors) (run.err ?? process.stderr).write(`tprun: ${e}\n`);
+  return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
 }

@@ -10,19 +10,20 @@ import { mapStrings, redact, visible } from '../report/safe.ts';
 export async function factsCommand(
   hosts: readonly Host[],
   roles: readonly Role[],
-  opts: { json: boolean; acceptNewHostKeys: boolean; connect?: (h: Host) => Promise<Connection>; out?: NodeJS.WritableStream },
+  opts: { json: boolean; acceptNewHostKeys: boolean; secrets?: readonly string[]; connect?: (h: Host) => Promise<Connection>; out?: NodeJS.WritableStream },
 ): Promise<number> {
   const out = opts.out ?? process.stdout;
   if (!opts.connect) await prepareIdentities(hosts);
   const connect = opts.connect ?? ((h: Host) => SshConnection.open(h, { acceptNewHostKeys: opts.acceptNewHostKeys }));
   const results = await Promise.all(hosts.map((h) => gatherFacts(h, roles, connect)));
   // Facts are host text: control characters made visible, credentials redacted, in both forms.
-  const clean = (s: string) => visible(redact(s), '\n\t');
+  // The inventory's `!secret` values too, as check redacts them (squid.conf echoes them back).
+  const clean = (s: string) => visible(redact(s, opts.secrets), '\n\t');
   if (opts.json) {
     const all = Object.fromEntries(results.map((r) => [r.host, r.error ? { error: r.error } : r.facts]));
     out.write(JSON.stringify(mapStrings(all, clean), null, 2) + '\n');
   } else {
-    const say = (line: string) => out.write(visible(redact(line)) + '\n');
+    const say = (line: string) => out.write(visible(redact(line, opts.secrets)) + '\n');
     for (const r of results) {
       say(`${r.host}:${r.error ? ` FAILED: ${r.error}` : ''}`);
       for (const [id, v] of Object.entries(r.facts ?? {})) {

@@ -220,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   const seal = saved && { secrets: inventory.secrets ?? [], salt: saved.salt };
   if (command === 'facts') {
     const { factsCommand } = await import('./facts.ts');
-    return factsCommand(hosts, roles, { json: !!o.json, acceptNewHostKeys: !!o['accept-new-host-keys'] });
+    return factsCommand(hosts, roles, { json: !!o.json, acceptNewHostKeys: !!o['accept-new-host-keys'], secrets: inventory.secrets ?? [] });
   }
   const { runCommand } = await import('./run.ts');
   return runCommand({
