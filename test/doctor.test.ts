@@ -262,6 +262,16 @@ const CASES: Case[] = [
     want: ['TP018'],
     evidence: /counted 1 packets.*no ORIGINAL_DST line/,
   },
+  {
+    name: 'client_dst_passthru off: intercepted requests are logged HIER_DIRECT, and that is no finding',
+    edits: [editConf((c) => c + 'client_dst_passthru off\n'), edit('doctor.access.log', (l) => l.replaceAll('ORIGINAL_DST/', 'HIER_DIRECT/'))],
+    want: [],
+  },
+  {
+    name: 'HIER_DIRECT lines alone are not intercepted requests while client_dst_passthru is on',
+    edits: [edit('doctor.access.log', (l) => l.replaceAll('ORIGINAL_DST/', 'HIER_DIRECT/'))],
+    want: ['TP018'],
+  },
   { name: 'behind a WCCP router without proxy-side exclusion', host: wccpNoExclude, edits: wccpUp, want: ['TP020'], evidence: /wr1 .*no proxy_interfaces/ },
   { name: 'WCCP cache set up as tprun does', host: wccpCache, edits: wccpUp, want: [] },
   {

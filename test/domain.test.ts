@@ -86,7 +86,7 @@ test('4. a firewall in an nftables table of its own (input hook, policy drop) is
 
 // ── 2 and 16. bypass order, --transparent ───────────────────────────────────────────────────
 
-test('2/16. the socket match (--transparent) comes before the bypass RETURNs, which come before TPROXY', () => {
+test("2/16. the socket match (--transparent) comes before the bypass RETURNs and the host's own addresses, which come before TPROXY", () => {
   const h = withVars(h1, (x) => (x.vars.tproxy.bypass = [{ interface: 'eth2' }, { source: '198.51.100.7' }]));
   assert.equal(rulesOf(plan(recorded('router-fresh'), h), 'iptables mangle TPRUN_PREROUTING'), [
     '-A TPRUN_DIVERT -j MARK --set-xmark 0x1/0x1',
@@ -94,6 +94,7 @@ test('2/16. the socket match (--transparent) comes before the bypass RETURNs, wh
     '-A TPRUN_PREROUTING -p tcp -m socket --transparent -j TPRUN_DIVERT',
     '-A TPRUN_PREROUTING -i eth2 -j RETURN',
     '-A TPRUN_PREROUTING -s 198.51.100.7/32 -j RETURN',
+    '-A TPRUN_PREROUTING -m addrtype --dst-type LOCAL -j RETURN',
     '-A TPRUN_PREROUTING -p tcp --dport 80 -j TPROXY --on-port 3129 --tproxy-mark 0x1/0x1',
   ]);
 });

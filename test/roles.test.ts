@@ -186,7 +186,7 @@ test('drift: squid stopped → started, no reconfigure', () => {
 });
 
 test('squid "running" is true: an older squid.conf loaded or no listener on the tproxy port is drift, repaired by a reconfigure', () => {
-  const older = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded older\nlistening yes\n', code: 0 } }));
+  const older = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded older\nlisten *:3129\n', code: 0 } }));
   assert.equal(changed(older), ['update service squid running']);
   const item = changesOf(older)[0]!;
   assert.is(item.before, 'running an older squid.conf');
@@ -196,10 +196,17 @@ test('squid "running" is true: an older squid.conf loaded or no listener on the 
     'the loaded squid.conf is recorded',
   );
   assert.equal(item.undo, [], 'a squid this transaction did not start is never stopped');
-  const deaf = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlistening no\n', code: 0 } }));
+  const deaf = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\n', code: 0 } }));
   assert.is(changesOf(deaf)[0]!.before, 'running, not listening on 3129');
-  const fine = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlistening yes\n', code: 0 } }));
+  const fine = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlisten *:3129\n', code: 0 } }));
   assert.equal(changed(fine), []);
+  // A wildcard port IPv4 only (squid's IPv6 TPROXY probe failed) does not serve IPv6 interception.
+  const v4 = plan(edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlisten 0.0.0.0:3129\n', code: 0 } }));
+  assert.is(changesOf(v4)[0]!.before, 'running, not listening on 3129 for IPv6');
+  const both = plan(
+    edited('router-compliant', { 'squid.running': { stdout: 'state running\nloaded current\nlisten 0.0.0.0:3129\nlisten [::]:3129\n', code: 0 } }),
+  );
+  assert.equal(changed(both), []);
   // A start's undo stops only the squid this transaction started, by pid, never with `squid -k kill`.
   const stopped = plan(edited('router-compliant', { 'squid.running': { stdout: 'state stopped\n', code: 3 } }));
   const undo = changesOf(stopped)[0]!.undo.map(String).join('\n');

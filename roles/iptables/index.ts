@@ -61,6 +61,9 @@ export function chainRules(host: Host, family: Family): string[] {
     const m = [b.interface && `-i ${b.interface}`, b.source && `-s ${b.source}`, b.destination && `-d ${b.destination}`].filter(Boolean);
     out.push(`-A ${CHAIN} ${m.join(' ')} -j RETURN`);
   }
+  // Traffic to the host's own addresses goes to its own services, never to squid: squid would
+  // connect to its own host, be intercepted again and loop (a client waits for nothing).
+  out.push(`-A ${CHAIN} -m addrtype --dst-type LOCAL -j RETURN`);
   for (const p of ports) out.push(`-A ${CHAIN} -p tcp -m tcp --dport ${p} -j TPROXY --on-port ${host.vars.squid.tproxy_port} --tproxy-mark ${tmark}`);
   // TLS goes to squid's HTTPS tproxy port (validate requires one when https_ports is set).
   const https = host.vars.squid.https_tproxy_port;

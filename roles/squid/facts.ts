@@ -2,6 +2,7 @@
 import { Fact, stdoutIfOk } from '../../src/facts/fact.ts';
 import { parseLibcapPath, parseSquidV } from '../../src/facts/parsers.ts';
 import { raw, sh } from '../../src/shell.ts';
+import { FAMILIES, type Family } from '../../src/inventory/types.ts';
 
 export const squidBuild = new Fact('squid.version', raw('command -v squid >/dev/null || exit 127; squid -v'), (r) => {
   const text = stdoutIfOk(r);
@@ -31,7 +32,8 @@ export interface SquidState {
   running: boolean;
   /** current: squid runs the squid.conf on disk; older: squid.conf changed since squid loaded it. */
   loaded: 'current' | 'older';
-  listening: boolean;
+  /** The families squid's tproxy port listens for (a wildcard socket of ss's `*` serves both). */
+  listening: Family[];
 }
 
 /**
@@ -40,6 +42,21 @@ export interface SquidState {
  * when the file is broken). The loaded configuration is tprun's record (pid and sha256 written
  * by the start and the reconfigure), else: squid started after squid.conf was last written.
  */
+/**
+ * Families served by listening sockets as ss prints them: `*:P` is a dual-stack wildcard (both),
+ * `[::]:P` an IPv6-only one (squid's wildcard after its IPv6 TPROXY probe failed shows as
+ * `0.0.0.0:P`: IPv4 only, the case this exists for), `[addr]:P` IPv6, anything else IPv4.
+ */
+export function listenFamilies(locals: readonly string[]): Family[] {
+  const out = new Set<Family>();
+  for (const l of locals) {
+    const host = l.slice(0, l.lastIndexOf(':'));
+    if (host === '*') ['ipv4', 'ipv6'].forEach((f) => out.add(f as Family));
+    else out.add(host.startsWith('[') ? 'ipv6' : 'ipv4');
+  }
+  return FAMILIES.filter((f) => out.has(f));
+}
+
 export const squidRunning = (config: string, tproxyPort: number) =>
   new Fact(
     'squid.running',
@@ -56,13 +73,13 @@ else
   [ "$(stat -c %Y ${config})" -le $((bt + st / hz)) ] && l=current || l=older
 fi
 echo "state running"; echo "loaded $l"
-ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | grep -q . && echo "listening yes" || echo "listening no"`,
+ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | awk '{print "listen " $4}'`,
     (r): SquidState => {
-      if (r.code !== 0) return { running: false, loaded: 'current', listening: false };
+      if (r.code !== 0) return { running: false, loaded: 'current', listening: [] };
       return {
         running: /^state running$/m.test(r.stdout),
         loaded: /^loaded older$/m.test(r.stdout) ? 'older' : 'current',
-        listening: /^listening yes$/m.test(r.stdout),
+        listening: listenFamilies([...r.stdout.matchAll(/^listen (\S+)$/gm)].map((m) => m[1]!)),
       };
     },
   );

@@ -169,14 +169,19 @@ export const squid = defineRole({
       ? [raw('systemctl start squid'), raw('echo "squid: started with systemctl"')]
       : [sh`squid -f ${conf}`, raw('echo "squid: started with squid -f (no systemd)"')];
     // "running" means: running this squid.conf and listening on the tproxy port.
+    // Per family: squid can bind a wildcard tproxy port for IPv4 only (its IPv6 TPROXY probe
+    // failed, said at debug level only), and TPROXY then drops every intercepted IPv6 connection.
     const s = f.running;
+    const deaf = host.vars.tproxy.families.filter((x) => !s.listening.includes(x));
     const before = !s.running
       ? 'stopped'
       : s.loaded === 'older'
         ? 'running an older squid.conf'
-        : !s.listening
+        : deaf.length === host.vars.tproxy.families.length
           ? `running, not listening on ${port}`
-          : 'running';
+          : deaf.length
+            ? `running, not listening on ${port} for ${deaf.map((x) => (x === 'ipv4' ? 'IPv4' : 'IPv6')).join(', ')}`
+            : 'running';
     const commands = !s.running
       ? [raw(': > "$TPRUN_TX/squid.was-stopped"'), ...start, waitRunning(conf), waitListening(port), recordLoaded(conf)]
       : [

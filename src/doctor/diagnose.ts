@@ -374,7 +374,10 @@ function life(ctx: Ctx): Finding[] {
   else if (counted === 0) out.push({ code: 'TP017', evidence: rules.map((r) => `mangle: ${ruleText(r)}`) });
   else if (ctx.f.accessLog !== null) {
     const now = ctx.f.squid.now;
-    const orig = ctx.f.accessLog.filter((l) => /ORIGINAL_DST\//.test(l));
+    // With client_dst_passthru off squid logs intercepted requests HIER_DIRECT, not ORIGINAL_DST.
+    const passthru = ctx.conf?.directives.get('client_dst_passthru')?.at(-1) !== 'off';
+    const hier = passthru ? /ORIGINAL_DST\// : /(ORIGINAL_DST|HIER_DIRECT)\//;
+    const orig = ctx.f.accessLog.filter((l) => hier.test(l));
     const t = Number(last(orig)?.split(/\s+/)[0] ?? NaN);
     const recent = orig.length > 0 && (now === undefined || !Number.isFinite(t) || now - t < 86400);
     if (!recent) {

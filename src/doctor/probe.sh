@@ -105,13 +105,22 @@ if [ "${status#error=}" != "$status" ]; then
   [ -z "$saw" ] && fail "squid → origin: squid logged the request but the origin never saw it ($err): $logged"
   fail "origin → client: the origin answered $saw but the answer never came back ($err; DIVERT/socket rule?)"
 fi
-[ -n "$via" ] || fail "the answer did not come through squid (no Via header; origin saw ${saw:-nothing}): the request was not intercepted"
+# Judge by what squid.conf says: with `via off` squid sends no Via header (its access.log line for
+# the probe's unique path is the evidence), with `client_dst_passthru off` it logs HIER_DIRECT.
+conf_says() { grep -Eiq "^[[:space:]]*$1[[:space:]]+off([[:space:]]|\$)" "$TP_CONF" 2>/dev/null; }
+if conf_says via; then
+  [ -n "$via$logged" ] || fail "the answer did not come through squid (no access.log line for the probe; origin saw ${saw:-nothing}): the request was not intercepted"
+  via=${via:-access.log, via off}
+else
+  [ -n "$via" ] || fail "the answer did not come through squid (no Via header; origin saw ${saw:-nothing}): the request was not intercepted"
+fi
 case "$status" in *" 200"*) ;; *)
-  case "$status" in *" 403"*) fail "squid refused the probe request from $client ($status): its http_access rules deny it (the probe client $client, in $net_c/$TP_PLEN, must be in squid.clients, and no rule before that allow may deny it)";; esac
+  case "$status" in *" 403"*) fail "squid refused the probe request from $client ($status): its http_access rules deny it (tprun's squid.conf allows tprun_probe_client to tprun_probe_origin; an http_access deny in squid.extra comes before that allow)";; esac
   fail "squid answered $status (Via $via; origin saw ${saw:-nothing})";;
 esac
 [ "$saw" = "$client" ] || fail "squid → origin: the origin saw ${saw:-nothing} instead of the client's $client: squid does not spoof the client address (see TP001, TP002)"
-printf '%s\n' "$logged" | grep -qF "ORIGINAL_DST/$origin" || fail "squid's access.log has no ORIGINAL_DST line for the probe (${logged:-no line for $path})"
+hier=ORIGINAL_DST; conf_says client_dst_passthru && hier=HIER_DIRECT
+printf '%s\n' "$logged" | grep -qF "$hier/$origin" || fail "squid's access.log has no $hier line for the probe (${logged:-no line for $path})"
 say "probe.result=pass"
 say "probe.reason=the origin saw the client's own address $client through squid ($via)"
 exit 0

@@ -3,6 +3,7 @@
  * interception works (the origin sees the client's own address), that drift is found and
  * repaired, that check changes nothing, and that failures stay with their host.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -70,6 +71,19 @@ t('2. apply again plans zero changes; check exits 0 with one line per host', () 
   const piped = tprun('check', main, '--report', 'json:-');
   assert.is(assertValidJson(piped.out).exitCode, 0);
   assert.match(piped.err, /2 hosts: 2 compliant/);
+});
+
+t("3. a request to the router's own address is never sent to squid (it would loop through itself): refused at once, nothing in access.log", () => {
+  const lines = () => lab.onHost(1, 'wc -l < /var/log/squid/access.log').out.trim();
+  const before = lines();
+  for (const url of ['http://198.51.100.1/', 'http://[2001:db8:c::1]/']) {
+    const t0 = Date.now();
+    const r = spawnSync('ip', ['netns', 'exec', lab.CLIENT, 'curl', '-sS', '-i', '--max-time', '8', url], { encoding: 'utf8' });
+    // Nothing listens on the router's port 80: a reset, not squid's 8 s wait for itself.
+    assert.match(r.stderr, /Connection refused|Couldn't connect/, `${url}: ${r.stdout}${r.stderr} after ${Date.now() - t0} ms`);
+  }
+  assert.is(lines(), before, 'squid must not have seen the requests');
+  proveInterception(4);
 });
 
 t('an encrypted identity works with its passphrase from ssh.passphrase_env', () => {

@@ -250,7 +250,7 @@ defaults:
     ports: [80]
     families: [ipv4, ipv6]
   squid:
-    clients: [198.51.100.0/24, 2001:db8:c::/64, 2001:db8:ffff:ffff::/64]
+    clients: [198.51.100.0/24, 2001:db8:c::/64]
     dns_nameservers: [127.0.0.1]
   selinux: auto
 routers:
