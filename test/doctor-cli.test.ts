@@ -1,6 +1,6 @@
 /** `tprun doctor` over scripted connections: one round trip per host, the finding view, reports, exit codes. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -118,6 +118,7 @@ test('a finding: saw / means / fix lines, exit 4; a warning alone keeps exit 0',
 
 test('an unreachable host is reported apart from hosts with findings; JSON and JUnit reports list every check', async () => {
   const dir = `/tmp/tprun-doctor-cli-${process.pid}`;
+  mkdirSync(dir, { recursive: true });
   const r = await doctor({ h1: noFwmark(), h3: healthy(), h4: 'down' }, [
     { format: 'json', file: `${dir}/d.json` },
     { format: 'junit', file: `${dir}/d.xml` },

@@ -1,5 +1,5 @@
 /** Exit codes and output of check/apply over scripted fleets (issue #16, item 1). */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -19,6 +19,7 @@ import { fileEdit } from './facts.ts';
 import { capture, hostsNamed, scriptedFleet, type Behaviour, type Fleet } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-ops-'));
+mkdirSync(join(tmp, 'plans'));
 const base: CommandOptions = { forks: 5, reports: [], diff: false, verbose: false, quiet: false, acceptNewHostKeys: false };
 
 async function run(

@@ -37,11 +37,33 @@ tprun_st() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f20; }
 # Alive: the same start time (a reused pid is not the holder) and not a zombie (ended, unreaped).
 tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ] && [ "$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1)" != Z ]; }
 tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; echo "$PPID"; }
-tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn|tx) tprun_alive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
+# The processes left of transaction T (its runner is a group leader, setsid): members of the runner's
+# group that carry its TPRUN_TX. A step's processes outlive a killed runner; a daemon a step
+# started (squid) has a group of its own and is not one of them.
+tprun_orphans() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ p = $1; sub(/.*\\) /, ""); split($0, f, " "); if (f[3] == g) print p }' |
+  while read -r o; do { tr '\\0' '\\n' < /proc/$o/environ; } 2>/dev/null | grep -qx "TPRUN_TX=$2" && echo "$o"; done; }
+# A runner alive, or the processes of its transaction after it died: the transaction still acts.
+tprun_txlive() { tprun_alive "$1" "$2" || [ -n "$(tprun_orphans "$1" "$R/tx/$(tprun_field run)")" ]; }
+tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn) tprun_alive "$p" "$s" && return 0;; tx) tprun_txlive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
+# Before a lock is taken over: kill what is left of a dead runner's transaction, and wait until it is gone.
+tprun_reap() { [ -s $R/lock ] || return 0; T=$R/tx/$(tprun_field run); while read -r k p s; do
+  [ "$k" = tx ] && ! tprun_alive "$p" "$s" || continue
+  n=0; while o=$(tprun_orphans "$p" "$T") && [ -n "$o" ]; do
+    [ $n -ge 50 ] && return 1; kill -KILL $o 2>/dev/null; n=$((n+1)); sleep 0.1
+  done
+done < $R/lock; }
+# A directory root runs or writes the transaction through: not a link, root's, writable by root alone.
+tprun_safe_dir() {
+  if [ -L "$1" ]; then echo "$1 is a symbolic link (to $(readlink "$1")): root's transaction must not run from where a link points"; return 1; fi
+  [ -e "$1" ] || return 0
+  set -- "$1" $(stat -c '%u %a' "$1")
+  [ "$2" = 0 ] || { echo "$1 belongs to uid $2, not root: its owner could change what root runs from it"; return 1; }
+  [ $((0$3 & 022)) -eq 0 ] || { echo "$1 is writable by others than root (mode $3): they could change what root runs from it"; return 1; }
+}
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
 tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }
 # A transaction runner holds the lock (it is changing the host now).
-tprun_changing() { [ -s $R/lock ] || return 1; while read -r k p s; do [ "$k" = tx ] && tprun_alive "$p" "$s" && return 0; done < $R/lock; return 1; }
+tprun_changing() { [ -s $R/lock ] || return 1; while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done < $R/lock; return 1; }
 # The newest transaction and whether it has ended: differs once one starts or ends.
 tprun_txsig() { i=$(cat $R/last 2>/dev/null); echo "$i $(grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
 tprun_txwho() { set -- $(cat "$R/tx/$(cat $R/last 2>/dev/null)/info" 2>/dev/null); echo "run=$1 user=$2 controller=$3 since=$4"; }`;
@@ -57,11 +79,13 @@ tprun_txwho() { set -- $(cat "$R/tx/$(cat $R/last 2>/dev/null)/info" 2>/dev/null
 export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeout: number): string {
   const lines = [PRELUDE, HELPERS];
   if (mode === 'apply') {
-    lines.push(`mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
+    lines.push(`for d in /var /var/lib $R $R/tx; do why=$(tprun_safe_dir $d) || { echo "${TX.lock}error $why; nothing was changed"; exit 75; }; done
+mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
 exec 9>>$R/lock.mutex || { echo "${TX.lock}error cannot open $R/lock.mutex"; exit 75; }
 me=$(tprun_conn); waited=0
 while :; do
   flock -w 30 9 || { echo "${TX.lock}error cannot take $R/lock.mutex"; exit 75; }
+  tprun_reap || { echo "${TX.lock}error the processes of a dead transaction ($(tprun_who)) do not end"; exit 75; }
   if tprun_held; then
     if [ "$waited" -ge ${Math.max(0, Math.floor(lockTimeout))} ]; then echo "${TX.lock}busy $(tprun_who)"; exit 75; fi
   else

@@ -1,6 +1,7 @@
 /** tprun's command line: thin command modules over load → plan → apply/report. */
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostics.ts';
-import { loadInventories } from '../inventory/multi.ts';
+import { expandInventoryPaths, loadInventories } from '../inventory/multi.ts';
+import { destinationProblems } from '../report/destinations.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
@@ -12,16 +13,15 @@ import { ROLE_NAMES, selectRoles } from '../../roles/registry.ts';
 import { parseCommandLine, UsageError } from './args.ts';
 import { commandHelp, commandSpec, generalHelp } from './spec.ts';
 import { parseSavedPlan, planMoved, settingsMoved, showLines, type SavedPlan } from '../plan/reviewed.ts';
-import { readFileSync } from 'node:fs';
+import { readBounded } from '../files.ts';
+
+/** A plan is JSON of every host's changes: 256 MiB holds a large fleet's. */
+const MAX_PLAN_BYTES = 256 * 1024 * 1024;
 
 function readPlan(file: string): SavedPlan | string {
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    return `${file}: cannot read the plan (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-  }
-  return parseSavedPlan(text, file);
+  const r = readBounded(file === '-' ? 0 : file, MAX_PLAN_BYTES);
+  if ('error' in r) return `${file}: cannot read the plan (${r.error})`;
+  return parseSavedPlan(r.text, file);
 }
 
 function showPlan(positionals: string[]): number {
@@ -157,6 +157,16 @@ export async function main(argv: string[]): Promise<number> {
     const m = /^(json|junit):(.+)$/.exec(r);
     if (!m) return usageError(`--report takes json:FILE or junit:FILE, not "${r}"`, command);
     reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
+  }
+  // Before any host is contacted: a run must not touch the fleet and then fail to say what it did.
+  const destinations = [
+    ...reports.map((r) => ({ what: `the ${r.format} report`, file: r.file })),
+    ...(command === 'check' && o.out !== undefined ? [{ what: 'the plan (--out)', file: o.out }] : []),
+  ];
+  const problems = destinationProblems(destinations, [...expandInventoryPaths(positionals).files, ...(o.plan !== undefined ? [o.plan] : [])]);
+  if (problems.length) {
+    for (const p of problems.slice(0, -1)) process.stderr.write(`tprun: ${p}\n`);
+    return usageError(problems.at(-1)!, command);
   }
 
   const inventory = loadOrReport(positionals, inventoryFromPlan && saved ? { file: o.plan!, saved } : undefined);

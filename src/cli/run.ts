@@ -5,15 +5,13 @@ import type { Role } from '../plan/role.ts';
 import { colorFor, painter } from '../report/color.ts';
 import { interruptLines, resultLine, summaryLines } from '../report/human.ts';
 import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
-import { writeReports, type ReportTarget } from '../report/write.ts';
+import { writeByRename, writeReports, type ReportTarget } from '../report/write.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
 import { EXIT } from '../run/options.ts';
 import type { Amount } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
 import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
 import type { HostResult } from '../run/host.ts';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 
 /** check --out PLAN: every selected host's plan and what it was computed from; a sentence when it cannot be written. */
 function writePlan(file: string, run: CommandRun, results: readonly HostResult[], secrets: readonly string[]): string | undefined {
@@ -32,15 +30,8 @@ function writePlan(file: string, run: CommandRun, results: readonly HostResult[]
     }),
   };
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    // A new file renamed over the path: never written through a link; 0600, a plan is for its reviewers.
-    const tmp = `${file}.tprun-${process.pid}`;
-    try {
-      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-      renameSync(tmp, file);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    // 0600: a plan is for its reviewers.
+    writeByRename(file, JSON.stringify(doc, null, 2) + '\n', 0o600);
     return undefined;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;

@@ -6,12 +6,13 @@
  * still points at FILE:LINE:COL in the file that set the value.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Node } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
 import { loadInventoryFromSource, type LoadResult } from './load.ts';
-import { InventorySource, type PathSeg } from './source.ts';
+import { InventorySource, MAX_INVENTORY_BYTES, type PathSeg } from './source.ts';
+import { readBounded } from '../files.ts';
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -130,7 +131,14 @@ export class MergedSource {
 }
 
 /** Several files, directories or stdin (-) → one validated inventory. */
-export function loadInventories(paths: readonly string[], readStdin: () => string = () => readFileSync(0, 'utf8')): LoadResult {
+/** Standard input, bounded as an inventory file is (an endless pipe must not exhaust tprun). */
+function readStdinBounded(): string {
+  const r = readBounded(0, MAX_INVENTORY_BYTES);
+  if ('error' in r) throw Object.assign(new Error(r.error), { code: r.error });
+  return r.text;
+}
+
+export function loadInventories(paths: readonly string[], readStdin: () => string = readStdinBounded): LoadResult {
   const { files, diagnostics } = expandInventoryPaths(paths);
   if (diagnostics.length) return { diagnostics };
   const sources: InventorySource[] = [];

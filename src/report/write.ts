@@ -1,6 +1,5 @@
 /** --report FORMAT:FILE writers; "-" writes to stdout (the human output then goes to stderr). */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { RunSummary } from './summary.ts';
 import { jsonReport } from './json.ts';
 import { junitReport } from './junit.ts';
@@ -11,6 +10,21 @@ export interface ReportTarget {
   file: string;
 }
 
+/**
+ * A new file beside the target, renamed over it: a reader never sees half a report, and a link at
+ * the path is replaced, never written through. The directory was checked before the run
+ * (destinations.ts); it is never created here.
+ */
+export function writeByRename(file: string, text: string, mode = 0o644): void {
+  const tmp = `${file}.tprun-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode, flag: 'wx' });
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 /** Writes each report; one that cannot be written gives one sentence, and the others are still written. */
 export function writeReports(reports: readonly ReportTarget[], run: RunSummary): string[] {
   const errors: string[] = [];
@@ -18,10 +32,7 @@ export function writeReports(reports: readonly ReportTarget[], run: RunSummary):
     try {
       const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
       if (r.file === '-') process.stdout.write(text);
-      else {
-        mkdirSync(dirname(r.file), { recursive: true });
-        writeFileSync(r.file, text);
-      }
+      else writeByRename(r.file, text);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       errors.push(

@@ -6,7 +6,9 @@
  * line win over its config; tprun's own defaults come last. Jump hosts (ProxyJump, several hops, or the inventory's ssh.jump)
  * are resolved through the same file, and their host keys are checked like any other.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readBounded } from '../files.ts';
+import { MAX_SSH_FILE_BYTES } from './known-hosts.ts';
 import SSHConfig from 'ssh-config';
 import type { Host, SshVars } from '../inventory/types.ts';
 import { expandHome, HostError } from './errors.ts';
@@ -40,10 +42,14 @@ function readConfig(file: string): SSHConfig | undefined {
   if (!configs.has(path)) {
     if (!existsSync(path)) configs.set(path, undefined);
     else {
-      try {
-        configs.set(path, SSHConfig.parse(readFileSync(path, 'utf8')));
-      } catch (e) {
-        configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+      const r = readBounded(path, MAX_SSH_FILE_BYTES);
+      if ('error' in r) configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${r.error}`));
+      else {
+        try {
+          configs.set(path, SSHConfig.parse(r.text));
+        } catch (e) {
+          configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${(e as Error).message.split('\n')[0]}`));
+        }
       }
     }
   }

@@ -5,7 +5,8 @@
  * (--accept-new-host-keys), a changed key always fails, and a certificate is never recorded.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readBounded } from '../files.ts';
 import { dirname } from 'node:path';
 import { certificateProblem, isCertificateType, parseCertificate } from './certificate.ts';
 
@@ -69,7 +70,15 @@ export function keyTypeOf(blob: Buffer): string {
 
 export type Verdict = { ok: true; recorded?: boolean } | { ok: false; reason: string };
 
-const readEntries = (file: string) => (existsSync(file) ? parseKnownHosts(readFileSync(file, 'utf8')) : []);
+/** known_hosts of a large site fits; /dev/zero or a FIFO named by mistake must not hang or exhaust tprun. */
+export const MAX_SSH_FILE_BYTES = 64 * 1024 * 1024;
+
+function readEntries(file: string): ReturnType<typeof parseKnownHosts> {
+  if (!existsSync(file)) return [];
+  const r = readBounded(file, MAX_SSH_FILE_BYTES);
+  if ('error' in r) throw new Error(`cannot read known_hosts ${file}: ${r.error}`);
+  return parseKnownHosts(r.text);
+}
 
 /**
  * Whether known_hosts trusts a certificate authority for this host (a matching @cert-authority

@@ -17,9 +17,10 @@ import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
 
 const skip = lab.preflight();
-/** TPRUN_FAULTS_ONLY=text runs only the tests whose name contains it (the lab takes minutes). */
+/** TPRUN_FAULTS_ONLY=REGEX runs only the tests whose name matches it (the lab takes minutes). */
 const only = process.env.TPRUN_FAULTS_ONLY;
-const t = (name: string, fn: () => unknown) => (skip || (only && !name.includes(only) && name !== 'fault matrix') ? test.skip : test)(name, fn as never);
+const t = (name: string, fn: () => unknown) =>
+  (skip || (only && !new RegExp(only).test(name) && name !== 'fault matrix') ? test.skip : test)(name, fn as never);
 if (skip) console.log(`lab fault tests skipped: ${skip}`);
 
 const N = 6;
@@ -441,6 +442,64 @@ t('a host printing ~600 MB: that host fails "output too large", the others finis
   } finally {
     unslow(2);
   }
+});
+
+t('SIGKILL of only the runner mid-step: its orphaned step is killed before the next apply takes the lock, and never acts after it', async () => {
+  const i = 3;
+  const original = onB(i) ? 'B' : 'A';
+  const other = original === 'A' ? 'B' : 'A';
+  slow(i, 30);
+  const run = tprunAsync(['apply', inv('orphan-to', other, [i])]);
+  let tx = '';
+  try {
+    await waitJournal(i);
+    // Wait for the step's process (the slowed ip6tables-restore, sleeping), then kill the runner alone.
+    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+    tx = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
+    assert.is(lab.onHost(i, `kill -KILL $(cut -d' ' -f1 /var/lib/tprun/tx/${tx}/pid)`).code, 0);
+    await run.done;
+  } finally {
+    unslow(i);
+  }
+  const back = inv('orphan-back', original, [i]);
+  const a = lab.tprunInCtl(['apply', back]);
+  assert.ok(applied(a.code), all(a));
+  const orphans = `for d in /proc/[0-9]*; do { tr '\\0' '\\n' < $d/environ; } 2>/dev/null | grep -qx "TPRUN_TX=/var/lib/tprun/tx/${tx}" && echo "\${d#/proc/}"; done; true`;
+  assert.is(lab.onHost(i, orphans).out.trim(), '', 'no process of the killed transaction may outlive the next apply taking the lock');
+  // Past the orphan's 30 s: had it lived, it would have loaded the killed transaction's rules.
+  await sleep(32_000);
+  const c = lab.tprunInCtl(['check', back]);
+  assert.is(c.code, 0, all(c));
+  row('SIGKILL of the runner alone, mid-step', '1', 'its orphaned step killed when the next apply took the lock; check compliant 32 s later');
+});
+
+t('/var/lib/tprun owned by another user, or a link to their directory: the host fails at preflight, naming why; root runs nothing from it', () => {
+  const i = 4;
+  const cases: [string, string, string, RegExp][] = [
+    ['owned by nobody', 'chown 65534 /var/lib/tprun', 'chown 0 /var/lib/tprun', /\/var\/lib\/tprun belongs to uid 65534, not root/],
+    ['group-writable', 'chmod 0770 /var/lib/tprun', 'chmod 0700 /var/lib/tprun', /\/var\/lib\/tprun is writable by others than root \(mode 770\)/],
+    [
+      "a link to a user's directory",
+      // In h4's own mount namespace: /var/lib becomes a tmpfs holding the link.
+      'mkdir -p /tmp/evil-lib && chown 65534 /tmp/evil-lib && mount -t tmpfs -o size=1m,mode=0755 none /var/lib && ln -s /tmp/evil-lib /var/lib/tprun',
+      'umount /var/lib && rm -rf /tmp/evil-lib',
+      /\/var\/lib\/tprun is a symbolic link \(to \/tmp\/evil-lib\)/,
+    ],
+  ];
+  for (const [what, make, undo, reason] of cases) {
+    const before = lab.snapshot(i);
+    assert.is(lab.onHost(i, make).code, 0, what);
+    try {
+      const r = lab.tprunInCtl(['apply', flip(i, 'unsafe-dir')]);
+      assert.ok(failedBit(r.code), `${what}: ${all(r)}`);
+      assert.match(r.out, new RegExp(`^h${i}: FAILED at lock: .*${reason.source}.*nothing was changed`, 'm'), `${what}: ${all(r)}`);
+      if (what.startsWith('a link')) assert.is(lab.onHost(i, 'ls -A /tmp/evil-lib').out.trim(), '', 'nothing written where the link points');
+    } finally {
+      lab.onHost(i, undo);
+    }
+    assert.is(lab.snapshot(i), before, `${what}: the host is unchanged`);
+  }
+  row('/var/lib/tprun not root-owned, group-writable, or a link', '1', 'FAILED at lock with the reason; nothing changed, nothing written through the link');
 });
 
 t('a stale lock (holder dead mid-transaction) is cleared with a message; the cut-short transaction is reported', () => {

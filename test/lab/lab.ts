@@ -155,7 +155,8 @@ export function startSshd(i: number): void {
     'mount -t tmpfs none /var/log/squid && chown proxy:proxy /var/log/squid',
     'mount -t tmpfs none /var/spool/squid && chown proxy:proxy /var/spool/squid',
     // tprun's own state (locks, transactions) per host, as on a real machine.
-    'mount -t tmpfs -o size=16m none /var/lib/tprun',
+    // mode 0700 as tprun leaves it: a tmpfs is 1777 by default, which tprun refuses to run root's transaction from.
+    'mount -t tmpfs -o size=16m,mode=0700 none /var/lib/tprun',
     `exec /usr/sbin/sshd -f ${STATE}/${ns}/sshd_config`,
   ].join(' && ');
   const r = spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], { encoding: 'utf8' });
