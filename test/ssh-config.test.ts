@@ -1,5 +1,5 @@
 /** ~/.ssh/config honoured (issue #16, item 6): Host patterns and the keys tprun uses; the inventory wins where it says so. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -105,6 +105,22 @@ test('a Match exec line never runs: its command is not executed and its block do
   const { target } = resolveSsh(host('gw-9', { config_file: exec }));
   assert.equal([target.hostname, target.user], ['gw-9', 'plain']);
   assert.not.ok(existsSync(marker), 'the Match exec command ran');
+});
+
+test('Include: files (globbed, in order) spliced where the line stands, in a Host block too; ProxyCommand is refused with a sentence', () => {
+  const dir = join(tmp, 'conf.d');
+  mkdirSync(dir);
+  writeFileSync(join(dir, '10-first.conf'), 'Host inc-*\n  User from-include\n  Port 2201\n');
+  writeFileSync(join(dir, '20-second.conf'), 'Host inc-b\n  User too-late\n');
+  writeFileSync(join(dir, 'proxy.ssh'), 'Host pc\n  ProxyCommand nc %h %p\n');
+  writeFileSync(join(dir, 'inner.ssh'), '  ConnectTimeout 4\n');
+  const main = join(tmp, 'with-include');
+  writeFileSync(main, `Include ${dir}/*.conf ${dir}/proxy.ssh\nHost inc-b\n  Include ${dir}/inner.ssh\nHost *\n  ConnectTimeout 9\n`);
+  const r = resolveSsh(host('inc-b', { config_file: main })).target;
+  // First obtained value wins, as in OpenSSH: 10-first.conf's User and Port; inner.ssh inside Host inc-b.
+  assert.equal([r.user, r.port, r.connectTimeout], ['from-include', 2201, 4]);
+  assert.is(resolveSsh(host('inc-a', { config_file: main })).target.connectTimeout, 9);
+  assert.throws(() => resolveSsh(host('pc', { config_file: main })), /gives pc a ProxyCommand, which tprun does not run: use ProxyJump/);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -4,12 +4,16 @@
  * HostName, User, Port, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout
  * and ProxyJump apply. A value the inventory sets (at any level) wins, as options on ssh's command
  * line win over its config; tprun's own defaults come last. Jump hosts (ProxyJump, several hops, or the inventory's ssh.jump)
- * are resolved through the same file, and their host keys are checked like any other.
+ * are resolved through the same file, and their host keys are checked like any other. Include
+ * lines are expanded as OpenSSH does; a ProxyCommand is refused with a sentence (tprun runs no
+ * command a config names); without an agent, OpenSSH's default identities are used.
  */
 import { existsSync } from 'node:fs';
 import { readBounded } from '../files.ts';
 import { MAX_SSH_FILE_BYTES } from './known-hosts.ts';
+import { isAbsolute, join } from 'node:path';
 import SSHConfig from 'ssh-config';
+import { globSync } from 'tinyglobby';
 import type { Host, SshVars } from '../inventory/types.ts';
 import { expandHome, HostError } from './errors.ts';
 
@@ -32,24 +36,64 @@ export interface ResolvedSsh {
   jumps: Endpoint[];
 }
 
+/** OpenSSH's default identities that tprun can use (ssh2 reads these key types). */
+const DEFAULT_IDENTITIES = ['~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa'];
+
 /** tprun's own defaults, below the inventory and the SSH config. */
 const BUILTIN = { user: 'root', port: 22, known_hosts: '~/.ssh/known_hosts', connect_timeout: 10 };
 
 const configs = new Map<string, SSHConfig | HostError | undefined>();
+
+/** OpenSSH's limit on nested Include. */
+const MAX_INCLUDE_DEPTH = 16;
+
+/** One config file parsed, its Include lines replaced by the files they name (in glob order). */
+function parseWithIncludes(file: string, shown: string, depth: number): SSHConfig {
+  if (depth > MAX_INCLUDE_DEPTH) throw new HostError('connect', `the SSH config ${shown}: Include nested more than ${MAX_INCLUDE_DEPTH} deep`);
+  const r = readBounded(file, MAX_SSH_FILE_BYTES);
+  if ('error' in r) throw new HostError('connect', `cannot read the SSH config ${shown}: ${r.error}`);
+  let config: SSHConfig;
+  try {
+    config = SSHConfig.parse(r.text);
+  } catch (e) {
+    throw new HostError('connect', `cannot read the SSH config ${shown}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  expandIncludes(config, depth);
+  return config;
+}
+
+/**
+ * Like OpenSSH: a relative Include is under ~/.ssh (tprun reads a user's configuration), patterns
+ * are globbed and sorted, a missing file is no error, and an Include inside a Host or Match block
+ * belongs to that block.
+ */
+function expandIncludes(config: SSHConfig, depth: number): void {
+  for (let i = 0; i < config.length; i++) {
+    const line = config[i]!;
+    if ('config' in line && line.config) expandIncludes(line.config as SSHConfig, depth);
+    if (!('param' in line) || String(line.param).toLowerCase() !== 'include') continue;
+    // ssh-config gives a multi-word value as [{ val }, …].
+    const raw = line.value as unknown as string | { val: string }[];
+    const patterns = (typeof raw === 'string' ? raw.split(/\s+/) : raw.map((x) => x.val)).filter(Boolean);
+    const files = patterns.flatMap((p) => {
+      const abs = isAbsolute(expandHome(p)) ? expandHome(p) : join(expandHome('~/.ssh'), p);
+      return globSync([abs], { absolute: true, onlyFiles: true, expandDirectories: false, dot: true }).sort();
+    });
+    const included = files.flatMap((f) => [...parseWithIncludes(f, f, depth + 1)]);
+    config.splice(i, 1, ...included);
+    i += included.length - 1;
+  }
+}
 
 function readConfig(file: string): SSHConfig | undefined {
   const path = expandHome(file);
   if (!configs.has(path)) {
     if (!existsSync(path)) configs.set(path, undefined);
     else {
-      const r = readBounded(path, MAX_SSH_FILE_BYTES);
-      if ('error' in r) configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${r.error}`));
-      else {
-        try {
-          configs.set(path, SSHConfig.parse(r.text));
-        } catch (e) {
-          configs.set(path, new HostError('connect', `cannot read the SSH config ${file}: ${(e as Error).message.split('\n')[0]}`));
-        }
+      try {
+        configs.set(path, parseWithIncludes(path, file, 0));
+      } catch (e) {
+        configs.set(path, e instanceof HostError ? e : new HostError('connect', `cannot read the SSH config ${file}: ${(e as Error).message}`));
       }
     }
   }
@@ -89,7 +133,11 @@ function endpoint(
   const port = over.port ?? own('port') ?? (c.Port ? Number(first(c.Port)) : BUILTIN.port);
   const ctx = { hostname, port, user };
   const idFiles = ([] as string[]).concat(c.IdentityFile ?? []).map((f) => tokens(f, ctx));
-  const identity = (opts.inherit && v.identity) || idFiles.find((f) => existsSync(expandHome(f))) || idFiles[0] || v.identity;
+  // Without an agent, OpenSSH's default keys, in its order, as `ssh` would try them.
+  const defaults = process.env.SSH_AUTH_SOCK ? [] : DEFAULT_IDENTITIES.filter((f) => existsSync(expandHome(f)));
+  const identity = (opts.inherit && v.identity) || idFiles.find((f) => existsSync(expandHome(f))) || idFiles[0] || v.identity || defaults[0];
+  if (c.ProxyCommand && !c.ProxyJump)
+    throw new HostError('connect', `the SSH config gives ${name} a ProxyCommand, which tprun does not run: use ProxyJump (or ssh.jump in the inventory)`);
   const khFiles = first(c.UserKnownHostsFile)?.split(/\s+/);
   const knownHosts = own('known_hosts') ?? (khFiles?.length ? tokens(khFiles[0]!, ctx) : (v.known_hosts ?? BUILTIN.known_hosts));
   const strict = first(c.StrictHostKeyChecking)?.toLowerCase();
