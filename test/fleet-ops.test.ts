@@ -78,11 +78,14 @@ test('a report that cannot be written: one line, the other reports still written
   assert.not.match(r.err, /\n\s+at /);
 });
 
-test('-q: no per-host lines, but each failed host is named with the reason', async () => {
+test('-q: compliant hosts are quiet; a changed or drifted host is one line, each failed host is named with the reason', async () => {
   const r = await run('apply', { a: 'compliant', b: 'broken', c: 'down', d: 'drifted' }, { quiet: true });
   assert.is(r.code, 6);
   assert.not.match(r.out, /^a: /m);
-  assert.not.match(r.out, /^d: /m);
+  assert.match(r.out, /^d: changed: \d+ changes applied/m);
+  assert.is(r.out.match(/^d: /gm)?.length, 1);
+  const c = await run('check', { a: 'compliant', d: 'drifted' }, { quiet: true });
+  assert.match(c.out, /^d: drifted: \d+ changes pending/m, 'the scheduled check (-q) names the drifted host');
   assert.match(r.out, /^b: FAILED at .*rolled back/m);
   assert.not.match(r.out, /\+ file \/etc\/squid/, 'the plan is not repeated');
   assert.match(r.out, /\| boom: no such table/);

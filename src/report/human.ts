@@ -119,8 +119,11 @@ export function summaryLines(results: readonly HostResult[], seconds: number, op
   const out: string[] = [];
   const paint = opts.paint ?? plain;
   for (const r of results) {
+    // -q (the scheduled check's journal, cron's mail): compliant hosts stay quiet, every other is
+    // named on one line, failures with their reason.
     if (opts.quiet) {
       if (r.status === 'failed' || r.status === 'unreachable') out.push(resultLine(r, { paint, secrets: opts.secrets }), ...failureDetails(r).map(clean(opts)));
+      else if (r.status === 'drifted' || r.status === 'changed') out.push(resultLine(r, { paint, secrets: opts.secrets }));
       continue;
     }
     const details = resultDetails(r, opts);
