@@ -8,7 +8,7 @@ import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, typ
 import { movedDuring, preamble, settledCheck, TX_ROOT } from '../src/apply/tx.ts';
 import { Fact, factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
-import { writeFileCommands } from '../src/resources/file.ts';
+import { fileChange, writeFileCommands } from '../src/resources/file.ts';
 import { raw, sh as sh_ } from '../src/shell.ts';
 import { ROLES } from '../roles/registry.ts';
 import { exitCode } from '../src/run/fleet.ts';
@@ -202,6 +202,21 @@ test('exact undo: a backup that cannot be taken stops the step before the live f
   assert.match(r.stderr, /cannot keep a backup of .*nothing was changed/);
   assert.is(readFileSync(live, 'utf8'), 'old\n');
   assert.not.ok(existsSync(live + '.tprun-new'));
+});
+
+test('a previous version holding credentials is not kept: no .tprun-prev after commit, an older one removed', () => {
+  const live = join(tmp, 'peer.conf');
+  const before = 'cache_peer parent.example parent 3128 0 login=ops:old-pass-1\n';
+  writeFileSync(live, before);
+  writeFileSync(live + '.tprun-prev', 'cache_peer parent.example parent 3128 0 login=ops:older-pass-0\n');
+  const c = fileChange({ role: 'squid', path: live, mode: '0600', content: 'cache_peer parent.example parent 3128 0\n', install: true }, before);
+  const out = sh(changeScript([{ id: 'file', commands: c.commands, undo: c.undo, commit: c.commit }], [], tx()));
+  assert.is(out.code, 0, out.stdout);
+  assert.is(readFileSync(live, 'utf8'), 'cache_peer parent.example parent 3128 0\n');
+  assert.equal(
+    readdirSync(tmp).filter((f) => f.startsWith('peer.conf')),
+    ['peer.conf'],
+  );
 });
 
 test('exact undo: the live file is restored by rename (same bytes, no copy); .tprun-prev only changes at commit', () => {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { raw, sh, type Shell } from '../shell.ts';
 import { change, type Change, type HandlerName } from './change.ts';
+import { redact } from '../report/safe.ts';
 
 /** A file a role installs on the host (or, with install false, only renders for the operator). */
 export interface Artifact {
@@ -26,7 +27,7 @@ const txName = (path: string, suffix: string) => raw('"$TPRUN_TX"/' + path.repla
  * changed. The swap and its undo are renames, so no partial or empty file ever replaces a live
  * one. At commit the backup becomes FILE.tprun-prev.
  */
-export function writeFileCommands(a: Artifact): { commands: Shell[]; undo: Shell[]; commit: Shell[] } {
+export function writeFileCommands(a: Artifact, keepPrevious = true): { commands: Shell[]; undo: Shell[]; commit: Shell[] } {
   const cand = a.path + '.tprun-new';
   const keep = raw(`${sh`${a.path}`.text}.tprun-tx-"$TPRUN_RUN"`);
   const b64 = Buffer.from(a.content, 'utf8')
@@ -50,10 +51,15 @@ export function writeFileCommands(a: Artifact): { commands: Shell[]; undo: Shell
     sh`mv -f ${cand} ${a.path}`,
   );
   const undo = [sh`rm -f ${cand}`, sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path}; elif [ -e ${created} ]; then rm -f ${a.path}; fi`];
-  const commit = [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`];
+  // A previous version holding credentials must not outlive the transaction (a password removed
+  // from the inventory would stay on disk): then no FILE.tprun-prev is kept, and an older one goes.
+  const commit = keepPrevious
+    ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`]
+    : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`];
   return { commands, undo, commit };
 }
 
 export function fileChange(a: Artifact, before: string | null): Change {
-  return change({ kind: 'file', role: a.role, id: `file ${a.path}`, path: a.path, before, after: a.content, notify: a.notify, ...writeFileCommands(a) });
+  const credentials = before !== null && redact(before) !== before;
+  return change({ kind: 'file', role: a.role, id: `file ${a.path}`, path: a.path, before, after: a.content, notify: a.notify, ...writeFileCommands(a, !credentials) });
 }
