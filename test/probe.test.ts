@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NEXT_FAMILY, parseProbe, probeAfter, probeCheck, probeFamilies, probeLastSteps, probeScript } from '../src/doctor/probe.ts';
+import { guarded, TX_ROOT } from '../src/apply/tx.ts';
 import { load } from './helpers.ts';
 
 const rec = (name: string) => readFileSync(`test/fixtures/doctor/probe/${name}.txt`, 'utf8');
@@ -152,7 +153,31 @@ test('a router: one round trip runs the probe per family, each in its own subshe
     assert.match(checks[1]!.found, want6);
   }
   assert.is(scripts.length, 2, 'one round trip per run');
-  assert.match(scripts[0]!, /\(\nTP_FAMILY=4;[\s\S]*\n\)\necho @@tprun-probe-next-family\n\(\nTP_FAMILY=6;[\s\S]*\n\)\n$/);
+  assert.match(scripts[0]!, /\(\nTP_FAMILY=4;[\s\S]*\n\)\necho @@tprun-probe-next-family\n\(\nTP_FAMILY=6;[\s\S]*\n\)\nif tprun_changing /);
+});
+
+test('no verdict from a probe on a host a transaction changes: not started while one runs, refused when one ran meanwhile (real sh)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-probe-lock-'));
+  try {
+    const inDir = (text: string) => text.replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const run = (body: string) => spawnSync('sh', ['-c', inDir(guarded(body))], { encoding: 'utf8' }).stdout;
+    const st = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/.*\) /s, '').split(' ')[19];
+    assert.is(run('echo PROBED'), 'PROBED\n');
+    // A live runner: the probe does not start.
+    writeFileSync(join(dir, 'lock'), `run r1\nuser alice\ncontroller ctl\nsince now\ntx ${process.pid} ${st(process.pid)}\n`);
+    assert.match(run('echo PROBED'), /^@@tprun-lock moved run=r1 user=alice/);
+    rmSync(join(dir, 'lock'));
+    // One that started while the probe ran: its line comes last, and probeAfter gives no verdict.
+    const out = run(`echo PROBED\nmkdir -p $R/tx/r2 && : > $R/tx/r2/journal && echo r2 > $R/last`);
+    assert.match(out, /^PROBED\n@@tprun-lock moved /);
+    const conn = { roundTrips: 0, run: async () => ({ stdout: out, stderr: '', code: 0 }), close: async () => undefined };
+    await probeAfter(h1, conn).then(
+      () => assert.unreachable('a probe during a transaction must not give a verdict'),
+      (e: Error) => assert.match(e.message, /a transaction ran on the host while it was probed .*no verdict: check again/),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a probe cut short (no result line) is a failure that says so', () => {

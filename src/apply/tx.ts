@@ -124,6 +124,19 @@ fi`);
 export const settledCheck = (mode: 'check' | 'apply'): string =>
   mode === 'check' ? `if tprun_changing || [ "$(tprun_txsig)" != "$tprun_sig0" ]; then echo "${TX.lock}moved $(tprun_txwho)"; fi\n` : '';
 
+/**
+ * A read-only script run after the facts (the interception probe) gives no verdict on a host a
+ * transaction is changing: it does not start while one runs, and its last line names one that
+ * started or ended while it ran (movedDuring reads it).
+ */
+export function guarded(script: string): string {
+  return `${HELPERS}
+if tprun_changing; then echo "${TX.lock}moved $(tprun_who)"; exit 0; fi
+tprun_sig0=$(tprun_txsig)
+${script}
+${settledCheck('check')}`;
+}
+
 /** The transaction named by settledCheck's line, when one ran during the facts. */
 export function movedDuring(out: string): string | undefined {
   const last = out.trimEnd().split('\n').at(-1) ?? '';

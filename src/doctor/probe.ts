@@ -14,11 +14,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ScriptStep } from '../apply/script.ts';
+import { guarded, movedDuring } from '../apply/tx.ts';
 import type { Family, Host } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
 import { PRELUDE } from '../protocol.ts';
 import { raw, sh, type Shell } from '../shell.ts';
 import type { Connection } from '../ssh/connection.ts';
+import { HostError } from '../ssh/errors.ts';
 import { CATALOG } from './catalog.ts';
 
 /** What the probe needs to know of an address family. */
@@ -174,7 +176,9 @@ export const NEXT_FAMILY = '@@tprun-probe-next-family';
 export async function probeAfter(host: Host, conn: Connection): Promise<Check[]> {
   const families = probeFamilies(host);
   const script = families.map((f) => `(\n${probeScript(host, f).text}\n)`).join(`\necho ${NEXT_FAMILY}\n`);
-  const r = await conn.run(`${PRELUDE}\n${script}\n`);
+  const r = await conn.run(`${PRELUDE}\n${guarded(script)}\n`);
+  const moved = movedDuring(r.stdout);
+  if (moved) throw new HostError('lock', `a transaction ran on the host while it was probed (${moved}); no verdict: check again`);
   const outs = r.stdout.split(`${NEXT_FAMILY}\n`);
   // A run cut short has fewer parts: the families it never reached fail with its stderr.
   return families.map((f, i) => probeCheck(parseProbe(outs[i] ?? '', r.stderr), f.name));
