@@ -6,11 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { evaluate, fixHint, type Finding, type Interception } from '../src/firewall/ruleset/evaluate.ts';
 import { parseRuleset, iptablesRule } from '../src/firewall/ruleset/parse.ts';
 import { ruleset } from '../src/firewall/ruleset/fact.ts';
 
 const rec = (name: string) => readFileSync(`test/fixtures/ruleset/${name}.txt`, 'utf8');
 const parsed = (name: string) => parseRuleset(rec(name));
+const IC: Interception = { families: ['ipv4', 'ipv6'], ports: [80], mark: 1, mask: 1, interfaces: [] };
+const findings = (name: string, ic: Interception = IC): Finding[] => evaluate(parsed(name), ic);
+const brief = (fs: readonly Finding[]) => fs.map((f) => `${f.certainty}: ${f.table} ${f.chain}: ${f.rule ?? 'policy'}`).sort();
 
 test('parse: tables of every source, iptables-nft tables once (from *-nft-save, not again from nft -j)', () => {
   const rs = parsed('firewalld-rpfilter');
@@ -63,6 +67,88 @@ test('parse: iptables rule words become typed matches; unknown ones stay undecid
 test('parse: nft without JSON is reported, not taken as an empty ruleset', () => {
   const rs = parseRuleset('@@section nft-json\nError: syntax error, unexpected -j\n@@section nft-text\n');
   assert.equal(rs.unreadable, ['nft -j list ruleset printed no JSON (Error: syntax error, unexpected -j)']);
+});
+
+test("(a) firewalld's IPv6 reverse-path rule drops the marked IPv6 packets; its fix is the firewalld setting", () => {
+  const fs = findings('firewalld-rpfilter');
+  assert.equal(brief(fs), ['drops: nft table inet firewalld filter_PREROUTING: meta nfproto ipv6 fib saddr . mark . iif oif missing drop']);
+  assert.equal(fs[0]!.packets, ['IPv6 tcp/80 (new)', 'IPv6 tcp/80 (established)']);
+  assert.ok(fs[0]!.rpfilter);
+  assert.match(fixHint(fs[0]!, IC), /IPv6_rpfilter=loose .* firewall-cmd --reload/);
+  // IPv4 only: the rule is for IPv6 packets.
+  assert.equal(findings('firewalld-rpfilter', { ...IC, families: ['ipv4'] }), []);
+});
+
+test('mark-aware fib: an exemption by the mark, a loose lookup, an early (unmarked) chain are not flagged', () => {
+  assert.equal(findings('firewalld-rpfilter-exempt'), []);
+  assert.equal(findings('rpfilter-loose'), []);
+  assert.equal(findings('rpfilter-raw'), []);
+  // Another mark than the one the exemption accepts: flagged.
+  assert.equal(brief(findings('firewalld-rpfilter-exempt', { ...IC, mark: 2, mask: 2 })), [
+    'drops: nft table inet firewalld filter_PREROUTING: meta nfproto ipv6 fib saddr . mark . iif oif missing drop',
+  ]);
+});
+
+test("(b) a zone input chain rejects the connection's first packet, through its jumps and gotos", () => {
+  const fs = findings('zone-input');
+  assert.equal(brief(fs), ['drops: nft table inet fwzone filter_INPUT: reject with icmpx admin-prohibited']);
+  assert.equal(fs[0]!.packets, ['IPv4 tcp/80 (new)', 'IPv6 tcp/80 (new)']);
+  assert.equal(fs[0]!.via, ['filter_INPUT_ZONES', 'filter_IN_public', 'filter_IN_public_allow']);
+  assert.match(fixHint(fs[0]!, IC), /nft insert rule inet fwzone filter_INPUT meta mark & 0x1 == 0x1 accept/);
+  // The port allowed in the zone: nothing left; another port still rejected.
+  assert.equal(findings('zone-input-allowed'), []);
+  assert.equal(findings('zone-input-allowed', { ...IC, ports: [80, 8080] })[0]?.packets, ['IPv4 tcp/8080 (new)', 'IPv6 tcp/8080 (new)']);
+});
+
+test('(c) an iptables raw DROP, (d) an nft prerouting drop, a legacy mangle INPUT drop', () => {
+  assert.equal(brief(findings('iptables-raw-drop')), ['drops: iptables table raw PREROUTING: -A PREROUTING -p tcp -m tcp --dport 80 -j DROP']);
+  assert.match(fixHint(findings('iptables-raw-drop')[0]!, IC), /iptables -t raw -D PREROUTING -p tcp -m tcp --dport 80 -j DROP/);
+  assert.equal(brief(findings('nft-prerouting-drop')), ['drops: nft table ip pf pre: tcp dport 80 drop']);
+  assert.match(fixHint(findings('nft-prerouting-drop')[0]!, IC), /nft delete rule ip pf pre handle 2/);
+  assert.equal(brief(findings('iptables-legacy-mangle-input')), [
+    'drops: iptables-legacy table mangle INPUT: -A INPUT -p tcp -m multiport --dports 80,443 -j DROP',
+  ]);
+  // Other ports pass.
+  assert.equal(findings('iptables-raw-drop', { ...IC, ports: [3128] }), []);
+});
+
+test("tprun's own chains: its INPUT accept comes first, so an INPUT policy DROP is no finding; without tprun's backend it is", () => {
+  assert.equal(findings('tprun-only'), []);
+  assert.equal(findings('iptables-input-policy'), []);
+  const rs = parsed('iptables-input-policy');
+  // Rules of another backend than the one tprun writes to, and no TPRUN chain there: the policy drops.
+  const other = {
+    ...rs,
+    defaultBackend: { ip: 'legacy' as const, ip6: 'legacy' as const },
+    tables: rs.tables.map((t) => ({ ...t, chains: new Map([...t.chains].filter(([n]) => !n.startsWith('TPRUN_'))) })),
+  };
+  assert.equal(brief(evaluate(other, IC)), ['drops: ip6tables table filter INPUT: policy', 'drops: iptables table filter INPUT: policy']);
+});
+
+test('a foreign table that accepts everything (policy drop behind an accept) is no finding; nor is an empty host', () => {
+  assert.equal(findings('accept-all'), []);
+  assert.equal(findings('empty'), []);
+});
+
+test('undecidable matches are "may drop", with what could not be decided; sets and verdict maps are read', () => {
+  const fs = findings('may-match');
+  assert.equal(brief(fs), [
+    'may drop: nft table inet site in: policy',
+    'may drop: nft table inet site pre: ip saddr 10.0.0.0/8 tcp dport @web drop',
+    'may drop: nft table inet site pre: ip6 saddr 2001:db8:bad::/48 counter reject with icmpv6 port-unreachable',
+  ]);
+  const policy = fs.find((f) => f.rule === null)!;
+  assert.equal(policy.undecided, ['"ip saddr @admins accept" (cannot tell: ip saddr)', '"limit rate 10/second accept" (cannot tell: limit)']);
+  // Established packets are accepted by the verdict map: only the first packet may be dropped.
+  assert.equal(policy.packets, ['IPv4 tcp/80 (new)', 'IPv6 tcp/80 (new)']);
+  // @web holds 80 and 443, not 3128.
+  assert.equal(brief(findings('may-match', { ...IC, ports: [3128] })).length, 2);
+});
+
+test('known receiving interfaces decide iifname matches', () => {
+  const zone = parsed('zone-input');
+  assert.equal(brief(evaluate(zone, { ...IC, interfaces: ['eth1'] })), ['drops: nft table inet fwzone filter_INPUT: reject with icmpx admin-prohibited']);
+  assert.equal(evaluate(zone, { ...IC, interfaces: ['eth1'] })[0]!.packets, ['IPv4 tcp/80 (new on eth1)', 'IPv6 tcp/80 (new on eth1)']);
 });
 
 test.run();
