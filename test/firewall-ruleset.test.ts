@@ -9,6 +9,9 @@ import * as assert from 'uvu/assert';
 import { evaluate, fixHint, type Finding, type Interception } from '../src/firewall/ruleset/evaluate.ts';
 import { parseRuleset, iptablesRule } from '../src/firewall/ruleset/parse.ts';
 import { ruleset } from '../src/firewall/ruleset/fact.ts';
+import { blockedReason, blockersOf, changesOf } from '../src/plan/types.ts';
+import { edited } from './facts.ts';
+import { plan, h1 } from './planning.ts';
 
 const rec = (name: string) => readFileSync(`test/fixtures/ruleset/${name}.txt`, 'utf8');
 const parsed = (name: string) => parseRuleset(rec(name));
@@ -149,6 +152,39 @@ test('known receiving interfaces decide iifname matches', () => {
   const zone = parsed('zone-input');
   assert.equal(brief(evaluate(zone, { ...IC, interfaces: ['eth1'] })), ['drops: nft table inet fwzone filter_INPUT: reject with icmpx admin-prohibited']);
   assert.equal(evaluate(zone, { ...IC, interfaces: ['eth1'] })[0]!.packets, ['IPv4 tcp/80 (new on eth1)', 'IPv6 tcp/80 (new on eth1)']);
+});
+
+test('plan: a foreign chain that drops is a blocking check naming table, chain, rule and fix; the host gets no change', () => {
+  const p = plan(edited('router-compliant', { 'firewall.ruleset': rec('firewalld-rpfilter') }));
+  const b = blockersOf(p);
+  assert.equal(
+    b.map((c) => c.id),
+    [
+      'require host firewall passes intercepted packets: nft table inet firewalld chain filter_PREROUTING: meta nfproto ipv6 fib saddr . mark . iif oif missing drop',
+    ],
+  );
+  assert.is(b[0]!.role, 'host-firewall');
+  assert.match(b[0]!.found, /nft table inet firewalld chain filter_PREROUTING \(hook prerouting, priority 10\): rule ".*" drops IPv6 tcp\/80 \(new\)/);
+  assert.match(b[0]!.hint!, /IPv6_rpfilter/);
+  assert.match(blockedReason(p)!, /host firewall passes intercepted packets/);
+  assert.equal(changesOf(p), []);
+});
+
+test('plan: the recorded compliant router passes; a "may drop" is a warning, not a blocker', () => {
+  const ok = plan(edited('router-compliant', {}));
+  assert.equal(blockersOf(ok), []);
+  assert.ok(ok.checks.some((c) => c.role === 'host-firewall' && c.ok && /no chain drops them/.test(c.found)));
+  const may = plan(edited('router-compliant', { 'firewall.ruleset': rec('may-match') }));
+  assert.equal(blockersOf(may), []);
+  const warn = may.checks.filter((c) => c.role === 'host-firewall' && !c.ok);
+  assert.is(warn.length, 3);
+  assert.match(warn.find((c) => / policy$/.test(c.id))!.found, /may drop IPv4 tcp\/80 \(new\), IPv6 tcp\/80 \(new\); undecided: "ip saddr @admins accept"/);
+});
+
+test('plan: the receiving interfaces of the inventory decide iifname matches', () => {
+  const host = { ...h1, vars: { ...h1.vars, tproxy: { ...h1.vars.tproxy, interfaces: ['eth1'] } } };
+  const p = plan(edited('router-compliant', { 'firewall.ruleset': rec('zone-input') }), host);
+  assert.match(blockersOf(p)[0]!.found, /drops IPv4 tcp\/80 \(new on eth1\)/);
 });
 
 test.run();
