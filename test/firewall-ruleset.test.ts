@@ -77,15 +77,16 @@ test("(a) firewalld's IPv6 reverse-path rule drops the marked IPv6 packets; its 
   assert.equal(brief(fs), ['drops: nft table inet firewalld filter_PREROUTING: meta nfproto ipv6 fib saddr . mark . iif oif missing drop']);
   assert.equal(fs[0]!.packets, ['IPv6 tcp/80 (new)', 'IPv6 tcp/80 (established)']);
   assert.ok(fs[0]!.rpfilter);
-  assert.match(fixHint(fs[0]!, IC), /IPv6_rpfilter=loose .* firewall-cmd --reload/);
+  assert.match(fixHint(fs[0]!, IC), /IPv6_rpfilter=no .* firewall-cmd --reload/);
   // IPv4 only: the rule is for IPv6 packets.
   assert.equal(findings('firewalld-rpfilter', { ...IC, families: ['ipv4'] }), []);
 });
 
-test('mark-aware fib: an exemption by the mark, a loose lookup, an early (unmarked) chain are not flagged', () => {
+test('mark-aware fib: an exemption by the mark, an early (unmarked) chain are not flagged; the loose form is', () => {
   assert.equal(findings('firewalld-rpfilter-exempt'), []);
-  assert.equal(findings('rpfilter-loose'), []);
   assert.equal(findings('rpfilter-raw'), []);
+  // Seen on the lab: the lookup by the mark finds tprun's local route, which fib counts as missing.
+  assert.equal(brief(findings('rpfilter-loose')), ['drops: nft table inet rp pre: meta nfproto ipv6 fib saddr . mark oif missing drop']);
   // Another mark than the one the exemption accepts: flagged.
   assert.equal(brief(findings('firewalld-rpfilter-exempt', { ...IC, mark: 2, mask: 2 })), [
     'drops: nft table inet firewalld filter_PREROUTING: meta nfproto ipv6 fib saddr . mark . iif oif missing drop',

@@ -149,10 +149,11 @@ function fibValue(key: Extract<Key, { kind: 'fib' }>, p: Packet): boolean | null
   if (!key.flags.includes('saddr')) return null;
   // The lookup by the client's address: without the mark it is the kernel's own reverse-path
   // lookup, which routed traffic passes. With tprun's mark it lands in tprun's table ("local
-  // default dev lo"): an interface exists (lo), but never the one the packet came in on.
+  // default dev lo"), and fib counts a local route as no route: "missing", with or without iif
+  // (the loose form was seen dropping the marked IPv6 packets on the lab too).
   if (!key.flags.includes('mark') || p.marked === false) return true;
   if (p.marked === null) return null;
-  return !key.flags.includes('iif');
+  return false;
 }
 
 function matchExpr(e: Extract<Expr, { kind: 'match' }>, p: Packet, table: Table): T3 {
@@ -404,7 +405,7 @@ export function fixHint(f: Finding, ic: Interception): string {
   const nftInsert = `nft insert rule ${f.family} ${f.tableName} ${f.chain} ${markExpr}`;
   if (f.source === 'nft' && f.tableName === 'firewalld') {
     if (f.rpfilter)
-      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets, which have no route back by their mark: set IPv6_rpfilter=loose (firewalld >= 1.3) or =no in /etc/firewalld/firewalld.conf, then firewall-cmd --reload`;
+      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets: their lookup by the mark finds tprun's local route, which fib counts as no route (loose does too). Set IPv6_rpfilter=no in /etc/firewalld/firewalld.conf, then firewall-cmd --reload`;
     const zone = f.via.map((v) => /^filter_IN_(.+?)(?:_(?:pre|log|deny|allow|post))?$/.exec(v)?.[1]).find((z) => z && z !== 'ZONES');
     return `allow the intercepted ports in the firewalld zone of each receiving interface: firewall-cmd --permanent --zone=${zone ?? 'ZONE'} ${ic.ports.map((p) => `--add-port=${p}/tcp`).join(' ')}; firewall-cmd --reload`;
   }
@@ -415,7 +416,7 @@ export function fixHint(f: Finding, ic: Interception): string {
     return `remove the rule (${tool} -t ${f.tableName} ${f.rule.replace(/^-A /, '-D ')}) or narrow it so it does not match tcp port ${ports} from the clients`;
   }
   if (f.rpfilter)
-    return `the reverse-path rule drops the marked packets (tprun's mark routes them to its own table, so there is no route back on their interface): exempt the mark first (${nftInsert}), or drop "iif"/"mark" from the fib lookup`;
+    return `the reverse-path rule drops the marked packets (their lookup by the mark finds tprun's local route, which fib counts as no route): exempt the mark first (${nftInsert}), or leave "mark" out of the fib lookup`;
   const early = f.hook === 'prerouting' && f.priority <= MANGLE;
   if (f.rule === null)
     return `the chain's policy is drop: accept the intercepted packets in it (${early ? `tcp dport { ${ports} } accept` : nftInsert}), or make its policy accept`;
