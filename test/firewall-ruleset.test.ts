@@ -112,6 +112,7 @@ test('(c) an iptables raw DROP, (d) an nft prerouting drop, a legacy mangle INPU
   assert.equal(brief(findings('iptables-legacy-mangle-input')), [
     'drops: iptables-legacy table mangle INPUT: -A INPUT -p tcp -m multiport --dports 80,443 -j DROP',
   ]);
+  assert.equal(findings('iptables-raw-drop')[0]!.packets, ['IPv4 tcp/80 (before conntrack)']);
   // Other ports pass.
   assert.equal(findings('iptables-raw-drop', { ...IC, ports: [3128] }), []);
 });
@@ -147,6 +148,21 @@ test('undecidable matches are "may drop", with what could not be decided; sets a
   assert.equal(policy.packets, ['IPv4 tcp/80 (new)', 'IPv6 tcp/80 (new)']);
   // @web holds 80 and 443, not 3128.
   assert.equal(brief(findings('may-match', { ...IC, ports: [3128] })).length, 2);
+});
+
+test('before conntrack (raw) a packet has no connection state: "ct state established accept" there does not save it', () => {
+  const text = (prio: number) => `@@section nft-json
+{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "c", "type": "filter", "hook": "prerouting", "prio": ${prio}, "policy": "accept"}},
+ {"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 2, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"accept": null}]}},
+ {"rule": {"family": "ip", "table": "t", "chain": "c", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 80}}, {"drop": null}]}}]}
+`;
+  const raw = evaluate(parseRuleset(text(-300)), IC);
+  assert.equal(
+    raw.map((f) => [f.certainty, f.packets]),
+    [['drops', ['IPv4 tcp/80 (before conntrack)']]],
+  );
+  // After conntrack only the connection's first packet is dropped.
+  assert.equal(evaluate(parseRuleset(text(0)), IC)[0]!.packets, ['IPv4 tcp/80 (new)']);
 });
 
 test('known receiving interfaces decide iifname matches', () => {

@@ -55,7 +55,8 @@ type T3 = 'yes' | 'no' | 'maybe';
 interface Packet {
   family: Family;
   port: number;
-  ct: 'new' | 'established';
+  /** Before conntrack (priority < -200) a packet has no entry yet: `ct state` reads invalid. */
+  ct: 'new' | 'established' | 'invalid';
   /** Carries tprun's mark here: after mangle PREROUTING it does; at priority -150 itself nobody knows. */
   marked: boolean | null;
   mark: number;
@@ -337,6 +338,7 @@ function walk(table: Table, p: Packet, start: Chain): Path[] | null {
 
 const HOOK_ORDER: Record<string, number> = { prerouting: 0, input: 1 };
 const MANGLE = -150;
+const CONNTRACK = -200;
 
 /** Every finding for the intercepted packets, one per dropping rule (or policy) of a chain. */
 export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
@@ -351,13 +353,13 @@ export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
       .sort((x, y) => HOOK_ORDER[x.b.hook]! - HOOK_ORDER[y.b.hook]! || x.b.priority - y.b.priority);
     for (const { t, c, b } of bases) {
       for (const port of ic.ports)
-        for (const ct of ['new', 'established'] as const) {
+        for (const ct of b.hook === 'prerouting' && b.priority < CONNTRACK ? (['invalid'] as const) : (['new', 'established'] as const)) {
           // NAT chains see a connection's first packet only.
           if (b.type === 'nat' && ct !== 'new') continue;
           for (const iif of ic.interfaces.length ? ic.interfaces : [null]) {
             const marked = b.hook === 'input' || b.priority > MANGLE ? true : b.priority < MANGLE ? false : null;
             const p: Packet = { family: fam, port, ct, marked, mark: ic.mark & ic.mask, iif };
-            const what = `IPv${fam === 'ipv4' ? 4 : 6} tcp/${port} (${ct}${iif ? ` on ${iif}` : ''})`;
+            const what = `IPv${fam === 'ipv4' ? 4 : 6} tcp/${port} (${ct === 'invalid' ? 'before conntrack' : ct}${iif ? ` on ${iif}` : ''})`;
             const paths = walk(t, p, c) ?? [
               { end: 'drop' as const, rule: null, ruleChain: c.name, undecided: ['too many ways through the chain to follow'], via: [] },
             ];

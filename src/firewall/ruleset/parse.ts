@@ -205,6 +205,8 @@ const brief = (x: unknown) => JSON.stringify(x).slice(0, 160);
 
 function nftValue(x: unknown): Value {
   if (typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') return x;
+  // Flags print as a plain list: "ct state" in ["established", "related"].
+  if (Array.isArray(x)) return { set: x.map(nftValue) };
   const o = obj(x);
   if (o && Array.isArray(o.set)) return { set: o.set.map(nftValue) };
   if (o && Array.isArray(o.range) && o.range.length === 2) return { range: [nftValue(o.range[0]), nftValue(o.range[1])] };
