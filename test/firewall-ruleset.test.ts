@@ -145,7 +145,7 @@ test('undecidable matches are "may drop", with what could not be decided; sets a
   const policy = fs.find((f) => f.rule === null)!;
   assert.equal(policy.undecided, ['"ip saddr @admins accept" (cannot tell: ip saddr)', '"limit rate 10/second accept" (cannot tell: limit)']);
   // Established packets are accepted by the verdict map: only the first packet may be dropped.
-  assert.equal(policy.packets, ['IPv4 tcp/80 (new)', 'IPv6 tcp/80 (new)']);
+  assert.equal([policy.packets, policy.mayPackets], [[], ['IPv4 tcp/80 (new)', 'IPv6 tcp/80 (new)']]);
   // @web holds 80 and 443, not 3128.
   assert.equal(brief(findings('may-match', { ...IC, ports: [3128] })).length, 2);
 });
@@ -163,6 +163,20 @@ test('before conntrack (raw) a packet has no connection state: "ct state establi
   );
   // After conntrack only the connection's first packet is dropped.
   assert.equal(evaluate(parseRuleset(text(0)), IC)[0]!.packets, ['IPv4 tcp/80 (new)']);
+});
+
+test('a rule sure for one family and undecided for the other: "drops" the one, "may drop" the other', () => {
+  // The zone's allow chain accepts one IPv4 source network: IPv6 packets are surely rejected.
+  const head = '{"rule": {"family": "inet", "table": "fwzone", "chain": "filter_IN_public_allow", ';
+  const v4 =
+    '"handle": 99, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "192.0.2.0", "len": 24}}}}, {"accept": null}]}}, ';
+  const text = rec('zone-input').replace(head, head + v4 + head);
+  const [f] = evaluate(parseRuleset(text), IC);
+  assert.equal([f!.certainty, f!.packets, f!.mayPackets], ['drops', ['IPv6 tcp/80 (new)'], ['IPv4 tcp/80 (new)']]);
+  assert.equal(f!.undecided, [
+    '"iifname "mgmt0" goto filter_IN_public" (cannot tell: iifname (the receiving interface is not known))',
+    '"match action" (cannot tell: ip saddr)',
+  ]);
 });
 
 test('known receiving interfaces decide iifname matches', () => {

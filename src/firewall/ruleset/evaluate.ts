@@ -38,8 +38,10 @@ export interface Finding {
   ruleChain: string;
   /** A reverse-path (fib … missing) rule: the marked packet has no route back by its mark. */
   rpfilter: boolean;
-  /** Which packets: "IPv6 tcp/80 (new)". */
+  /** Which packets it surely drops: "IPv6 tcp/80 (new)". */
   packets: string[];
+  /** Which packets it may drop (a match on their way could not be decided). */
+  mayPackets: string[];
   /** Matches that could not be decided on the way to the drop (for "may drop"). */
   undecided: string[];
   /** Chains passed on the way (e.g. a firewalld zone's filter_IN_public). */
@@ -379,6 +381,7 @@ export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
                 ruleChain: d.ruleChain ?? c.name,
                 rpfilter: !!d.rule?.exprs.some((e) => e.kind === 'match' && e.key.kind === 'fib'),
                 packets: [],
+                mayPackets: [],
                 undecided: [],
                 via: [],
                 source: t.source,
@@ -386,7 +389,8 @@ export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
                 tableName: t.name,
               };
               if (certain) f.certainty = 'drops';
-              if (!f.packets.includes(what)) f.packets.push(what);
+              const list = certain ? f.packets : f.mayPackets;
+              if (!list.includes(what)) list.push(what);
               for (const u of certain ? [] : d.undecided) if (!f.undecided.includes(u)) f.undecided.push(u);
               for (const v of d.via) if (!f.via.includes(v)) f.via.push(v);
               found.set(k, f);
@@ -395,8 +399,8 @@ export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
         }
     }
   }
-  // A sure finding needs no list of what was undecided on other packets' ways.
-  for (const f of found.values()) if (f.certainty === 'drops') f.undecided = [];
+  // What was undecided matters only for the packets it may drop.
+  for (const f of found.values()) if (!f.mayPackets.length) f.undecided = [];
   return [...found.values()];
 }
 

@@ -20,5 +20,6 @@ export function findingText(f: Finding): string {
   const where = `${f.table} chain ${f.chain} (hook ${f.hook}, priority ${f.priority})`;
   const what = f.rule === null ? 'its policy drop' : `rule "${f.rule}"${f.ruleChain !== f.chain ? ` (in chain ${f.ruleChain})` : ''}`;
   const undecided = f.undecided.length ? `; undecided: ${f.undecided.join('; ')}` : '';
-  return `${where}: ${what} ${f.certainty} ${f.packets.join(', ')}${undecided}`;
+  const packets = [f.packets.length ? `drops ${f.packets.join(', ')}` : '', f.mayPackets.length ? `may drop ${f.mayPackets.join(', ')}` : ''];
+  return `${where}: ${what} ${packets.filter(Boolean).join('; ')}${undecided}`;
 }
