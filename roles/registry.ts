@@ -3,6 +3,7 @@
  * traffic. Adding a role is a folder under roles/ and one line here.
  */
 import { ebtables } from './ebtables/index.ts';
+import { hostFirewall } from './host-firewall/index.ts';
 import { iptables } from './iptables/index.ts';
 import { kernelCheck } from './kernel-check/index.ts';
 import { routing } from './routing/index.ts';
@@ -12,7 +13,7 @@ import { sysctl } from './sysctl/index.ts';
 import { wccp } from './wccp/index.ts';
 import type { Role } from '../src/plan/role.ts';
 
-export const ROLES: readonly Role[] = [kernelCheck, selinux, sysctl, routing, squid, wccp, iptables, ebtables];
+export const ROLES: readonly Role[] = [kernelCheck, hostFirewall, selinux, sysctl, routing, squid, wccp, iptables, ebtables];
 
 export const ROLE_NAMES: readonly string[] = ROLES.map((r) => r.name);
 

@@ -233,6 +233,18 @@ const CASES: Case[] = [
     edits: [filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[0:0] -A INPUT -p tcp -m tcp --dport 25 -j DROP\n'))],
     want: [],
   },
+  {
+    name: "firewalld's IPv6 reverse-path rule in a table of its own (recorded in a namespace)",
+    edits: [edit('firewall.ruleset', () => readFileSync('test/fixtures/ruleset/firewalld-rpfilter.txt', 'utf8'))],
+    want: ['TP019'],
+    evidence:
+      /nft table inet firewalld chain filter_PREROUTING \(hook prerouting, priority 10\): rule "meta nfproto ipv6 fib saddr \. mark \. iif oif missing drop" drops IPv6 tcp\/80/,
+  },
+  {
+    name: 'a foreign table that accepts everything is not a finding',
+    edits: [edit('firewall.ruleset', () => readFileSync('test/fixtures/ruleset/accept-all.txt', 'utf8'))],
+    want: [],
+  },
   { name: 'INPUT policy DROP', edits: [filter4((f) => f.replace(':INPUT ACCEPT', ':INPUT DROP'))], want: ['TP014'], evidence: /:INPUT DROP/ },
   {
     name: 'squid.conf newer than the running squid',

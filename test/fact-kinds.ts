@@ -5,6 +5,7 @@
 import type { Fact } from '../src/facts/fact.ts';
 import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
 import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
+import { ruleset } from '../src/firewall/ruleset/fact.ts';
 import { toolVersion } from '../roles/iptables/facts.ts';
 import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
 import { routerAdvertisements, sysctlFiles } from '../roles/sysctl/facts.ts';
@@ -48,6 +49,7 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'tool.ebtables': ebtablesVersion,
   'ebtables.broute': broute,
   'ebtables.save': ebtablesSave,
+  'firewall.ruleset': ruleset,
 };
 
 /** Parsed values as JSON (Maps become objects), so cases are plain files. */

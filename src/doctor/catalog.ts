@@ -140,6 +140,14 @@ export const CATALOG = {
     fix: 'look at the other findings; run tprun doctor --probe to prove the path; check access_log in squid.conf',
     blocks: false,
   },
+  TP019: {
+    title: 'a host firewall tprun does not own drops intercepted packets',
+    healthy: 'every chain at prerouting and input (nft tables, iptables raw/mangle/nat/filter of either backend) lets the intercepted packets through',
+    cause:
+      "a chain of another firewall (firewalld, a hand-written nft table, an iptables rule in raw or mangle) drops or rejects the intercepted packets before squid sees them: tprun's accept in its own chains does not override another table's drop. firewalld's IPv6 reverse-path rule (fib saddr . mark . iif oif missing drop, and its loose form too) drops every marked packet: the lookup by the mark finds tprun's local route, which fib counts as no route; a zone's input chain rejects the ports it does not allow.",
+    fix: 'the firewall\'s own way: firewalld: IPv6_rpfilter=no in /etc/firewalld/firewalld.conf, and the intercepted ports added to the zone of each receiving interface (firewall-cmd --permanent --zone=ZONE --add-port=80/tcp; firewall-cmd --reload); nft: insert "meta mark & MASK == MARK accept" before the rule; iptables: remove the rule or narrow it',
+    blocks: true,
+  },
   TP020: {
     title: 'squid behind the capturing router has no exception for its own traffic',
     healthy: "the capturing router excludes the proxy's own traffic before its capture rules",

@@ -7,6 +7,8 @@
 import type { Parsed } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { CATALOG, type Code } from './catalog.ts';
+import { evaluate, fixHint } from '../firewall/ruleset/evaluate.ts';
+import { findingText, interceptionOf } from '../firewall/ruleset/intercept.ts';
 import type { doctorFacts } from './facts.ts';
 import type { CountedRule, CountedTable } from '../facts/parsers.ts';
 import { cacheLogTime, parseSquidConf, type SquidConf } from './parse.ts';
@@ -323,6 +325,29 @@ function inputDrops(ctx: Ctx): Finding[] {
     : [];
 }
 
+/**
+ * Chains of firewalls tprun does not own that drop the intercepted packets (the host-firewall
+ * role's evaluation): one that surely drops blocks; one that may drop is a warning. tprun's own
+ * chains are taken as applied: a missing TPRUN_INPUT or a drop before it is TP014's.
+ */
+function foreignFirewall(ctx: Ctx): Finding[] {
+  const ic = interceptionOf(ctx.host);
+  const all = evaluate(ctx.f.ruleset, ic);
+  const out: Finding[] = [];
+  for (const sure of [true, false]) {
+    const fs = all.filter((x) => (x.certainty === 'drops') === sure);
+    if (!fs.length) continue;
+    out.push({
+      code: 'TP019',
+      evidence: fs.map(findingText),
+      fix: [...new Set(fs.map((x) => fixHint(x, ic)))].join('; '),
+      blocks: sure,
+    });
+  }
+  if (ctx.f.ruleset.unreadable.length) out.push({ code: 'TP019', evidence: ctx.f.ruleset.unreadable, blocks: false });
+  return out;
+}
+
 function staleConfig(ctx: Ctx): Finding[] {
   const s = ctx.f.squid;
   if (!s.running || s.confMtime === undefined || s.started === undefined) return [];
@@ -508,6 +533,7 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
     ...mangleOrder(ctx),
     ...rpFilter(ctx),
     ...inputDrops(ctx),
+    ...foreignFirewall(ctx),
     ...staleConfig(ctx),
   ];
   const explained = new Set(found.map((x) => x.code));

@@ -1,10 +1,12 @@
 /**
  * What `tprun doctor` reads on a host, all in the one facts script of the host's round trip:
  * squid's logs, the firewall with its counters, policy routing, listening sockets, squid.conf,
- * sysctls, default routes, addresses and links, the audit log and the SELinux booleans.
+ * sysctls, default routes, addresses and links, the audit log and the SELinux booleans, and the
+ * whole ruleset (every nft table, every iptables table of each backend).
  * Every command is read-only.
  */
 import { Fact, type RawFact } from '../facts/fact.ts';
+import { ruleset } from '../firewall/ruleset/fact.ts';
 import { parseSysctls } from '../facts/parsers.ts';
 import { file, ipRoutes, ipRules, kernelConfig } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
@@ -120,5 +122,6 @@ export function doctorFacts(host: Host) {
     audit: auditDenials,
     selinux,
     kernel: kernelConfig,
+    ruleset,
   };
 }
