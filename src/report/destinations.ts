@@ -74,7 +74,8 @@ export function destinationProblems(destinations: readonly Destination[], inputs
     }
     try {
       const st = lstatSync(path);
-      if (!st.isFile() && !st.isSymbolicLink()) problems.push(`${d.what} ${d.file} exists and is not a regular file (a directory, FIFO or device): give a file`);
+      if (!st.isFile() && !st.isSymbolicLink())
+        problems.push(`${d.what} ${d.file} exists and is not a regular file (a directory, FIFO or device): give a file`);
     } catch {
       /* a new file */
     }

@@ -53,13 +53,20 @@ export function writeFileCommands(a: Artifact, keepPrevious = true): { commands:
   const undo = [sh`rm -f ${cand}`, sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path}; elif [ -e ${created} ]; then rm -f ${a.path}; fi`];
   // A previous version holding credentials must not outlive the transaction (a password removed
   // from the inventory would stay on disk): then no FILE.tprun-prev is kept, and an older one goes.
-  const commit = keepPrevious
-    ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`]
-    : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`];
+  const commit = keepPrevious ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`] : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`];
   return { commands, undo, commit };
 }
 
 export function fileChange(a: Artifact, before: string | null): Change {
   const credentials = before !== null && redact(before) !== before;
-  return change({ kind: 'file', role: a.role, id: `file ${a.path}`, path: a.path, before, after: a.content, notify: a.notify, ...writeFileCommands(a, !credentials) });
+  return change({
+    kind: 'file',
+    role: a.role,
+    id: `file ${a.path}`,
+    path: a.path,
+    before,
+    after: a.content,
+    notify: a.notify,
+    ...writeFileCommands(a, !credentials),
+  });
 }
