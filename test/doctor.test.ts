@@ -44,6 +44,8 @@ wccp_peers:
   wr1: { address: 198.18.0.250, caches: [h1], customer_interfaces: [Gi0/1], proxy_interfaces: [Gi0/2] }
 `);
 const selinuxHost = router;
+/** The top bit as the mark: signed 32-bit arithmetic reads it as -2147483648. */
+const highMark = hostOf('routers:\n  h1: { address: 198.18.1.1, tproxy: { mark: 0x80000000 } }\n');
 
 type Edit = (raw: RawFacts) => void;
 const set =
@@ -64,6 +66,11 @@ const nat4 = (text: string): Edit =>
   edit('doctor.firewall', (s) => s.replace(/@@section iptables\.nat\n[\s\S]*?(?=@@section)/, `@@section iptables.nat\n${text}\n`));
 const squidKv = (k: string, v: string): Edit =>
   edit('doctor.squid', (s) => (new RegExp(`^${k}=`, 'm').test(s) ? s.replace(new RegExp(`^${k}=.*$`, 'm'), `${k}=${v}`) : `${s}${k}=${v}\n`));
+
+const highMarkFacts: Edit[] = [
+  edit('ip-4.rules', (s) => s.replace('fwmark 0x1/0x1', 'fwmark 0x80000000/0x80000000')),
+  edit('ip-6.rules', (s) => s.replace('fwmark 0x1/0x1', 'fwmark 0x80000000/0x80000000')),
+];
 
 /** A WCCP cache as tprun sets it up: wccp lines in squid.conf, the GRE link up, squid's socket on UDP 2048. */
 const WCCP_CONF = `wccp2_router 198.18.0.250
@@ -228,6 +235,19 @@ const CASES: Case[] = [
     want: ['TP014'],
     evidence: /--mark 0x1\/0x1 -j DROP \[3 packets\]/,
   },
+  {
+    name: 'INPUT drops packets marked 0x80000000 (unsigned 32-bit marks)',
+    host: highMark,
+    edits: [
+      ...highMarkFacts,
+      filter4((f) =>
+        f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[3:180] -A INPUT -p tcp -m tcp --dport 80 -m mark --mark 0x80000000/0x80000000 -j DROP\n'),
+      ),
+    ],
+    want: ['TP014'],
+    evidence: /--mark 0x80000000\/0x80000000 -j DROP/,
+  },
+  { name: 'a router on mark 0x80000000 with its fwmark rules', host: highMark, edits: highMarkFacts, want: [] },
   {
     name: 'an INPUT DROP rule for another port is not a finding',
     edits: [filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[0:0] -A INPUT -p tcp -m tcp --dport 25 -j DROP\n'))],

@@ -6,6 +6,7 @@
  */
 import type { Parsed } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
+import { hex, markMatches, parseMark, sameMark } from '../inventory/mark.ts';
 import { CATALOG, type Code } from './catalog.ts';
 import type { doctorFacts } from './facts.ts';
 import type { CountedRule, CountedTable } from '../facts/parsers.ts';
@@ -24,7 +25,6 @@ export interface Finding {
   blocks?: boolean;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 const ruleText = (r: CountedRule) => `-A ${r.chain} ${r.rule} [${r.packets} packets]`;
 const last = <T>(xs: readonly T[]): T | undefined => xs[xs.length - 1];
 
@@ -203,7 +203,7 @@ function routing(ctx: Ctx): Finding[] {
   const ev11: string[] = [];
   for (const fam of ctx.families) {
     const rules = fam === 4 ? ctx.f.rules4 : ctx.f.rules6;
-    const ok = rules.some((r) => r.fwmark === mark && (r.fwmask ?? 0xffffffff) === mask && tables.has(r.table));
+    const ok = rules.some((r) => sameMark(r.fwmark, mark) && sameMark(r.fwmask ?? 0xffffffff, mask) && tables.has(r.table));
     if (!ok)
       ev10.push(
         `ip -${fam} rule: no "fwmark ${hex(mark)}/${hex(mask)} lookup ${[...tables].join('|')}" (rules: ${rules.map((r) => `${r.priority}: ${r.spec}`).join('; ') || 'none'})`,
@@ -281,8 +281,8 @@ function matchesIntercepted(rule: string, ctx: Ctx): boolean {
       if (!hit) return false;
       i++;
     } else if (x === '--mark') {
-      const [m, k] = (v ?? '').split('/').map((n) => Number(n));
-      if ((mark & (k ?? 0xffffffff)) !== m) return false;
+      const m = parseMark(v ?? '');
+      if (!m || !markMatches(mark, m.value, m.mask)) return false;
       i++;
     } else if (x === '--ctstate' || x === '--state') {
       if (!(v ?? '').split(',').includes('NEW')) return false;
