@@ -4,7 +4,8 @@
  * IPv4 and IPv6, compliance, drift found and repaired, fail closed when squid is down, and a host
  * moving iptables → nftables → iptables with no rules of the other backend left behind.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -138,6 +139,50 @@ t('iptables → nftables → iptables: no rule of the other backend left, interc
   assert.ok(tprunChains().every((n) => n > 0));
   proveInterception(4);
   assert.is(tprun('check', ipt).code, 0);
+});
+
+/**
+ * Requests through h1 in a loop while `apply` moves it between backends: each line is
+ * "epoch-ms status via-count". The gap is the longest time between two intercepted answers
+ * (200 with squid's Via) that has a failed or uninspected answer between them.
+ */
+function measureSwitch(inv: string): { gapMs: number; missed: number; total: number; lastOk: boolean } {
+  const file = `${lab.STATE}/switch-loop.txt`;
+  const loop = `while :; do s=$(date +%s%3N); o=$(curl -s -i --max-time 1 http://${lab.ORIGIN4}/ 2>/dev/null); c=$(printf '%s' "$o" | head -n 1 | cut -d' ' -f2); v=$(printf '%s' "$o" | grep -ci '^via:'); echo "$s \${c:-0} $v"; sleep 0.02; done > ${file}`;
+  const child = spawn('ip', ['netns', 'exec', lab.CLIENT, 'bash', '-c', loop], { detached: true, stdio: 'ignore' });
+  spawnSync('sleep', ['1']);
+  const r = tprun('apply', inv);
+  spawnSync('sleep', ['1']);
+  process.kill(-child.pid!, 'SIGTERM');
+  assert.is(r.code, 2, out(r));
+  const rows = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').map(Number))
+    .filter((x) => x.length === 3) as [number, number, number][];
+  const ok = (x: [number, number, number]) => x[1] === 200 && x[2] > 0;
+  let gapMs = 0;
+  let prev: number | undefined;
+  let bad = false;
+  for (const x of rows) {
+    if (!ok(x)) bad = true;
+    else {
+      if (bad && prev !== undefined) gapMs = Math.max(gapMs, x[0] - prev);
+      prev = x[0];
+      bad = false;
+    }
+  }
+  return { gapMs, missed: rows.filter((x) => !ok(x)).length, total: rows.length, lastOk: rows.length > 0 && ok(rows.at(-1)!) };
+}
+
+t('the interruption of a backend switch, measured with a request loop through h1', () => {
+  assert.is(tprun('apply', ipt).code, 0);
+  const there = measureSwitch(nft);
+  const back = measureSwitch(ipt);
+  console.log(`  switch iptables → nftables: gap ${there.gapMs} ms, ${there.missed} of ${there.total} requests not intercepted`);
+  console.log(`  switch nftables → iptables: gap ${back.gapMs} ms, ${back.missed} of ${back.total} requests not intercepted`);
+  assert.ok(there.lastOk && back.lastOk, 'interception resumed after each switch');
+  assert.ok(there.total > 5 && back.total > 5, 'the loop ran');
 });
 
 t('boot: the recorded backend decides which rules come back', () => {
