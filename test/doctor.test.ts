@@ -72,6 +72,19 @@ const highMarkFacts: Edit[] = [
   edit('ip-6.rules', (s) => s.replace('fwmark 0x1/0x1', 'fwmark 0x80000000/0x80000000')),
 ];
 
+/** h1 on the nftables backend: no iptables TPRUN rule, the recorded table inet tprun with its counters. */
+const nftJson = (edit: (doc: { nftables: Record<string, Record<string, unknown>>[] }) => void = () => {}) => {
+  const doc = JSON.parse(readFileSync('test/fixtures/nft/lab-h1.json', 'utf8')) as { nftables: Record<string, Record<string, unknown>>[] };
+  edit(doc);
+  return JSON.stringify(doc);
+};
+const counted = (name: string, packets: number) => (doc: { nftables: Record<string, Record<string, unknown>>[] }) =>
+  void (doc.nftables.find((o) => o.counter?.name === name)!.counter!.packets = packets);
+const nftBackend = (tableEdit?: Parameters<typeof nftJson>[0]): Edit[] => [
+  edit('doctor.firewall', (s) => s.replace(/^.*TPRUN.*\n/gm, '')),
+  set('doctor.nft', nftJson(tableEdit ?? ((d) => (counted('intercepted_http', 7)(d), counted('divert', 12)(d))))),
+];
+
 /** A WCCP cache as tprun sets it up: wccp lines in squid.conf, the GRE link up, squid's socket on UDP 2048. */
 const WCCP_CONF = `wccp2_router 198.18.0.250
 wccp2_forwarding_method gre
@@ -254,6 +267,25 @@ const CASES: Case[] = [
     want: [],
   },
   { name: 'INPUT policy DROP', edits: [filter4((f) => f.replace(':INPUT ACCEPT', ':INPUT DROP'))], want: ['TP014'], evidence: /:INPUT DROP/ },
+  { name: 'a compliant router on the nftables backend (no iptables rule)', edits: nftBackend(), want: [] },
+  {
+    name: 'nftables backend: tproxy counters at zero',
+    edits: nftBackend(() => {}),
+    want: ['TP017'],
+    evidence: /nft inet tprun prerouting: meta nfproto ipv4 tcp dport 80 tproxy ip to :3129 .*counter intercepted_http: 0 packets/,
+  },
+  {
+    name: 'nftables backend: the socket rule after the tproxy rules',
+    edits: nftBackend((d) => {
+      counted('intercepted_http', 7)(d);
+      const rules = d.nftables.filter((o) => o.rule);
+      const first = d.nftables.indexOf(rules[0]!);
+      d.nftables.splice(first, 1);
+      d.nftables.push(rules[0]!);
+    }),
+    want: ['TP012'],
+    evidence: /IPv4 nft inet tprun prerouting: .*tproxy ip to :3129 .* comes before .*socket transparent 1/,
+  },
   {
     name: 'squid.conf newer than the running squid',
     edits: [squidKv('conf_mtime', '1795312800')],
