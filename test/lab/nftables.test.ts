@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
+import { assertValidJson } from '../report-check.ts';
 
 const skip = lab.preflight() ?? (spawnSync('nft', ['--version']).status === 0 ? undefined : 'nft is missing (run scripts/ensure-deps.sh as root)');
 const t = skip ? test.skip : test;
@@ -68,6 +69,29 @@ t('check is compliant (exit 0) and says which backend and why', () => {
   const c = tprun('check', nft, '--report', 'json:-');
   assert.is(c.code, 0, out(c));
   assert.match(c.out, /nftables \(tproxy\.backend: nftables\)/);
+});
+
+/** doctor on h1: its exit code and the ids of its failed checks. */
+function doctor(): { code: number; ids: string[]; text: string } {
+  const file = `${lab.STATE}/doctor.json`;
+  const r = tprun('doctor', nft, '--report', `json:${file}`);
+  const json = assertValidJson(readFileSync(file, 'utf8'));
+  const ids = json.hosts[0].checks.filter((c: { ok: boolean }) => !c.ok).map((c: { id: string }) => c.id.split(' ')[0]);
+  return { code: r.code, ids, text: out(r) };
+}
+
+t('doctor on the nftables backend: healthy; the socket rule moved after the tproxy rules is TP012', () => {
+  const d = doctor();
+  assert.is(d.code, 0, d.text);
+  assert.equal(d.ids, []);
+  const move = `h=$(nft -a list chain inet tprun prerouting | sed -n 's/.*socket transparent 1 .* # handle \\([0-9]*\\)$/\\1/p'); nft delete rule inet tprun prerouting handle $h && nft add rule inet tprun prerouting meta l4proto tcp socket transparent 1 counter name divert meta mark set meta mark or 0x1 accept`;
+  const tm = lab.onHost(1, move);
+  assert.is(tm.code, 0, tm.out);
+  const bad = doctor();
+  assert.ok(bad.ids.includes('TP012'), bad.text);
+  assert.match(bad.text, /tproxy ip to :3129 .* comes before .*socket transparent 1/);
+  assert.is(tprun('apply', nft).code, 2);
+  assert.is(doctor().code, 0);
 });
 
 const DRIFTS: [string, string][] = [
