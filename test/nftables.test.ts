@@ -35,6 +35,9 @@ test('backend: auto follows firewalld: nftables by default, iptables when config
 test('backend: auto is nftables where no iptables is installed', () => {
   assert.is(chooseBackend('auto', facts({ iptables: 'no', iptables_variant: '' })).backend, 'nftables');
 });
+test('backend: the parsed facts carry what auto picks and why (tprun facts prints it)', () => {
+  assert.equal(facts({ nftables_service: 'yes' }).auto, { backend: 'nftables', reason: 'auto: nftables.service is enabled' });
+});
 test('backend: an explicit setting wins', () => {
   assert.equal(chooseBackend('iptables', facts({ nftables_service: 'yes' })), { backend: 'iptables', reason: 'tproxy.backend: iptables' });
 });

@@ -22,6 +22,8 @@ export interface FirewallFacts {
   firewalldBackend: string;
   /** The backend tprun last applied (/etc/tprun/firewall-backend), "" when none. */
   applied: string;
+  /** What `tproxy.backend: auto` picks here, and why (shown by `tprun facts`). */
+  auto?: BackendChoice;
 }
 
 export interface BackendChoice {
@@ -43,6 +45,11 @@ const SCRIPT = [
 ].join('\n');
 
 export function parseFirewallFacts(stdout: string): FirewallFacts {
+  const f = readFacts(stdout);
+  return { ...f, auto: chooseBackend('auto', f) };
+}
+
+function readFacts(stdout: string): FirewallFacts {
   const kv = new Map(
     stdout
       .split('\n')
