@@ -99,6 +99,16 @@ test('iptables → nftables: the table is created and the iptables chains go, in
   assert.ok(c.includes('create file /etc/tprun/firewall-backend'));
 });
 
+test('a kernel without NFT_TPROXY blocks the nftables backend, with the reason', () => {
+  const raw = edited('router-compliant', { 'kernel.config': (s) => s.replace('CONFIG_NFT_TPROXY=y\n', '') });
+  const p = plan(raw, nftHost);
+  assert.equal(changed(p), []);
+  const chk = p.checks.find((x) => x.id === 'require kernel NFT_SOCKET and NFT_TPROXY')!;
+  assert.is(chk.ok, false);
+  assert.match(chk.found, /CONFIG_NFT_TPROXY not set/);
+  assert.ok(plan(recorded('router-compliant'), nftHost).checks.find((x) => x.id === 'require kernel NFT_SOCKET and NFT_TPROXY')!.ok);
+});
+
 test('auto on a host with nftables.service enabled picks nftables, and check says why', () => {
   const raw = edited('router-compliant', { 'firewall.backend': (s) => s.replace('nftables_service=no', 'nftables_service=yes') });
   const p = plan(raw);

@@ -7,11 +7,12 @@
  */
 import { BACKEND_FILE, backendOf, firewallFacts, type BackendChoice } from '../../src/firewall/backend.ts';
 import { Fact } from '../../src/facts/fact.ts';
-import { file } from '../../src/facts/shared.ts';
+import { file, kernelConfig } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { defineRole, requirement } from '../../src/plan/role.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { fileChange } from '../../src/resources/file.ts';
+import type { KernelConfig } from '../../src/facts/parsers.ts';
 import { heredoc, raw, sh } from '../../src/shell.ts';
 import { parseTable, replaceScript, TABLE, tableLines, wantedTable, type NftTable } from './model.ts';
 
@@ -66,13 +67,33 @@ export function tableChange(before: NftTable | null, after: NftTable | null): Ch
   });
 }
 
+/** The kernel's nf_tables socket and tproxy expressions (y or m); unknown without a readable config. */
+function kernelNft(k: KernelConfig) {
+  const need = ['NF_TABLES_INET', 'NFT_SOCKET', 'NFT_TPROXY'];
+  const known = k.source !== 'none';
+  const missing = need.filter((o) => !['y', 'm'].includes(k.options[o] ?? ''));
+  return requirement(ROLE, {
+    name: 'kernel NFT_SOCKET and NFT_TPROXY',
+    found: !known
+      ? 'no kernel config readable'
+      : missing.length
+        ? `${missing.map((o) => `CONFIG_${o}`).join(', ')} not set (${k.source})`
+        : need.map((o) => `${o}=${k.options[o]}`).join(' '),
+    ok: !known || missing.length === 0,
+    // Without a readable config tprun cannot tell; nft -c in the transaction still refuses.
+    blocks: known,
+    wanted: need.map((o) => `CONFIG_${o}=y|m`).join(', '),
+    hint: "the nftables backend needs nf_tables' socket and tproxy expressions (Linux 4.18 and later); use tproxy.backend: iptables on this kernel",
+  });
+}
+
 const choiceCheck = (c: BackendChoice) =>
   requirement(ROLE, { name: 'firewall backend', found: `${c.backend} (${c.reason})`, wanted: 'auto, iptables or nftables', ok: true, blocks: false });
 
 export const nftables = defineRole({
   name: ROLE,
   applies: () => true,
-  facts: () => ({ firewall: firewallFacts, table: nftTable, nftFile: file(NFT_FILE), boot: file(BOOT_FILE), record: file(BACKEND_FILE) }),
+  facts: () => ({ firewall: firewallFacts, kernel: kernelConfig, table: nftTable, nftFile: file(NFT_FILE), boot: file(BOOT_FILE), record: file(BACKEND_FILE) }),
   requirements(host, f) {
     const choice = backendOf(host, f.firewall);
     const out = [choiceCheck(choice)];
@@ -85,6 +106,7 @@ export const nftables = defineRole({
           wanted: 'nft (nftables) with the socket and tproxy expressions',
           hint: 'install the nftables package, or set tproxy.backend: iptables',
         }),
+        kernelNft(f.kernel),
       );
     return out;
   },
