@@ -5,6 +5,7 @@
 import { ebtables } from './ebtables/index.ts';
 import { hostFirewall } from './host-firewall/index.ts';
 import { iptables } from './iptables/index.ts';
+import { nftables } from './nftables/index.ts';
 import { kernelCheck } from './kernel-check/index.ts';
 import { routing } from './routing/index.ts';
 import { selinux } from './selinux/index.ts';
@@ -13,7 +14,7 @@ import { sysctl } from './sysctl/index.ts';
 import { wccp } from './wccp/index.ts';
 import type { Role } from '../src/plan/role.ts';
 
-export const ROLES: readonly Role[] = [kernelCheck, hostFirewall, selinux, sysctl, routing, squid, wccp, iptables, ebtables];
+export const ROLES: readonly Role[] = [kernelCheck, hostFirewall, selinux, sysctl, routing, squid, wccp, nftables, iptables, ebtables];
 
 export const ROLE_NAMES: readonly string[] = ROLES.map((r) => r.name);
 

@@ -44,6 +44,8 @@ wccp_peers:
   wr1: { address: 198.18.0.250, caches: [h1], customer_interfaces: [Gi0/1], proxy_interfaces: [Gi0/2] }
 `);
 const selinuxHost = router;
+/** The top bit as the mark: signed 32-bit arithmetic reads it as -2147483648. */
+const highMark = hostOf('routers:\n  h1: { address: 198.18.1.1, tproxy: { mark: 0x80000000 } }\n');
 
 type Edit = (raw: RawFacts) => void;
 const set =
@@ -64,6 +66,24 @@ const nat4 = (text: string): Edit =>
   edit('doctor.firewall', (s) => s.replace(/@@section iptables\.nat\n[\s\S]*?(?=@@section)/, `@@section iptables.nat\n${text}\n`));
 const squidKv = (k: string, v: string): Edit =>
   edit('doctor.squid', (s) => (new RegExp(`^${k}=`, 'm').test(s) ? s.replace(new RegExp(`^${k}=.*$`, 'm'), `${k}=${v}`) : `${s}${k}=${v}\n`));
+
+const highMarkFacts: Edit[] = [
+  edit('ip-4.rules', (s) => s.replace('fwmark 0x1/0x1', 'fwmark 0x80000000/0x80000000')),
+  edit('ip-6.rules', (s) => s.replace('fwmark 0x1/0x1', 'fwmark 0x80000000/0x80000000')),
+];
+
+/** h1 on the nftables backend: no iptables TPRUN rule, the recorded table inet tprun with its counters. */
+const nftJson = (edit: (doc: { nftables: Record<string, Record<string, unknown>>[] }) => void = () => {}) => {
+  const doc = JSON.parse(readFileSync('test/fixtures/nft/lab-h1.json', 'utf8')) as { nftables: Record<string, Record<string, unknown>>[] };
+  edit(doc);
+  return JSON.stringify(doc);
+};
+const counted = (name: string, packets: number) => (doc: { nftables: Record<string, Record<string, unknown>>[] }) =>
+  void (doc.nftables.find((o) => o.counter?.name === name)!.counter!.packets = packets);
+const nftBackend = (tableEdit?: Parameters<typeof nftJson>[0]): Edit[] => [
+  edit('doctor.firewall', (s) => s.replace(/^.*TPRUN.*\n/gm, '')),
+  set('doctor.nft', nftJson(tableEdit ?? ((d) => (counted('intercepted_http', 7)(d), counted('divert', 12)(d))))),
+];
 
 /** A WCCP cache as tprun sets it up: wccp lines in squid.conf, the GRE link up, squid's socket on UDP 2048. */
 const WCCP_CONF = `wccp2_router 198.18.0.250
@@ -229,6 +249,19 @@ const CASES: Case[] = [
     evidence: /--mark 0x1\/0x1 -j DROP \[3 packets\]/,
   },
   {
+    name: 'INPUT drops packets marked 0x80000000 (unsigned 32-bit marks)',
+    host: highMark,
+    edits: [
+      ...highMarkFacts,
+      filter4((f) =>
+        f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[3:180] -A INPUT -p tcp -m tcp --dport 80 -m mark --mark 0x80000000/0x80000000 -j DROP\n'),
+      ),
+    ],
+    want: ['TP014'],
+    evidence: /--mark 0x80000000\/0x80000000 -j DROP/,
+  },
+  { name: 'a router on mark 0x80000000 with its fwmark rules', host: highMark, edits: highMarkFacts, want: [] },
+  {
     name: 'an INPUT DROP rule for another port is not a finding',
     edits: [filter4((f) => f.replace(':OUTPUT ACCEPT [0:0]\n', ':OUTPUT ACCEPT [0:0]\n[0:0] -A INPUT -p tcp -m tcp --dport 25 -j DROP\n'))],
     want: [],
@@ -246,6 +279,25 @@ const CASES: Case[] = [
     want: [],
   },
   { name: 'INPUT policy DROP', edits: [filter4((f) => f.replace(':INPUT ACCEPT', ':INPUT DROP'))], want: ['TP014'], evidence: /:INPUT DROP/ },
+  { name: 'a compliant router on the nftables backend (no iptables rule)', edits: nftBackend(), want: [] },
+  {
+    name: 'nftables backend: tproxy counters at zero',
+    edits: nftBackend(() => {}),
+    want: ['TP017'],
+    evidence: /nft inet tprun prerouting: meta nfproto ipv4 tcp dport 80 tproxy ip to :3129 .*counter intercepted_http: 0 packets/,
+  },
+  {
+    name: 'nftables backend: the socket rule after the tproxy rules',
+    edits: nftBackend((d) => {
+      counted('intercepted_http', 7)(d);
+      const rules = d.nftables.filter((o) => o.rule);
+      const first = d.nftables.indexOf(rules[0]!);
+      d.nftables.splice(first, 1);
+      d.nftables.push(rules[0]!);
+    }),
+    want: ['TP012'],
+    evidence: /IPv4 nft inet tprun prerouting: .*tproxy ip to :3129 .* comes before .*socket transparent 1/,
+  },
   {
     name: 'squid.conf newer than the running squid',
     edits: [squidKv('conf_mtime', '1795312800')],

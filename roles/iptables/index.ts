@@ -12,6 +12,7 @@
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
 import { saveTable } from '../../src/facts/shared.ts';
+import { backendOf, firewallFacts } from '../../src/firewall/backend.ts';
 import { familyOf } from '../../src/inventory/address.ts';
 import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
 import { FAMILIES, type Family, type Host } from '../../src/inventory/types.ts';
@@ -145,9 +146,11 @@ export const iptables = defineRole({
     filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
     nft: nftChains,
+    firewall: firewallFacts,
   }),
+  // On the nftables backend this role only removes its chains: no iptables needed.
   requirements: (host, f) =>
-    host.vars.tproxy.families.map((fam) => {
+    (backendOf(host, f.firewall).backend === 'iptables' ? host.vars.tproxy.families : []).map((fam) => {
       const t = f.version[fam];
       return requirement(ROLE, {
         name: `${TOOL[fam]} >= 1.4.11`,
@@ -166,11 +169,12 @@ export const iptables = defineRole({
     },
   ],
   plan(host, f) {
-    const fams = host.vars.tproxy.families;
+    const on = backendOf(host, f.firewall).backend === 'iptables';
+    const fams = on ? host.vars.tproxy.families : [];
     const changes = FAMILIES.flatMap((fam) => [
       chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
       chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
     ]).filter((c) => c.before !== null || c.after !== null);
-    return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...otherInputFirewalls(host, f.nft)] };
+    return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...(on ? otherInputFirewalls(host, f.nft) : [])] };
   },
 });

@@ -7,7 +7,7 @@
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import type { IpRoute, IpRule } from '../../src/facts/parsers.ts';
 import { ipRoutes, ipRules, type IpFlag } from '../../src/facts/shared.ts';
-import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
+import { fwmarkSpec, hex, sameMark } from '../../src/inventory/mark.ts';
 import type { Family, Host } from '../../src/inventory/types.ts';
 import { defineRole } from '../../src/plan/role.ts';
 import { change, type Change } from '../../src/resources/change.ts';
@@ -53,7 +53,7 @@ function planFamily(host: Host, family: Family, rules: IpRule[], routesByTable: 
   const { mark, mask } = host.vars.tproxy;
   // Owned: rules into tprun's tables, and rules on tprun's mark into any other table (left over
   // from an earlier table number, they would steal the TPROXY-marked packets).
-  const ownsMark = (r: IpRule) => r.fwmark === mark && (r.fwmask ?? 0xffffffff) === mask;
+  const ownsMark = (r: IpRule) => sameMark(r.fwmark, mark) && sameMark(r.fwmask ?? 0xffffffff, mask);
   const unmatched = rules.filter((r) => tables.has(r.table) || ownsMark(r));
   for (const spec of w.rules) {
     const at = unmatched.findIndex((r) => r.spec === spec);

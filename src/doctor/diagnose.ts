@@ -6,11 +6,13 @@
  */
 import type { Parsed } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
+import { hex, markMatches, parseMark, sameMark } from '../inventory/mark.ts';
 import { CATALOG, type Code } from './catalog.ts';
 import { evaluate, fixHint } from '../firewall/ruleset/evaluate.ts';
 import { findingText, interceptionOf } from '../firewall/ruleset/intercept.ts';
 import type { doctorFacts } from './facts.ts';
-import type { CountedRule, CountedTable } from '../facts/parsers.ts';
+import type { CountedRule } from '../facts/parsers.ts';
+import { flatten, interception, type InterceptRule } from './intercept.ts';
 import { cacheLogTime, parseSquidConf, type SquidConf } from './parse.ts';
 
 export type DoctorFacts = Parsed<ReturnType<typeof doctorFacts>>;
@@ -26,28 +28,12 @@ export interface Finding {
   blocks?: boolean;
 }
 
-const hex = (n: number) => `0x${n.toString(16)}`;
 const ruleText = (r: CountedRule) => `-A ${r.chain} ${r.rule} [${r.packets} packets]`;
 const last = <T>(xs: readonly T[]): T | undefined => xs[xs.length - 1];
 
-/** PREROUTING (or any chain) with its jumps into user chains expanded in place. */
-export function flatten(table: CountedTable | undefined, chain: string): CountedRule[] {
-  if (!table) return [];
-  const out: CountedRule[] = [];
-  const walk = (name: string, depth: number, seen: Set<string>) => {
-    for (const r of table.rules.filter((x) => x.chain === name)) {
-      out.push(r);
-      const target = /-j (\S+)/.exec(r.rule)?.[1];
-      if (target && table.policies.get(target) === '-' && !seen.has(target) && depth < 8) walk(target, depth + 1, new Set([...seen, target]));
-    }
-  };
-  walk(chain, 0, new Set([chain]));
-  return out;
-}
+export { flatten };
 
-const isTproxy = (r: CountedRule) => /-j TPROXY\b/.test(r.rule);
-const isSocket = (r: CountedRule) => /-m socket\b/.test(r.rule);
-const onPort = (r: CountedRule) => Number(/--on-port (\d+)/.exec(r.rule)?.[1] ?? NaN);
+const onPort = (r: InterceptRule) => r.port ?? NaN;
 
 interface Ctx {
   host: Host;
@@ -92,7 +78,8 @@ const portAddresses = (ctx: Ctx) => new Set((ctx.conf?.ports ?? []).filter((p) =
 const runtimeBind99 = (ctx: Ctx) =>
   commBind(ctx, 99).filter((x) => !portAddresses(ctx).has(x.address) && !(ctx.conf?.ports ?? []).some((p) => p.port === x.port));
 
-const tproxyRules = (ctx: Ctx) => ctx.families.flatMap((fam) => flatten(ctx.f.firewall[fam === 4 ? 'v4' : 'v6'].get('mangle'), 'PREROUTING').filter(isTproxy));
+/** Every TPROXY step of either backend (the typed model of src/doctor/intercept.ts). */
+const tproxyRules = (ctx: Ctx) => interception(ctx.f, ctx.families).filter((r) => r.kind === 'tproxy');
 
 const tproxyConfPorts = (ctx: Ctx) => (ctx.conf?.ports ?? []).filter((p) => p.flags.includes('tproxy'));
 
@@ -148,7 +135,7 @@ function bindErrors(ctx: Ctx): Finding[] {
   const ev4: string[] = [];
   for (const r of tproxyRules(ctx)) {
     const p = (ctx.conf?.ports ?? []).find((x) => x.port === onPort(r));
-    if (p && !p.flags.includes('tproxy')) ev4.push(`mangle: ${ruleText(r)}`, `squid.conf: ${p.line} (no tproxy flag)`);
+    if (p && !p.flags.includes('tproxy')) ev4.push(`${r.where}: ${r.text}`, `squid.conf: ${p.line} (no tproxy flag)`);
   }
   if (ev4.length) out.push({ code: 'TP004', evidence: [...new Set(ev4), ...logEv] });
 
@@ -205,7 +192,7 @@ function routing(ctx: Ctx): Finding[] {
   const ev11: string[] = [];
   for (const fam of ctx.families) {
     const rules = fam === 4 ? ctx.f.rules4 : ctx.f.rules6;
-    const ok = rules.some((r) => r.fwmark === mark && (r.fwmask ?? 0xffffffff) === mask && tables.has(r.table));
+    const ok = rules.some((r) => sameMark(r.fwmark, mark) && sameMark(r.fwmask ?? 0xffffffff, mask) && tables.has(r.table));
     if (!ok)
       ev10.push(
         `ip -${fam} rule: no "fwmark ${hex(mark)}/${hex(mask)} lookup ${[...tables].join('|')}" (rules: ${rules.map((r) => `${r.priority}: ${r.spec}`).join('; ') || 'none'})`,
@@ -222,18 +209,16 @@ function routing(ctx: Ctx): Finding[] {
 
 function mangleOrder(ctx: Ctx): Finding[] {
   const ev: string[] = [];
-  for (const fam of ctx.families) {
-    const flat = flatten(ctx.f.firewall[fam === 4 ? 'v4' : 'v6'].get('mangle'), 'PREROUTING');
-    const t = flat.findIndex(isTproxy);
-    const s = flat.findIndex(isSocket);
-    if (t < 0 || (s >= 0 && s < t)) continue;
-    const tool = fam === 4 ? 'iptables' : 'ip6tables';
-    ev.push(
-      s < 0
-        ? `${tool} mangle PREROUTING: no socket match (DIVERT) before ${ruleText(flat[t]!)}`
-        : `${tool} mangle PREROUTING: ${ruleText(flat[t]!)} comes before ${ruleText(flat[s]!)}`,
-    );
-  }
+  const all = interception(ctx.f, ctx.families);
+  for (const source of ['iptables', 'nftables'] as const)
+    for (const fam of ctx.families) {
+      const flat = all.filter((r) => r.source === source && r.family === fam);
+      const t = flat.findIndex((r) => r.kind === 'tproxy');
+      const s = flat.findIndex((r) => r.kind === 'divert');
+      if (t < 0 || (s >= 0 && s < t)) continue;
+      const where = source === 'iptables' ? `${fam === 4 ? 'iptables' : 'ip6tables'} mangle PREROUTING` : `IPv${fam} ${flat[t]!.where}`;
+      ev.push(s < 0 ? `${where}: no socket match (DIVERT) before ${flat[t]!.text}` : `${where}: ${flat[t]!.text} comes before ${flat[s]!.text}`);
+    }
   return ev.length ? [{ code: 'TP012', evidence: ev }] : [];
 }
 
@@ -283,8 +268,8 @@ function matchesIntercepted(rule: string, ctx: Ctx): boolean {
       if (!hit) return false;
       i++;
     } else if (x === '--mark') {
-      const [m, k] = (v ?? '').split('/').map((n) => Number(n));
-      if ((mark & (k ?? 0xffffffff)) !== m) return false;
+      const m = parseMark(v ?? '');
+      if (!m || !markMatches(mark, m.value, m.mask)) return false;
       i++;
     } else if (x === '--ctstate' || x === '--state') {
       if (!(v ?? '').split(',').includes('NEW')) return false;
@@ -391,12 +376,12 @@ function life(ctx: Ctx): Finding[] {
   if (!rules.length)
     out.push({
       code: 'TP017',
-      evidence: ['mangle PREROUTING: no TPROXY rule'],
+      evidence: ['mangle PREROUTING: no TPROXY rule; nft table inet tprun: no tproxy rule'],
       blocks: true,
-      cause: 'no TPROXY rule in mangle PREROUTING: this host intercepts nothing.',
-      fix: 'tprun apply (iptables role)',
+      cause: 'no TPROXY rule in mangle PREROUTING nor in nft table inet tprun: this host intercepts nothing.',
+      fix: 'tprun apply (iptables or nftables role)',
     });
-  else if (counted === 0) out.push({ code: 'TP017', evidence: rules.map((r) => `mangle: ${ruleText(r)}`) });
+  else if (counted === 0) out.push({ code: 'TP017', evidence: rules.map((r) => `${r.where}: ${r.text}`) });
   else if (ctx.f.accessLog !== null) {
     const now = ctx.f.squid.now;
     // With client_dst_passthru off squid logs intercepted requests HIER_DIRECT, not ORIGINAL_DST.
@@ -549,11 +534,10 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
 /** What doctor saw that shows the host alive (for the passing evidence-of-life checks). */
 export function lifeEvidence(host: Host, f: DoctorFacts): string {
   const families: (4 | 6)[] = host.vars.tproxy.families.map((x) => (x === 'ipv4' ? 4 : 6));
+  const model = interception(f, families);
   const parts = families.map((fam) => {
-    const flat = flatten(f.firewall[fam === 4 ? 'v4' : 'v6'].get('mangle'), 'PREROUTING');
-    const t = flat.filter(isTproxy).reduce((n, r) => n + r.packets, 0);
-    const s = flat.filter(isSocket).reduce((n, r) => n + r.packets, 0);
-    return `IPv${fam}: TPROXY ${t} packets, DIVERT ${s} packets`;
+    const sum = (kind: InterceptRule['kind']) => model.filter((r) => r.family === fam && r.kind === kind).reduce((n, r) => n + r.packets, 0);
+    return `IPv${fam}: TPROXY ${sum('tproxy')} packets, DIVERT ${sum('divert')} packets`;
   });
   const orig = (f.accessLog ?? []).filter((l) => /ORIGINAL_DST\//.test(l));
   return [...parts, `access.log: ${orig.length} ORIGINAL_DST lines in its tail`].join('; ');

@@ -10,6 +10,7 @@ import { ruleset } from '../firewall/ruleset/fact.ts';
 import { parseSysctls } from '../facts/parsers.ts';
 import { file, ipRoutes, ipRules, kernelConfig } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
+import { parseLive } from '../firewall/nft.ts';
 import { raw, sh } from '../shell.ts';
 import { logLines, parseAddrs, parseDefaultRoutes, parseFirewall, parseLinks, parseSelinux, parseSockets, parseSquidState } from './parse.ts';
 
@@ -37,6 +38,9 @@ export const firewall = new Fact(
   raw(`for t in iptables ip6tables; do for tb in mangle filter nat; do echo "@@section $t.$tb"; $t-save -c -t $tb 2>/dev/null; done; done`),
   ({ stdout }) => parseFirewall(stdout),
 );
+
+/** nft's `table inet tprun` with its named counters (the nftables backend); null when absent. */
+export const nftTprun = new Fact('doctor.nft', raw('nft -j list table inet tprun 2>/dev/null'), (r) => (r.code === 0 ? parseLive(r.stdout) : null));
 
 export const sockets = new Fact('doctor.sockets', raw(`echo '@@section tcp'; ss -ltnp; echo '@@section udp'; ss -uanp`), ({ stdout }) => parseSockets(stdout));
 
@@ -108,6 +112,7 @@ export function doctorFacts(host: Host) {
     cacheLog: cacheLog(conf),
     accessLog: accessLog(conf),
     firewall,
+    nft: nftTprun,
     sockets,
     squid: squidState(conf),
     squidConf: file(conf),

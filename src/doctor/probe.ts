@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import type { ScriptStep } from '../apply/script.ts';
 import { guarded, movedDuring } from '../apply/tx.ts';
 import type { Family, Host } from '../inventory/types.ts';
+import { hex } from '../inventory/mark.ts';
 import type { Check } from '../plan/types.ts';
 import { PRELUDE } from '../protocol.ts';
 import { raw, sh, type Shell } from '../shell.ts';
@@ -110,7 +111,7 @@ export function probeScript(host: Host, family: FamilyProbe, opts: ProbeOptions 
   const conf = host.vars.squid.config;
   const f = family;
   return sh`TP_FAMILY=${f.flag}; TP_SAVE=${f.save}; TP_PLEN=${f.prefixLength}; TP_RANGES=${f.ranges}; TP_CANDIDATES=${f.candidates.map((c) => c.join(',')).join(' ')}
-TP_PORT=${port}; TP_TPORT=${tport}; TP_MARK=${'0x' + mark.toString(16)}; TP_TABLE=${table}; TP_CONF=${conf}; TP_TX=${opts.transactional ? 1 : 0}
+TP_PORT=${port}; TP_TPORT=${tport}; TP_MARK=${hex(mark)}; TP_TABLE=${table}; TP_CONF=${conf}; TP_TX=${opts.transactional ? 1 : 0}
 TP_ORIGIN_PY=${ORIGIN_PY}
 TP_CLIENT_PY=${CLIENT_PY}
 ${

@@ -1,5 +1,7 @@
 /** Parsers for the exact text the probed tools print. Each is pure and tested on recorded output. */
 
+import { parseMark } from '../inventory/mark.ts';
+
 /** "6.18.44-fc-v595" → [6, 18, 44]; "2.6.32-5-amd64" → [2, 6, 32]. */
 export function parseVersion(text: string): number[] | null {
   const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
@@ -88,9 +90,11 @@ export function parseIpRules(text: string): IpRule[] {
       const v = words[i + 1];
       if (w === 'from' && v === 'all') i++;
       else if (w === 'fwmark' && v) {
-        const [mark, mask] = v.split('/');
-        rule.fwmark = Number(mark);
-        if (mask) rule.fwmask = Number(mask);
+        const m = parseMark(v);
+        if (m) {
+          rule.fwmark = m.value;
+          if (v.includes('/')) rule.fwmask = m.mask;
+        }
         spec.push('fwmark', v);
         i++;
       } else if (w === 'iif' && v) {

@@ -11,6 +11,7 @@ import type { InventorySource, PathSeg } from './source.ts';
 import type { Host, WccpPeer } from './types.ts';
 import type { Role } from '../plan/role.ts';
 import { receivingInterfaces } from './interfaces.ts';
+import { and32, hex, u32 } from './mark.ts';
 
 export const groupOf = (h: Host): 'routers' | 'bridges' => (h.kind === 'router' ? 'routers' : 'bridges');
 
@@ -47,8 +48,7 @@ export function domainDiagnostics(
     for (const role of roles) role.settings?.validate?.(h, (key, severity, message) => at(h, key, severity, message));
 
     // Marks are unsigned 32-bit: JavaScript's & is signed, so both sides go through >>> 0.
-    if ((tproxy.mark & tproxy.mask) >>> 0 !== tproxy.mark >>> 0) {
-      const hex = (n: number) => '0x' + (n >>> 0).toString(16);
+    if (and32(tproxy.mark, tproxy.mask) !== u32(tproxy.mark)) {
       at(
         h,
         ['tproxy', 'mark'],

@@ -30,6 +30,8 @@ export interface Bypass {
 }
 
 export interface TproxyVars {
+  /** The firewall backend; auto chooses per host from its facts (src/firewall/backend.ts). */
+  backend: 'auto' | 'iptables' | 'nftables';
   mark: number;
   /** Defaults to the mark. */
   mask: number;

@@ -38,6 +38,8 @@ export interface KindValues {
   'selinux-boolean': string;
   'ip-rule': string;
   'ip-route': string;
+  /** nft table tprun owns, one line per counter, set and rule (roles/nftables/model.ts). */
+  'nft-table': string[];
 }
 export type Kind = keyof KindValues;
 

@@ -16,6 +16,7 @@ export function valueText(c: Change, which: 'before' | 'after'): string | null {
   const v = c[which] as KindValues[Change['kind']] | null;
   if (v === null) return null;
   if (c.kind === 'chain') return chainLines(v as ChainState).join('\n');
+  if (c.kind === 'nft-table') return (v as string[]).join('\n');
   if (c.kind === 'link')
     return 'remote' in (v as object)
       ? `gre remote ${(v as { remote: string }).remote} local ${(v as { local: string }).local}`
@@ -51,7 +52,7 @@ export function changeDiff(c: Change): string[] {
       .slice(2)
       .filter((l) => l !== '');
   }
-  if (c.kind === 'chain') {
+  if (c.kind === 'chain' || c.kind === 'nft-table') {
     const out: string[] = [];
     for (const part of diffArrays(before ? before.split('\n') : [], after ? after.split('\n') : [])) {
       const sign = part.added ? '+' : part.removed ? '-' : ' ';

@@ -1,0 +1,91 @@
+/**
+ * The guide's recipe as the typed `table inet tprun` (src/firewall/nft.ts holds the types, the
+ * renderer and the nft -j parser): the wanted table is built here from the inventory.
+ */
+import { familyOf } from '../../src/inventory/address.ts';
+import { u32 } from '../../src/inventory/mark.ts';
+import type { Family, Host } from '../../src/inventory/types.ts';
+import type { Item, Match, NftSet, NftTable } from '../../src/firewall/nft.ts';
+
+export { parseTable, replaceScript, TABLE, tableLines, tableText, ruleText, itemText, parseItem } from '../../src/firewall/nft.ts';
+export type { Item, Match, NftSet, NftChain, NftTable } from '../../src/firewall/nft.ts';
+
+const m = (match: string, ...values: (string | number)[]): Match => ({ match, op: '==', values: values.map(String).sort() });
+const FAM = { ipv4: { nf: 'ipv4', ip: 'ip', addr: 'ipv4_addr', bits: 32 }, ipv6: { nf: 'ipv6', ip: 'ip6', addr: 'ipv6_addr', bits: 128 } } as const;
+
+/** An inventory address or CIDR as nft lists a set element: a host prefix as the bare address. */
+export function element(a: string): string {
+  const [addr, len] = a.split('/');
+  const fam = familyOf(addr!);
+  const lower = addr!.toLowerCase();
+  return len === undefined || Number(len) === FAM[fam].bits ? lower : `${lower}/${Number(len)}`;
+}
+
+const setName = (what: 'src' | 'dst', f: Family) => `bypass_${what}${f === 'ipv4' ? 4 : 6}`;
+
+/**
+ * The guide's recipe in nft, with the bypasses as sets before any tproxy and a fail-closed drop
+ * after it: nft's tproxy statement, unlike xt_TPROXY, does not drop a packet when no squid socket
+ * exists, so without the drop the traffic would be forwarded to the origin uninspected.
+ */
+export function wantedTable(host: Host): NftTable {
+  const { mark, mask, ports, https_ports, bypass, families } = host.vars.tproxy;
+  const markSet = { mark: { value: u32(mark), mask: u32(mask) } };
+  const sets: NftSet[] = [];
+  const only = (k: 'source' | 'destination' | 'interface') => bypass.filter((b) => Object.keys(b).length === 1 && b[k] !== undefined);
+  for (const f of families) {
+    for (const [what, key] of [
+      ['src', 'source'],
+      ['dst', 'destination'],
+    ] as const) {
+      const els = only(key)
+        .map((b) => b[key]!)
+        .filter((a) => familyOf(a.split('/')[0]!) === f);
+      sets.push({ name: setName(what, f), type: FAM[f].addr, interval: true, elements: [...new Set(els.map(element))].sort() });
+    }
+  }
+  sets.push({ name: 'bypass_if', type: 'ifname', interval: false, elements: [...new Set(only('interface').map((b) => b.interface!))].sort() });
+
+  const rules: Item[][] = [];
+  // Packets of squid's own (transparent) connections: marked and accepted before any bypass.
+  rules.push([m('meta l4proto', 'tcp'), m('socket transparent', 1), { counter: 'divert' }, markSet, { verdict: 'accept' }]);
+  rules.push([m('meta iifname', '@bypass_if'), { verdict: 'return' }]);
+  for (const f of families) {
+    rules.push([m(`${FAM[f].ip} saddr`, `@${setName('src', f)}`), { verdict: 'return' }]);
+    rules.push([m(`${FAM[f].ip} daddr`, `@${setName('dst', f)}`), { verdict: 'return' }]);
+  }
+  // A bypass with more than one selector is one rule of its own.
+  for (const b of bypass.filter((x) => Object.keys(x).length > 1)) {
+    const addrs = [b.source, b.destination].filter((a): a is string => !!a);
+    const fams = addrs.length ? [familyOf(addrs[0]!.split('/')[0]!)] : families;
+    for (const f of fams.filter((x) => families.includes(x))) {
+      const r: Item[] = [];
+      if (b.interface) r.push(m('meta iifname', b.interface));
+      if (b.source) r.push(m(`${FAM[f].ip} saddr`, element(b.source)));
+      if (b.destination) r.push(m(`${FAM[f].ip} daddr`, element(b.destination)));
+      rules.push([...r, { verdict: 'return' }]);
+    }
+  }
+  const https = host.vars.squid.https_tproxy_port;
+  const targets: [string, number[], number][] = [['http', ports, host.vars.squid.tproxy_port]];
+  if (https && https_ports.length) targets.push(['tls', https_ports, https]);
+  for (const f of families)
+    for (const [name, ps, port] of targets)
+      rules.push([
+        m('meta nfproto', FAM[f].nf),
+        m('tcp dport', ...ps),
+        { tproxy: { family: FAM[f].ip, port } },
+        markSet,
+        { counter: `intercepted_${name}` },
+        { verdict: 'accept' },
+      ]);
+  // Fail closed: what tproxy could not hand to squid is dropped, never forwarded.
+  const all = [...new Set(targets.flatMap((t) => t[1]))];
+  rules.push([m('meta nfproto', ...families.map((f) => FAM[f].nf)), m('tcp dport', ...all), { counter: 'failclosed' }, { verdict: 'drop' }]);
+  const counters = ['divert', 'failclosed', ...targets.map((t) => `intercepted_${t[0]}`)].sort();
+  return {
+    counters,
+    sets: sets.sort((a, b) => a.name.localeCompare(b.name)),
+    chains: [{ name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -150, policy: 'accept', rules }],
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Which firewall backend a host gets: `tproxy.backend` (auto | iptables | nftables). auto picks
+ * nftables where the host's firewall is nftables-native (nftables.service enabled, firewalld on
+ * its nftables backend, or no iptables installed) and iptables elsewhere. Both backend roles read
+ * the same fact and the same pure choice, so one plans its rules and the other removes its own.
+ */
+import { Fact } from '../facts/fact.ts';
+import { raw } from '../shell.ts';
+
+export type Backend = 'iptables' | 'nftables';
+export type BackendSetting = 'auto' | Backend;
+
+/** What decides the choice, as gathered on the host. */
+export interface FirewallFacts {
+  nft: boolean;
+  iptables: boolean;
+  /** iptables' own backend as `iptables -V` says: "nf_tables", "legacy", or "" when unknown/absent. */
+  iptablesVariant: string;
+  nftablesService: boolean;
+  firewalld: boolean;
+  /** firewalld.conf FirewallBackend (nftables when unset, firewalld's default since 0.6). */
+  firewalldBackend: string;
+  /** The backend tprun last applied (/etc/tprun/firewall-backend), "" when none. */
+  applied: string;
+  /** What `tproxy.backend: auto` picks here, and why (shown by `tprun facts`). */
+  auto?: BackendChoice;
+}
+
+export interface BackendChoice {
+  backend: Backend;
+  reason: string;
+}
+
+/** A unit is enabled when a *.wants/ link to it exists (works without a running systemd). */
+const enabled = (unit: string) =>
+  `ls /etc/systemd/system/*.wants/${unit} >/dev/null 2>&1 && echo yes || { systemctl is-enabled ${unit} >/dev/null 2>&1 && echo yes || echo no; }`;
+
+const SCRIPT = [
+  'command -v nft >/dev/null 2>&1 && echo nft=yes || echo nft=no',
+  'if command -v iptables >/dev/null 2>&1; then echo iptables=yes; echo "iptables_variant=$(iptables -V 2>/dev/null | sed -n \'s/.*(\\(.*\\)).*/\\1/p\')"; else echo iptables=no; fi',
+  `echo "nftables_service=$(${enabled('nftables.service')})"`,
+  `echo "firewalld=$(${enabled('firewalld.service')})"`,
+  'echo "firewalld_backend=$(sed -n \'s/^[[:space:]]*FirewallBackend[[:space:]]*=[[:space:]]*//p\' /etc/firewalld/firewalld.conf 2>/dev/null | tail -n 1)"',
+  'echo "applied=$(cat /etc/tprun/firewall-backend 2>/dev/null)"',
+].join('\n');
+
+export function parseFirewallFacts(stdout: string): FirewallFacts {
+  const f = readFacts(stdout);
+  return { ...f, auto: chooseBackend('auto', f) };
+}
+
+function readFacts(stdout: string): FirewallFacts {
+  const kv = new Map(
+    stdout
+      .split('\n')
+      .map((l) => /^([a-z_]+)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => [m[1]!, m[2]!.trim()]),
+  );
+  return {
+    nft: kv.get('nft') === 'yes',
+    iptables: kv.get('iptables') === 'yes',
+    iptablesVariant: kv.get('iptables_variant') ?? '',
+    nftablesService: kv.get('nftables_service') === 'yes',
+    firewalld: kv.get('firewalld') === 'yes',
+    firewalldBackend: kv.get('firewalld_backend') || 'nftables',
+    applied: kv.get('applied') ?? '',
+  };
+}
+
+/** The firewall facts of a host, one key=value a line. */
+export const firewallFacts = new Fact<FirewallFacts>('firewall.backend', raw(SCRIPT), (r) => parseFirewallFacts(r.stdout));
+
+/** The pure choice, with the reason check and facts print. */
+export function chooseBackend(setting: BackendSetting, f: FirewallFacts): BackendChoice {
+  if (setting !== 'auto') return { backend: setting, reason: `tproxy.backend: ${setting}` };
+  if (f.nftablesService) return { backend: 'nftables', reason: 'auto: nftables.service is enabled' };
+  if (f.firewalld && f.firewalldBackend === 'nftables') return { backend: 'nftables', reason: 'auto: firewalld runs on its nftables backend' };
+  if (!f.iptables && f.nft) return { backend: 'nftables', reason: 'auto: no iptables installed, nft is' };
+  const why = f.firewalld
+    ? `firewalld on its ${f.firewalldBackend} backend`
+    : f.iptables
+      ? `iptables${f.iptablesVariant ? ` (${f.iptablesVariant})` : ''} installed`
+      : 'neither nft nor iptables found';
+  return { backend: 'iptables', reason: `auto: ${why}, nftables.service not enabled` };
+}
+
+export const backendOf = (host: { vars: { tproxy: { backend?: BackendSetting } } }, f: FirewallFacts) => chooseBackend(host.vars.tproxy.backend ?? 'auto', f);
+
+/** Where tprun records the backend it applied: boot scripts load only that backend's rules. */
+export const BACKEND_FILE = '/etc/tprun/firewall-backend';
