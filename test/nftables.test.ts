@@ -65,6 +65,8 @@ test('the recipe: divert first, bypasses before any tproxy, fail-closed drop las
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
   assert.ok(at(/socket transparent 1 counter name "divert" meta mark set .* accept/) < at(/@bypass_if return/));
   assert.ok(at(/ip6 daddr @bypass_dst6 return/) < at(/tproxy ip to :3129/));
+  // The host's own addresses are never sent to squid (it would loop through itself).
+  assert.ok(at(/^\s*fib daddr type local return$/) > at(/@bypass_if return/) && at(/fib daddr type local return/) < at(/tproxy ip to :3129/));
   assert.ok(at(/tproxy ip6 to :3130 .*intercepted_tls/) < at(/counter name "failclosed" drop$/));
   assert.is(at(/counter name "failclosed" drop$/), lines.length - 1);
   assert.match(replaceScript(wantedTable(full())), /^table inet tprun \{\}\ndelete table inet tprun\ntable inet tprun \{/);

@@ -66,6 +66,9 @@ export function wantedTable(host: Host): NftTable {
       rules.push([...r, { verdict: 'return' }]);
     }
   }
+  // Traffic to the host's own addresses goes to its own services, never to squid: squid would
+  // connect to its own host, be intercepted again and loop (as iptables' addrtype LOCAL RETURN).
+  rules.push([m('fib daddr type', 'local'), { verdict: 'return' }]);
   const https = host.vars.squid.https_tproxy_port;
   const targets: [string, number[], number][] = [['http', ports, host.vars.squid.tproxy_port]];
   if (https && https_ports.length) targets.push(['tls', https_ports, https]);
