@@ -110,7 +110,11 @@ function leftOf(l: unknown): string | undefined {
   if (isObj(l.meta)) return `meta ${String(l.meta.key)}`;
   if (isObj(l.socket)) return `socket ${String(l.socket.key)}`;
   if (isObj(l.payload)) return `${String(l.payload.protocol)} ${String(l.payload.field)}`;
-  if (isObj(l.fib)) return `fib ${([] as unknown[]).concat(l.fib.flags ?? []).map(String).join(' . ')} ${String(l.fib.result)}`;
+  if (isObj(l.fib))
+    return `fib ${([] as unknown[])
+      .concat(l.fib.flags ?? [])
+      .map(String)
+      .join(' . ')} ${String(l.fib.result)}`;
   return undefined;
 }
 
