@@ -236,9 +236,27 @@ const CASES: Case[] = [
   },
   {
     name: 'rp_filter strict on one interface',
-    edits: [edit('doctor.sysctl', (s) => s.replace('conf/eth1/rp_filter=0', 'conf/eth1/rp_filter=2'))],
+    edits: [edit('doctor.sysctl', (s) => s.replace('conf/eth1/rp_filter=0', 'conf/eth1/rp_filter=1'))],
     want: ['TP013'],
-    evidence: /eth1\.rp_filter=2/,
+    evidence: /eth1\.rp_filter=1/,
+  },
+  {
+    name: "Debian 13's linux-sysctl-defaults: loose rp_filter (2) in all and on every interface is no finding",
+    edits: [edit('doctor.sysctl', (s) => s.replace(/(rp_filter)=0/g, '$1=2'))],
+    want: [],
+  },
+  {
+    name: 'strict on one interface among loose ones: only that one is named (a loose all would make it loose)',
+    edits: [
+      edit('doctor.sysctl', (s) =>
+        s
+          .replace(/(rp_filter)=0/g, '$1=2')
+          .replace('conf/all/rp_filter=2', 'conf/all/rp_filter=0')
+          .replace('conf/eth2/rp_filter=2', 'conf/eth2/rp_filter=1'),
+      ),
+    ],
+    want: ['TP013'],
+    evidence: /eth2\.rp_filter=1/,
   },
   {
     name: 'INPUT drops marked packets',

@@ -94,10 +94,10 @@ export const CATALOG = {
     blocks: true,
   },
   TP013: {
-    title: 'rp_filter is not 0 where intercepted packets arrive',
-    healthy: 'net.ipv4.conf.all.rp_filter = 0 and 0 on every interface packets arrive on',
+    title: 'rp_filter is strict where intercepted packets arrive',
+    healthy: 'rp_filter is 0 or loose (2) on every interface packets arrive on (the larger of "all" and the interface\'s value)',
     cause:
-      'reverse-path filtering drops the intercepted packets, whose destination is not local, silently: the kernel uses the larger of "all" and the interface\'s value.',
+      'strict reverse-path filtering (1) silently drops intercepted packets that arrive on an interface other than the one the route back to their source leaves by (a bridge port, a GRE tunnel, an asymmetric path): the kernel uses the larger of "all" and the interface\'s value. Loose mode (2) passes them.',
     fix: 'tprun apply (sysctl role), or sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.IFACE.rp_filter=0',
     blocks: true,
   },

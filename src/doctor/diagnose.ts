@@ -231,10 +231,14 @@ function rpFilter(ctx: Ctx): Finding[] {
     .map((k) => /^net\/ipv4\/conf\/([^/]+)\/rp_filter$/.exec(k)?.[1])
     .filter((x): x is string => !!x && !['all', 'default'].includes(x));
   const arrive = ifaces.filter((i) => !strict.has(i) && (i !== 'lo' || ctx.host.vars.tproxy.interfaces.includes('lo')));
-  const bad = arrive.filter((i) => Math.max(all, val(i)) !== 0);
+  // The kernel uses the larger of "all" and the interface's value. Loose mode (2, what Debian 13's
+  // linux-sysctl-defaults sets everywhere) passes intercepted packets: without src_valid_mark the
+  // reverse lookup ignores the mark and finds the main table's route back. Strict mode (1) drops
+  // those arriving where that route does not leave (a bridge port, a GRE tunnel, an asymmetric path).
+  const bad = arrive.filter((i) => Math.max(all, val(i)) === 1);
   if (!bad.length) return [];
   const ev =
-    all !== 0
+    all === 1
       ? [`net.ipv4.conf.all.rp_filter=${all} (applies to every interface: ${bad.join(', ')})`]
       : bad.map((i) => `net.ipv4.conf.${i}.rp_filter=${val(i)}`);
   return [
