@@ -289,6 +289,26 @@ test('12. overrides in slash spelling, with "set", and by systemd glob are found
   assert.equal(parseSysctlFiles('==> /a /a\n; c\nkernel.x=1\n')[0]!.assignments, [{ key: 'kernel/x', value: '1' }]);
 });
 
+test('12. on systemd hosts /etc/sysctl.conf counts only through a sysctl.d link (systemd-sysctl reads no other); without systemd it is read last', () => {
+  const bare = (s: string) => s.replace(/==> \/etc\/sysctl\.conf [^]*$/, '') + '==> /etc/sysctl.conf /etc/sysctl.conf\nnet.ipv4.conf.all.rp_filter=1\n';
+  assert.equal(errors(plan(edited('router-compliant', { 'sysctl.files': bare, 'service.manager': 'systemd\n' }))), []);
+  assert.match(
+    errors(plan(edited('router-compliant', { 'sysctl.files': bare, 'service.manager': 'none\n' }))).join('\n'),
+    /^\/etc\/sysctl\.conf sets net\.ipv4\.conf\.all\.rp_filter = 1/,
+  );
+  // Linked as 99-sysctl.conf (Debian 12), systemd applies it after tprun's file.
+  const linked = plan(edited('router-compliant', { 'sysctl.files': debianSysctlConf('net.ipv4.conf.all.rp_filter=1'), 'service.manager': 'systemd\n' }));
+  assert.match(errors(linked).join('\n'), /^\/etc\/sysctl\.d\/99-sysctl\.conf \(→ \/etc\/sysctl\.conf\) sets/);
+});
+
+test('12. set_keyword in a sysctl.d file is refused: systemd-sysctl skips "set" lines, the settings would revert at boot', () => {
+  assert.match(
+    messages(`${HEAD}  sysctl: { set_keyword: true }\nrouters:\n  c1: { address: 198.51.100.10 }\n`).join('\n'),
+    /set_keyword writes "set key = value" lines, which systemd-sysctl ignores in \/etc\/sysctl\.d\/90-tprun\.conf/,
+  );
+  assert.equal(messages(`${HEAD}  sysctl: { set_keyword: true, file: /etc/sysctl.conf }\nrouters:\n  c1: { address: 198.51.100.10 }\n`), []);
+});
+
 // ── 13. SELinux persistent value ────────────────────────────────────────────────────────────
 
 const enforcing = (booleans: string, persistent: string) => ({

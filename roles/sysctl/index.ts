@@ -7,7 +7,7 @@
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import type { SysctlFile } from '../../src/facts/parsers.ts';
-import { sysctls } from '../../src/facts/shared.ts';
+import { serviceManager, sysctls } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { defineRole, settingsFiles, type ReportSetting } from '../../src/plan/role.ts';
 import type { Change } from '../../src/resources/change.ts';
@@ -70,6 +70,13 @@ function artifacts(host: Host): Artifact[] {
 }
 
 function validate(h: Host, at: ReportSetting): void {
+  // systemd-sysctl reads "key = value" only: a "set" line in a sysctl.d file is skipped at boot.
+  if (h.vars.sysctl.set_keyword && /\/sysctl\.d\//.test(h.vars.sysctl.file))
+    at(
+      ['sysctl', 'set_keyword'],
+      'error',
+      `set_keyword writes "set key = value" lines, which systemd-sysctl ignores in ${h.vars.sysctl.file} (a sysctl.d file): forwarding and rp_filter would revert at the first reboot; use it only with a sysctl.file whose reader wants the keyword`,
+    );
   h.vars.sysctl.strict_rp_filter?.interfaces.forEach((ifname, i) => {
     if (h.vars.tproxy.interfaces.includes(ifname)) {
       at(
@@ -89,10 +96,14 @@ const globMatch = (pattern: string, path: string) => new RegExp(`^${pattern.repl
  * (Debian's 99-sysctl.conf → ../sysctl.conf comes after 90-tprun.conf): the live value is right
  * until the next boot, then interception stops.
  */
-export function overriddenSettings(host: Host, files: SysctlFile[], wanted: WantedSetting[]): Diagnostic[] {
+export function overriddenSettings(host: Host, files: SysctlFile[], wanted: WantedSetting[], manager: 'systemd' | 'none' = 'none'): Diagnostic[] {
   const mine = host.vars.sysctl.file;
   const seen = new Set<string>();
-  const later = files.filter((f) => {
+  // At boot systemd-sysctl applies only sysctl.d directories: /etc/sysctl.conf counts only through
+  // a link there (Debian 12's 99-sysctl.conf; Debian 13 ships neither). Without systemd, procps'
+  // `sysctl --system` reads it last.
+  const applied = files.filter((f) => manager !== 'systemd' || f.path !== '/etc/sysctl.conf');
+  const later = applied.filter((f) => {
     // /etc/sysctl.conf, read last by `sysctl --system`, is often also linked as 99-sysctl.conf.
     if (seen.has(f.target)) return false;
     seen.add(f.target);
@@ -143,6 +154,7 @@ export const sysctl = defineRole({
     ),
     files: sysctlFiles,
     ra: routerAdvertisements,
+    manager: serviceManager,
   }),
   artifacts,
   plan(host, f) {
@@ -177,7 +189,7 @@ export const sysctl = defineRole({
           'br_netfilter is not loaded (no /proc/sys/net/bridge): bridged frames skip iptables, nothing to zero; the net.bridge keys are persisted for when it is loaded',
       });
     }
-    diagnostics.push(...overriddenSettings(host, f.files, wanted), ...routerAdvertisementLoss(host, f.ra));
+    diagnostics.push(...overriddenSettings(host, f.files, wanted, f.manager), ...routerAdvertisementLoss(host, f.ra));
     return { changes, diagnostics };
   },
 });
