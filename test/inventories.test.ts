@@ -1,6 +1,6 @@
 /** Inventories for fleets (issue #16, item 8): several files and directories merged in order, groups of your own, merge keys, x- keys, stdin, facts. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -69,6 +69,29 @@ test('a problem points at the file and line that set the value; group members mu
   );
 });
 
+test('groups nested 3,000 deep load, and --limit the outermost reaches the host (no call-stack exhaustion)', () => {
+  const n = 3000;
+  const groups = Array.from(
+    { length: n },
+    (_, i) => `  g${i}: { ${i + 1 < n ? `children: [g${i + 1}]` : 'hosts: [deep1]'}, vars: { squid: { http_port: ${3000 + (i % 100)} } } }`,
+  );
+  const f = file(
+    'deep.yml',
+    `defaults:\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  deep1: { address: 198.51.100.10 }\ngroups:\n${groups.join('\n')}\n`,
+  );
+  const r = loadInventories([f]);
+  assert.equal(r.diagnostics.map(formatDiagnostic), []);
+  assert.equal(
+    selectPattern(r.inventory!.hosts, 'g0', groupsOf(r.inventory!.hosts, r.inventory!.groups)).hosts.map((h) => h.name),
+    ['deep1'],
+  );
+  // Parents' vars come before children's: the innermost group's value wins.
+  assert.is(r.inventory!.hosts[0]!.vars.squid.http_port, 3000 + ((n - 1) % 100));
+  // A cycle three thousand deep is one error, not an internal one.
+  const cyc = file('cycle.yml', readFileSync(f, 'utf8').replace(`hosts: [deep1]`, `hosts: [deep1], children: [g0]`));
+  assert.match(loadInventories([cyc]).diagnostics.map(formatDiagnostic).join('\n'), /group g0 contains itself through its children/);
+});
+
 test('an inventory from standard input (-), alone or merged', () => {
   const r = spawnSync(process.execPath, ['bin/tprun.js', 'validate', '-', '--list-hosts'], {
     input: 'routers:\n  s1: { address: 198.51.100.10 }\n',
@@ -99,6 +122,17 @@ test('tprun facts: every fact the planner reads, parsed, by id (JSON); nothing p
   const human = capture();
   await factsCommand(hostsNamed('h1'), ROLES, { json: false, acceptNewHostKeys: false, connect: fleet.connect, out: human });
   assert.match(human.text(), /^h1:\n {2}\S+: /);
+});
+
+test('!secret on a list makes each of its strings a secret (flow and block lists), with no warning', () => {
+  const f = file(
+    'secret-list.yml',
+    `defaults:\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  s1:\n    address: 198.51.100.10\n    squid:\n      extra: !secret ["acl a req_header X-A alpha-key-1", "acl b req_header X-B beta-key-2"]\n  s2:\n    address: 198.51.100.11\n    squid:\n      extra: !secret\n        - acl c req_header X-C gamma-key-3\n`,
+  );
+  const r = loadInventories([f]);
+  assert.equal(r.diagnostics.map(formatDiagnostic), []);
+  assert.equal(r.inventory!.secrets, ['acl a req_header X-A alpha-key-1', 'acl b req_header X-B beta-key-2', 'acl c req_header X-C gamma-key-3']);
+  assert.equal(r.inventory!.hosts[0]!.vars.squid.extra, ['acl a req_header X-A alpha-key-1', 'acl b req_header X-B beta-key-2']);
 });
 
 test("facts redacts the inventory's !secret values that a host echoes back, as check does", async () => {

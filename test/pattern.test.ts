@@ -48,6 +48,8 @@ test('a term that matches nothing is an error naming it, even beside terms that 
   assert.equal(sel('h1:!zz*'), ['--limit: "!zz*" matches no host or group']);
   assert.equal(sel('h[4:5]'), ['--limit: "h[4:5]" matches no host or group']);
   assert.match(String(sel('~(')), /is not a regular expression/);
+  // Catastrophic backtracking is refused before it runs (it hung the run on a long name).
+  assert.match(String(sel('~^(a+)+$')), /can take exponential time to match/);
   assert.equal(selectPattern(HOSTS, undefined, groups).hosts.length, HOSTS.length);
 });
 

@@ -33,12 +33,22 @@ export interface RawGroup {
 /** Each group's hosts, its children's included (a cycle stops at the group already seen). */
 export function groupMembers(raw: RawInventory): Record<string, string[]> {
   const groups = raw.groups ?? {};
-  const members = (g: string, seen: Set<string>): string[] => {
-    if (seen.has(g) || !groups[g]) return [];
-    seen.add(g);
-    return [...new Set([...(groups[g]!.hosts ?? []), ...(groups[g]!.children ?? []).flatMap((c) => members(c, seen))])];
+  // Depth-first with a stack of its own, in the order written: groups nested thousands deep must
+  // not exhaust the call stack.
+  const members = (root: string): string[] => {
+    const out = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [root];
+    while (stack.length) {
+      const g = stack.pop()!;
+      if (seen.has(g) || !groups[g]) continue;
+      seen.add(g);
+      for (const h of groups[g]!.hosts ?? []) out.add(h);
+      stack.push(...[...(groups[g]!.children ?? [])].reverse());
+    }
+    return [...out];
   };
-  return Object.fromEntries(Object.keys(groups).map((g) => [g, members(g, new Set())]));
+  return Object.fromEntries(Object.keys(groups).map((g) => [g, members(g)]));
 }
 
 /** Per host, the vars of every group it is in: parents before children, then in the order written. */
@@ -46,14 +56,25 @@ function groupVarsByHost(raw: RawInventory, members: Record<string, string[]>): 
   const groups = Object.keys(raw.groups ?? {});
   const parents = new Map<string, string[]>();
   for (const p of groups) for (const c of raw.groups![p]!.children ?? []) parents.set(c, [...(parents.get(c) ?? []), p]);
+  // A group's depth: the longest chain of parents above it (a cycle counts as no parent), computed
+  // with a stack of its own so that deep nesting cannot exhaust the call stack.
   const depths = new Map<string, number>();
-  const depth = (g: string, seen = new Set<string>()): number => {
-    if (depths.has(g)) return depths.get(g)!;
-    if (seen.has(g)) return 0;
-    seen.add(g);
-    const d = Math.max(-1, ...(parents.get(g) ?? []).map((p) => depth(p, seen))) + 1;
-    depths.set(g, d);
-    return d;
+  const depth = (root: string): number => {
+    const onPath = new Set<string>();
+    const stack: [string, boolean][] = [[root, false]];
+    while (stack.length) {
+      const [g, done] = stack.pop()!;
+      if (done) {
+        onPath.delete(g);
+        const ps = (parents.get(g) ?? []).filter((p) => depths.has(p));
+        depths.set(g, Math.max(-1, ...ps.map((p) => depths.get(p)!)) + 1);
+        continue;
+      }
+      if (depths.has(g) || onPath.has(g)) continue;
+      onPath.add(g);
+      stack.push([g, true], ...(parents.get(g) ?? []).filter((p) => !depths.has(p) && !onPath.has(p)).map((p): [string, boolean] => [p, false]));
+    }
+    return depths.get(root)!;
   };
   const ordered = groups.map((g, i) => ({ g, i, d: depth(g) })).sort((a, b) => a.d - b.d || a.i - b.i);
   const out = new Map<string, unknown[]>();
@@ -134,8 +155,20 @@ function groupDiagnostics(src: InventorySource, raw: RawInventory, hostNames: st
     (def.children ?? []).forEach((c, i) => {
       if (!groups[c]) out.push(src.diag('error', ['groups', g, 'children', i], `group ${g}: no group "${c}" under groups`));
     });
-    const reaches = (from: string, seen = new Set<string>()): boolean =>
-      (groups[from]?.children ?? []).some((c) => c === g || (!seen.has(c) && (seen.add(c), reaches(c, seen))));
+    const reaches = (from: string): boolean => {
+      const seen = new Set<string>();
+      const stack = [from];
+      while (stack.length) {
+        for (const c of groups[stack.pop()!]?.children ?? []) {
+          if (c === g) return true;
+          if (!seen.has(c)) {
+            seen.add(c);
+            stack.push(c);
+          }
+        }
+      }
+      return false;
+    };
     if (reaches(g)) out.push(src.diag('error', ['groups', g, 'children'], `group ${g} contains itself through its children`));
   }
   return out;

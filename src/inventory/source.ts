@@ -15,6 +15,7 @@ import {
   type Node,
   type Pair,
   type YAMLMap,
+  type YAMLSeq,
 } from 'yaml';
 import type { Diagnostic, Position, Severity } from '../diagnostics.ts';
 import { visible } from '../report/safe.ts';
@@ -50,7 +51,25 @@ export class InventorySource {
     // merge: YAML merge keys (<<: *anchor), so shared blocks are written once.
     // `!secret "text"`: a string like any other, which reports and -v show as [redacted].
     const secret = { tag: '!secret', default: false, resolve: (value: string) => (this.secrets.push(value), value) };
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: false, prettyErrors: false, logLevel: 'error', customTags: [secret], merge: true });
+    // `!secret [a, b]` (or a block list): every string in it is a secret; once a YAML warning, the
+    // list stayed in clear.
+    const secretList = {
+      tag: '!secret',
+      collection: 'seq' as const,
+      default: false,
+      resolve: (seq: YAMLSeq) => {
+        for (const item of seq.items) if (isScalar(item) && typeof item.value === 'string') this.secrets.push(item.value);
+        return seq;
+      },
+    };
+    this.doc = parseDocument(text, {
+      lineCounter: this.lines,
+      uniqueKeys: false,
+      prettyErrors: false,
+      logLevel: 'error',
+      customTags: [secret, secretList],
+      merge: true,
+    });
     this.sha256 = createHash('sha256').update(text).digest('hex');
     this.structure = this.doc.errors.length ? [] : this.structureDiagnostics();
   }
