@@ -204,6 +204,22 @@ test('exact undo: a backup that cannot be taken stops the step before the live f
   assert.not.ok(existsSync(live + '.tprun-new'));
 });
 
+test('backups left by killed transactions (FILE.tprun-tx-OTHER) are removed when a transaction commits the file', () => {
+  const live = join(tmp, 'stale.conf');
+  writeFileSync(live, 'v1\n');
+  writeFileSync(live + '.tprun-tx-killed-run-1', 'v0\n');
+  const w = writeFileCommands({ role: 'sysctl', path: live, mode: '0644', content: 'v2\n', install: true });
+  const out = sh(changeScript([{ id: 'file', ...w }], [], tx()));
+  assert.is(out.code, 0, out.stdout);
+  assert.equal(
+    readdirSync(tmp)
+      .filter((f) => f.startsWith('stale.conf'))
+      .sort(),
+    ['stale.conf', 'stale.conf.tprun-prev'],
+  );
+  assert.is(readFileSync(live + '.tprun-prev', 'utf8'), 'v1\n');
+});
+
 test('a previous version holding credentials is not kept: no .tprun-prev after commit, an older one removed', () => {
   const live = join(tmp, 'peer.conf');
   const before = 'cache_peer parent.example parent 3128 0 login=ops:old-pass-1\n';

@@ -53,7 +53,12 @@ export function writeFileCommands(a: Artifact, keepPrevious = true): { commands:
   const undo = [sh`rm -f ${cand}`, sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path}; elif [ -e ${created} ]; then rm -f ${a.path}; fi`];
   // A previous version holding credentials must not outlive the transaction (a password removed
   // from the inventory would stay on disk): then no FILE.tprun-prev is kept, and an older one goes.
-  const commit = keepPrevious ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`] : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`];
+  // Backups left by transactions that were killed (FILE.tprun-tx-OTHER) go with this commit: the
+  // host is now on this transaction's version, and nothing else would ever remove them.
+  const stale = raw(`rm -f ${sh`${a.path}`.text}.tprun-tx-*`);
+  const commit = keepPrevious
+    ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`, stale]
+    : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`, stale];
   return { commands, undo, commit };
 }
 
