@@ -69,7 +69,7 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
   err.on('data', (d: Buffer) => (errText += d.toString()));
   const connect = async (h: Host): Promise<Connection> => {
     const f = facts[h.name]!;
-    if (f === 'down') throw new HostError('connect', `cannot connect to root@${h.address}:22: ECONNREFUSED`, true);
+    if (f === 'down') throw new HostError('connect', `cannot connect to root@${h.address}:22: ECONNREFUSED`, { unreachable: true });
     const c = new Scripted(f, probe);
     conns.set(h.name, c);
     return c;

@@ -179,7 +179,7 @@ test('runHost: a connection failure is unreachable, a compliant host needs one r
   const down = await runHost(h1, {
     mode: 'apply',
     roles: ROLES,
-    connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', true)),
+    connect: async () => Promise.reject(new HostError('connect', 'cannot connect: ECONNREFUSED', { unreachable: true })),
   });
   assert.equal([down.status, down.error!.step], ['unreachable', 'connect']);
   const conn = new ScriptedConnection(
@@ -298,7 +298,7 @@ test('runHost apply: a connection lost while following the journal is "outcome u
   const conn = new ScriptedConnection(
     () => recorded('router-fresh'),
     () => {
-      throw new HostError('connection', 'connection lost: Keepalive timeout', false, true);
+      throw new HostError('connection', 'connection lost: Keepalive timeout', { lost: true });
     },
   );
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });

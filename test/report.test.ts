@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tprun-report-'));
 
 /** h1 answers with fresh facts (drifted), h2 is unreachable: a scripted fleet. */
 const connect = async (h: { name: string }): Promise<Connection> => {
-  if (h.name === 'h2') throw new HostError('connect', 'cannot connect to root@198.18.1.2:22: connect ECONNREFUSED', true);
+  if (h.name === 'h2') throw new HostError('connect', 'cannot connect to root@198.18.1.2:22: connect ECONNREFUSED', { unreachable: true });
   return { roundTrips: 0, run: async (): Promise<RunResult> => ({ stdout: framed(recorded('router-fresh')), stderr: '', code: 0 }), close: async () => {} };
 };
 

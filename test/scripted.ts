@@ -64,7 +64,7 @@ export function scriptedFleet(plan: Record<string, Behaviour>, delays: Record<st
   fleet.connect = async (host) => {
     fleet.contacted.push(host.name);
     const b = plan[host.name] ?? 'compliant';
-    if (b === 'down') throw new HostError('connect', `cannot connect to ${host.address}: ECONNREFUSED`, true);
+    if (b === 'down') throw new HostError('connect', `cannot connect to ${host.address}: ECONNREFUSED`, { unreachable: true });
     if (!state.has(host.name)) state.set(host.name, b === 'compliant' ? 'compliant' : 'fresh');
     return new ScriptedConnection(
       () => (tampered.get(host.name) ?? ((x: RawFacts) => x))(factsAs(host.name, state.get(host.name) === 'compliant' ? 'router-compliant' : 'router-fresh')),

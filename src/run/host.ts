@@ -97,7 +97,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     try {
       conn = await opts.connect(host);
     } catch (e) {
-      const he = e instanceof HostError ? e : new HostError('connect', (e as Error).message, true);
+      const he = e instanceof HostError ? e : new HostError('connect', (e as Error).message, { unreachable: true });
       return done({ status: he.unreachable ? 'unreachable' : 'failed', error: { step: 'connect', message: he.message } });
     }
     if ((conn.attempts ?? 1) > 1) result.messages.push(`connected after ${conn.attempts} attempts (sshd dropped the handshake)`);

@@ -160,7 +160,7 @@ export class SshConnection implements Connection {
         throw new HostError(
           'connect',
           `${hop}${auth ? 'authentication failed' : 'cannot connect'} to ${current.user}@${current.hostname}:${current.port}: ${msg}`,
-          !auth,
+          { unreachable: !auth },
         );
       }
     }
@@ -180,7 +180,7 @@ export class SshConnection implements Connection {
     if (!client) return;
     const fail = (why: string) => {
       if (!this.lost) this.lost = why;
-      for (const reject of [...this.pending]) reject(new HostError('connection', `connection lost: ${this.lost}`, false, true));
+      for (const reject of [...this.pending]) reject(new HostError('connection', `connection lost: ${this.lost}`, { lost: true }));
     };
     client.on('error', (e: Error) => fail(e.message));
     client.on('close', () => fail('the connection was closed'));
@@ -193,7 +193,7 @@ export class SshConnection implements Connection {
     const command = v.become && this.user !== 'root' ? 'sudo -n sh -s' : 'sh -s';
     script = rootGuard + script;
     const client = this.ssh.connection;
-    if (this.lost || !client) throw new HostError('connection', `connection lost: ${this.lost ?? 'not connected'}`, false, true);
+    if (this.lost || !client) throw new HostError('connection', `connection lost: ${this.lost ?? 'not connected'}`, { lost: true });
     const cap = opts.maxOutput ?? MAX_OUTPUT;
     const seconds = v.command_timeout + (opts.extraSeconds ?? 0);
     const r = await new Promise<RunResult>((resolve, reject) => {
@@ -219,7 +219,7 @@ export class SshConnection implements Connection {
       };
       const onLost = (e: HostError) => finish(e);
       this.pending.add(onLost);
-      const timer = setTimeout(() => finish(new HostError('run', `remote script timed out after ${seconds} s`, false, true)), seconds * 1000);
+      const timer = setTimeout(() => finish(new HostError('run', `remote script timed out after ${seconds} s`, { lost: true })), seconds * 1000);
       let acked = false;
       const take = (into: Buffer[]) => (d: Buffer) => {
         size += d.length;
@@ -232,12 +232,12 @@ export class SshConnection implements Connection {
       };
       try {
         client.exec(command, (e, ch) => {
-          if (e) return finish(new HostError('connection', `cannot start the remote script: ${e.message}`, false, true));
+          if (e) return finish(new HostError('connection', `cannot start the remote script: ${e.message}`, { lost: true }));
           stream = ch;
           if (settled) return void ch.close();
           ch.on('data', take(out));
           ch.stderr.on('data', take(err));
-          ch.on('error', (x: Error) => finish(new HostError('connection', `channel error: ${x.message}`, false, true)));
+          ch.on('error', (x: Error) => finish(new HostError('connection', `channel error: ${x.message}`, { lost: true })));
           ch.on('close', (code: number | null, signal?: string) => {
             try {
               const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
@@ -250,7 +250,7 @@ export class SshConnection implements Connection {
           else ch.end(script);
         });
       } catch (e) {
-        finish(new HostError('connection', `cannot start the remote script: ${(e as Error).message}`, false, true));
+        finish(new HostError('connection', `cannot start the remote script: ${(e as Error).message}`, { lost: true }));
       }
     });
     if (r.code === 97 && r.stderr.includes(NOT_ROOT)) {
