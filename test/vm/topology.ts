@@ -81,7 +81,8 @@ defaults:
   selinux: auto
 ${extra}`;
 
-export async function bring(name: Name): Promise<Lab> {
+export async function bring(name: Name, release: vm.Release = '12'): Promise<Lab> {
+  vm.setRelease(release);
   await vm.lock();
   vm.up();
   if (name === 'bridge') return bridge();
