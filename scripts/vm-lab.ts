@@ -1,12 +1,22 @@
-// `npm run vm-lab -- build | up [bridge|wccp|selinux] | down`: the VM lab by hand (test/vm/vmlab.ts).
-//   build  the Debian 12 image and both snapshot templates (cached in /var/cache/tprun-vmlab)
+// `npm run vm-lab -- build | up [bridge|wccp|selinux] | down [--release 12|13]`: the VM lab by hand
+// (test/vm/vmlab.ts).
+//   build  the Debian image and both snapshot templates (cached in /var/cache/tprun-vmlab)
 //   up     build if needed, then restore a topology's VMs and wire them (default: bridge)
+//   --release 13  Debian 13 (trixie) VMs instead of Debian 12 (bookworm, the default)
 //   down   stop every VM lab process by pid, remove its namespaces, taps and overlays
 import { readFileSync } from 'node:fs';
 import * as vm from '../test/vm/vmlab.ts';
 import * as topo from '../test/vm/topology.ts';
 
-const [cmd, which = 'bridge'] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const ri = argv.indexOf('--release');
+const release = ri >= 0 ? argv.splice(ri, 2)[1] : '12';
+if (!vm.RELEASES.includes(release as vm.Release)) {
+  console.error(`vm-lab: --release ${release ?? ''}: 12 or 13`);
+  process.exit(1);
+}
+vm.setRelease(release as vm.Release);
+const [cmd, which = 'bridge'] = argv;
 const problem = vm.preflight();
 if (problem && cmd !== 'down') {
   console.error(`vm-lab: ${problem}`);
@@ -25,10 +35,10 @@ if (cmd === 'build') {
   vm.down();
 } else if (cmd === 'up') {
   vm.ensureImage();
-  const lab = await topo.bring(which as topo.Name);
+  const lab = await topo.bring(which as topo.Name, release as vm.Release);
   // The VMs outlive this command: the lab stays locked as long as the first QEMU runs.
   vm.lockTo(Number(readFileSync(lab.vms[0]!.pidfile, 'utf8').trim()));
-  console.log(`vm-lab up (${which}) in ${secs()} s:`);
+  console.log(`vm-lab up (${which}, Debian ${release}) in ${secs()} s:`);
   for (const v of lab.vms)
     console.log(`  ${v.name}: ssh -i ${vm.key()} -o UserKnownHostsFile=${vm.known()} root@${v.addr}   (from: ip netns exec ${vm.CTL} ...)`);
   console.log(`  inventory: ${lab.inventory}`);
@@ -40,6 +50,6 @@ if (cmd === 'build') {
   vm.down();
   console.log('vm-lab down');
 } else {
-  console.error('usage: npm run vm-lab -- build | up [bridge|wccp|selinux] | down');
+  console.error('usage: npm run vm-lab -- build | up [bridge|wccp|selinux] | down [--release 12|13]');
   process.exit(1);
 }

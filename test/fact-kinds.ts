@@ -4,7 +4,7 @@
  */
 import type { Fact } from '../src/facts/fact.ts';
 import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
-import { broute, ebtablesSave, ebtablesVersion } from '../roles/ebtables/facts.ts';
+import { brouteFacts, ebtablesNftSave, ebtablesSave, ebtablesVersion, nftBrouteTable } from '../roles/ebtables/facts.ts';
 import { ruleset } from '../src/firewall/ruleset/fact.ts';
 import { toolVersion } from '../roles/iptables/facts.ts';
 import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
@@ -47,9 +47,11 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'ipv6.ra': routerAdvertisements,
   'wccp.rp_filter': greRpFilter(['wccp0']),
   'tool.ebtables': ebtablesVersion,
-  'ebtables.broute': broute,
+  'bridge.broute': brouteFacts,
   'ebtables.save': ebtablesSave,
   'firewall.ruleset': ruleset,
+  'ebtables-nft.save': ebtablesNftSave,
+  'nft.bridge-tprun': nftBrouteTable,
 };
 
 /** Parsed values as JSON (Maps become objects), so cases are plain files. */

@@ -1,6 +1,6 @@
 /**
  * Roles whose real environment this machine cannot provide, on MOCKED facts (named as such):
- * SELinux enabled, a kernel with a GRE driver, an ebtables broute table. Each mock starts from a
+ * SELinux enabled, a kernel with a GRE driver, an ebtables-legacy broute table. Each mock starts from a
  * real recording and changes only the probes the missing feature would answer differently.
  */
 import { test } from 'uvu';
@@ -119,29 +119,35 @@ const bridgePorts = 'net/ipv4/conf/eth0/rp_filter=0\nnet/ipv4/conf/eth1/rp_filte
 const bridgeKeys =
   'net/bridge/bridge-nf-call-arptables=1\nnet/bridge/bridge-nf-call-ip6tables=1\nnet/bridge/bridge-nf-call-iptables=1\nnet/bridge/bridge-nf-filter-pppoe-tagged=0\nnet/bridge/bridge-nf-filter-vlan-tagged=0\nnet/bridge/bridge-nf-pass-vlan-input-dev=0\n';
 
-test('bridge on this kernel: kernel-check blocks with the missing broute table, before anything changes', () => {
+/** bridge.broute as the probe prints it (test/broute.test.ts has the recorded hosts). */
+const brouteProbe = (legacy: string, nft = 'nft=absent\nnft_broute=absent') =>
+  `kernel=6.1.0-28-amd64\nos=debian\nlegacy=${legacy}\nebtables=ebtables 1.8.9 (nf_tables)\n${nft}\n`;
+const noNftTable = { 'ebtables-nft.save': { stdout: '', code: 3 }, 'nft.bridge-tprun': { stdout: '', code: 127 } };
+
+test('bridge on this kernel: the broute requirement blocks (no broute table, nft too old), before anything changes', () => {
   const p = plan(
     edited('router-fresh', {
-      'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
-      'ebtables.broute': {
-        stdout: "ebtables v1.8.9 (nf_tables): table 'broute' does not exist\nPerhaps ebtables or your kernel needs to be upgraded.\n",
-        code: 3,
-      },
-      'ebtables.save': { stdout: '', code: 0 },
+      ...noNftTable,
+      'bridge.broute': brouteProbe(
+        'fails: ebtables v2.0.11 (legacy): Table does not exist',
+        'nft=nftables v1.0.6 (Lester Gooch #5)\nnft_broute=fails: /dev/stdin:1:68-84: Error: syntax error, unexpected broute',
+      ),
+      'ebtables.save': { stdout: '', code: 3 },
     }),
     b1,
   );
   assert.match(
     blockedReason(p)!,
-    /ebtables-nft 1\.8\.9 has no broute table \(ebtables v1.8.9 \(nf_tables\): table 'broute' does not exist\): install\/select ebtables-legacy \(update-alternatives --set ebtables \/usr\/sbin\/ebtables-legacy\) or iptables >= 1\.8\.10/,
+    /bridge broute .*ebtables-legacy has no broute table \(ebtables v2\.0\.11 \(legacy\): Table does not exist\); nft 1\.0\.6 cannot set meta broute \(kernel 6\.1\.0-28-amd64 < 6\.4/,
   );
   assert.equal(changed(p), []);
 });
 
 const brouteOk = (save: string) => ({
   ...EB_FILES,
-  'tool.ebtables': 'ebtables 1.8.9 (nf_tables)\n',
-  'ebtables.broute': { stdout: 'Bridge table: broute\n\nBridge chain: BROUTING, entries: 0, policy: ACCEPT\n', code: 0 },
+  ...noNftTable,
+  'file:/etc/tprun/broute.nft': { stdout: '', code: 3 },
+  'bridge.broute': brouteProbe('ok'),
   'ebtables.save': { stdout: save, code: 0 },
   'sysctl.live': (s: string) => s + bridgeKeys + bridgePorts,
 });

@@ -36,10 +36,15 @@ test('a fresh router plans every role: sysctls, rules, routes, files, squid star
     'create ip6tables mangle TPRUN_PREROUTING',
     'create file /etc/sysctl.d/90-tprun.conf',
     'create service tprun-boot enabled',
+    'create file /etc/systemd/system/nftables.service.d/50-tprun.conf',
   ])
     assert.ok(c.includes(want), `missing ${want} in\n${c.join('\n')}`);
-  // squid was not running: it is started (reading the new file), not reconfigured.
-  assert.equal(p.handlers, []);
+  // squid was not running: it is started (reading the new file), not reconfigured; systemd
+  // reads the new nftables.service drop-in.
+  assert.equal(
+    p.handlers.map((h) => h.id),
+    ['handler systemd daemon-reload'],
+  );
   // squid is up before TPROXY sends it traffic.
   assert.ok(c.indexOf('update service squid running') < c.indexOf('create iptables mangle TPRUN_PREROUTING'));
 });

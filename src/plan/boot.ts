@@ -5,7 +5,8 @@
  */
 import { symlink } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
-import type { Change } from '../resources/change.ts';
+import type { Change, Handler } from '../resources/change.ts';
+import { raw } from '../shell.ts';
 import type { Artifact } from '../resources/file.ts';
 import { symlinkChange } from '../resources/symlink.ts';
 import { templates } from '../render/templates.ts';
@@ -14,6 +15,8 @@ import type { Role } from './role.ts';
 export const BOOT_ROLE = 'boot';
 export const UNIT = '/etc/systemd/system/tprun-boot.service';
 export const UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/tprun-boot.service';
+/** nftables.service's `flush ruleset` removes tprun's rules: this drop-in re-runs the boot runner after it. */
+export const NFTABLES_DROPIN = '/etc/systemd/system/nftables.service.d/50-tprun.conf';
 export const unitLink = symlink(UNIT_LINK);
 const render = templates(import.meta.url);
 
@@ -27,6 +30,16 @@ export const bootSteps = (role: Role, host: Host): Artifact[] =>
 export const bootRunner = (): Artifact[] => [
   { role: BOOT_ROLE, path: '/etc/tprun/boot.sh', mode: '0755', content: render('boot.sh.eta', {}), install: true },
   { role: BOOT_ROLE, path: UNIT, mode: '0644', content: render('tprun-boot.service.eta', {}), install: true },
+  // systemd reads a changed drop-in only after daemon-reload (the handler below).
+  { role: BOOT_ROLE, path: NFTABLES_DROPIN, mode: '0644', content: render('nftables-dropin.conf.eta', {}), install: true, notify: 'systemd-daemon-reload' },
 ];
+
+/** systemctl daemon-reload once a notifying unit file changed (where systemd runs). */
+export const daemonReload: Handler = {
+  id: 'handler systemd daemon-reload',
+  name: 'systemd-daemon-reload',
+  commands: [raw('[ ! -d /run/systemd/system ] || systemctl daemon-reload')],
+  undo: [raw('[ ! -d /run/systemd/system ] || systemctl daemon-reload')],
+};
 
 export const bootEnabled = (link: string | null): Change => symlinkChange(BOOT_ROLE, 'service tprun-boot enabled', UNIT_LINK, UNIT, link);

@@ -5,7 +5,7 @@ import { file } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
 import type { Change, Handler } from '../resources/change.ts';
 import { fileChange, type Artifact } from '../resources/file.ts';
-import { bootEnabled, bootRunner, bootSteps, unitLink } from './boot.ts';
+import { bootEnabled, bootRunner, bootSteps, daemonReload, unitLink } from './boot.ts';
 import type { Role } from './role.ts';
 import { blockersOf, type Check, type HostPlan } from './types.ts';
 
@@ -52,6 +52,10 @@ export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): Hos
     const notified = new Set(changes.filter((c) => c.action !== 'no-op' && c.notify).map((c) => c.notify));
     plan.handlers.push(...(rp.handlers ?? []).filter((h: Handler) => notified.has(h.name)));
   }
-  if (files.has(null)) plan.resources.push(...fileChanges(null), bootEnabled(parseTree(unitLink, raw)));
+  if (files.has(null)) {
+    const changes = fileChanges(null);
+    plan.resources.push(...changes, bootEnabled(parseTree(unitLink, raw)));
+    if (changes.some((c) => c.action !== 'no-op' && c.notify === 'systemd-daemon-reload')) plan.handlers.push(daemonReload);
+  }
   return plan;
 }

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Shell } from '../shell.ts';
 
 export type Action = 'create' | 'update' | 'delete' | 'no-op';
-export type HandlerName = 'squid-reload';
+export type HandlerName = 'squid-reload' | 'systemd-daemon-reload';
 
 /** Position of tprun's jump in the built-in chain that feeds its own chain. */
 export type HookState = 'first' | 'not-first' | 'duplicated' | 'missing';

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The VM lab's image recipe: Debian 12 from the archive apt already uses, built with mmdebstrap.
-# vmlab.ts keys the cache directory by a hash of this file: any change here rebuilds the image.
-# Usage: build-image.sh OUTDIR   (writes OUTDIR/{disk.raw,vmlinuz,initrd.img,id_ed25519,...})
+# The VM lab's image recipe: Debian 12 (bookworm) or 13 (trixie) from the archive apt already
+# uses, built with mmdebstrap. vmlab.ts keys the cache directory by a hash of this file and the
+# release: any change here rebuilds the images.
+# Usage: build-image.sh OUTDIR [12|13]   (writes OUTDIR/{disk.raw,vmlinuz,initrd.img,id_ed25519,...})
 set -euo pipefail
 out=$1
+release=${2:-12}
+case $release in 12) suite=bookworm ;; 13) suite=trixie ;; *) echo "build-image: release 12 or 13, not $release" >&2; exit 2 ;; esac
 root=$out/root
 rm -rf "$root"; mkdir -p "$out"
 # The suite and mirror of this machine's own apt sources (deb.debian.org here), not a guessed one.
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
 pkgs=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,kmod,procps,iproute2,iputils-ping,openssh-server,squid,iptables,ebtables,curl,sudo,libnss-myhostname,selinux-policy-default,policycoreutils,selinux-utils,semodule-utils,checkpolicy,libcap2-bin,python3,tcpdump
+# What a default Debian 13 install has beyond minbase (priority important): nftables (its
+# service enabled below, stock /etc/nftables.conf) and linux-sysctl-defaults (rp_filter 2).
+[ "$release" = 13 ] && pkgs=$pkgs,nftables,linux-sysctl-defaults
 ssh-keygen -q -t ed25519 -N '' -C tprun-vmlab -f "$out/id_ed25519" <<<y >/dev/null
 # A small initrd: only what mounting an ext4 root on virtio needs (written before the kernel's
 # postinst builds it, so it is built small once).
@@ -17,7 +23,7 @@ hook_initrd='mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1
 mmdebstrap --variant=minbase --include="$pkgs" \
   --essential-hook="$hook_initrd" \
   --customize-hook='printf "virtio_pci\nvirtio_blk\nvirtio_net\next4\n" >> "$1/etc/initramfs-tools/modules"; chroot "$1" update-initramfs -u -k all' \
-  bookworm "$root" "deb $mirror bookworm main" 2>&1 | tail -5
+  "$suite" "$root" "deb $mirror $suite main" 2>&1 | tail -5
 # Nothing of this machine leaks in: an empty resolv.conf (libnss-myhostname resolves the own name).
 : > "$root/etc/resolv.conf"
 echo tpv-template > "$root/etc/hostname"
@@ -35,6 +41,7 @@ for u in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer 
   systemd-timesyncd.service getty@tty1.service systemd-networkd-wait-online.service logrotate.timer remote-fs.target; do
   chroot "$root" systemctl mask "$u" >/dev/null 2>&1 || true
 done
+[ "$release" = 13 ] && chroot "$root" systemctl enable nftables.service >/dev/null 2>&1
 printf 'SELINUX=permissive\nSELINUXTYPE=default\n' > "$root/etc/selinux/config"
 echo '/dev/vda / ext4 defaults 0 1' > "$root/etc/fstab"
 cp "$root/etc/ssh/ssh_host_ed25519_key.pub" "$out/template_host_key.pub"
@@ -45,7 +52,9 @@ cp "$root"/boot/initrd.img-* "$out/initrd.img"
 mount -t proc proc "$root/proc"
 chroot "$root" setfiles -F /etc/selinux/default/contexts/files/file_contexts / 2>&1 | tail -3 || true
 umount "$root/proc"
-getfattr -n security.selinux "$root/usr/sbin/squid" | grep -q squid_exec_t || { echo "build-image: SELinux labels missing" >&2; exit 1; }
+# Debian 13's /usr/sbin/squid is an alternatives link (squid-openssl, squid-gnutls): check its target.
+squid_bin=$(chroot "$root" readlink -f /usr/sbin/squid)
+getfattr -n security.selinux "$root$squid_bin" | grep -q squid_exec_t || { echo "build-image: SELinux labels missing" >&2; exit 1; }
 rm -f "$out/disk.raw"
 mkfs.ext4 -q -L tpv-root -d "$root" "$out/disk.raw" 3G
 rm -rf "$root"

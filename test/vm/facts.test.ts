@@ -34,7 +34,7 @@ test('Debian 12 bridge (recorded): kernel-check passes from /boot/config through
     String(requirement(p, 'require kernel CONFIG_NETFILTER_XT_TARGET_TPROXY')),
     /^CONFIG_NETFILTER_XT_TARGET_TPROXY=m \(\/boot\/config-6\.1\.0-\d+-amd64\)$/,
   );
-  assert.is(requirement(p, 'require ebtables broute table'), 'broute table usable through ebtables-legacy (the default ebtables has none)');
+  assert.is(requirement(p, 'require bridge broute'), 'ebtables-legacy (its broute table works)');
   const ids = changesOf(p).map((i) => `${i.action} ${i.id}`);
   for (const want of ['create ebtables broute TPRUN_BROUTING', 'create file /etc/tprun/boot.d/40-ebtables.sh']) {
     assert.ok(ids.includes(want), `${want} missing from ${ids.join(', ')}`);

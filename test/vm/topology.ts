@@ -81,7 +81,8 @@ defaults:
   selinux: auto
 ${extra}`;
 
-export async function bring(name: Name): Promise<Lab> {
+export async function bring(name: Name, release: vm.Release = '12'): Promise<Lab> {
+  vm.setRelease(release);
   await vm.lock();
   vm.up();
   if (name === 'bridge') return bridge();
@@ -115,6 +116,28 @@ async function bridge(): Promise<Lab> {
   const inventory = `${vm.STATE}/bridge.yml`;
   writeFileSync(inventory, `${header()}bridges:\n  br1: { address: ${br1!.addr}, bridge: { client_interface: eth1, internet_interface: eth2 } }\n`);
   return { vms: [br1!], inventory };
+}
+
+/** wr1's GRE tunnel to the cache and its table-200 route (the marked packets' way into it), created afresh. */
+const greWc = (wc1: vm.Vm, wr1: vm.Vm) => `ip link del gre-wc 2>/dev/null || true
+ip tunnel add gre-wc mode gre remote ${wc1.addr} local ${wr1.addr}
+ip link set gre-wc up
+ip route replace default dev gre-wc table 200`;
+
+/**
+ * Recreate wr1's GRE tunnel, forgetting the ICMP errors it has counted. While the cache has no
+ * GRE interface it answers the router's GRE packets with ICMP protocol unreachable; the router's
+ * tunnel counts them (ipgre_err: err_count, err_time) and for IPTUNNEL_ERR_TIMEO (30 s) after the
+ * last one, ip_tunnel_xmit calls dst_link_failure for that many packets sent into the tunnel: the
+ * client gets ICMP host unreachable and curl fails in milliseconds ("Failed to connect ... after
+ * 5 ms"). Whether the next request comes within those 30 s depends on the machine's speed (a
+ * flake); a real WCCP router only redirects once the cache has announced itself. Call this
+ * after any request sent while the cache had no tunnel.
+ */
+export function resetWccpTunnel(lab: Lab): void {
+  const [wc1, wr1] = lab.vms as [vm.Vm, vm.Vm];
+  const r = vm.onVm(wr1, `set -e\n${greWc(wc1, wr1)}`);
+  if (r.code !== 0) throw new Error(`vm-lab: recreating gre-wc on wr1: ${r.out}${r.err}`);
 }
 
 async function wccp(): Promise<Lab> {
@@ -152,12 +175,10 @@ async function wccp(): Promise<Lab> {
     wr1!,
     `set -e
 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-ip tunnel add gre-wc mode gre remote ${wc1!.addr} local ${wr1!.addr}
-ip link set gre-wc up
+${greWc(wc1!, wr1!)}
 iptables -t mangle -A PREROUTING -i eth1 -p tcp --dport 80 -j MARK --set-mark 2
 iptables -t mangle -A PREROUTING -i eth2 -p tcp --sport 80 -m mac ! --mac-source ${vm.macOf(wc1!.index, 1)} -j MARK --set-mark 2
 ip rule add fwmark 2 lookup 200
-ip route add default dev gre-wc table 200
 iptables -A INPUT -p udp --dport 2048 -j ACCEPT`,
   );
   if (r.code !== 0) throw new Error(`vm-lab: WCCP router setup on wr1: ${r.out}${r.err}`);

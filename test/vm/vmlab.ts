@@ -1,5 +1,5 @@
 /**
- * The VM lab: QEMU virtual machines running Debian 12's own kernel (bridge broute table, GRE,
+ * The VM lab: QEMU virtual machines running Debian 12's or 13's own kernel (bridge broute table, GRE,
  * SELinux), for what the namespace lab (test/lab/lab.ts) cannot show on this machine's kernel.
  *
  * - The image is built once with mmdebstrap (test/vm/build-image.sh) into
@@ -71,7 +71,20 @@ export function preflight(): string | undefined {
 
 // ---------------------------------------------------------------- image and templates
 
-export const imageDir = () => `${CACHE}/img-${createHash('sha256').update(readFileSync(RECIPE)).digest('hex').slice(0, 12)}`;
+/** Debian release of the VMs: 12 (bookworm, the default) or 13 (trixie); one release per lab at a time. */
+export type Release = '12' | '13';
+export const RELEASES: readonly Release[] = ['12', '13'];
+let release: Release = '12';
+export const setRelease = (r: Release) => {
+  release = r;
+};
+export const currentRelease = () => release;
+
+/** The cache directory of this release's image: a hash of the recipe, plus the release. */
+export const imageDir = () => {
+  const h = createHash('sha256').update(readFileSync(RECIPE)).digest('hex').slice(0, 12);
+  return release === '12' ? `${CACHE}/img-${h}` : `${CACHE}/img-${h}-deb${release}`;
+};
 
 /** Build the image unless the cache holds one for this recipe. Returns seconds spent (0 when cached). */
 export function ensureImage(): number {
@@ -82,8 +95,8 @@ export function ensureImage(): number {
   const tmp = `${dir}.build`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  log(`building the Debian 12 image in ${tmp} (mmdebstrap; a few minutes)`);
-  const r = spawnSync('bash', [RECIPE, tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  log(`building the Debian ${release} image in ${tmp} (mmdebstrap; a few minutes)`);
+  const r = spawnSync('bash', [RECIPE, tmp, release], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   writeFileSync(`${tmp}/build.log`, (r.stdout ?? '') + (r.stderr ?? ''));
   if (r.status !== 0) throw new Error(`vm-lab: image build failed (${tmp}/build.log):\n${(r.stdout + r.stderr).slice(-3000)}`);
   rmSync(dir, { recursive: true, force: true });
