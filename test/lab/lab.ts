@@ -8,6 +8,7 @@
  *            client (198.51.100.2, 2001:db8:c::2) ── h1 ── origin (203.0.113.2, 2001:db8:5::2)
  *            wccp (198.18.0.250): a UDP 2048 listener standing in for a WCCP router
  */
+import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -219,6 +220,20 @@ export function clientGet(family: 4 | 6): { status: number; body: string; via: s
   const url = family === 4 ? `http://${ORIGIN4}/` : `http://[${ORIGIN6}]/`;
   const r = spawnSync('ip', ['netns', 'exec', CLIENT, 'curl', '-sS', '-i', '--max-time', '8', url], { encoding: 'utf8' });
   return curlResponse(r.stdout ?? '', r.stderr ?? '');
+}
+
+/**
+ * A request from the client through h1 (the proof router): 200 from the origin, which saw the
+ * client's own address, with h1's squid in the Via header. Throws (an assertion) otherwise.
+ */
+export function proveInterception(family: 4 | 6): void {
+  let r = clientGet(family);
+  // A pooled squid→origin connection whose FIN was routed away while the rules were missing is
+  // reset on reuse (502 ERR_READ_ERROR 104); the client's retry gets a fresh one.
+  if (r.status === 502 && /ERR_READ_ERROR/.test(r.raw)) r = clientGet(family);
+  assert.is(r.status, 200, r.raw);
+  assert.is(r.body.trim(), `origin saw ${family === 4 ? CLIENT4 : CLIENT6}`, 'the origin must see the client address');
+  assert.match(r.via ?? '', /\bh1 \(squid\/\d/, `squid's Via header expected: ${r.raw}`);
 }
 
 /** `curl -i` output: status, body, the Via header, and everything printed (for messages). */
