@@ -427,6 +427,26 @@ test('runHost: a busy lock fails the host at once with its holder; an earlier tr
   const e = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => earlier });
   assert.is(e.status, 'compliant');
   assert.match(e.notes.join('\n'), /the earlier transaction r0 \(alice on ctl9\) ended on the host: rollback INCOMPLETE: not undone: step 0/);
+  // A runner that died during its rollback: never "no rollback ran" when the journal shows undo lines.
+  const died = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      const last = [
+        '@@tprun-last r1 dead r1 bob ctl2 2026-01-01',
+        ...['step 0', 'ok 0', 'step 1', 'fail 1', 'undo 1', 'undone 1', 'undo 0'].map((l) => `@@tprun-last-line @@tprun-${l}`),
+      ];
+      return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
+    }
+  })(
+    () => recorded('router-compliant'),
+    () => assert.unreachable() as never,
+  );
+  const d = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => died });
+  assert.match(
+    d.notes.join('\n'),
+    /the earlier transaction r1 \(bob on ctl2\) was cut short on the host \(its runner died after step 1, step 1 failed, its rollback had begun: undone step 1; not undone step 0\)/,
+  );
+  assert.not.match(d.notes.join('\n'), /no rollback ran/);
 });
 
 test('signals: after the first, no new host starts and a host between facts and apply does not start its transaction; exit is not 0', async () => {

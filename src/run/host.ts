@@ -79,8 +79,20 @@ function earlierLine(t: EarlierTx): string {
   const o = t.outcome;
   const who = t.who ? ` (${t.who.split(' ').slice(1, 3).join(' on ')})` : '';
   if (t.state === 'running') return `an earlier transaction ${t.id}${who} is still running on the host`;
-  if (t.state === 'dead' && !o.verdict)
-    return `the earlier transaction ${t.id}${who} was cut short on the host (its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}, no rollback ran): what it changed shows below as drift`;
+  if (t.state === 'dead' && !o.verdict) {
+    // Only what the journal proves: a rollback that had begun is named, with what it undid.
+    const died = `its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}`;
+    const rollback = [...o.undone, ...o.undoFailed].length
+      ? `${o.failed !== undefined ? `step ${o.failed} failed, ` : ''}its rollback had begun: undone ${o.undone.length ? o.undone.map((i) => `step ${i}`).join(', ') : 'nothing'}${o.undoFailed.length ? `; failed to undo ${o.undoFailed.map((i) => `step ${i}`).join(', ')}` : ''}; not undone ${
+          remaining(o).length
+            ? remaining(o)
+                .map((i) => `step ${i}`)
+                .join(', ')
+            : 'nothing'
+        }`
+      : 'no rollback ran';
+    return `the earlier transaction ${t.id}${who} was cut short on the host (${died}, ${rollback}): what it changed shows below as drift`;
+  }
   const v = o.verdict === 'committed' ? 'committed (applied in full)' : verdictText(o, (i) => `step ${i}`);
   return `the earlier transaction ${t.id}${who} ended on the host: ${v}${o.failed !== undefined ? `; step ${o.failed} failed${o.stderr ? `: ${o.stderr.split('\n')[0]}` : ''}` : ''}`;
 }
