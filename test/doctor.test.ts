@@ -370,6 +370,36 @@ const CASES: Case[] = [
     evidence: /mgmt0 carries .*198\.18\.1\.1/,
   },
   {
+    name: 'a bridge without an address of its own (eth1 and eth2 ports of br0, br0 bare): a warning per family',
+    host: bridge,
+    edits: [
+      set('doctor.default-routes', '@@section 4\ndefault via 203.0.113.2 dev eth2 \n@@section 6\n'),
+      edit(
+        'doctor.links',
+        (s) =>
+          s.replace(/^(\d+: eth[12]@\S+ <[^>]*> mtu \d+ qdisc \S+) /gm, '$1 master br0 ') +
+          '9: br0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000\\    link/ether 02:00:00:00:00:09 brd ff:ff:ff:ff:ff:ff \\    bridge forward_delay 1500\n',
+      ),
+    ],
+    want: ['TP023'],
+    evidence: /br0 \(the bridge of eth1\) has no IPv4 address.*br0 \(the bridge of eth1\) has no global IPv6 address/,
+  },
+  {
+    name: 'a bridge with its own addresses: no TP023',
+    host: bridge,
+    edits: [
+      set('doctor.default-routes', '@@section 4\ndefault via 203.0.113.2 dev eth2 \n@@section 6\n'),
+      edit('doctor.links', (s) => s.replace(/^(\d+: eth[12]@\S+ <[^>]*> mtu \d+ qdisc \S+) /gm, '$1 master br0 ')),
+      edit(
+        'doctor.addrs',
+        (s) =>
+          s +
+          '9: br0    inet 198.51.100.9/24 scope global br0\\       valid_lft forever preferred_lft forever\n9: br0    inet6 2001:db8:c::9/64 scope global \\       valid_lft forever preferred_lft forever\n',
+      ),
+    ],
+    want: [],
+  },
+  {
     name: 'a bridge routed through its internet side',
     host: bridge,
     edits: [set('doctor.default-routes', '@@section 4\ndefault via 203.0.113.2 dev eth2 \n@@section 6\n')],

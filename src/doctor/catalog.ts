@@ -172,6 +172,14 @@ export const CATALOG = {
     fix: "route default through the Internet-facing interface and keep only the administration network's own route on the administration interface",
     blocks: true,
   },
+  TP023: {
+    title: 'the bridge has no IP address of its own',
+    healthy: 'the bridge device holding the two ports has an address of each intercepted family',
+    cause:
+      "the guide: a bridge needs its own IP addresses, because squid's DNS queries, ICMP and its answers for failed requests leave from them; without one they take another interface (the administration one) or fail.",
+    fix: 'give the bridge device an address of each family in tproxy.families (e.g. in /etc/network/interfaces or a systemd-networkd .network file)',
+    blocks: false,
+  },
   TP030: {
     title: 'WCCP service 80 hashes on the destination (dst_ip_hash)',
     healthy: 'wccp2_service_info 80 … flags=src_ip_hash; 90 … flags=dst_ip_hash,ports_source',

@@ -446,6 +446,19 @@ function defaultRoutes(ctx: Ctx): Finding[] {
   return out;
 }
 
+/** The guide: a bridge needs its own IP addresses (squid's DNS, ICMP and failed requests leave from them). */
+function bridgeAddress(ctx: Ctx): Finding[] {
+  const host = ctx.host;
+  if (host.kind !== 'bridge') return [];
+  const port = host.bridge.client_interface;
+  const br = ctx.f.links.find((l) => l.ifname === port)?.master;
+  if (!br) return [];
+  const ev = host.vars.tproxy.families
+    .filter((fam) => !ctx.f.addrs.some((a) => a.ifname === br && a.family === (fam === 'ipv4' ? 'inet' : 'inet6') && !/^fe80:/i.test(a.address)))
+    .map((fam) => `ip addr: ${br} (the bridge of ${port}) has no ${fam === 'ipv4' ? 'IPv4' : 'global IPv6'} address`);
+  return ev.length ? [{ code: 'TP023', evidence: ev }] : [];
+}
+
 function wccp(ctx: Ctx): Finding[] {
   const conf = ctx.conf;
   if (!conf?.wccpRouters.length) return [];
@@ -528,7 +541,7 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
   const explained = new Set(found.map((x) => x.code));
   // Startup failures (port in use, address not assigned) explain a squid that does not listen.
   if (!explained.has('TP007') && !explained.has('TP008')) found.push(...listening(ctx, explained));
-  found.push(...behindRouter(ctx), ...defaultRoutes(ctx), ...wccp(ctx), ...selinux(ctx));
+  found.push(...behindRouter(ctx), ...defaultRoutes(ctx), ...bridgeAddress(ctx), ...wccp(ctx), ...selinux(ctx));
   // Evidence of life only means something when no finding explains its absence.
   if (!found.some((x) => x.blocks ?? CATALOG[x.code].blocks)) found.push(...life(ctx));
   const order = Object.keys(CATALOG);

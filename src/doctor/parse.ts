@@ -179,6 +179,8 @@ export interface Link {
   state: string;
   /** "gre", "veth", "bridge", … when `ip -d` says. */
   kind?: string;
+  /** The bridge (or bond) this interface is a port of. */
+  master?: string;
 }
 
 /** `ip -o -d link show`: "5: wccp0@NONE: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1476 … state UNKNOWN …\    link/gre 198.18.1.1 peer 198.18.0.250 … gre remote …" */
@@ -188,7 +190,8 @@ export function parseLinks(text: string): Link[] {
     const m = /^\d+:\s+([^:@\s]+)(?:@[^:\s]+)?:\s+<([^>]*)>.*?\bstate (\S+)/.exec(line);
     if (!m) continue;
     const kind = /\\\s+(gre|ip6gre|gretap|veth|bridge|vlan|bond|dummy)\b/.exec(line)?.[1] ?? (/link\/gre\b/.test(line) ? 'gre' : undefined);
-    out.push({ ifname: m[1]!, up: m[2]!.split(',').includes('UP'), state: m[3]!, ...(kind ? { kind } : {}) });
+    const master = /\bmaster (\S+)/.exec(line.split('\\')[0]!)?.[1];
+    out.push({ ifname: m[1]!, up: m[2]!.split(',').includes('UP'), state: m[3]!, ...(kind ? { kind } : {}), ...(master ? { master } : {}) });
   }
   return out;
 }
