@@ -262,6 +262,17 @@ test('kernel-check: each kernel version is checked for the options it has (NETFI
   assert.is(blockedReason(plan(edited('router-fresh', config('4.19.0-27-amd64', [...common, 'NF_TPROXY_IPV4'])), v4only)), undefined);
 });
 
+test("iptables-nft needs the kernel's nf_tables compat layer (NFT_COMPAT); iptables-legacy does not; a missing iptables names the packages", () => {
+  const cfg = (compat: string) => ({ 'kernel.config': (s: string) => s.replace(/^CONFIG_NFT_COMPAT=.*\n/m, compat ? `CONFIG_NFT_COMPAT=${compat}\n` : '') });
+  assert.is(blockedReason(plan(edited('router-fresh', cfg('m')))), undefined);
+  assert.match(blockedReason(plan(edited('router-fresh', cfg(''))))!, /kernel CONFIG_NFT_COMPAT \(iptables-nft\) \(found not set/);
+  const legacy = { ...cfg(''), 'tool.iptables': 'iptables v1.8.9 (legacy)\n', 'tool.ip6tables': 'ip6tables v1.8.9 (legacy)\n' };
+  assert.is(blockedReason(plan(edited('router-fresh', legacy))), undefined);
+  const none = plan(edited('router-fresh', { 'tool.iptables': { stdout: '', code: 127 }, 'tool.ip6tables': { stdout: '', code: 127 } }));
+  const hint = none.checks.find((c) => c.id === 'require iptables >= 1.4.11')?.hint ?? '';
+  assert.match(hint, /apt-get install iptables; RHEL: dnf install iptables-nft\), or set tproxy\.backend: nftables/);
+});
+
 test('kernel-check: without a readable kernel config, modules are probed and named', () => {
   const noCfg = { 'kernel.config': 'source=none\n' };
   const ok = plan(

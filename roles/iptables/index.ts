@@ -11,7 +11,7 @@
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
-import { saveTable } from '../../src/facts/shared.ts';
+import { kernelConfig, saveTable } from '../../src/facts/shared.ts';
 import { backendOf, firewallFacts } from '../../src/firewall/backend.ts';
 import { familyOf } from '../../src/inventory/address.ts';
 import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
@@ -145,21 +145,42 @@ export const iptables = defineRole({
     mangle: { ipv4: saveTable('iptables', 'mangle'), ipv6: saveTable('ip6tables', 'mangle') },
     filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
+    kernel: kernelConfig,
     nft: nftChains,
     firewall: firewallFacts,
   }),
   // On the nftables backend this role only removes its chains: no iptables needed.
-  requirements: (host, f) =>
-    (backendOf(host, f.firewall).backend === 'iptables' ? host.vars.tproxy.families : []).map((fam) => {
+  requirements: (host, f) => {
+    const fams = backendOf(host, f.firewall).backend === 'iptables' ? host.vars.tproxy.families : [];
+    const tools = fams.map((fam) => {
       const t = f.version[fam];
       return requirement(ROLE, {
         name: `${TOOL[fam]} >= 1.4.11`,
         found: t?.version ? t.text : `${TOOL[fam]} not found`,
         ok: !!t?.version && compareVersions(t.version, [1, 4, 11]) >= 0,
         wanted: '>= 1.4.11',
-        hint: `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`,
+        hint: t?.version
+          ? `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`
+          : `install iptables (Debian: apt-get install iptables; RHEL: dnf install iptables-nft), or set tproxy.backend: nftables (Debian 13 and RHEL install nftables, not iptables, by default)`,
       });
-    }),
+    });
+    // iptables-nft runs the socket match and the TPROXY target through nf_tables' compat layer.
+    const nft = fams.some((fam) => /nf_tables/.test(f.version[fam]?.text ?? ''));
+    const cfg = f.kernel;
+    // Judged where the config shows nf_tables at all (a config without it gives no basis).
+    if (!nft || cfg.source === 'none' || !cfg.options.NF_TABLES_INET) return tools;
+    const v = cfg.options.NFT_COMPAT;
+    return [
+      ...tools,
+      requirement(ROLE, {
+        name: 'kernel CONFIG_NFT_COMPAT (iptables-nft)',
+        found: v ? `CONFIG_NFT_COMPAT=${v} (${cfg.source})` : `not set (${cfg.source})`,
+        ok: v === 'y' || v === 'm',
+        wanted: 'y or m',
+        hint: "this host's iptables is iptables-nft, which runs tprun's socket match and TPROXY target through nf_tables' compat layer: use a kernel with NFT_COMPAT, iptables-legacy, or tproxy.backend: nftables",
+      }),
+    ];
+  },
   artifacts,
   boot: (host) => [
     {
