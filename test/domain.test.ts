@@ -251,6 +251,13 @@ test('3. squid.extra declaring an HTTPS tproxy port points at squid.https_tproxy
   assert.match(m.join('\n'), /squid\.extra declares the tproxy port again \(an HTTPS tproxy port is squid\.https_tproxy_port/);
 });
 
+test('host_verify_strict on in squid.extra is refused for interception, at its line', () => {
+  const m = messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10, squid: { extra: ["via on", "host_verify_strict on"] } }\n`);
+  assert.equal(m.length, 1, m.join('\n'));
+  assert.match(m[0]!, /:5:60: host_verify_strict on answers 409 to every intercepted request/);
+  assert.equal(messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10, squid: { extra: ["host_verify_strict off"] } }\n`), []);
+});
+
 // ── 12. overridden sysctls ──────────────────────────────────────────────────────────────────
 
 /** Debian's layout: /etc/sysctl.conf, also linked as /etc/sysctl.d/99-sysctl.conf, holding `line`. */

@@ -42,6 +42,14 @@ export function validateSquid(h: Host, at: ReportSetting): void {
     }
   });
   validateHttps(h, at);
+  squid.extra.forEach((line, i) => {
+    if (/^\s*host_verify_strict\s+on\b/.test(line))
+      at(
+        ['squid', 'extra', i],
+        'error',
+        "host_verify_strict on answers 409 to every intercepted request whose Host does not resolve to the address the client connected to (a CDN, another resolver): refused for interception; set squid.dns_nameservers to the clients' resolvers instead",
+      );
+  });
   if (squid.clients.length === 0) {
     at(
       ['squid', 'clients'],
