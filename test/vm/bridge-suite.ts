@@ -346,10 +346,12 @@ export function bridgeSuite(release: vm.Release): void {
   nt(
     'nftables.service restart (stock flush ruleset): without the drop-in the rules are gone and check says so; with it they come back by themselves',
     async () => {
+      // The interception rules of either backend (auto picks nftables on Debian 13, whose
+      // nftables.service is enabled), and the bridge's nft broute table.
       const rulesUp = () =>
         vm.onVm(
           br1,
-          'iptables -t mangle -S TPRUN_PREROUTING >/dev/null 2>&1 && ip6tables -t mangle -S TPRUN_PREROUTING >/dev/null 2>&1 && nft list table bridge tprun >/dev/null 2>&1',
+          '{ nft list table inet tprun || { iptables -t mangle -S TPRUN_PREROUTING && ip6tables -t mangle -S TPRUN_PREROUTING; }; } >/dev/null 2>&1 && nft list table bridge tprun >/dev/null 2>&1',
         ).code === 0;
       const dropin = '/etc/systemd/system/nftables.service.d/50-tprun.conf';
       assert.ok(rulesUp());
