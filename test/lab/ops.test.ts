@@ -49,6 +49,8 @@ t('a reviewed plan: apply --plan applies it where nothing moved and refuses the 
   for (const i of [2, 4]) assert.is(lab.onHost(i, 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter').code, 0);
   const inv = lab.writeInventory('reviewed', { routers: [2, 4] });
   const plan = `${lab.STATE}/plans/reviewed.json`;
+  // tprun creates no directory for a plan (it says so before contacting a host).
+  mkdirSync(`${lab.STATE}/plans`, { recursive: true });
   const c = tprun('check', inv, '--out', plan);
   assert.is(c.code, 2, out(c));
   const show = tprun('show', plan);
