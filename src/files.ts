@@ -5,6 +5,8 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export type Read = { text: string } | { error: string };
 
 /** The file's text, or why it cannot be read (ENOENT, a FIFO, too large …), as a clause. */
@@ -32,7 +34,11 @@ export function readBounded(file: string | 0, maxBytes: number): Read {
       try {
         n = readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        // A non-blocking stdin with nothing yet: wait a moment instead of spinning a core.
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+          Atomics.wait(PAUSE, 0, 0, 10);
+          continue;
+        }
         throw e;
       }
       if (n <= 0) break;
