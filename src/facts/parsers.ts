@@ -194,7 +194,12 @@ export function parseSaveTable(text: string, table: string): SaveTable | null {
   const t = parseSaveTables(text).get(table);
   if (!t) return null;
   const rules = new Map<string, string[]>();
-  for (const r of t.rules) rules.set(r.chain, [...(rules.get(r.chain) ?? []), r.rule]);
+  // Appended in place: copying the chain's array per rule made a 150,000-rule fail2ban chain take minutes.
+  for (const r of t.rules) {
+    const list = rules.get(r.chain);
+    if (list) list.push(r.rule);
+    else rules.set(r.chain, [r.rule]);
+  }
   return { chains: t.policies, rules };
 }
 
