@@ -17,7 +17,10 @@ import { labHost } from './scripted.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-sshconn-'));
 for (const k of ['host', 'id']) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(tmp, k)]);
 
-/** Answers every exec with its script's length on stdout, exit 0, as a root shell would. */
+/**
+ * Answers every exec after 200 ms with its script's length on stdout, exit 0, as a root shell
+ * would; a script holding HANG is never answered.
+ */
 const server = new ssh2.Server({ hostKeys: [readFileSync(join(tmp, 'host'))] }, (client) => {
   client.on('authentication', (ctx) => ctx.accept());
   client.on('error', () => undefined);
@@ -27,9 +30,12 @@ const server = new ssh2.Server({ hostKeys: [readFileSync(join(tmp, 'host'))] }, 
       let script = '';
       ch.on('data', (d: Buffer) => (script += d.toString()));
       ch.on('end', () => {
-        ch.write(`${script.length}\n`);
-        ch.exit(0);
-        ch.end();
+        if (script.includes('HANG')) return;
+        setTimeout(() => {
+          ch.write(`${script.length}\n`);
+          ch.exit(0);
+          ch.end();
+        }, 200);
       });
     }),
   );
@@ -61,6 +67,39 @@ test('a connection keeps nothing of a finished run: 5 runs leave no pending run 
       assert.match(r.stdout, /^\d+\n$/);
       assert.is(conn.runsPending, 0, `after run ${i + 1}`);
     }
+  } finally {
+    await conn.close();
+  }
+});
+
+/** Blocks this process's event loop, as parsing a huge ruleset would. */
+const stall = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+const quick = () => ({ ...host, vars: { ...host.vars, ssh: { ...host.vars.ssh, command_timeout: 2 } } });
+
+test('a controller busy for longer than the timeout spends no host its timeout', async () => {
+  const conn = await SshConnection.open(quick(), { acceptNewHostKeys: true, retries: 0 });
+  try {
+    const run = conn.run('echo after a stall');
+    // 3 s of a blocked loop against a 2 s timeout: a wall-clock timer fires as soon as the loop
+    // comes back, before the answer is read.
+    stall(3000);
+    const r = await run;
+    assert.is(r.code, 0, r.stderr);
+  } finally {
+    await conn.close();
+  }
+});
+
+test('a host that never answers still times out', async () => {
+  const conn = await SshConnection.open(quick(), { acceptNewHostKeys: true, retries: 0 });
+  try {
+    const e = await conn.run('HANG').then(
+      () => null,
+      (x: Error) => x,
+    );
+    assert.ok(e, 'the run ended without an error');
+    assert.match(e.message, /timed out after 2 s/);
   } finally {
     await conn.close();
   }

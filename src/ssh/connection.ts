@@ -7,6 +7,7 @@ import type { Host } from '../inventory/types.ts';
 import { trustsCertificates, verifyHostKey } from './known-hosts.ts';
 import { CERT_HOST_KEY_ALGORITHMS } from './certificate.ts';
 import { resolveSsh, type Endpoint } from './config.ts';
+import { liveDeadline } from './live-clock.ts';
 import type { Duplex } from 'node:stream';
 
 /** A TCP channel from a jump host to the next hop, to carry the next SSH connection. */
@@ -205,7 +206,7 @@ export class SshConnection implements Connection {
       const finish = (e: HostError | undefined, value?: RunResult) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        cancelDeadline();
         this.pending.delete(onLost);
         if (e) {
           // Stop reading: the remote side gets EOF/SIGPIPE; a detached transaction is not affected.
@@ -219,7 +220,8 @@ export class SshConnection implements Connection {
       };
       const onLost = (e: HostError) => finish(e);
       this.pending.add(onLost);
-      const timer = setTimeout(() => finish(new HostError('run', `remote script timed out after ${seconds} s`, { lost: true })), seconds * 1000);
+      // Live time, not wall time: a controller busy with another host's output spends no host's timeout.
+      const cancelDeadline = liveDeadline(seconds * 1000, () => finish(new HostError('run', `remote script timed out after ${seconds} s`, { lost: true })));
       let acked = false;
       const take = (into: Buffer[]) => (d: Buffer) => {
         size += d.length;
