@@ -1,6 +1,7 @@
 /**
  * The bad-inventory corpus (test/bad/*.yml): each file names in "# expect:" header lines the
- * exact FILE:LINE:COL: message lines `tprun validate` must print, and nothing else as errors.
+ * exact FILE:LINE:COL: message lines `tprun validate` must print, and nothing else as errors;
+ * "# shows:" lines are more lines it must print (a quoted line and its caret), in that order.
  * Plus the inputs a file cannot hold: a FIFO, a device, a directory, an oversized file, a huge key.
  */
 import { spawnSync } from 'node:child_process';
@@ -45,12 +46,20 @@ for (const f of FILES) {
       .split('\n')
       .filter((l) => l.startsWith('# expect: '))
       .map((l) => l.slice('# expect: '.length));
+    const shows = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('# shows: '))
+      .map((l) => l.slice('# shows: '.length));
     const errors = loadInventory(path).diagnostics.filter((d) => d.severity === 'error');
-    assert.equal(errors.map(formatDiagnostic), expected);
+    assert.equal(
+      errors.map((d) => formatDiagnostic(d).split('\n')[0]),
+      expected,
+    );
     for (const d of errors) assert.ok(d.at && d.at.line > 0 && d.at.col > 0, `no position: ${d.message}`);
     const r = await cli(['validate', path]);
     assert.is(r.code, 1);
     for (const line of expected) assert.ok(r.err.includes(line + '\n'), `the CLI does not print: ${line}\n${r.err}`);
+    if (shows.length) assert.ok(r.err.includes(shows.join('\n') + '\n'), `the CLI does not print:\n${shows.join('\n')}\n${r.err}`);
     assert.not.match(r.err, /^\s+at .*\(.*:\d+:\d+\)$/m, 'a stack trace');
   });
 }

@@ -32,8 +32,13 @@ test('WCCP membership is attached to the caches a peer lists', () => {
 test('YAML syntax errors and duplicate keys point at line and column', () => {
   const m = messages('routers:\n  c1: { address: 198.51.100.10 }\n  c1: { address: 198.51.100.11 }\n');
   assert.equal(m, ['inv.yml:3:3: duplicate key "c1": a key may appear once in a mapping']);
+  // An unclosed [ is pointed at, with its line quoted and a caret under it.
   const s = messages('routers:\n  c1: [\n');
-  assert.ok(s[0]!.startsWith('inv.yml:3:1: '), s[0]);
+  assert.equal(s[0]!.split('\n'), [
+    'inv.yml:2:7: this [ is never closed: a flow list ends with ] on its last line or on a line indented deeper than its key',
+    '    2 |   c1: [',
+    '      |       ^',
+  ]);
 });
 
 test('unknown keys get a did-you-mean at the key', () => {

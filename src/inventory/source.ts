@@ -219,18 +219,108 @@ export class InventorySource {
     return out;
   }
 
-  /** YAML syntax errors, duplicate keys and alias problems, each with its position. */
+  /**
+   * YAML syntax errors, duplicate keys and alias problems, each with its position, the line quoted
+   * and a caret under the column. The YAML library's raw reports are reshaped where they mislead:
+   * a bad indentation points at the key, not at column 1, and says the columns; every tab that
+   * indents is one error, and the indentation errors that follow from the tabs are left out.
+   */
   syntaxDiagnostics(): Diagnostic[] {
     const out: Diagnostic[] = [];
+    const tabs = this.doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
+    const firstTab = tabs.length ? this.lines.linePos(tabs[0]!.pos[0]).line : Infinity;
+    const cascade = new Set(['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY', 'MISSING_CHAR', 'UNEXPECTED_TOKEN']);
     for (const e of this.doc.errors) {
-      const message = e.code === 'MULTIPLE_DOCS' ? 'an inventory is one YAML document: this "---" starts a second one' : e.message.split('\n')[0]!;
-      out.push({ severity: 'error', message, at: this.positionOfOffset(e.pos[0]) });
+      let offset = e.pos[0];
+      let message = e.message.split('\n')[0]!;
+      if (e.code === 'MULTIPLE_DOCS') message = 'an inventory is one YAML document: this "---" starts a second one';
+      else if (e.code === 'TAB_AS_INDENT') {
+        if (e !== tabs[0]) continue;
+        const more = tabs.slice(1).map((t) => this.lines.linePos(t.pos[0]).line);
+        message = `a tab indents this line${more.length ? ` (and line${more.length > 1 ? 's' : ''} ${more.join(', ')})` : ''}: YAML indents with spaces only`;
+      } else if (cascade.has(e.code) && this.lines.linePos(offset).line > firstTab) continue;
+      // "Nested mappings are not allowed in compact mappings" is the same mistake, said worse.
+      else if (e.code === 'BLOCK_AS_IMPLICIT_KEY' && this.doc.errors.some((x) => x.code === 'MULTILINE_IMPLICIT_KEY' && x.pos[0] === e.pos[0])) continue;
+      else if (e.code === 'BAD_INDENT' && /^Flow (map|sequence) in block collection/.test(message)) ({ offset, message } = this.unclosedFlow(offset, message));
+      else if (e.code === 'BAD_INDENT' && /same column/.test(message)) ({ offset, message } = this.badIndent(offset, message));
+      else if (e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY') ({ offset, message } = this.overIndent(e.pos, message));
+      const at = this.positionOfOffset(offset);
+      // One mistake, one error: the library often reports a second at the same place.
+      if (out.some((d) => d.at?.line === at.line && d.at.col === at.col)) continue;
+      out.push({ severity: 'error', message, at, detail: this.quote(at) });
     }
     out.push(...this.structure);
     for (const w of this.doc.warnings) {
       out.push({ severity: 'warning', message: w.message.split('\n')[0]!, at: this.positionOfOffset(w.pos[0]) });
     }
     return out;
+  }
+
+  /** The line at a position, numbered, and a caret under its column. */
+  quote(at: Position): string {
+    const line = this.text.split('\n', at.line)[at.line - 1] ?? '';
+    const shown = line.replace(/\t/g, ' ').replace(/\r$/, '');
+    const gutter = String(at.line);
+    return `${gutter} | ${shown}\n${' '.repeat(gutter.length)} | ${' '.repeat(Math.max(0, at.col - 1))}^`;
+  }
+
+  /** An unclosed { or [: point at it, not at the line where YAML gave up. */
+  private unclosedFlow(offset: number, fallback: string): { offset: number; message: string } {
+    const open: number[] = [];
+    let quote = '';
+    for (let i = 0; i < offset; i++) {
+      const c = this.text[i]!;
+      const after = i === 0 || /[\s{[,]/.test(this.text[i - 1]!);
+      if (quote === '#') {
+        if (c === '\n') quote = '';
+      } else if (quote) {
+        if (c === quote) quote = '';
+      } else if ((c === '"' || c === "'") && after) quote = c;
+      else if (c === '#' && after) quote = '#';
+      else if (c === '{' || c === '[') open.push(i);
+      else if (c === '}' || c === ']') open.pop();
+    }
+    const at = open.pop();
+    if (at === undefined) return { offset, message: fallback };
+    const kind = this.text[at] === '{' ? ['mapping', '}'] : ['list', ']'];
+    return {
+      offset: at,
+      message: `this ${this.text[at]} is never closed: a flow ${kind[0]} ends with ${kind[1]} on its last line or on a line indented deeper than its key`,
+    };
+  }
+
+  /**
+   * A line indented deeper than the key above it continues that key's value ("address: 10.0.0.1
+   * tproxy"), which YAML then refuses as a multi-line key: say which line and why.
+   */
+  private overIndent([start, end]: [number, number], fallback: string): { offset: number; message: string } {
+    const first = this.lines.linePos(start).line;
+    const last = this.lines.linePos(Math.max(start, end - 1)).line;
+    if (last === first) return { offset: start, message: fallback };
+    const lines = this.text.split('\n', last);
+    const indent = (l: string) => l.length - l.trimStart().length;
+    const here = lines[last - 1]!;
+    return {
+      offset: this.lines.lineStarts[last - 1]! + indent(here),
+      message: `this line starts at column ${indent(here) + 1}, deeper than the key on line ${first} (column ${indent(lines[first - 1]!) + 1}), so YAML reads it as part of that key's value: indent it as its sibling keys are`,
+    };
+  }
+
+  /** "key starts at column 4; line 5 above it at column 5" instead of "must start at the same column". */
+  private badIndent(offset: number, fallback: string): { offset: number; message: string } {
+    const { line } = this.lines.linePos(offset);
+    const lines = this.text.split('\n', line);
+    const indent = (l: string) => l.length - l.trimStart().length;
+    const here = lines[line - 1] ?? '';
+    const key = this.lines.lineStarts[line - 1]! + indent(here);
+    let above = line - 1;
+    while (above > 0 && !(lines[above - 1] ?? '').trim()) above--;
+    const prev = lines[above - 1];
+    if (prev === undefined || !here.trim()) return { offset, message: fallback };
+    return {
+      offset: key,
+      message: `this line starts at column ${indent(here) + 1}, line ${above} above it at column ${indent(prev) + 1}: the keys of one mapping start at the same column`,
+    };
   }
 
   /**
