@@ -47,10 +47,11 @@ test("the wrapper: reports kept and linked, old ones pruned, tprun's exit code p
   const fake = join(tmp, 'fake-tprun.mjs');
   writeFileSync(
     fake,
-    `import { writeFileSync } from 'node:fs';\nfor (const a of process.argv) { const m = /^(json|junit):(.*)$/.exec(a); if (m) writeFileSync(m[2], m[1]); }\nprocess.exit(2);\n`,
+    `import { writeFileSync } from 'node:fs';\nfor (const a of process.argv) { const m = /^(json|junit|prom):(.*)$/.exec(a); if (m) writeFileSync(m[2], m[1]); }\nprocess.exit(2);\n`,
   );
   const reports = join(tmp, 'reports');
-  const env = { ...process.env, TPRUN: fake, INVENTORY: 'inv.yml', REPORTS: reports, KEEP: '2', LOCK: join(tmp, 'lock') };
+  const prom = join(tmp, 'tprun.prom');
+  const env = { ...process.env, TPRUN: fake, INVENTORY: 'inv.yml', REPORTS: reports, KEEP: '2', LOCK: join(tmp, 'lock'), PROM: prom };
   const run = () => spawnSync('sh', [`${DIR}/tprun-check.sh`], { env, encoding: 'utf8' });
   for (let i = 0; i < 3; i++) {
     assert.is(run().status, 2);
@@ -60,6 +61,7 @@ test("the wrapper: reports kept and linked, old ones pruned, tprun's exit code p
   assert.is(files.filter((f) => f.endsWith('.json') && f.startsWith('check-')).length, 2);
   assert.is(files.filter((f) => f.endsWith('.xml') && f.startsWith('check-')).length, 2);
   assert.ok(existsSync(join(reports, readlinkSync(join(reports, 'last.json')))));
+  assert.is(readFileSync(prom, 'utf8'), 'prom', 'PROM= asks for the Prometheus textfile');
   // While another run holds the lock, a second one does not start.
   const holder = spawn('flock', [join(tmp, 'lock'), 'sleep', '3']);
   await new Promise((r) => setTimeout(r, 300));

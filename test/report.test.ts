@@ -70,5 +70,65 @@ test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, 
   assert.match(sink.text(), /^h1: drifted: \d+ changes pending/m);
 });
 
+/** "name{a="x",b="y"} 1" lines → value by "name{labels}". */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    assert.ok(m, `not a sample line: ${line}`);
+    out.set(m[1]! + (m[2] ?? ''), Number(m[3]));
+  }
+  return out;
+}
+
+test('a Prometheus textfile: each host one-hot by status, what is wrong counted, the run timed', async () => {
+  const run = (file: string, mode: 'check' | 'apply', c: typeof connect) =>
+    runCommand({
+      mode,
+      inventory: inv,
+      hosts: inv.hosts,
+      roles: [...ROLES],
+      connect: c,
+      out: capture(),
+      options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'prom', file }] },
+    });
+  const file = join(dir, 'tprun.prom');
+  assert.is(await run(file, 'check', connect), 6);
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^# TYPE tprun_host_status gauge$/m);
+  const s = samples(text);
+  assert.is(s.get('tprun_host_status{command="check",host="h1",status="drifted"}'), 1);
+  assert.is(s.get('tprun_host_status{command="check",host="h1",status="compliant"}'), 0);
+  assert.is(s.get('tprun_host_status{command="check",host="h2",status="unreachable"}'), 1);
+  assert.ok(s.get('tprun_host_drifted_resources{command="check",host="h1"}')! > 3);
+  assert.is(s.get('tprun_host_drifted_resources{command="check",host="h2"}'), undefined, 'an unreachable host has no plan to count');
+  assert.is(s.get('tprun_run_hosts{command="check",status="drifted"}'), 1);
+  assert.is(s.get('tprun_run_exit_code{command="check"}'), 6);
+  const ended = s.get('tprun_run_timestamp_seconds{command="check"}')!;
+  assert.ok(Math.abs(ended - Date.now() / 1000) < 120, `run ended at ${ended}`);
+
+  // The same hosts compliant: the drifted series goes to 0, so an alert on it clears.
+  const compliant = async (): Promise<Connection> => ({
+    roundTrips: 0,
+    run: async () => ({ stdout: framed(recorded('router-compliant')), stderr: '', code: 0 }),
+    close: async () => {},
+  });
+  const h1 = inv.hosts.filter((h) => h.name === 'h1');
+  await runCommand({
+    mode: 'check',
+    inventory: inv,
+    hosts: h1,
+    roles: [...ROLES],
+    connect: compliant,
+    out: capture(),
+    options: { forks: 1, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'prom', file }] },
+  });
+  const again = samples(readFileSync(file, 'utf8'));
+  assert.is(again.get('tprun_host_status{command="check",host="h1",status="compliant"}'), 1);
+  assert.is(again.get('tprun_host_status{command="check",host="h1",status="drifted"}'), 0);
+  assert.is(again.get('tprun_host_unmet_requirements{command="check",host="h1",severity="blocking"}'), 0);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();

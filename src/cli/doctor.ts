@@ -92,9 +92,10 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     },
   });
   say(doctorRecap(outcome.results, outcome.seconds));
-  const reportErrors = writeReports(run.reports, {
+  const reportErrors = await writeReports(run.reports, {
     version: VERSION,
     mode: 'check',
+    command: 'doctor',
     inventory: run.inventory,
     hosts: run.hosts,
     roles: [doctorRole.name],

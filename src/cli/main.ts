@@ -5,7 +5,7 @@ import { destinationProblems } from '../report/destinations.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
-import type { ReportTarget } from '../report/write.ts';
+import { REPORT_FORMATS, type ReportTarget } from '../report/write.ts';
 import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
 import { parseAmount, parseSerial } from '../run/rollout.ts';
 import { VERSION } from '../version.ts';
@@ -154,9 +154,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isFinite(lockTimeout) || lockTimeout < 0) return usageError(`--lock-timeout takes a number of seconds, not "${o['lock-timeout']}"`, command);
   const reports: ReportTarget[] = [];
   for (const r of o.report ?? []) {
-    const m = /^(json|junit):(.+)$/.exec(r);
-    if (!m) return usageError(`--report takes json:FILE or junit:FILE, not "${r}"`, command);
-    reports.push({ format: m[1] as 'json' | 'junit', file: m[2]! });
+    const m = /^(\w+):(.+)$/.exec(r);
+    const format = REPORT_FORMATS.find((f) => f === m?.[1]);
+    if (!m || !format) return usageError(`--report takes json:FILE, junit:FILE or prom:FILE, not "${r}"`, command);
+    reports.push({ format, file: m[2]! });
   }
   // Before any host is contacted: a run must not touch the fleet and then fail to say what it did.
   const destinations = [

@@ -147,7 +147,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
   const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
   summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
   interruptLines(outcome.interrupted).forEach(say);
-  const reportErrors = writeReports(options.reports, {
+  const reportErrors = await writeReports(options.reports, {
     version: VERSION,
     mode: run.mode,
     inventory: run.inventory,

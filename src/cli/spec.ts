@@ -54,7 +54,13 @@ export const OPTIONS: OptionSpec[] = [
     help: 'wait up to S seconds for a host locked by an apply (default 0: that host fails at once, naming who holds the lock; check and doctor give no verdict on a host an apply is changing)',
     complete: 'none',
   },
-  { name: 'report', arg: 'FORMAT:FILE', multiple: true, help: 'json:FILE or junit:FILE, repeatable; FILE - is stdout', complete: 'file' },
+  {
+    name: 'report',
+    arg: 'FORMAT:FILE',
+    multiple: true,
+    help: 'json:FILE, junit:FILE or prom:FILE (Prometheus textfile), repeatable; FILE - is stdout',
+    complete: 'file',
+  },
   {
     name: 'out',
     arg: 'PATH',

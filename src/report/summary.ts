@@ -5,6 +5,8 @@ import type { HostResult } from '../run/host.ts';
 export interface RunSummary {
   version: string;
   mode: 'check' | 'apply';
+  /** The command when it is not the mode (doctor runs in check mode). */
+  command?: 'doctor';
   inventory: Inventory;
   hosts: Host[];
   roles: string[];

@@ -3,9 +3,13 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { RunSummary } from './summary.ts';
 import { jsonReport } from './json.ts';
 import { junitReport } from './junit.ts';
+import { prometheusReport } from './prometheus.ts';
+
+export const REPORT_FORMATS = ['json', 'junit', 'prom'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface ReportTarget {
-  format: 'json' | 'junit';
+  format: ReportFormat;
   /** A path, or - for stdout. */
   file: string;
 }
@@ -26,11 +30,12 @@ export function writeByRename(file: string, text: string, mode = 0o644): void {
 }
 
 /** Writes each report; one that cannot be written gives one sentence, and the others are still written. */
-export function writeReports(reports: readonly ReportTarget[], run: RunSummary): string[] {
+export async function writeReports(reports: readonly ReportTarget[], run: RunSummary): Promise<string[]> {
   const errors: string[] = [];
   for (const r of reports) {
     try {
-      const text = r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : junitReport(run);
+      const text =
+        r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : r.format === 'junit' ? junitReport(run) : await prometheusReport(run);
       if (r.file === '-') process.stdout.write(text);
       else writeByRename(r.file, text);
     } catch (e) {
