@@ -140,6 +140,10 @@ test('an unreachable host is reported apart from hosts with findings; JSON and J
   assert.ok(h1.checks.length > 20);
   const xml = readFileSync(`${dir}/d.xml`, 'utf8');
   assert.match(xml, /<testcase[^>]*name="TP010 the fwmark policy rule is missing"/);
+  // A passing test is named by what was verified, never by the failure it rules out.
+  const passed = h1.checks.filter((c: { ok: boolean }) => c.ok).map((c: { id: string }) => c.id);
+  assert.ok(passed.includes('TP011 ip route show table TABLE: local default dev lo'), passed.join('\n'));
+  assert.not.match(xml, /<testcase[^>]*name="TP011 the local route of the TPROXY table is missing"/);
 });
 
 test('a report that cannot be written: one line naming it, exit 4 on a healthy fleet (as check)', async () => {

@@ -55,7 +55,9 @@ export function doctorChecks(host: Host, findings: readonly Finding[], life: str
     return (
       failed.get(code) ?? {
         role: DOCTOR,
-        id: `${code} ${e.title}`,
+        // Named by what was verified: a passing JUnit test titled with the failure ("the fwmark
+        // policy rule is missing", green) read as a failure.
+        id: `${code} ${e.healthy}`,
         found: code === 'TP017' || code === 'TP018' ? life : 'not seen',
         wanted: e.healthy,
         ok: true,
