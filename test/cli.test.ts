@@ -82,6 +82,22 @@ test('unknown flags, commands and misplaced options: one line with a suggestion,
   one(tprun('check', 'inventories/example.yml', '--limit'), /--limit needs a value/);
   one(tprun('check', 'inventories/example.yml', '--diff=yes'), /--diff takes no value/);
   one(tprun('check', 'inventories/example.yml', '--zzzzzz'), /^tprun: check: unknown option --zzzzzz \(see/);
+  // Ansible's habits: the way tprun says it, and a second --limit is refused instead of winning.
+  one(tprun('check', 'inventories/example.yml', '-u', 'admin'), /unknown option -u: the SSH user is the inventory's ssh\.user/);
+  one(tprun('check', 'inventories/example.yml', '--tags', 'squid'), /unknown option --tags: tprun selects roles, not tags: --roles a,b/);
+  one(tprun('check', 'inventories/example.yml', '-i', 'hosts'), /the inventory is an argument/);
+  one(
+    tprun('check', 'inventories/example.yml', '-l', 'cache1', '--limit', 'cache2'),
+    /^tprun: --limit is given twice; give it once and combine patterns in it: a:b/,
+  );
+});
+
+test("Ansible's short options: -l, -f, -C, -D", () => {
+  assert.is(tprun('validate', 'inventories/example.yml', '--list-hosts', '-l', 'cache2').out, 'cache2\n');
+  const r = tprun('apply', 'inventories/example.yml', '-C', '-D', '-f', '3', '-l', 'cache[12]', '--list-hosts');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out, 'cache1\ncache2\n');
+  assert.match(tprun('apply', '-f', 'x', 'inventories/example.yml').err, /--forks takes a whole number/);
 });
 
 test('--list-hosts with pattern forms; a name that matches nothing is an error', () => {

@@ -23,6 +23,26 @@ const config = Object.fromEntries(
   OPTIONS.map((o) => [o.name, { type: o.arg ? 'string' : 'boolean', multiple: !!o.multiple, ...(o.short ? { short: o.short } : {}) }]),
 ) as Parameters<typeof parseArgs>[0] extends infer P ? (P extends { options?: infer O } ? O : never) : never;
 
+/**
+ * Ansible's options that tprun has in another form: an operator's habit gets the way to say it
+ * here instead of "unknown option".
+ */
+const ANSIBLE: Record<string, string> = {
+  '-u': "the SSH user is the inventory's ssh.user (defaults:, a group or a host)",
+  '--user': "the SSH user is the inventory's ssh.user (defaults:, a group or a host)",
+  '-t': 'tprun selects roles, not tags: --roles a,b',
+  '--tags': 'tprun selects roles, not tags: --roles a,b',
+  '--skip-tags': 'tprun selects roles, not tags: --roles with the ones to run',
+  '-i': 'the inventory is an argument: tprun check INVENTORY…',
+  '--inventory': 'the inventory is an argument: tprun check INVENTORY…',
+  '-b': "become is the inventory's ssh.become: true (passwordless sudo)",
+  '--become': "become is the inventory's ssh.become: true (passwordless sudo)",
+  '-k': "tprun logs in with keys (ssh.identity, the agent, or OpenSSH's default keys), never a password",
+  '--ask-pass': "tprun logs in with keys (ssh.identity, the agent, or OpenSSH's default keys), never a password",
+  '-e': 'settings live in the inventory (a later inventory file overrides an earlier one: tprun check base.yml site.yml)',
+  '--extra-vars': 'settings live in the inventory (a later inventory file overrides an earlier one: tprun check base.yml site.yml)',
+};
+
 /** Throws UsageError with a one-line message. */
 export function parseCommandLine(argv: readonly string[]): Parsed {
   const { tokens } = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: false, tokens: true });
@@ -47,6 +67,8 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   for (const o of options) {
     const known = OPTIONS.find((x) => x.name === o.name);
     if (!known) {
+      const habit = ANSIBLE[o.raw];
+      if (habit) throw new UsageError(`${spec ? `${where}: ` : ''}unknown option ${o.raw}: ${habit}`, spec?.name);
       const candidates = [...allowed].map((n) => `--${n}`);
       const near = o.raw.startsWith('--') ? suggest(o.raw, candidates) : undefined;
       throw new UsageError(`${spec ? `${where}: ` : ''}unknown option ${o.raw}${near ? `; did you mean ${near}?` : ''}`, spec?.name);
@@ -58,6 +80,12 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     if (known.arg && (o.value === undefined || (!o.inline && o.value.startsWith('-') && o.value !== '-')))
       throw new UsageError(`${o.raw} needs a value (${known.arg})`, spec?.name);
     if (!known.arg && o.value !== undefined) throw new UsageError(`${o.raw} takes no value`, spec?.name);
+    // A second --limit replaced the first without a word; patterns combine within one.
+    if (!known.multiple && known.arg && values[o.name] !== undefined)
+      throw new UsageError(
+        `${o.raw} is given twice; give it once${o.name === 'limit' ? ' and combine patterns in it: a:b (either), a:&b (both), a:!b (a but not b)' : ''}`,
+        spec?.name,
+      );
     if (known.multiple) values[o.name] = [...((values[o.name] as string[] | undefined) ?? []), o.value!];
     else values[o.name] = known.arg ? o.value : true;
   }

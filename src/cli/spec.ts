@@ -29,13 +29,14 @@ export interface CommandSpec {
 export const OPTIONS: OptionSpec[] = [
   {
     name: 'limit',
+    short: 'l',
     arg: 'PATTERN',
     help: 'hosts to work on, as in Ansible: names, groups (all, routers, bridges, your own), globs (cache*, h[12]), ranges (h[1:3]), ~regex; a:b or a,b for both, !a to exclude, &g to intersect. A term that matches nothing is an error',
     complete: 'host',
   },
   { name: 'list-hosts', help: 'print the selected hosts, one per line, and exit; contacts no host' },
   { name: 'roles', arg: 'a,b', help: `only these roles (kernel-check always runs): ${ROLE_NAMES.join(', ')}`, complete: 'role' },
-  { name: 'forks', arg: 'N', help: 'hosts worked on at once (default 50)', complete: 'none' },
+  { name: 'forks', short: 'f', arg: 'N', help: 'hosts worked on at once (default 50)', complete: 'none' },
   {
     name: 'serial',
     arg: 'N|P%[,...]',
@@ -73,8 +74,8 @@ export const OPTIONS: OptionSpec[] = [
     help: 'apply exactly this reviewed plan (from check --out); a host whose settings or fresh plan differ is refused, saying what moved',
     complete: 'file',
   },
-  { name: 'diff', help: 'show what would change as diffs' },
-  { name: 'check', help: 'plan only, change nothing (as tprun check)' },
+  { name: 'diff', short: 'D', help: 'show what would change as diffs' },
+  { name: 'check', short: 'C', help: 'plan only, change nothing (as tprun check)' },
   { name: 'accept-new-host-keys', help: 'record unknown host keys in known_hosts (changed keys still fail)' },
   {
     name: 'probe',
