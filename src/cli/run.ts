@@ -26,7 +26,7 @@ function writePlan(file: string, run: CommandRun, results: readonly HostResult[]
     selection: { ...(run.options.limit ? { limit: run.options.limit } : {}), roles: run.roles.map((r) => r.name) },
     hosts: run.hosts.map((h) => {
       const r = byName.get(h.name)!;
-      return savedHost(h, r.status, r.plan, r.facts, seal, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
+      return savedHost(h, r.status, r.plan, r.factsDigest, seal, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
     }),
   };
   try {

@@ -6,7 +6,6 @@
  */
 import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import Ajv2020 from 'ajv/dist/2020.js';
-import type { RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import type { Change } from '../resources/change.ts';
 import { changeDiff, changeLine, valueText } from '../resources/view.ts';
@@ -108,7 +107,7 @@ function fingerprint(
   };
 }
 
-export function savedHost(host: Host, status: string, plan: HostPlan | undefined, facts: RawFacts | undefined, seal: Sealing, error?: string): SavedHost {
+export function savedHost(host: Host, status: string, plan: HostPlan | undefined, factsDigest: string | undefined, seal: Sealing, error?: string): SavedHost {
   const f = fingerprint(host, plan, seal);
   return {
     name: host.name,
@@ -116,7 +115,7 @@ export function savedHost(host: Host, status: string, plan: HostPlan | undefined
     status,
     settings: f.settings,
     fingerprint: f.fingerprint,
-    ...(facts ? { factsDigest: sha(facts) } : {}),
+    ...(factsDigest ? { factsDigest } : {}),
     changes: f.changes,
     ...(error ? { error: redact(error, seal.secrets) } : {}),
   };

@@ -1,8 +1,9 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
+import { createHash } from 'node:crypto';
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
 import { ACK, movedDuring, parsePreamble, parseStart, preamble, settledCheck, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
-import { factsScript, MissingFact, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
+import { factsScript, MissingFact, parseFactsOutput } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { hostFacts, planHost } from '../plan/planner.ts';
 import type { Role } from '../plan/role.ts';
@@ -17,8 +18,12 @@ export interface HostResult {
   host: string;
   status: HostStatus;
   plan?: HostPlan;
-  /** Raw facts as gathered (for recording fixtures). */
-  facts?: RawFacts;
+  /**
+   * sha256 of the raw facts as gathered (a saved plan records it). The facts themselves are not
+   * kept: on a fleet of thousands they were the largest thing a finished host held (a stock
+   * squid.conf alone is 300 KB).
+   */
+  factsDigest?: string;
   error?: { step: string; message: string; stderr?: string; rolledBack?: string };
   /** Lines the change script printed (e.g. how squid was started). */
   messages: string[];
@@ -139,7 +144,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     if (pre.lock.state === 'error') return done({ error: { step: 'lock', message: pre.lock.note } });
     if (gathered.code !== 0) return done({ error: { step: 'facts', message: `the facts script exited ${gathered.code}`, stderr: gathered.stderr.trim() } });
     const raw = parseFactsOutput(gathered.stdout);
-    result.facts = raw;
+    result.factsDigest = createHash('sha256').update(JSON.stringify(raw)).digest('hex');
 
     opts.onPhase?.('plan');
     const plan = planHost(host, opts.roles, raw);
