@@ -27,7 +27,8 @@ export interface RouterAdvertisements {
 /** accept_ra of every interface, and the IPv6 default routes learnt from router advertisements. */
 export const routerAdvertisements = new Fact<RouterAdvertisements>(
   'ipv6.ra',
-  raw(`for f in /proc/sys/net/ipv6/conf/*/accept_ra; do [ -r "$f" ] && { d=\${f%/accept_ra}; printf 'accept_ra %s %s\\n' "\${d##*/}" "$(cat "$f")"; }; done
+  // One grep for every interface, not a cat per interface.
+  raw(`grep -H . /proc/sys/net/ipv6/conf/*/accept_ra 2>/dev/null | sed -n 's|^/proc/sys/net/ipv6/conf/\\(.*\\)/accept_ra:|accept_ra \\1 |p'
 ip -6 route show default proto ra 2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/ra_default \\1/p'`),
   ({ stdout }) => {
     const acceptRa = new Map<string, string>();
