@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { ChainState } from '../src/resources/change.ts';
-import { h1, plan, changed } from './planning.ts';
+import { h1, plan, changed, withVars } from './planning.ts';
 import { edited, fileEdit, recorded } from './facts.ts';
 
 const compliant = () => recorded('router-compliant');
@@ -312,6 +312,37 @@ test('kernel-check: squid without netfilter support or libcap, old iptables, no 
   const v31 = plan(edited('router-fresh', { 'squid.version': (s) => s.replace('Version 5.7', 'Version 3.1.20') }));
   assert.match(blockedReason(v31)!, /squid >= 3.2 \(found squid 3.1.20\)/);
   assert.ok(v31.checks.some((c) => /localhost and manager ACLs/.test(c.hint ?? '')));
+});
+
+test('log rotation: squid.conf sets logfile_rotate 0 (logrotate rotates); warnings when nothing rotates and for conf.d lines not read', () => {
+  // Constructed squid.logs facts (the recorded lab host has /etc/logrotate.d/squid and no conf.d).
+  const warnings = (stdout: string, host = h1) =>
+    plan(edited('router-compliant', { 'squid.logs': { stdout, code: 0 } }), host)
+      .diagnostics.filter((d) => d.severity === 'warning')
+      .map((d) => d.message);
+  const conf = Buffer.from(recorded('router-compliant')['file:/etc/squid/squid.conf']!.stdout.replace(/\s+/g, ''), 'base64').toString('utf8');
+  assert.match(conf, /^logfile_rotate 0$/m, 'the recorded compliant squid.conf is what tprun renders');
+  // Debian 12 as its squid package installs it (this machine's package files): nothing to say.
+  assert.equal(warnings('logrotate /etc/logrotate.d/squid\nconfd /etc/squid/conf.d/debian.conf\n  logfile_rotate 0\n'), []);
+  const none = warnings('');
+  assert.equal(none.length, 1, none.join('\n'));
+  assert.match(none[0]!, /^no \/etc\/logrotate\.d\/squid: squid\.conf sets logfile_rotate 0 .* nothing rotates them here/);
+  // The operator's own rotation in squid.extra: no warning about logrotate.
+  assert.equal(
+    warnings(
+      '',
+      withVars(h1, (h) => void (h.vars.squid.extra = ['logfile_rotate 7'])),
+    ),
+    [],
+  );
+  const dropIn = warnings(
+    'logrotate /etc/logrotate.d/squid\nconfd /etc/squid/conf.d/debian.conf\n  logfile_rotate 0\nconfd /etc/squid/conf.d/local.conf\n  acl office src 10.1.0.0/16\n  http_access allow office\n',
+  );
+  assert.equal(dropIn.length, 1, dropIn.join('\n'));
+  assert.match(
+    dropIn[0]!,
+    /^\/etc\/squid\/conf\.d\/local\.conf is not read: .*\(2 lines there, e\.g\. "acl office src 10\.1\.0\.0\/16"\); move them to squid\.extra$/,
+  );
 });
 
 test('squid enabled at boot (systemd): a disabled or masked squid is enabled, exactly undone; no systemd, nothing planned', () => {

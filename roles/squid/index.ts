@@ -14,7 +14,7 @@ import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
-import { LOADED, squidBuild, squidEnabled, squidLibcap, squidPidFile, squidRunning } from './facts.ts';
+import { LOADED, squidBuild, squidEnabled, squidLibcap, squidLogs, squidPidFile, squidRunning, type SquidLogs } from './facts.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
 
@@ -42,6 +42,34 @@ function artifacts(host: Host): Artifact[] {
   };
   const content = render('squid.conf.eta', { host, squid, wccp: wccpSection(host) });
   return [{ role: ROLE, path: host.vars.squid.config, mode: '0644', content, validate: parse, notify: 'squid-reload', install: true }];
+}
+
+/**
+ * squid.conf sets logfile_rotate 0 (the distribution's logrotate rotates the logs and runs
+ * `squid -k rotate` only to reopen them, as Debian's conf.d/debian.conf and RHEL's squid.conf
+ * do): warnings where nothing rotates them, and for conf.d drop-ins tprun's whole squid.conf does
+ * not include (Debian's stock debian.conf says only what tprun says).
+ */
+function logWarnings(host: Host, logs: SquidLogs) {
+  const warn = (message: string) => ({ severity: 'warning' as const, host: host.name, role: ROLE, message });
+  const own = host.vars.squid.extra.some((l) => /^\s*logfile_rotate\s/.test(l));
+  const out = [];
+  if (!logs.logrotate && !own)
+    out.push(
+      warn(
+        "no /etc/logrotate.d/squid: squid.conf sets logfile_rotate 0 (the distribution's logrotate rotates squid's logs), so nothing rotates them here; install the package's logrotate rule, or set logfile_rotate N in squid.extra and run squid -k rotate from cron",
+      ),
+    );
+  for (const f of logs.confd) {
+    const lines = f.lines.filter((l) => !/^logfile_rotate\s+0$/.test(l));
+    if (lines.length)
+      out.push(
+        warn(
+          `${f.path} is not read: tprun's squid.conf is the whole file and includes no conf.d (${lines.length} line${lines.length === 1 ? '' : 's'} there, e.g. "${lines[0]!.slice(0, 80)}"); move them to squid.extra`,
+        ),
+      );
+  }
+  return out;
 }
 
 /** Wait until squid answers `-k check`, or fail with the end of its log. */
@@ -102,6 +130,7 @@ export const squid = defineRole({
     build: squidBuild,
     libcap: squidLibcap,
     enabled: squidEnabled,
+    logs: squidLogs(host.vars.squid.config),
   }),
   requirements(host, f) {
     const b = f.build;
@@ -152,16 +181,19 @@ export const squid = defineRole({
   plan(host, f) {
     const conf = host.vars.squid.config;
     const systemd = f.manager === 'systemd';
-    const diagnostics = f.build?.configureOptions.includes('--enable-tproxy')
-      ? [
-          {
-            severity: 'warning' as const,
-            host: host.name,
-            role: ROLE,
-            message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4',
-          },
-        ]
-      : [];
+    const diagnostics = [
+      ...logWarnings(host, f.logs),
+      ...(f.build?.configureOptions.includes('--enable-tproxy')
+        ? [
+            {
+              severity: 'warning' as const,
+              host: host.name,
+              role: ROLE,
+              message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4',
+            },
+          ]
+        : []),
+    ];
     // Real proxy hosts run systemd; containers and the lab do not: start squid directly there.
     const port = host.vars.squid.tproxy_port;
     const reload = systemd ? raw('systemctl reload squid') : sh`squid -k reconfigure -f ${conf}`;

@@ -36,6 +36,14 @@ t('an intercepted request for a link-local address (cloud metadata) is denied by
   assert.match(lab.onHost(1, 'tail -n 5 /var/log/squid/access.log').out, /TCP_DENIED\/403 .*169\.254\.169\.254/);
 });
 
+t('squid -k rotate only reopens the logs (logfile_rotate 0): logrotate is the one rotation, as on a stock Debian', () => {
+  assert.match(lab.onHost(1, 'cat /etc/squid/squid.conf').out, /^logfile_rotate 0$/m);
+  const r = lab.onHost(1, 'squid -k rotate -f /etc/squid/squid.conf && sleep 1 && ls /var/log/squid');
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /^access\.log$/m);
+  assert.not.match(r.out, /\.log\.\d/, `squid renamed its logs itself: ${r.out}`);
+});
+
 for (const [directive, evidence] of [
   ['via off', 'no Via header'],
   ['client_dst_passthru off', 'HIER_DIRECT instead of ORIGINAL_DST'],
