@@ -4,6 +4,8 @@ import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { ChainState } from '../src/resources/change.ts';
 import { h1, plan, changed, withVars } from './planning.ts';
 import { edited, fileEdit, recorded } from './facts.ts';
+import { hostFacts } from '../src/plan/planner.ts';
+import { ROLES } from '../roles/registry.ts';
 
 const compliant = () => recorded('router-compliant');
 
@@ -172,13 +174,50 @@ test("routing: a rule on tprun's mark into another table (an old table number) i
 
 test('drift: squid.conf edited → replaced (validated first) and squid reconfigured once', () => {
   const p = plan(edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => c + 'http_access allow all\n') }));
-  assert.equal(changed(p), ['update file /etc/squid/squid.conf']);
+  // The rewrite leaves root:root 0640 (written by root), so squid's group is given back after it.
+  assert.equal(changed(p), ['update file /etc/squid/squid.conf', 'update file-mode /etc/squid/squid.conf']);
+  assert.equal(changesOf(p)[1]!.before, '0640 root:root');
   const it = changesOf(p)[0]!;
   assert.ok(it.commands.some((c) => c.text.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
   assert.equal(
     p.handlers.map((h) => h.id),
     ['handler squid reconfigure'],
   );
+});
+
+test("squid.conf is 0640 root:<squid's group> (it may hold cache_peer logins): a 0644 file is drift; the group comes from the host", () => {
+  // Constructed squid.conf-mode facts, in the format the fact prints (stat -c '%a %U %G').
+  const withMode = (stdout: string, host = h1) => plan(edited('router-compliant', { 'squid.conf-mode': { stdout, code: 0 } }), host);
+  assert.equal(changed(withMode('group proxy\nfile 640 root proxy\n')), []);
+  const loose = withMode('group proxy\nfile 644 root root\n');
+  assert.equal(changed(loose), ['update file-mode /etc/squid/squid.conf']);
+  const c = changesOf(loose)[0]!;
+  assert.equal(
+    [c.before, c.after, c.commands.map(String), c.undo.map(String)],
+    [
+      '0644 root:root',
+      '0640 root:proxy',
+      ['chown root:proxy /etc/squid/squid.conf && chmod 0640 /etc/squid/squid.conf'],
+      ['chown root:root /etc/squid/squid.conf && chmod 0644 /etc/squid/squid.conf'],
+    ],
+  );
+  // RHEL's squid runs as squid: its group, as the fact found it.
+  assert.equal(changesOf(withMode('group squid\nfile 640 root proxy\n'))[0]!.after, '0640 root:squid');
+  // A fresh host: the file is written 0640 by root, then given its group before squid starts.
+  const fresh = plan(recorded('router-fresh'));
+  const f = changesOf(fresh).find((x) => x.id === 'file-mode /etc/squid/squid.conf')!;
+  assert.equal([f.before, f.after], ['0640 root:root', '0640 root:proxy']);
+  assert.ok(
+    changesOf(fresh).findIndex((x) => x.id === 'file-mode /etc/squid/squid.conf') < changesOf(fresh).findIndex((x) => x.id === 'service squid running'),
+  );
+  // cache_effective_user in squid.extra is the user whose group the fact looks up.
+  const extra = withVars(h1, (h) => void (h.vars.squid.extra = ['cache_effective_user squid2']));
+  const fact = hostFacts(extra, ROLES).find((x) => x.id === 'squid.conf-mode')!;
+  assert.match(fact.command.text, /^g=''; u='?squid2'?$/m);
+  // No group known: nothing changes hands, and a warning says why.
+  const unknown = withMode('group \nfile 644 root root\n');
+  assert.equal(changed(unknown), []);
+  assert.ok(unknown.diagnostics.some((d) => d.severity === 'warning' && /cannot tell squid's group/.test(d.message)));
 });
 
 test('drift: squid stopped → started, no reconfigure', () => {

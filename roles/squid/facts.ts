@@ -117,3 +117,29 @@ true`,
       return out;
     },
   );
+
+/** squid.conf's mode, owner and group (null: no file), and the group squid runs as (null: unknown). */
+export interface ConfMode {
+  group: string | null;
+  file: { mode: string; owner: string; group: string } | null;
+}
+
+/**
+ * The group squid runs as: cache_effective_group, else the primary group of cache_effective_user
+ * (from squid.extra, else the build's --with-default-user: proxy on Debian, squid on RHEL).
+ */
+export const squidConfMode = (config: string, user: string | undefined, group: string | undefined) =>
+  new Fact(
+    'squid.conf-mode',
+    sh`g=${group ?? ''}; u=${user ?? ''}
+[ -n "$u" ] || u=$(squid -v 2>/dev/null | tr ' ' '\\n' | sed -n "s/^'--with-default-user=\\(.*\\)'$/\\1/p")
+[ -n "$g" ] || g=$(id -gn "\${u:-nobody}" 2>/dev/null)
+echo "group $g"
+[ -f ${config} ] && echo "file $(stat -c '%a %U %G' ${config})"
+true`,
+    ({ stdout }): ConfMode => {
+      const g = /^group (\S+)$/m.exec(stdout)?.[1] ?? null;
+      const f = /^file (\d+) (\S+) (\S+)$/m.exec(stdout);
+      return { group: g, file: f ? { mode: f[1]!.padStart(4, '0'), owner: f[2]!, group: f[3]! } : null };
+    },
+  );

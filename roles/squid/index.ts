@@ -14,7 +14,8 @@ import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
-import { LOADED, squidBuild, squidEnabled, squidLibcap, squidLogs, squidPidFile, squidRunning, type SquidLogs } from './facts.ts';
+import { LOADED, squidBuild, squidConfMode, squidEnabled, squidLibcap, squidLogs, squidPidFile, squidRunning, type ConfMode, type SquidLogs } from './facts.ts';
+import { file } from '../../src/facts/shared.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
 
@@ -41,7 +42,7 @@ function artifacts(host: Host): Artifact[] {
       .map((s) => ({ ...s, options: s.options.includes('no-tproxy') ? s.options : [...s.options, 'no-tproxy'] })),
   };
   const content = render('squid.conf.eta', { host, squid, wccp: wccpSection(host) });
-  return [{ role: ROLE, path: host.vars.squid.config, mode: '0644', content, validate: parse, notify: 'squid-reload', install: true }];
+  return [{ role: ROLE, path: host.vars.squid.config, mode: '0640', content, validate: parse, notify: 'squid-reload', install: true }];
 }
 
 /**
@@ -70,6 +71,51 @@ function logWarnings(host: Host, logs: SquidLogs) {
       );
   }
   return out;
+}
+
+/** The last value squid.extra gives a directive (squid takes the last one). */
+const lastDirective = (host: Host, name: string) =>
+  host.vars.squid.extra
+    .map((l) => new RegExp(`^\\s*${name}\\s+(\\S+)`).exec(l)?.[1])
+    .filter((x) => x !== undefined)
+    .at(-1);
+
+/**
+ * squid.conf is 0640 root:<squid's group>: it may hold cache_peer logins, and squid reads it
+ * through its group. A rewrite leaves root:root 0640 (the candidate is chmod'ed, written by
+ * root), so a changed file always gets its group back; check calls any other mode drift.
+ */
+function confMode(host: Host, m: ConfMode, rewritten: boolean) {
+  const conf = host.vars.squid.config;
+  if (!m.group)
+    return {
+      changes: [],
+      diagnostics: [
+        {
+          severity: 'warning' as const,
+          host: host.name,
+          role: ROLE,
+          message: `cannot tell squid's group (no cache_effective_user's group on the host): ${conf} stays root's`,
+        },
+      ],
+    };
+  const now = rewritten ? { mode: '0640', owner: 'root', group: 'root' } : m.file;
+  const before = now ? `${now.mode} ${now.owner}:${now.group}` : null;
+  const after = `0640 root:${m.group}`;
+  return {
+    changes: [
+      change({
+        kind: 'file-mode',
+        role: ROLE,
+        id: `file-mode ${conf}`,
+        before,
+        after,
+        commands: [sh`chown ${`root:${m.group}`} ${conf} && chmod 0640 ${conf}`],
+        undo: now ? [sh`chown ${`${now.owner}:${now.group}`} ${conf} && chmod ${now.mode} ${conf}`] : [],
+      }),
+    ],
+    diagnostics: [],
+  };
 }
 
 /** Wait until squid answers `-k check`, or fail with the end of its log. */
@@ -131,6 +177,8 @@ export const squid = defineRole({
     libcap: squidLibcap,
     enabled: squidEnabled,
     logs: squidLogs(host.vars.squid.config),
+    confMode: squidConfMode(host.vars.squid.config, lastDirective(host, 'cache_effective_user'), lastDirective(host, 'cache_effective_group')),
+    conf: file(host.vars.squid.config),
   }),
   requirements(host, f) {
     const b = f.build;
@@ -181,7 +229,9 @@ export const squid = defineRole({
   plan(host, f) {
     const conf = host.vars.squid.config;
     const systemd = f.manager === 'systemd';
+    const mode = confMode(host, f.confMode, f.conf !== artifacts(host)[0]!.content);
     const diagnostics = [
+      ...mode.diagnostics,
       ...logWarnings(host, f.logs),
       ...(f.build?.configureOptions.includes('--enable-tproxy')
         ? [
@@ -235,7 +285,7 @@ export const squid = defineRole({
       undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [],
     });
     return {
-      changes: [running, ...bootStart(f.enabled)],
+      changes: [...mode.changes, running, ...bootStart(f.enabled)],
       diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
       handlers: s.running

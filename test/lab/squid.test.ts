@@ -44,6 +44,24 @@ t('squid -k rotate only reopens the logs (logfile_rotate 0): logrotate is the on
   assert.not.match(r.out, /\.log\.\d/, `squid renamed its logs itself: ${r.out}`);
 });
 
+t('squid.conf is 0640 root:proxy after apply, squid still reads it (reconfigure, interception); a 0644 squid.conf is drift', () => {
+  const plain = lab.writeInventory('plain', { routers: [1] });
+  assert.is(lab.onHost(1, 'stat -c "%a %U %G" /etc/squid/squid.conf').out.trim(), '640 root proxy');
+  const r = lab.onHost(1, 'squid -k reconfigure -f /etc/squid/squid.conf && sleep 1 && squid -k check -f /etc/squid/squid.conf && echo alive');
+  assert.match(r.out, /^alive$/m, r.out);
+  lab.proveInterception(4);
+  assert.is(tprun('check', plain).code, 0);
+  assert.is(lab.onHost(1, 'chmod 0644 /etc/squid/squid.conf && chgrp root /etc/squid/squid.conf').code, 0);
+  const c = tprun('check', plain, '--diff');
+  assert.match(c.out, /^h1: drifted/m, out(c));
+  assert.match(c.out, /file-mode \/etc\/squid\/squid\.conf/, out(c));
+  assert.match(c.out, /0644 root:root → 0640 root:proxy/, out(c));
+  const a = tprun('apply', plain);
+  assert.is(a.code, 2, out(a));
+  assert.is(lab.onHost(1, 'stat -c "%a %U %G" /etc/squid/squid.conf').out.trim(), '640 root proxy');
+  lab.proveInterception(4);
+});
+
 for (const [directive, evidence] of [
   ['via off', 'no Via header'],
   ['client_dst_passthru off', 'HIER_DIRECT instead of ORIGINAL_DST'],
