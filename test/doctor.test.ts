@@ -3,16 +3,19 @@
  * recorded from a compliant lab router (scripts/record-doctor.ts); each case edits it with the
  * log excerpt or command output a broken host shows, and expects exactly one finding id.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CATALOG, CODES, type Code } from '../src/doctor/catalog.ts';
 import { diagnose } from '../src/doctor/diagnose.ts';
-import { doctorFacts } from '../src/doctor/facts.ts';
+import { doctorFacts, forgeryAlerts } from '../src/doctor/facts.ts';
 import { parseSaveTables } from '../src/facts/parsers.ts';
-import { parseLinks, parseSelinux, parseSockets, parseSquidConf, parseSquidState } from '../src/doctor/parse.ts';
+import { forgeryHost, parseLinks, parseSelinux, parseSockets, parseSquidConf, parseSquidState } from '../src/doctor/parse.ts';
 import { doctorChecks, doctorRole, isFinding } from '../src/doctor/role.ts';
-import { parseTree, type RawFacts } from '../src/facts/fact.ts';
+import { parseTree, type RawFact, type RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planHost } from '../src/plan/planner.ts';
 import { load } from './helpers.ts';
@@ -116,6 +119,10 @@ squid_use_tproxy               (on   ,   on)  Allow squid to use tproxy
 const T = '2026/11/22 02:10:01 kid1|';
 const BIND99 = (n: number) =>
   Array.from({ length: n }, (_, i) => `${T} commBind Cannot bind socket FD ${20 + i} to 198.51.100.2: (99) Cannot assign requested address`);
+
+/** squid 5.7's Host header forgery alert at debug level 3, as the lab logged it. */
+const FORGED = (hostAndPath: string) =>
+  `2026/12/07 02:45:30.123 kid1| 85,3| client_side_request.cc(560) hostHeaderVerifyFailed: SECURITY ALERT: Host header forgery detected on conn25 local=203.0.113.2:80 remote=198.51.100.2:45438 FD 8 flags=17 (local IP does not match any domain IP) on URL: http://${hostAndPath}`;
 
 interface Case {
   name: string;
@@ -339,6 +346,39 @@ const CASES: Case[] = [
     want: ['TP017'],
   },
   {
+    // The alert line as the lab's squid 5.7 logs it with debug_options 85,3 (recorded); the path and query are not shown.
+    name: 'Host header forgery on intercepted HTTP (debug_options 85,3): the count and the host alone (a warning)',
+    edits: [set('doctor.cache.alerts', `count 2\nfirst ${FORGED('other.example')}\nlast ${FORGED('forged.example/login?token=s3cr3t')}\n`)],
+    want: ['TP009'],
+    evidence:
+      /^cache\.log: 2 "Host header forgery detected" alerts since squid last started \(last 256 KB of the log\); the last: Host "forged\.example" connected to 203\.0\.113\.2:80 \(local IP does not match any domain IP\) at 2026\/12\/07 02:45:30$/,
+  },
+  {
+    // Constructed from squid's source (hostHeaderVerifyFailed, DBG_IMPORTANT): intercepted TLS gets 409.
+    name: 'Host header forgery on intercepted TLS: the alert, its URL line, and the 409s in access.log',
+    edits: [
+      set(
+        'doctor.cache.alerts',
+        `count 1\nfirst ${T} SECURITY ALERT: Host header forgery detected on conn9 local=203.0.113.2:443 remote=198.51.100.2:40950 FD 16 flags=33 (local IP does not match any domain IP)\nlast ${T} SECURITY ALERT: Host header forgery detected on conn9 local=203.0.113.2:443 remote=198.51.100.2:40950 FD 16 flags=33 (local IP does not match any domain IP)\nurl ${T} SECURITY ALERT: on URL: cdn.example:443\n`,
+      ),
+      edit('doctor.access.log', (l) => l + '1795312700.100      0 198.51.100.2 NONE_NONE/409 4100 CONNECT cdn.example:443 - HIER_NONE/- text/html\n'),
+    ],
+    want: ['TP009'],
+    evidence:
+      /1 "Host header forgery detected" alert since .*Host "cdn\.example" connected to 203\.0\.113\.2:443 .*; access\.log: 1 intercepted request answered 409/,
+  },
+  {
+    name: 'a forged Host with control characters is shown with them written out',
+    edits: [set('doctor.cache.alerts', `count 1\nlast ${FORGED('evil\x1b[2J.example/')}\n`)],
+    want: ['TP009'],
+    evidence: /Host "evil\\\\x1b\[2J\.example"/,
+  },
+  {
+    name: 'an unreadable cache.log, or one without alerts since the last start: no TP009',
+    edits: [set('doctor.cache.alerts', '', 3)],
+    want: [],
+  },
+  {
     name: 'intercepted packets but no ORIGINAL_DST in access.log',
     edits: [set('doctor.access.log', '')],
     want: ['TP018'],
@@ -510,6 +550,29 @@ test("every finding id but the probe's has a unit case, and docs/doctor.md docum
   const doc = readFileSync('docs/doctor.md', 'utf8');
   for (const code of CODES) assert.match(doc, new RegExp(`^### ${code} `, 'm'), `docs/doctor.md lacks ${code}`);
   for (const m of doc.matchAll(/^### (TP\d+) /gm)) assert.ok(m[1]! in CATALOG, `docs/doctor.md documents unknown ${m[1]}`);
+});
+
+test('the forgery fact runs its shell on a constructed cache.log: the last 256 KB only, counted from the last (re)start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-forgery-'));
+  try {
+    const log = join(dir, 'cache.log');
+    writeFileSync(join(dir, 'squid.conf'), `cache_log ${log}\n`);
+    const fact = forgeryAlerts(join(dir, 'squid.conf'));
+    const run = () => fact.parse({ ...spawnSync('sh', ['-c', fact.command.text], { encoding: 'utf8' }), code: 0 } as RawFact);
+    const filler = `${T} ${'x'.repeat(99)}\n`.repeat(3000); // 300 KB: pushes the first alert out of the window
+    writeFileSync(log, `${FORGED('old.example/')}\n${filler}${FORGED('a.example/')}\n${FORGED('b.example/x')}\n`);
+    const a = run()!;
+    assert.is(a.count, 2);
+    assert.match(a.first!, /a\.example/);
+    assert.is(forgeryHost(a), 'b.example');
+    writeFileSync(log, `${FORGED('a.example/')}\n${T} Reconfiguring Squid Cache (version 5.7)...\n${FORGED('c.example:8080/')}\n`, { flag: 'a' });
+    assert.equal({ ...run(), first: undefined, last: undefined }, { count: 1, first: undefined, last: undefined });
+    assert.is(forgeryHost(run()!), 'c.example');
+    writeFileSync(log, `${T} Starting Squid Cache version 5.7 for x86_64-pc-linux-gnu...\n`, { flag: 'a' });
+    assert.equal(run(), { count: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a finding is a failed check with its evidence in found, and the cause and fix in hint; every other id passes', () => {

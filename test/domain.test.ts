@@ -16,7 +16,7 @@ import { load, messages } from './helpers.ts';
 
 const errors = (p: HostPlan) => p.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
 const rulesOf = (p: HostPlan, id: string) => ((changesOf(p).find((i) => i.id === id)?.after ?? null) as ChainState | null)?.rules ?? [];
-const HEAD = `defaults:\n  ssh: { identity: /tmp/k, known_hosts: /tmp/kh }\n  squid: { clients: [198.51.100.0/24] }\n`;
+const HEAD = `defaults:\n  ssh: { identity: /tmp/k, known_hosts: /tmp/kh }\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\n`;
 
 // ── 4. host firewall ────────────────────────────────────────────────────────────────────────
 
@@ -256,6 +256,26 @@ test('host_verify_strict on in squid.extra is refused for interception, at its l
   assert.equal(m.length, 1, m.join('\n'));
   assert.match(m[0]!, /:5:60: host_verify_strict on answers 409 to every intercepted request/);
   assert.equal(messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10, squid: { extra: ["host_verify_strict off"] } }\n`), []);
+});
+
+test("squid.dns_nameservers unset: a warning (not an error) naming the clients' resolvers and TP009, 409 with https_ports", () => {
+  const bare = HEAD.replace(', dns_nameservers: [198.51.100.53]', '');
+  const r = load(`${bare}routers:\n  c1: { address: 198.51.100.10 }\n`);
+  assert.ok(r.inventory, JSON.stringify(r.diagnostics));
+  assert.equal(
+    r.diagnostics.map((d) => d.severity),
+    ['warning'],
+  );
+  assert.match(
+    r.diagnostics[0]!.message,
+    /squid\.dns_nameservers is empty: squid resolves with the host's \/etc\/resolv\.conf.*\(doctor TP009\); set it to the clients' resolvers/,
+  );
+  assert.not.match(r.diagnostics[0]!.message, /409/);
+  const tls = messages(
+    `${bare}routers:\n  c1: { address: 198.51.100.10, tproxy: { https_ports: [443] }, squid: { https_tproxy_port: 3130, https_tproxy_port_options: ["cert=/etc/squid/ca.pem"] } }\n`,
+  );
+  assert.match(tls.join('\n'), /dns_nameservers is empty: .*and intercepted TLS gets 409/);
+  assert.equal(messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10 }\n`), []);
 });
 
 // ── 12. overridden sysctls ──────────────────────────────────────────────────────────────────

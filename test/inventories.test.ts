@@ -23,7 +23,7 @@ const file = (name: string, text: string) => {
 
 const base = file(
   'site/10-base.yml',
-  `x-ssh: &ssh { user: root, port: 22 }\ndefaults:\n  ssh: { <<: *ssh, connect_timeout: 5 }\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  r1: { address: 198.51.100.10 }\n`,
+  `x-ssh: &ssh { user: root, port: 22 }\ndefaults:\n  ssh: { <<: *ssh, connect_timeout: 5 }\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\nrouters:\n  r1: { address: 198.51.100.10 }\n`,
 );
 const more = file(
   'site/20-more.yml',
@@ -77,7 +77,7 @@ test('groups nested 3,000 deep load, and --limit the outermost reaches the host 
   );
   const f = file(
     'deep.yml',
-    `defaults:\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  deep1: { address: 198.51.100.10 }\ngroups:\n${groups.join('\n')}\n`,
+    `defaults:\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\nrouters:\n  deep1: { address: 198.51.100.10 }\ngroups:\n${groups.join('\n')}\n`,
   );
   const r = loadInventories([f]);
   assert.equal(r.diagnostics.map(formatDiagnostic), []);
@@ -127,7 +127,7 @@ test('tprun facts: every fact the planner reads, parsed, by id (JSON); nothing p
 test('!secret on a list makes each of its strings a secret (flow and block lists), with no warning', () => {
   const f = file(
     'secret-list.yml',
-    `defaults:\n  squid: { clients: [198.51.100.0/24] }\nrouters:\n  s1:\n    address: 198.51.100.10\n    squid:\n      extra: !secret ["acl a req_header X-A alpha-key-1", "acl b req_header X-B beta-key-2"]\n  s2:\n    address: 198.51.100.11\n    squid:\n      extra: !secret\n        - acl c req_header X-C gamma-key-3\n`,
+    `defaults:\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\nrouters:\n  s1:\n    address: 198.51.100.10\n    squid:\n      extra: !secret ["acl a req_header X-A alpha-key-1", "acl b req_header X-B beta-key-2"]\n  s2:\n    address: 198.51.100.11\n    squid:\n      extra: !secret\n        - acl c req_header X-C gamma-key-3\n`,
   );
   const r = loadInventories([f]);
   assert.equal(r.diagnostics.map(formatDiagnostic), []);

@@ -81,7 +81,9 @@ test('an inventory with no hosts, and a bridge missing an interface', () => {
 });
 
 test('domain: tproxy port equal to http port, and intercept on the tproxy port', () => {
-  const m = messages(`defaults:\n  squid: { http_port: 3129, tproxy_port: 3129, tproxy_port_options: [intercept], clients: [198.51.100.0/24] }\n${MINIMAL}`);
+  const m = messages(
+    `defaults:\n  squid: { http_port: 3129, tproxy_port: 3129, tproxy_port_options: [intercept], clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\n${MINIMAL}`,
+  );
   assert.equal(m, [
     'inv.yml:2:42: squid.tproxy_port 3129 equals squid.http_port: "A dedicated squid port for tproxy is REQUIRED"',
     'inv.yml:2:70: "intercept" on the tproxy port: "The intercept, accel and related flags cannot be set on the same http_port with tproxy flag"',
@@ -89,19 +91,24 @@ test('domain: tproxy port equal to http port, and intercept on the tproxy port',
 });
 
 test('domain: the tproxy port declared again in squid.extra', () => {
-  const m = messages(`routers:\n  c1: { address: 198.51.100.10, squid: { clients: [198.51.100.0/24], extra: ["http_port 3129 intercept"] } }\n`);
+  const m = messages(
+    `routers:\n  c1: { address: 198.51.100.10, squid: { clients: [198.51.100.0/24], extra: ["http_port 3129 intercept"], dns_nameservers: [198.51.100.53] } }\n`,
+  );
   assert.equal(m.length, 1);
   assert.match(m[0]!, /^inv\.yml:2:78: squid\.extra declares the tproxy port again/);
 });
 
 test('domain: a mark that does not fit its mask', () => {
-  const m = messages(`defaults:\n  tproxy: { mark: 3, mask: 1 }\n  squid: { clients: [198.51.100.0/24] }\n${MINIMAL}`);
+  const m = messages(`defaults:\n  tproxy: { mark: 3, mask: 1 }\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\n${MINIMAL}`);
   assert.equal(m, ['inv.yml:2:19: tproxy.mark 0x3 does not fit mask 0x1: TPROXY --tproxy-mark 0x3/0x1 would not set the mark the fwmark rule looks up']);
-  assert.equal(messages(`defaults:\n  tproxy: { mark: 2, mask: 6 }\n  squid: { clients: [198.51.100.0/24] }\n${MINIMAL}`), []);
+  assert.equal(
+    messages(`defaults:\n  tproxy: { mark: 2, mask: 6 }\n  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }\n${MINIMAL}`),
+    [],
+  );
 });
 
 test('domain: the same address on two hosts; a bridge with one interface twice', () => {
-  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] } }
 routers:
   c1: { address: 198.51.100.10 }
 bridges:
@@ -114,7 +121,7 @@ bridges:
 });
 
 test('a schema error in one host does not hide the domain errors of another', () => {
-  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] } }
 routers:
   c1: { address: 198.51.100.10, ssh: { port: 0 } }
   c2: { address: 198.51.100.11, squid: { http_port: 3129 } }
@@ -128,7 +135,7 @@ wccp_peers:
 });
 
 test('domain: WCCP caches must exist and hash src_ip on 80, dst_ip on 90', () => {
-  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] } }
 routers:
   cache1: { address: 198.51.100.10 }
 wccp_peers:
@@ -145,7 +152,7 @@ wccp_peers:
 });
 
 test('domain: a WCCP cache needs an IP address (the local end of its GRE tunnel)', () => {
-  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24] } }
+  const m = messages(`defaults: { squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] } }
 routers:
   cache1: { address: cache1.example.net }
 wccp_peers:
@@ -155,7 +162,9 @@ wccp_peers:
 });
 
 test('domain warnings do not fail the load; a value from defaults is reported once', () => {
-  const r = load(`defaults:\n  squid: { clients: [] }\nrouters:\n  a: { address: 198.51.100.10 }\n  b: { address: 198.51.100.11 }\n`);
+  const r = load(
+    `defaults:\n  squid: { clients: [], dns_nameservers: [198.51.100.53] }\nrouters:\n  a: { address: 198.51.100.10 }\n  b: { address: 198.51.100.11 }\n`,
+  );
   assert.ok(r.inventory);
   assert.equal(r.diagnostics.length, 1);
   assert.is(r.diagnostics[0]!.severity, 'warning');

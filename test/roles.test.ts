@@ -2,8 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { ChainState } from '../src/resources/change.ts';
-import { h1, plan, changed } from './planning.ts';
+import { h1, plan, changed, withVars } from './planning.ts';
 import { edited, fileEdit, recorded } from './facts.ts';
+import { hostFacts } from '../src/plan/planner.ts';
+import { ROLES } from '../roles/registry.ts';
 
 const compliant = () => recorded('router-compliant');
 
@@ -172,13 +174,50 @@ test("routing: a rule on tprun's mark into another table (an old table number) i
 
 test('drift: squid.conf edited → replaced (validated first) and squid reconfigured once', () => {
   const p = plan(edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => c + 'http_access allow all\n') }));
-  assert.equal(changed(p), ['update file /etc/squid/squid.conf']);
+  // The rewrite leaves root:root 0640 (written by root), so squid's group is given back after it.
+  assert.equal(changed(p), ['update file /etc/squid/squid.conf', 'update file-mode /etc/squid/squid.conf']);
+  assert.equal(changesOf(p)[1]!.before, '0640 root:root');
   const it = changesOf(p)[0]!;
   assert.ok(it.commands.some((c) => c.text.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
   assert.equal(
     p.handlers.map((h) => h.id),
     ['handler squid reconfigure'],
   );
+});
+
+test("squid.conf is 0640 root:<squid's group> (it may hold cache_peer logins): a 0644 file is drift; the group comes from the host", () => {
+  // Constructed squid.conf-mode facts, in the format the fact prints (stat -c '%a %U %G').
+  const withMode = (stdout: string, host = h1) => plan(edited('router-compliant', { 'squid.conf-mode': { stdout, code: 0 } }), host);
+  assert.equal(changed(withMode('group proxy\nfile 640 root proxy\n')), []);
+  const loose = withMode('group proxy\nfile 644 root root\n');
+  assert.equal(changed(loose), ['update file-mode /etc/squid/squid.conf']);
+  const c = changesOf(loose)[0]!;
+  assert.equal(
+    [c.before, c.after, c.commands.map(String), c.undo.map(String)],
+    [
+      '0644 root:root',
+      '0640 root:proxy',
+      ['chown root:proxy /etc/squid/squid.conf && chmod 0640 /etc/squid/squid.conf'],
+      ['chown root:root /etc/squid/squid.conf && chmod 0644 /etc/squid/squid.conf'],
+    ],
+  );
+  // RHEL's squid runs as squid: its group, as the fact found it.
+  assert.equal(changesOf(withMode('group squid\nfile 640 root proxy\n'))[0]!.after, '0640 root:squid');
+  // A fresh host: the file is written 0640 by root, then given its group before squid starts.
+  const fresh = plan(recorded('router-fresh'));
+  const f = changesOf(fresh).find((x) => x.id === 'file-mode /etc/squid/squid.conf')!;
+  assert.equal([f.before, f.after], ['0640 root:root', '0640 root:proxy']);
+  assert.ok(
+    changesOf(fresh).findIndex((x) => x.id === 'file-mode /etc/squid/squid.conf') < changesOf(fresh).findIndex((x) => x.id === 'service squid running'),
+  );
+  // cache_effective_user in squid.extra is the user whose group the fact looks up.
+  const extra = withVars(h1, (h) => void (h.vars.squid.extra = ['cache_effective_user squid2']));
+  const fact = hostFacts(extra, ROLES).find((x) => x.id === 'squid.conf-mode')!;
+  assert.match(fact.command.text, /^g=''; u='?squid2'?$/m);
+  // No group known: nothing changes hands, and a warning says why.
+  const unknown = withMode('group \nfile 644 root root\n');
+  assert.equal(changed(unknown), []);
+  assert.ok(unknown.diagnostics.some((d) => d.severity === 'warning' && /cannot tell squid's group/.test(d.message)));
 });
 
 test('drift: squid stopped → started, no reconfigure', () => {
@@ -312,6 +351,37 @@ test('kernel-check: squid without netfilter support or libcap, old iptables, no 
   const v31 = plan(edited('router-fresh', { 'squid.version': (s) => s.replace('Version 5.7', 'Version 3.1.20') }));
   assert.match(blockedReason(v31)!, /squid >= 3.2 \(found squid 3.1.20\)/);
   assert.ok(v31.checks.some((c) => /localhost and manager ACLs/.test(c.hint ?? '')));
+});
+
+test('log rotation: squid.conf sets logfile_rotate 0 (logrotate rotates); warnings when nothing rotates and for conf.d lines not read', () => {
+  // Constructed squid.logs facts (the recorded lab host has /etc/logrotate.d/squid and no conf.d).
+  const warnings = (stdout: string, host = h1) =>
+    plan(edited('router-compliant', { 'squid.logs': { stdout, code: 0 } }), host)
+      .diagnostics.filter((d) => d.severity === 'warning')
+      .map((d) => d.message);
+  const conf = Buffer.from(recorded('router-compliant')['file:/etc/squid/squid.conf']!.stdout.replace(/\s+/g, ''), 'base64').toString('utf8');
+  assert.match(conf, /^logfile_rotate 0$/m, 'the recorded compliant squid.conf is what tprun renders');
+  // Debian 12 as its squid package installs it (this machine's package files): nothing to say.
+  assert.equal(warnings('logrotate /etc/logrotate.d/squid\nconfd /etc/squid/conf.d/debian.conf\n  logfile_rotate 0\n'), []);
+  const none = warnings('');
+  assert.equal(none.length, 1, none.join('\n'));
+  assert.match(none[0]!, /^no \/etc\/logrotate\.d\/squid: squid\.conf sets logfile_rotate 0 .* nothing rotates them here/);
+  // The operator's own rotation in squid.extra: no warning about logrotate.
+  assert.equal(
+    warnings(
+      '',
+      withVars(h1, (h) => void (h.vars.squid.extra = ['logfile_rotate 7'])),
+    ),
+    [],
+  );
+  const dropIn = warnings(
+    'logrotate /etc/logrotate.d/squid\nconfd /etc/squid/conf.d/debian.conf\n  logfile_rotate 0\nconfd /etc/squid/conf.d/local.conf\n  acl office src 10.1.0.0/16\n  http_access allow office\n',
+  );
+  assert.equal(dropIn.length, 1, dropIn.join('\n'));
+  assert.match(
+    dropIn[0]!,
+    /^\/etc\/squid\/conf\.d\/local\.conf is not read: .*\(2 lines there, e\.g\. "acl office src 10\.1\.0\.0\/16"\); move them to squid\.extra$/,
+  );
 });
 
 test('squid enabled at boot (systemd): a disabled or masked squid is enabled, exactly undone; no systemd, nothing planned', () => {

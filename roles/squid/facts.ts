@@ -96,3 +96,53 @@ export const squidEnabled = new Fact<string | null>(
   raw('[ -d /run/systemd/system ] || exit 3; systemctl is-enabled squid 2>/dev/null; exit 0'),
   (r) => (r.code === 0 ? r.stdout.trim().split('\n')[0] || 'not-found' : null),
 );
+
+/** How the host rotates squid's logs, and the conf.d drop-ins its distribution's squid.conf would include. */
+export interface SquidLogs {
+  /** The logrotate rule for squid (the Debian and RHEL packages ship /etc/logrotate.d/squid), or null. */
+  logrotate: string | null;
+  /** Each SQUIDCONF_DIR/conf.d/*.conf with its lines that are neither comments nor blank. */
+  confd: { path: string; lines: string[] }[];
+}
+
+export const squidLogs = (config: string) =>
+  new Fact(
+    'squid.logs',
+    sh`[ -f /etc/logrotate.d/squid ] && echo "logrotate /etc/logrotate.d/squid"
+for f in "$(dirname ${config})"/conf.d/*.conf; do [ -f "$f" ] || continue; echo "confd $f"; grep -vE '^[[:space:]]*(#|$)' "$f" | sed 's/^/  /'; done
+true`,
+    ({ stdout }): SquidLogs => {
+      const out: SquidLogs = { logrotate: /^logrotate (.+)$/m.exec(stdout)?.[1] ?? null, confd: [] };
+      for (const line of stdout.split('\n')) {
+        if (line.startsWith('confd ')) out.confd.push({ path: line.slice(6), lines: [] });
+        else if (line.startsWith('  ') && out.confd.length) out.confd.at(-1)!.lines.push(line.trim());
+      }
+      return out;
+    },
+  );
+
+/** squid.conf's mode, owner and group (null: no file), and the group squid runs as (null: unknown). */
+export interface ConfMode {
+  group: string | null;
+  file: { mode: string; owner: string; group: string } | null;
+}
+
+/**
+ * The group squid runs as: cache_effective_group, else the primary group of cache_effective_user
+ * (from squid.extra, else the build's --with-default-user: proxy on Debian, squid on RHEL).
+ */
+export const squidConfMode = (config: string, user: string | undefined, group: string | undefined) =>
+  new Fact(
+    'squid.conf-mode',
+    sh`g=${group ?? ''}; u=${user ?? ''}
+[ -n "$u" ] || u=$(squid -v 2>/dev/null | tr ' ' '\\n' | sed -n "s/^'--with-default-user=\\(.*\\)'$/\\1/p")
+[ -n "$g" ] || g=$(id -gn "\${u:-nobody}" 2>/dev/null)
+echo "group $g"
+[ -f ${config} ] && echo "file $(stat -c '%a %U %G' ${config})"
+true`,
+    ({ stdout }): ConfMode => {
+      const g = /^group (\S+)$/m.exec(stdout)?.[1] ?? null;
+      const f = /^file (\d+) (\S+) (\S+)$/m.exec(stdout);
+      return { group: g, file: f ? { mode: f[1]!.padStart(4, '0'), owner: f[2]!, group: f[3]! } : null };
+    },
+  );

@@ -14,7 +14,8 @@ import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
-import { LOADED, squidBuild, squidEnabled, squidLibcap, squidPidFile, squidRunning } from './facts.ts';
+import { LOADED, squidBuild, squidConfMode, squidEnabled, squidLibcap, squidLogs, squidPidFile, squidRunning, type ConfMode, type SquidLogs } from './facts.ts';
+import { file } from '../../src/facts/shared.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
 
@@ -41,7 +42,80 @@ function artifacts(host: Host): Artifact[] {
       .map((s) => ({ ...s, options: s.options.includes('no-tproxy') ? s.options : [...s.options, 'no-tproxy'] })),
   };
   const content = render('squid.conf.eta', { host, squid, wccp: wccpSection(host) });
-  return [{ role: ROLE, path: host.vars.squid.config, mode: '0644', content, validate: parse, notify: 'squid-reload', install: true }];
+  return [{ role: ROLE, path: host.vars.squid.config, mode: '0640', content, validate: parse, notify: 'squid-reload', install: true }];
+}
+
+/**
+ * squid.conf sets logfile_rotate 0 (the distribution's logrotate rotates the logs and runs
+ * `squid -k rotate` only to reopen them, as Debian's conf.d/debian.conf and RHEL's squid.conf
+ * do): warnings where nothing rotates them, and for conf.d drop-ins tprun's whole squid.conf does
+ * not include (Debian's stock debian.conf says only what tprun says).
+ */
+function logWarnings(host: Host, logs: SquidLogs) {
+  const warn = (message: string) => ({ severity: 'warning' as const, host: host.name, role: ROLE, message });
+  const own = host.vars.squid.extra.some((l) => /^\s*logfile_rotate\s/.test(l));
+  const out = [];
+  if (!logs.logrotate && !own)
+    out.push(
+      warn(
+        "no /etc/logrotate.d/squid: squid.conf sets logfile_rotate 0 (the distribution's logrotate rotates squid's logs), so nothing rotates them here; install the package's logrotate rule, or set logfile_rotate N in squid.extra and run squid -k rotate from cron",
+      ),
+    );
+  for (const f of logs.confd) {
+    const lines = f.lines.filter((l) => !/^logfile_rotate\s+0$/.test(l));
+    if (lines.length)
+      out.push(
+        warn(
+          `${f.path} is not read: tprun's squid.conf is the whole file and includes no conf.d (${lines.length} line${lines.length === 1 ? '' : 's'} there, e.g. "${lines[0]!.slice(0, 80)}"); move them to squid.extra`,
+        ),
+      );
+  }
+  return out;
+}
+
+/** The last value squid.extra gives a directive (squid takes the last one). */
+const lastDirective = (host: Host, name: string) =>
+  host.vars.squid.extra
+    .map((l) => new RegExp(`^\\s*${name}\\s+(\\S+)`).exec(l)?.[1])
+    .filter((x) => x !== undefined)
+    .at(-1);
+
+/**
+ * squid.conf is 0640 root:<squid's group>: it may hold cache_peer logins, and squid reads it
+ * through its group. A rewrite leaves root:root 0640 (the candidate is chmod'ed, written by
+ * root), so a changed file always gets its group back; check calls any other mode drift.
+ */
+function confMode(host: Host, m: ConfMode, rewritten: boolean) {
+  const conf = host.vars.squid.config;
+  if (!m.group)
+    return {
+      changes: [],
+      diagnostics: [
+        {
+          severity: 'warning' as const,
+          host: host.name,
+          role: ROLE,
+          message: `cannot tell squid's group (no cache_effective_user's group on the host): ${conf} stays root's`,
+        },
+      ],
+    };
+  const now = rewritten ? { mode: '0640', owner: 'root', group: 'root' } : m.file;
+  const before = now ? `${now.mode} ${now.owner}:${now.group}` : null;
+  const after = `0640 root:${m.group}`;
+  return {
+    changes: [
+      change({
+        kind: 'file-mode',
+        role: ROLE,
+        id: `file-mode ${conf}`,
+        before,
+        after,
+        commands: [sh`chown ${`root:${m.group}`} ${conf} && chmod 0640 ${conf}`],
+        undo: now ? [sh`chown ${`${now.owner}:${now.group}`} ${conf} && chmod ${now.mode} ${conf}`] : [],
+      }),
+    ],
+    diagnostics: [],
+  };
 }
 
 /** Wait until squid answers `-k check`, or fail with the end of its log. */
@@ -102,6 +176,9 @@ export const squid = defineRole({
     build: squidBuild,
     libcap: squidLibcap,
     enabled: squidEnabled,
+    logs: squidLogs(host.vars.squid.config),
+    confMode: squidConfMode(host.vars.squid.config, lastDirective(host, 'cache_effective_user'), lastDirective(host, 'cache_effective_group')),
+    conf: file(host.vars.squid.config),
   }),
   requirements(host, f) {
     const b = f.build;
@@ -152,16 +229,21 @@ export const squid = defineRole({
   plan(host, f) {
     const conf = host.vars.squid.config;
     const systemd = f.manager === 'systemd';
-    const diagnostics = f.build?.configureOptions.includes('--enable-tproxy')
-      ? [
-          {
-            severity: 'warning' as const,
-            host: host.name,
-            role: ROLE,
-            message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4',
-          },
-        ]
-      : [];
+    const mode = confMode(host, f.confMode, f.conf !== artifacts(host)[0]!.content);
+    const diagnostics = [
+      ...mode.diagnostics,
+      ...logWarnings(host, f.logs),
+      ...(f.build?.configureOptions.includes('--enable-tproxy')
+        ? [
+            {
+              severity: 'warning' as const,
+              host: host.name,
+              role: ROLE,
+              message: 'squid is built with the obsolete --enable-tproxy (legacy TPROXY v2); it is not needed for TPROXY v4',
+            },
+          ]
+        : []),
+    ];
     // Real proxy hosts run systemd; containers and the lab do not: start squid directly there.
     const port = host.vars.squid.tproxy_port;
     const reload = systemd ? raw('systemctl reload squid') : sh`squid -k reconfigure -f ${conf}`;
@@ -203,7 +285,7 @@ export const squid = defineRole({
       undo: !s.running ? [stopIfStartedHere(conf, systemd)] : [],
     });
     return {
-      changes: [running, ...bootStart(f.enabled)],
+      changes: [...mode.changes, running, ...bootStart(f.enabled)],
       diagnostics,
       // A stopped squid reads the new file when it starts, so only a running one is reconfigured.
       handlers: s.running

@@ -69,6 +69,14 @@ export const CATALOG = {
     fix: 'assign the address to an interface, or use a port without an address (tprun renders http_port PORT), then restart squid',
     blocks: true,
   },
+  TP009: {
+    title: 'squid saw Host header forgery on intercepted requests (a warning)',
+    healthy: 'no "SECURITY ALERT: Host header forgery detected" in cache.log since squid last started',
+    cause:
+      "for an intercepted request squid checks that the address the client connected to is among squid's own DNS answers for the Host header. When it is not (the clients use another resolver than squid, a CDN or geo-DNS answers differently, or a client really forges Host) squid does not cache the response, never sends the request to a cache_peer (the no-tproxy siblings tprun configures), and answers intercepted TLS with 409 (ERR_CONFLICT_HOST). Squid logs intercepted HTTP alerts only at debug level (debug_options 85,3); intercepted TLS ones always.",
+    fix: "make squid resolve as the clients do: set squid.dns_nameservers to the clients' resolvers and tprun apply, or make the resolvers answer consistently; keep host_verify_strict off (tprun refuses it for interception)",
+    blocks: false,
+  },
   TP010: {
     title: 'the fwmark policy rule is missing',
     healthy: 'ip rule: fwmark MARK/MASK lookup TABLE',

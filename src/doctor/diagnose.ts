@@ -13,7 +13,8 @@ import { findingText, interceptionOf } from '../firewall/ruleset/intercept.ts';
 import type { doctorFacts } from './facts.ts';
 import type { CountedRule } from '../facts/parsers.ts';
 import { flatten, interception, type InterceptRule } from './intercept.ts';
-import { cacheLogTime, parseSquidConf, type SquidConf } from './parse.ts';
+import { cacheLogTime, forgeryHost, parseSquidConf, type SquidConf } from './parse.ts';
+import { visible } from '../report/safe.ts';
 
 export type DoctorFacts = Parsed<ReturnType<typeof doctorFacts>>;
 
@@ -182,6 +183,47 @@ function bindErrors(ctx: Ctx): Finding[] {
   }
   if (ev8.length) out.push({ code: 'TP008', evidence: ev8 });
   return out;
+}
+
+/** squid's answer to a forged Host on intercepted TLS (ERR_CONFLICT_HOST): NONE_NONE/409, TAG_NONE/409. */
+const CONFLICT = /\s[A-Z_]*NONE[A-Z_]*\/409\s/;
+
+/**
+ * TP009: Host header forgery alerts since squid's last start (cache.log's last 256 KB), with
+ * intercepted TLS's 409s in access.log's tail. The host is shown alone (never the URL's path or
+ * query, which can carry tokens), with its control characters made visible.
+ */
+function hostForgery(ctx: Ctx): Finding[] {
+  const a = ctx.f.forgery;
+  const conflicts = (ctx.f.accessLog ?? []).filter((l) => CONFLICT.test(l));
+  if (!a?.count && !conflicts.length) return [];
+  const ev: string[] = [];
+  if (a?.count) {
+    const host = forgeryHost(a);
+    const shown = host === undefined ? 'no URL logged' : `Host ${JSON.stringify(visible(host.length > 100 ? host.slice(0, 100) + '…' : host))}`;
+    const line = a.last ?? '';
+    const local = /\blocal=(\S+)/.exec(line)?.[1];
+    const why = /\(([^()]*does not match[^()]*)\)/.exec(line)?.[1];
+    const when = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d)/.exec(line)?.[1];
+    ev.push(
+      `cache.log: ${a.count} "Host header forgery detected" alert${a.count === 1 ? '' : 's'} since squid last started (last 256 KB of the log); the last: ${shown}` +
+        `${local ? ` connected to ${visible(local)}` : ''}${why ? ` (${visible(why)})` : ''}${when ? ` at ${when}` : ''}`,
+    );
+  }
+  if (conflicts.length)
+    ev.push(`access.log: ${conflicts.length} intercepted request${conflicts.length === 1 ? '' : 's'} answered 409 (ERR_CONFLICT_HOST) in its tail`);
+  const ns = ctx.conf?.directives.get('dns_nameservers');
+  return [
+    {
+      code: 'TP009',
+      evidence: ev,
+      ...(ns?.length
+        ? {}
+        : {
+            fix: "squid.conf sets no dns_nameservers, so squid resolves with /etc/resolv.conf: set squid.dns_nameservers to the clients' resolvers and tprun apply; keep host_verify_strict off",
+          }),
+    },
+  ];
 }
 
 function routing(ctx: Ctx): Finding[] {
@@ -531,6 +573,7 @@ export function diagnose(host: Host, f: DoctorFacts): Finding[] {
   const found: Finding[] = [
     ...capabilities(ctx),
     ...bindErrors(ctx),
+    ...hostForgery(ctx),
     ...routing(ctx),
     ...mangleOrder(ctx),
     ...rpFilter(ctx),

@@ -12,7 +12,17 @@ import { file, ipRoutes, ipRules, kernelConfig } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
 import { parseLive } from '../firewall/nft.ts';
 import { raw, sh } from '../shell.ts';
-import { logLines, parseAddrs, parseDefaultRoutes, parseFirewall, parseLinks, parseSelinux, parseSockets, parseSquidState } from './parse.ts';
+import {
+  logLines,
+  parseAddrs,
+  parseForgeryAlerts,
+  parseDefaultRoutes,
+  parseFirewall,
+  parseLinks,
+  parseSelinux,
+  parseSockets,
+  parseSquidState,
+} from './parse.ts';
 
 /** The last value of a squid.conf directive ($1: directive, $2: file), as a shell function. */
 const DIRECTIVE = raw(`directive() { sed -n "s/^[[:space:]]*$1[[:space:]]\\{1,\\}\\([^[:space:]]*\\).*/\\1/p" "$2" 2>/dev/null | tail -n 1; }`);
@@ -30,6 +40,26 @@ tail -n ${lines} "$f"`,
   );
 
 export const cacheLog = (conf: string) => logTail('doctor.cache.log', 'cache_log', '/var/log/squid/cache.log', 400, conf);
+/**
+ * Host header forgery alerts in cache.log since squid's last start or reconfigure, read from the
+ * log's last 256 KB only (a busy proxy's log can be large): their count, the first and the last
+ * alert, and the "on URL:" line that follows the last one (squid logs it apart when it answers 409).
+ */
+export const forgeryAlerts = (conf: string) =>
+  new Fact(
+    'doctor.cache.alerts',
+    sh`${DIRECTIVE}
+f=$(directive cache_log ${conf}); f=\${f#stdio:}; f=\${f#daemon:}; f=\${f:-/var/log/squid/cache.log}
+[ "$f" = none ] && exit 4
+[ -r "$f" ] || exit 3
+tail -c 262144 "$f" | awk '
+/Starting Squid Cache|Reconfiguring Squid Cache/ { n = 0; first = ""; next }
+/SECURITY ALERT: Host header forgery detected/ { n++; if (first == "") first = $0; last = $0; url = ""; next }
+/SECURITY ALERT: on URL:/ { url = $0 }
+END { print "count " n + 0; if (n) { print "first " first; print "last " last; if (url != "") print "url " url } }'`,
+    (r: RawFact) => parseForgeryAlerts(r),
+  );
+
 export const accessLog = (conf: string) => logTail('doctor.access.log', 'access_log', '/var/log/squid/access.log', 300, conf);
 
 /** Both families' mangle, filter and nat tables with their packet counters. */
@@ -110,6 +140,7 @@ export function doctorFacts(host: Host) {
   const table = host.vars.tproxy.table;
   return {
     cacheLog: cacheLog(conf),
+    forgery: forgeryAlerts(conf),
     accessLog: accessLog(conf),
     firewall,
     nft: nftTprun,

@@ -252,3 +252,39 @@ export function parseSelinux(text: string): SelinuxState {
 
 /** Non-empty lines of a log tail; null when the log could not be read. */
 export const logLines = (r: { stdout: string; code: number }): string[] | null => (r.code === 0 ? r.stdout.split('\n').filter((l) => l.trim() !== '') : null);
+
+/** Host header forgery alerts since squid's last start or reconfigure (src/doctor/facts.ts). */
+export interface ForgeryAlerts {
+  count: number;
+  first?: string;
+  last?: string;
+  /** The "SECURITY ALERT: on URL:" line after the last alert (squid's 409 path logs it apart). */
+  url?: string;
+}
+
+export function parseForgeryAlerts(r: { stdout: string; code: number }): ForgeryAlerts | null {
+  if (r.code !== 0) return null;
+  const get = (k: string) => new RegExp(`^${k} (.*)$`, 'm').exec(r.stdout)?.[1];
+  const out: ForgeryAlerts = { count: Number(get('count') ?? 0) || 0 };
+  for (const k of ['first', 'last', 'url'] as const) {
+    const v = get(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * The host a forgery alert names, from its URL ("on URL: http://name/path" when squid lets the
+ * request through, "on URL: name:443" for intercepted TLS): the host only, never the path or
+ * query (they can carry tokens), and no port.
+ */
+export function forgeryHost(alerts: ForgeryAlerts): string | undefined {
+  const url = /on URL: (\S+)/.exec(alerts.url ?? '')?.[1] ?? /on URL: (\S+)/.exec(alerts.last ?? '')?.[1];
+  if (!url) return undefined;
+  const authority = url
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .split(/[/?#]/)[0]!
+    .replace(/^[^@]*@/, '');
+  const host = authority.startsWith('[') ? authority.slice(0, authority.indexOf(']') + 1) : authority.replace(/:\d*$/, '');
+  return host || undefined;
+}

@@ -33,6 +33,8 @@ export interface KindValues {
   sysctl: string;
   service: string;
   symlink: string;
+  /** A file's mode, owner and group: "640 root:proxy". */
+  'file-mode': string;
   link: GreTunnel | { other: string };
   /** "on", or "on (off at boot)" when the persistent value differs from the running one. */
   'selinux-boolean': string;

@@ -3,6 +3,7 @@
  * the access rules Squid 6 ships by default, and a probe that judges by what squid.conf says.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -35,6 +36,32 @@ t('an intercepted request for a link-local address (cloud metadata) is denied by
   assert.match(lab.onHost(1, 'tail -n 5 /var/log/squid/access.log').out, /TCP_DENIED\/403 .*169\.254\.169\.254/);
 });
 
+t('squid -k rotate only reopens the logs (logfile_rotate 0): logrotate is the one rotation, as on a stock Debian', () => {
+  assert.match(lab.onHost(1, 'cat /etc/squid/squid.conf').out, /^logfile_rotate 0$/m);
+  const r = lab.onHost(1, 'squid -k rotate -f /etc/squid/squid.conf && sleep 1 && ls /var/log/squid');
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /^access\.log$/m);
+  assert.not.match(r.out, /\.log\.\d/, `squid renamed its logs itself: ${r.out}`);
+});
+
+t('squid.conf is 0640 root:proxy after apply, squid still reads it (reconfigure, interception); a 0644 squid.conf is drift', () => {
+  const plain = lab.writeInventory('plain', { routers: [1] });
+  assert.is(lab.onHost(1, 'stat -c "%a %U %G" /etc/squid/squid.conf').out.trim(), '640 root proxy');
+  const r = lab.onHost(1, 'squid -k reconfigure -f /etc/squid/squid.conf && sleep 1 && squid -k check -f /etc/squid/squid.conf && echo alive');
+  assert.match(r.out, /^alive$/m, r.out);
+  lab.proveInterception(4);
+  assert.is(tprun('check', plain).code, 0);
+  assert.is(lab.onHost(1, 'chmod 0644 /etc/squid/squid.conf && chgrp root /etc/squid/squid.conf').code, 0);
+  const c = tprun('check', plain, '--diff');
+  assert.match(c.out, /^h1: drifted/m, out(c));
+  assert.match(c.out, /file-mode \/etc\/squid\/squid\.conf/, out(c));
+  assert.match(c.out, /0644 root:root → 0640 root:proxy/, out(c));
+  const a = tprun('apply', plain);
+  assert.is(a.code, 2, out(a));
+  assert.is(lab.onHost(1, 'stat -c "%a %U %G" /etc/squid/squid.conf').out.trim(), '640 root proxy');
+  lab.proveInterception(4);
+});
+
 for (const [directive, evidence] of [
   ['via off', 'no Via header'],
   ['client_dst_passthru off', 'HIER_DIRECT instead of ORIGINAL_DST'],
@@ -49,5 +76,67 @@ for (const [directive, evidence] of [
     assert.is(c.code, 0, out(c));
   });
 }
+
+/** Run doctor on h1: its exit code, its output and the failed checks of its JSON report. */
+function doctor(inv: string): { code: number; text: string; failed: { id: string; found?: string }[] } {
+  const file = `${lab.STATE}/squid-doctor.json`;
+  const r = tprun('doctor', inv, '--report', `json:${file}`);
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { hosts: { checks: { id: string; ok: boolean; found?: string }[] }[] };
+  return { code: r.code, text: out(r), failed: json.hosts[0]!.checks.filter((c) => !c.ok) };
+}
+
+t('a Host header naming a name squid resolves elsewhere: the alert in cache.log, and doctor reports TP009 with the host alone', () => {
+  // The lab has no DNS server: squid's hosts_file gives good.example the origin's address and
+  // forged.example another one. Intercepted HTTP alerts are logged at debug level 85,3 only.
+  assert.is(lab.onHost(1, `printf '${lab.ORIGIN4} good.example\n203.0.113.99 forged.example\n' > /etc/squid/lab-hosts`).code, 0);
+  const inv = withExtra('forgery', ['debug_options ALL,1 85,3', 'hosts_file /etc/squid/lab-hosts']);
+  const a = tprun('apply', inv);
+  assert.is(a.code, 2, out(a));
+  const get = (host: string) =>
+    lab.curlResponse(
+      ...((r) => [r.stdout, r.stderr] as const)(
+        spawnSync(
+          'ip',
+          ['netns', 'exec', lab.CLIENT, 'curl', '-sS', '-i', '--max-time', '8', '-H', `Host: ${host}`, `http://${lab.ORIGIN4}/login?token=s3cr3t`],
+          {
+            encoding: 'utf8',
+          },
+        ),
+      ),
+    );
+
+  const clean = get('good.example');
+  assert.is(clean.status, 200, clean.raw);
+  assert.not.match(lab.onHost(1, 'cat /var/log/squid/cache.log').out, /Host header forgery/);
+  const healthy = doctor(inv);
+  assert.is(healthy.code, 0, healthy.text);
+  assert.equal(healthy.failed, []);
+
+  // Not blocked (host_verify_strict is off): the request goes through, uncached and never to a peer.
+  const forged = get('forged.example');
+  assert.is(forged.status, 200, forged.raw);
+  assert.match(
+    lab.onHost(1, 'cat /var/log/squid/cache.log').out,
+    /SECURITY ALERT: Host header forgery detected .*local=203\.0\.113\.2:80 .*on URL: http:\/\/forged\.example\//,
+  );
+  const d = doctor(inv);
+  assert.is(d.code, 0, `a warning leaves the host healthy: ${d.text}`);
+  assert.equal(
+    d.failed.map((c) => c.id.split(' ')[0]),
+    ['TP009'],
+    d.text,
+  );
+  assert.match(
+    d.failed[0]!.found ?? '',
+    /1 "Host header forgery detected" alert since squid last started .*Host "forged\.example" connected to 203\.0\.113\.2:80/,
+  );
+  assert.not.match(d.text + JSON.stringify(d.failed), /s3cr3t|good\.example/);
+
+  // squid's next start or reconfigure begins a new count.
+  const off = withExtra('forgery-off', ['hosts_file /etc/squid/lab-hosts']);
+  const b = tprun('apply', off);
+  assert.is(b.code, 2, out(b));
+  assert.equal(doctor(off).failed, []);
+});
 
 test.run();
