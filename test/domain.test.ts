@@ -258,7 +258,7 @@ test('host_verify_strict on in squid.extra is refused for interception, at its l
   assert.equal(messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10, squid: { extra: ["host_verify_strict off"] } }\n`), []);
 });
 
-test("squid.dns_nameservers unset: a warning (not an error) naming the clients' resolvers and TP009, 409 with https_ports", () => {
+test("squid.dns_nameservers unset: a warning naming the clients' resolvers and TP009; with https_ports an error (409)", () => {
   const bare = HEAD.replace(', dns_nameservers: [198.51.100.53]', '');
   const r = load(`${bare}routers:\n  c1: { address: 198.51.100.10 }\n`);
   assert.ok(r.inventory, JSON.stringify(r.diagnostics));
@@ -274,7 +274,12 @@ test("squid.dns_nameservers unset: a warning (not an error) naming the clients' 
   const tls = messages(
     `${bare}routers:\n  c1: { address: 198.51.100.10, tproxy: { https_ports: [443] }, squid: { https_tproxy_port: 3130, https_tproxy_port_options: ["cert=/etc/squid/ca.pem"] } }\n`,
   );
-  assert.match(tls.join('\n'), /dns_nameservers is empty: .*and intercepted TLS gets 409/);
+  assert.match(tls.join('\n'), /dns_nameservers is empty: .*and intercepted TLS gets 409 and is cut \(required with tproxy\.https_ports\)/);
+  const tlsLoad = load(
+    `${bare}routers:\n  c1: { address: 198.51.100.10, tproxy: { https_ports: [443] }, squid: { https_tproxy_port: 3130, https_tproxy_port_options: ["cert=/etc/squid/ca.pem"] } }\n`,
+  );
+  assert.not.ok(tlsLoad.inventory, 'TLS interception without squid resolvers is refused');
+  assert.ok(tlsLoad.diagnostics.some((d) => d.severity === 'error' && /dns_nameservers is empty/.test(d.message)));
   assert.equal(messages(`${HEAD}routers:\n  c1: { address: 198.51.100.10 }\n`), []);
 });
 

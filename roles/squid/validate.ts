@@ -50,11 +50,14 @@ export function validateSquid(h: Host, at: ReportSetting): void {
         "host_verify_strict on answers 409 to every intercepted request whose Host does not resolve to the address the client connected to (a CDN, another resolver): refused for interception; set squid.dns_nameservers to the clients' resolvers instead",
       );
   });
+  // With TLS interception a Host mismatch is not a lost cache hit but a broken connection (409,
+  // halted), so there it is an error.
   if (squid.dns_nameservers.length === 0) {
+    const tls = h.vars.tproxy.https_ports.length > 0;
     at(
       ['squid', 'dns_nameservers'],
-      'warning',
-      `squid.dns_nameservers is empty: squid resolves with the host's /etc/resolv.conf, and intercepted requests whose Host resolves differently for the clients are not cached nor sent to cache_peers${h.vars.tproxy.https_ports.length ? ', and intercepted TLS gets 409' : ''} (doctor TP009); set it to the clients' resolvers`,
+      tls ? 'error' : 'warning',
+      `squid.dns_nameservers is empty: squid resolves with the host's /etc/resolv.conf, and intercepted requests whose Host resolves differently for the clients are not cached nor sent to cache_peers${tls ? ', and intercepted TLS gets 409 and is cut (required with tproxy.https_ports)' : ''} (doctor TP009); set it to the clients' resolvers`,
     );
   }
   if (squid.clients.length === 0) {
