@@ -92,6 +92,23 @@ test('unknown flags, commands and misplaced options: one line with a suggestion,
   );
 });
 
+test('init writes the example with an absolute $schema, never over a file; - prints it', () => {
+  const file = join(tmp, 'starter.yml');
+  const r = tprun('init', file);
+  assert.is(r.code, 0, r.err);
+  const text = readFileSync(file, 'utf8');
+  const schema = /^# yaml-language-server: \$schema=(\/.+)$/m.exec(text)?.[1];
+  assert.ok(schema && existsSync(schema), `no absolute schema path in ${text.slice(0, 200)}`);
+  assert.is(tprun('validate', file).code, 0);
+  writeFileSync(file, 'mine\n');
+  const again = tprun('init', file);
+  assert.is(again.code, 1);
+  assert.match(again.err, /exists: init never overwrites a file/);
+  assert.is(readFileSync(file, 'utf8'), 'mine\n');
+  assert.is(tprun('init', '-').out, text);
+  assert.match(tprun('init', join(tmp, 'no/such/dir/x.yml')).err, /does not exist/);
+});
+
 test("Ansible's short options: -l, -f, -C, -D", () => {
   assert.is(tprun('validate', 'inventories/example.yml', '--list-hosts', '-l', 'cache2').out, 'cache2\n');
   const r = tprun('apply', 'inventories/example.yml', '-C', '-D', '-f', '3', '-l', 'cache[12]', '--list-hosts');

@@ -79,6 +79,13 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /no host was contacted/);
   assert.ok(existsSync(join(prefix, 'share/man/man1/tprun.1')), 'npm links the man page');
+  // init's $schema line names the installed package's own schema (the example's relative path
+  // works only in a clone).
+  const init = spawnSync(bin, ['init', '-'], { encoding: 'utf8' });
+  assert.is(init.status, 0, init.stderr);
+  const schema = /^# yaml-language-server: \$schema=(.+)$/m.exec(init.stdout)?.[1];
+  assert.is(schema, join(root, 'schemas/inventory.schema.json'));
+  assert.ok(existsSync(schema!), schema);
   const help = spawnSync(bin, ['help', 'apply'], { encoding: 'utf8' });
   assert.match(help.stdout, /^Usage: tprun apply/);
   // The compliance kit installs from the installed package (staged under DESTDIR).

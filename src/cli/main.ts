@@ -5,6 +5,7 @@ import { destinationProblems } from '../report/destinations.ts';
 import { groupsOf, selectPattern } from '../inventory/pattern.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import { renderFiles, writeRendered } from '../render/render.ts';
+import { initInventory } from './init.ts';
 import { REPORT_FORMATS, type ReportTarget } from '../report/write.ts';
 import { DEFAULT_FORKS, EXIT } from '../run/options.ts';
 import { parseAmount, parseSerial } from '../run/rollout.ts';
@@ -116,6 +117,12 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (command === 'show') return showPlan(positionals);
+  if (command === 'init') {
+    if (positionals.length > 1) return usageError(`init takes one file, not "${positionals.join(' ')}"`, command);
+    const r = initInventory(positionals[0] ?? 'inventory.yml');
+    process[r.ok ? 'stdout' : 'stderr'].write(r.ok ? r.text : `tprun: ${r.text}\n`);
+    return r.ok ? EXIT.ok : EXIT.invalid;
+  }
   if (command === 'completion') {
     const { bashCompletion, zshCompletion } = await import('./docs.ts');
     if (positionals.length !== 1 || !['bash', 'zsh'].includes(positionals[0]!)) return usageError('completion takes bash or zsh', command);

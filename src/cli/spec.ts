@@ -148,6 +148,15 @@ export const COMMANDS: CommandSpec[] = [
     complete: 'file',
   },
   {
+    name: 'init',
+    args: '[FILE]',
+    summary: 'write a starting inventory that editors check against the schema',
+    description:
+      "Writes the example inventory to FILE (default inventory.yml; - for standard output), its yaml-language-server $schema line pointing at this tprun's own schema file, so an editor completes and checks it wherever tprun is installed. Never overwrites a file.",
+    options: [...COMMON],
+    complete: 'file',
+  },
+  {
     name: 'show',
     args: 'PLAN',
     summary: 'print a saved plan as check --diff does',
