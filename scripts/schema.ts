@@ -18,7 +18,32 @@ function withExtensionKeys(v: unknown): unknown {
   return o;
 }
 
-export const schemaText = () => JSON.stringify(withExtensionKeys(inventorySchema(ROLES)), null, 2) + '\n';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+/** Editors know the standard formats only: tprun's own (validated by its loader) as standard ones and patterns. */
+const EDITOR_FORMATS: Record<string, object[]> = {
+  ip: [{ format: 'ipv4' }, { format: 'ipv6' }],
+  'ip-or-cidr': [
+    { format: 'ipv4' },
+    { format: 'ipv6' },
+    { pattern: `^(${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])$` },
+    { pattern: '^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$' },
+  ],
+};
+
+/** So an editor checks addresses too (a custom format is one it silently ignores). */
+function withEditorFormats(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withEditorFormats);
+  if (!v || typeof v !== 'object') return v;
+  const o = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withEditorFormats(x)])) as Record<string, unknown>;
+  const standard = typeof o.format === 'string' ? EDITOR_FORMATS[o.format] : undefined;
+  if (standard) {
+    delete o.format;
+    o.anyOf = o.anyOf ? [{ anyOf: o.anyOf }, { anyOf: standard }] : standard;
+  }
+  return o;
+}
+
+export const schemaText = () => JSON.stringify(withEditorFormats(withExtensionKeys(inventorySchema(ROLES))), null, 2) + '\n';
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   writeFileSync(SCHEMA_FILE, schemaText());

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import addFormats from 'ajv-formats';
 import { ROLES } from '../roles/registry.ts';
 import { SCHEMA_FILE, schemaText } from '../scripts/schema.ts';
 
@@ -25,6 +26,39 @@ test('the editor schema accepts x- keys anywhere (the loader drops them) and sti
   });
   assert.ok(validate(doc({})), JSON.stringify(validate.errors));
   assert.not.ok(validate(doc({ adress: '198.51.100.11' })));
+});
+
+test('the editor schema checks addresses with standard formats, and every key says what it is for', () => {
+  type AjvT = import('ajv/dist/2020.js').default;
+  const Ajv = ((Ajv2020 as unknown as { default?: unknown }).default ?? Ajv2020) as new (o: object) => AjvT;
+  // As an editor would: standard formats only (an unknown format fails to compile).
+  const ajv = new Ajv({ strict: false });
+  (((addFormats as unknown as { default?: unknown }).default ?? addFormats) as (a: AjvT) => void)(ajv);
+  const schema = JSON.parse(schemaText()) as object;
+  const validate = ajv.compile(schema);
+  const doc = (address: string, bypass: string) => ({ routers: { r1: { address, tproxy: { bypass: [{ source: bypass }] } } } });
+  assert.ok(validate(doc('198.51.100.10', '198.51.100.0/24')), JSON.stringify(validate.errors));
+  assert.ok(validate(doc('cache1.example.net', '2001:db8:c::/64')), JSON.stringify(validate.errors));
+  assert.ok(validate(doc('2001:db8::10', '2001:db8:c::5')), JSON.stringify(validate.errors));
+  assert.not.ok(validate(doc('198.51.100.10', '198.51.100.0/33')), 'a /33');
+  assert.not.ok(validate(doc('198.51.100.10', '300.1.1.1')), 'an octet of 300');
+  assert.not.ok(validate(doc('198.51.100.10', 'not-an-address')));
+  // Every property an editor completes has a description.
+  const bare: string[] = [];
+  const walk = (node: unknown, path: string): void => {
+    if (Array.isArray(node)) return node.forEach((x) => walk(x, path));
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      if (k === 'properties' && v && typeof v === 'object')
+        for (const [name, p] of Object.entries(v as Record<string, { description?: string }>)) {
+          if (!p.description) bare.push(`${path}.${name}`);
+          walk(p, `${path}.${name}`);
+        }
+      else walk(v, k === '$defs' ? path : path);
+    }
+  };
+  walk(schema, '');
+  assert.equal(bare, []);
 });
 
 test.run();
