@@ -9,7 +9,22 @@ const roles = readdirSync(new URL('./roles/', import.meta.url), { withFileTypes:
   .filter((d) => d.isDirectory())
   .map((d) => d.name);
 
-export default tseslint.config({ ignores: ['node_modules/**', 'tprun-render/**', 'dist/**'] }, js.configs.recommended, ...tseslint.configs.recommended, {
+// Type-aware gates on the shipped code: a promise nobody awaits (a host's error lost, a run
+// that ends before its writes), a switch that forgets a member of a union, a cast that hides
+// nothing (the cast that hid the SSH pending-set leak was of that kind).
+const typed = {
+  files: ['src/**/*.ts', 'roles/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+  languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  rules: {
+    '@typescript-eslint/no-floating-promises': 'error',
+    '@typescript-eslint/no-misused-promises': 'error',
+    '@typescript-eslint/await-thenable': 'error',
+    '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+    '@typescript-eslint/no-unnecessary-type-assertion': 'error',
+  },
+};
+
+export default tseslint.config({ ignores: ['node_modules/**', 'tprun-render/**', 'dist/**'] }, js.configs.recommended, ...tseslint.configs.recommended, typed, {
   plugins: { import: importPlugin },
   languageOptions: {
     globals: {

@@ -85,7 +85,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
   const err = run.err ?? process.stderr;
   const say = (line: string) => out.write(line + '\n');
   // Never shown or reported: the inventory's `!secret` values and the identities' passphrases.
-  const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]!] : []));
+  const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]] : []));
   const secrets = [...(run.inventory.secrets ?? []), ...passphrases];
   const paint = painter(colorFor(out, !!options.noColor));
   const columns = process.stdout.columns ?? 0;

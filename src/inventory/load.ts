@@ -43,8 +43,8 @@ export function groupMembers(raw: RawInventory): Record<string, string[]> {
       const g = stack.pop()!;
       if (seen.has(g) || !groups[g]) continue;
       seen.add(g);
-      for (const h of groups[g]!.hosts ?? []) out.add(h);
-      stack.push(...[...(groups[g]!.children ?? [])].reverse());
+      for (const h of groups[g].hosts ?? []) out.add(h);
+      stack.push(...[...(groups[g].children ?? [])].reverse());
     }
     return [...out];
   };

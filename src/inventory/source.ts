@@ -119,7 +119,7 @@ export class InventorySource {
       for (const item of map.items) {
         if (!isPair(item)) continue;
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
-        if (!m.has(k)) m.set(k, item as Pair);
+        if (!m.has(k)) m.set(k, item);
       }
       this.index.set(map, m);
     }
@@ -128,7 +128,7 @@ export class InventorySource {
 
   /** The nodes along a path as far as it exists: [pair of the last found key, node]. */
   private walk(path: readonly PathSeg[]): { node: Node | undefined; pair?: Pair; depth: number } {
-    let node = (this.doc.contents ?? undefined) as Node | undefined;
+    let node = this.doc.contents ?? undefined;
     let pair: Pair | undefined;
     let depth = 0;
     for (const seg of path) {

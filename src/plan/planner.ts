@@ -1,5 +1,4 @@
 /** facts + inventory → plan. Pure: no I/O, so it is tested with recorded facts. */
-import type { Diagnostic } from '../diagnostics.ts';
 import { parseTree, type Fact, type RawFacts } from '../facts/fact.ts';
 import { file } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
@@ -14,7 +13,7 @@ const applicable = (host: Host, roles: readonly Role[]) => roles.filter((r) => r
 /** Per role, the files it installs (its artifacts, then its boot steps); then the boot runner. */
 function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null; files: Artifact[] }[] {
   const per = applicable(host, roles).map((role) => ({
-    role: role as Role | null,
+    role,
     files: [...role.artifacts(host), ...bootSteps(role, host)].filter((a) => a.install),
   }));
   const anyBoot = applicable(host, roles).some((r) => r.boot(host).length > 0);
@@ -48,7 +47,7 @@ export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): Hos
     // Files first: a service started by this role reads the file it just got.
     const changes = [...fileChanges(role.name), ...rp.changes];
     plan.resources.push(...changes);
-    plan.diagnostics.push(...((rp.diagnostics ?? []) as Diagnostic[]));
+    plan.diagnostics.push(...(rp.diagnostics ?? []));
     const notified = new Set(changes.filter((c) => c.action !== 'no-op' && c.notify).map((c) => c.notify));
     plan.handlers.push(...(rp.handlers ?? []).filter((h: Handler) => notified.has(h.name)));
   }

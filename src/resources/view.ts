@@ -1,6 +1,6 @@
 /** How each kind of resource shows its value, a one-line summary and a diff. */
 import { createTwoFilesPatch, diffArrays } from 'diff';
-import type { Change, ChainState, KindValues } from './change.ts';
+import type { Change, ChainState } from './change.ts';
 
 const SIGN = { create: '+', update: '~', delete: '-', 'no-op': ' ' } as const;
 
@@ -13,7 +13,7 @@ function chainLines(s: ChainState): string[] {
 
 /** The value as text, for reports and diffs (null: absent). */
 export function valueText(c: Change, which: 'before' | 'after'): string | null {
-  const v = c[which] as KindValues[Change['kind']] | null;
+  const v = c[which];
   if (v === null) return null;
   if (c.kind === 'chain') return chainLines(v as ChainState).join('\n');
   if (c.kind === 'nft-table') return (v as string[]).join('\n');

@@ -70,7 +70,7 @@ function parseWithIncludes(file: string, shown: string, depth: number): SSHConfi
 function expandIncludes(config: SSHConfig, depth: number): void {
   for (let i = 0; i < config.length; i++) {
     const line = config[i]!;
-    if ('config' in line && line.config) expandIncludes(line.config as SSHConfig, depth);
+    if ('config' in line && line.config) expandIncludes(line.config, depth);
     if (!('param' in line) || String(line.param).toLowerCase() !== 'include') continue;
     // ssh-config gives a multi-word value as [{ val }, …].
     const raw = line.value as unknown as string | { val: string }[];

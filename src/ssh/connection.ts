@@ -1,6 +1,6 @@
 /** One SSH connection per host; every remote step is one script sent on stdin. */
 import { NodeSSH } from 'node-ssh';
-import type { AuthMethod, ClientChannel, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
+import type { ClientChannel, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { expandHome, HostError } from './errors.ts';
 import { identityFor, prepareIdentities } from './identity.ts';
 import type { Host } from '../inventory/types.ts';
@@ -122,7 +122,7 @@ export class SshConnection implements Connection {
             username: e.user,
             sock,
             // The parsed key goes through authHandler, so ssh2 does not parse (decrypt) it again per host.
-            authHandler: key ? (publicKeyAuth(e.user, key) as unknown as AuthMethod[]) : undefined,
+            authHandler: key ? publicKeyAuth(e.user, key) : undefined,
             agent: key ? undefined : process.env.SSH_AUTH_SOCK,
             readyTimeout: e.connectTimeout * 1000,
             keepaliveInterval: 10_000,
