@@ -51,6 +51,9 @@ test('leave (the default) on a host where firewalld runs: no firewalld change; h
   const why = blockedReason(p) ?? '';
   assert.match(why, /inet firewalld chain filter_INPUT/);
   assert.match(why, /inet firewalld chain filter_PREROUTING: meta nfproto ipv6 fib saddr \. mark \. iif oif missing drop/);
+  // The fix names the interface's zone (public), not firewalld's policy chains (filter_IN_policy_allow-host-ipv6).
+  const input = p.checks.find((c) => c.role === 'host-firewall' && /filter_INPUT/.test(c.id));
+  assert.match(input?.hint ?? '', /firewall-cmd --permanent --zone=public --add-port=80\/tcp; firewall-cmd --reload; or let tprun do it: firewalld: manage/);
 });
 
 test('manage: the port in the zone of eth1, permanent and runtime, and IPv6_rpfilter strict-forward, each with its exact undo; not blocked', () => {
