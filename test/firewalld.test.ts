@@ -157,6 +157,16 @@ test("manage, IPv4 only: IPv6_rpfilter is not tprun's business; already passing 
   }
 });
 
+test('manage on a firewalld older than 2.2 (no -forward values): IPv6_rpfilter=no; its undo restores the original', () => {
+  const old = state('', '', [], 'yes').replace('version=2.3.1', 'version=1.3.3');
+  const p = plan(edited('firewalld-debian13-leave', { 'firewalld.state': old }), as('manage'));
+  assert.equal([byId(p, 'firewalld IPv6_rpfilter').before, byId(p, 'firewalld IPv6_rpfilter').after], ['yes', 'no']);
+  // Back to leave: tprun's `no` goes back to the recorded `yes`.
+  const back = state('', '', ['rpfilter yes'], 'no').replace('version=2.3.1', 'version=1.3.3');
+  const q = plan(edited('firewalld-debian13-managed', { 'firewalld.state': back }), fw1);
+  assert.is(byId(q, 'firewalld IPv6_rpfilter').after, 'yes');
+});
+
 test('manage where firewalld is not installed or not running: nothing planned, no state file', () => {
   for (const out of ['state=absent\n', 'rpfilter=strict\nstate=not running\n']) {
     const p = plan(edited('firewalld-debian13-leave', { 'firewalld.state': out }), as('manage'));

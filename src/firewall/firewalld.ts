@@ -53,6 +53,17 @@ export const CONF = '/etc/firewalld/firewalld.conf';
  * still checked strictly. `no` passes too, and checks nothing.
  */
 export const RPFILTER_WANTED = 'strict-forward';
+
+/**
+ * The value for this firewalld: strict-forward and loose-forward came with firewalld 2.2
+ * (firewalld PR 1339, 2024); an older firewalld knows only yes/strict, loose and no, so there
+ * (and when the version is unknown) only `no` lets the marked packets through.
+ */
+export function rpfilterFor(version: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  const [major, minor] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  return major > 2 || (major === 2 && minor >= 2) ? RPFILTER_WANTED : 'no';
+}
 export const RPFILTER_PASSES = new Set(['no', 'strict-forward', 'loose-forward']);
 
 /**
@@ -217,7 +228,7 @@ export function firewalldPlan(host: Host, f: FirewalldFacts): FirewalldPlan {
         if (now !== 'permanent+runtime') ports.push({ zone, port, action: 'add', before: now, after: 'permanent+runtime' });
       }
     if (ic.families.includes('ipv6') && !RPFILTER_PASSES.has(effective(f.rpfilter))) {
-      rpfilter = { before: f.rpfilter, after: RPFILTER_WANTED };
+      rpfilter = { before: f.rpfilter, after: rpfilterFor(f.version) };
       if (rpRecord === null) rpRecord = f.rpfilter;
     }
   }
@@ -230,7 +241,7 @@ export function firewalldPlan(host: Host, f: FirewalldFacts): FirewalldPlan {
     }
     // IPv6_rpfilter back to the operator's value once tprun no longer needs it, unless changed since.
     if (!rpfilter && f.record.rpfilter !== null && !(manage && ic.families.includes('ipv6'))) {
-      if (f.rpfilter === RPFILTER_WANTED) rpfilter = { before: f.rpfilter, after: f.record.rpfilter };
+      if (f.rpfilter === rpfilterFor(f.version)) rpfilter = { before: f.rpfilter, after: f.record.rpfilter };
       rpRecord = null;
     }
   }
