@@ -221,7 +221,12 @@ async function selinux(): Promise<Lab> {
  */
 export function enableFirewalld(v: vm.Vm): void {
   if (vm.currentRelease() !== '13') throw new Error('vm-lab: firewalld is in the Debian 13 image only (--release 13)');
-  const r = vm.onVm(v, 'set -e\nsystemctl disable --now nftables.service\nsystemctl enable --now firewalld.service\nfirewall-cmd --state');
+  // On an emulated CPU beside other load firewalld's start passed systemd's 90 s start timeout
+  // (a suite run failed so); the lab's drop-in waits longer, the unit is Debian's otherwise.
+  const r = vm.onVm(
+    v,
+    "set -e\nmkdir -p /etc/systemd/system/firewalld.service.d\nprintf '[Service]\\nTimeoutStartSec=600\\n' > /etc/systemd/system/firewalld.service.d/tprun-vmlab.conf\nsystemctl daemon-reload\nsystemctl disable --now nftables.service\nsystemctl enable --now firewalld.service\nfirewall-cmd --state",
+  );
   if (r.code !== 0 || !/running/.test(r.out)) throw new Error(`vm-lab: starting firewalld on ${v.name}: ${r.out}${r.err}`);
 }
 
