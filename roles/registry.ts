@@ -1,8 +1,9 @@
 /**
  * Every role, in the order their changes are applied: squid listens before TPROXY sends it
- * traffic. Adding a role is a folder under roles/ and one line here.
+ * traffic; firewalld changes before host-firewall judges the ruleset. Adding a role is a folder under roles/ and one line here.
  */
 import { ebtables } from './ebtables/index.ts';
+import { firewalld } from './firewalld/index.ts';
 import { hostFirewall } from './host-firewall/index.ts';
 import { iptables } from './iptables/index.ts';
 import { nftables } from './nftables/index.ts';
@@ -14,7 +15,7 @@ import { sysctl } from './sysctl/index.ts';
 import { wccp } from './wccp/index.ts';
 import type { Role } from '../src/plan/role.ts';
 
-export const ROLES: readonly Role[] = [kernelCheck, hostFirewall, selinux, sysctl, routing, squid, wccp, nftables, iptables, ebtables];
+export const ROLES: readonly Role[] = [kernelCheck, firewalld, hostFirewall, selinux, sysctl, routing, squid, wccp, nftables, iptables, ebtables];
 
 export const ROLE_NAMES: readonly string[] = ROLES.map((r) => r.name);
 

@@ -6,6 +6,7 @@ import type { Fact } from '../src/facts/fact.ts';
 import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
 import { brouteFacts, ebtablesNftSave, ebtablesSave, ebtablesVersion, nftBrouteTable } from '../roles/ebtables/facts.ts';
 import { ruleset } from '../src/firewall/ruleset/fact.ts';
+import { firewalldFacts } from '../src/firewall/firewalld.ts';
 import { toolVersion } from '../roles/iptables/facts.ts';
 import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
 import { routerAdvertisements, sysctlFiles } from '../roles/sysctl/facts.ts';
@@ -50,6 +51,7 @@ export const FACT_KINDS: Record<string, Fact<unknown>> = {
   'bridge.broute': brouteFacts,
   'ebtables.save': ebtablesSave,
   'firewall.ruleset': ruleset,
+  'firewalld.state': firewalldFacts,
   'ebtables-nft.save': ebtablesNftSave,
   'nft.bridge-tprun': nftBrouteTable,
 };

@@ -3,8 +3,12 @@
  * rules in raw, mangle, nat or filter of either backend). Read-only: it reads the whole ruleset
  * and turns every chain that would drop or reject an intercepted packet into a blocking check,
  * so such a host is never called compliant; a chain that only may drop it (a match the
- * evaluator cannot decide) is a warning that says what it could not decide.
+ * evaluator cannot decide) is a warning that says what it could not decide. With `firewalld:
+ * manage`, a finding in firewalld's own table does not block while the firewalld role's plan
+ * still changes firewalld (this apply fixes it, and check is not compliant until it has); once
+ * nothing is left to change, a finding there blocks like any other.
  */
+import { firewalldFacts, firewalldPending, firewalldPlan } from '../../src/firewall/firewalld.ts';
 import { evaluate, fixHint } from '../../src/firewall/ruleset/evaluate.ts';
 import { ruleset } from '../../src/firewall/ruleset/fact.ts';
 import { findingText, interceptionOf } from '../../src/firewall/ruleset/intercept.ts';
@@ -17,20 +21,23 @@ const WANTED = 'every chain at prerouting and input lets the intercepted packets
 export const hostFirewall = defineRole({
   name: ROLE,
   applies: () => true,
-  facts: () => ({ ruleset }),
+  facts: () => ({ ruleset, firewalld: firewalldFacts }),
   requirements(host, f) {
     const ic = interceptionOf(host);
     const findings = evaluate(f.ruleset, ic);
-    const checks: Check[] = findings.map((x) =>
-      requirement(ROLE, {
+    const fw = firewalldPlan(host, f.firewalld);
+    const managed = fw.active && firewalldPending(fw);
+    const checks: Check[] = findings.map((x) => {
+      const fixing = managed && x.source === 'nft' && x.tableName === 'firewalld';
+      return requirement(ROLE, {
         name: `host firewall passes intercepted packets: ${x.table} chain ${x.chain}${x.rule === null ? ' policy' : `: ${x.rule}`}`,
         found: findingText(x),
         wanted: WANTED,
         ok: false,
-        blocks: x.certainty === 'drops',
-        hint: fixHint(x, ic),
-      }),
-    );
+        blocks: x.certainty === 'drops' && !fixing,
+        hint: fixing ? `firewalld: manage: the firewalld role changes this in this apply (${fixHint(x, ic)})` : fixHint(x, ic),
+      });
+    });
     for (const u of f.ruleset.unreadable)
       checks.push(
         requirement(ROLE, {

@@ -153,7 +153,7 @@ export const CATALOG = {
     healthy: 'every chain at prerouting and input (nft tables, iptables raw/mangle/nat/filter of either backend) lets the intercepted packets through',
     cause:
       "a chain of another firewall (firewalld, a hand-written nft table, an iptables rule in raw or mangle) drops or rejects the intercepted packets before squid sees them: tprun's accept in its own chains does not override another table's drop. firewalld's IPv6 reverse-path rule (fib saddr . mark . iif oif missing drop, and its loose form too) drops every marked packet: the lookup by the mark finds tprun's local route, which fib counts as no route; a zone's input chain rejects the ports it does not allow.",
-    fix: 'the firewall\'s own way: firewalld: IPv6_rpfilter=no in /etc/firewalld/firewalld.conf, and the intercepted ports added to the zone of each receiving interface (firewall-cmd --permanent --zone=ZONE --add-port=80/tcp; firewall-cmd --reload); nft: insert "meta mark & MASK == MARK accept" before the rule; iptables: remove the rule or narrow it',
+    fix: 'the firewall\'s own way: firewalld: IPv6_rpfilter=strict-forward (firewalld 2.2 and later, else no) in /etc/firewalld/firewalld.conf, and the intercepted ports added to the zone of each receiving interface (firewall-cmd --permanent --zone=ZONE --add-port=80/tcp; firewall-cmd --reload), or the inventory setting firewalld: manage (tprun does both and takes back only its own); nft: insert "meta mark & MASK == MARK accept" before the rule; iptables: remove the rule or narrow it',
     blocks: true,
   },
   TP020: {

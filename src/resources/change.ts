@@ -42,6 +42,8 @@ export interface KindValues {
   'ip-route': string;
   /** nft table tprun owns, one line per counter, set and rule (roles/nftables/model.ts). */
   'nft-table': string[];
+  /** A firewalld setting tprun owns: a zone's port ("permanent+runtime") or IPv6_rpfilter's value. */
+  firewalld: string;
 }
 export type Kind = keyof KindValues;
 

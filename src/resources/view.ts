@@ -25,7 +25,7 @@ export function valueText(c: Change, which: 'before' | 'after'): string | null {
 }
 
 /** Kinds whose whole value fits on the summary line. */
-const INLINE = new Set<Change['kind']>(['sysctl', 'selinux-boolean', 'service', 'link', 'symlink', 'file-mode']);
+const INLINE = new Set<Change['kind']>(['sysctl', 'selinux-boolean', 'service', 'link', 'symlink', 'file-mode', 'firewalld']);
 
 /** "~ sysctl net.ipv4.conf.all.rp_filter: 1 → 0" style summary of one change. */
 export function changeLine(c: Change): string {

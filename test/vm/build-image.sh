@@ -15,7 +15,9 @@ mirror=${mirror:-http://deb.debian.org/debian}
 pkgs=linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,kmod,procps,iproute2,iputils-ping,openssh-server,squid,iptables,ebtables,curl,sudo,libnss-myhostname,selinux-policy-default,policycoreutils,selinux-utils,semodule-utils,checkpolicy,libcap2-bin,python3,tcpdump
 # What a default Debian 13 install has beyond minbase (priority important): nftables (its
 # service enabled below, stock /etc/nftables.conf) and linux-sysctl-defaults (rp_filter 2).
-[ "$release" = 13 ] && pkgs=$pkgs,nftables,linux-sysctl-defaults
+# firewalld too (Debian's own package, default zone and settings), disabled below: only the
+# --firewalld variant (topology.ts) enables and starts it, so one image serves both.
+[ "$release" = 13 ] && pkgs=$pkgs,nftables,linux-sysctl-defaults,firewalld
 ssh-keygen -q -t ed25519 -N '' -C tprun-vmlab -f "$out/id_ed25519" <<<y >/dev/null
 # A small initrd: only what mounting an ext4 root on virtio needs (written before the kernel's
 # postinst builds it, so it is built small once).
@@ -42,6 +44,8 @@ for u in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer 
   chroot "$root" systemctl mask "$u" >/dev/null 2>&1 || true
 done
 [ "$release" = 13 ] && chroot "$root" systemctl enable nftables.service >/dev/null 2>&1
+# Debian's postinst enables firewalld; the lab's default VMs have no host firewall.
+[ "$release" = 13 ] && chroot "$root" systemctl disable firewalld.service >/dev/null 2>&1
 printf 'SELINUX=permissive\nSELINUXTYPE=default\n' > "$root/etc/selinux/config"
 echo '/dev/vda / ext4 defaults 0 1' > "$root/etc/fstab"
 cp "$root/etc/ssh/ssh_host_ed25519_key.pub" "$out/template_host_key.pub"

@@ -9,12 +9,15 @@
  *          GRE between the management addresses (tprun's tunnel ends: the cache's inventory
  *          address and the router's wccp_peers address).
  * selinux: client ns ── eth1 [se1 VM, SELinux, routing] eth2 ── origin ns
+ * firewalld (Debian 13): client ns ── eth1 [fw1 VM, routing, firewalld running as Debian ships
+ *          it: default zone public, default settings] eth2 ── origin ns
  * Every VM's eth0 is on the controller's management bridge (198.19.0.0/16).
  */
 import { writeFileSync } from 'node:fs';
 import * as vm from './vmlab.ts';
 
-export type Name = 'bridge' | 'wccp' | 'selinux';
+export type Name = 'bridge' | 'wccp' | 'selinux' | 'firewalld';
+export const NAMES: readonly Name[] = ['bridge', 'wccp', 'selinux', 'firewalld'];
 
 export const CLIENT4 = '198.51.100.2';
 export const CLIENT6 = '2001:db8:c::2';
@@ -87,6 +90,7 @@ export async function bring(name: Name, release: vm.Release = '12'): Promise<Lab
   vm.up();
   if (name === 'bridge') return bridge();
   if (name === 'wccp') return wccp();
+  if (name === 'firewalld') return firewalld();
   return selinux();
 }
 
@@ -207,4 +211,48 @@ async function selinux(): Promise<Lab> {
   const inventory = `${vm.STATE}/selinux.yml`;
   writeFileSync(inventory, `${header()}routers:\n  se1: { address: ${se1!.addr} }\n`);
   return { vms: [se1!], inventory };
+}
+
+/**
+ * firewalld as Debian 13 ships it, on a VM of the Debian 13 image (installed there, disabled):
+ * nftables.service disabled (firewalld.service conflicts with it), firewalld enabled and started
+ * with its stock firewalld.conf and default zone. The firewalld topology's VM gets it, and
+ * `npm run vm-lab -- up TOPOLOGY --release 13 --firewalld` gives it to every VM of a topology.
+ */
+export function enableFirewalld(v: vm.Vm): void {
+  if (vm.currentRelease() !== '13') throw new Error('vm-lab: firewalld is in the Debian 13 image only (--release 13)');
+  // On an emulated CPU beside other load firewalld's start passed systemd's 90 s start timeout
+  // (a suite run failed so); the lab's drop-in waits longer, the unit is Debian's otherwise.
+  const r = vm.onVm(
+    v,
+    "set -e\nmkdir -p /etc/systemd/system/firewalld.service.d\nprintf '[Service]\\nTimeoutStartSec=600\\n' > /etc/systemd/system/firewalld.service.d/tprun-vmlab.conf\nsystemctl daemon-reload\nsystemctl disable --now nftables.service\nsystemctl enable --now firewalld.service\nfirewall-cmd --state",
+  );
+  if (r.code !== 0 || !/running/.test(r.out)) throw new Error(`vm-lab: starting firewalld on ${v.name}: ${r.out}${r.err}`);
+}
+
+/**
+ * A router VM with firewalld as Debian 13 ships it: the image has the package (disabled, so the
+ * other topologies have no host firewall); here it is enabled and started with its stock
+ * firewalld.conf and default zone (public: ssh and dhcpv6-client allowed). firewalld.service
+ * conflicts with nftables.service, which is disabled first as installing firewalld does.
+ */
+async function firewalld(): Promise<Lab> {
+  if (vm.currentRelease() !== '13') throw new Error('vm-lab: the firewalld topology is Debian 13 only (--release 13)');
+  vm.addNs('client');
+  vm.addNs('origin');
+  const [fw1] = await vm.startVms([{ name: 'fw1', index: 5, eth1: { ns: CLIENT, name: 'eth0' }, eth2: { ns: ORIGIN, name: 'eth0' } }]);
+  clientNs('198.51.100.1', '2001:db8:c::1');
+  originNs('', '203.0.113.1', '2001:db8:5::1');
+  vmNetwork(
+    fw1!,
+    {
+      '30-client.network': '[Match]\nName=eth1\n[Network]\nAddress=198.51.100.1/24\nAddress=2001:db8:c::1/64\nIPv6AcceptRA=no\n',
+      '30-origin.network': '[Match]\nName=eth2\n[Network]\nAddress=203.0.113.1/24\nAddress=2001:db8:5::1/64\nIPv6AcceptRA=no\n',
+    },
+    ['198.51.100.1', '203.0.113.1'],
+  );
+  enableFirewalld(fw1!);
+  const inventory = `${vm.STATE}/firewalld.yml`;
+  writeFileSync(inventory, `${header()}routers:\n  fw1: { address: ${fw1!.addr}, tproxy: { interfaces: [eth1] } }\n`);
+  return { vms: [fw1!], inventory };
 }

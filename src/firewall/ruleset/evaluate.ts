@@ -411,9 +411,11 @@ export function fixHint(f: Finding, ic: Interception): string {
   const nftInsert = `nft insert rule ${f.family} ${f.tableName} ${f.chain} ${markExpr}`;
   if (f.source === 'nft' && f.tableName === 'firewalld') {
     if (f.rpfilter)
-      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets: their lookup by the mark finds tprun's local route, which fib counts as no route (loose does too). Set IPv6_rpfilter=no in /etc/firewalld/firewalld.conf, then firewall-cmd --reload`;
-    const zone = f.via.map((v) => /^filter_IN_(.+?)(?:_(?:pre|log|deny|allow|post))?$/.exec(v)?.[1]).find((z) => z && z !== 'ZONES');
-    return `allow the intercepted ports in the firewalld zone of each receiving interface: firewall-cmd --permanent --zone=${zone ?? 'ZONE'} ${ic.ports.map((p) => `--add-port=${p}/tcp`).join(' ')}; firewall-cmd --reload`;
+      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets: their lookup by the mark finds tprun's local route, which fib counts as no route (loose does too). Set IPv6_rpfilter=strict-forward (firewalld 2.2 and later; else no) in /etc/firewalld/firewalld.conf, then firewall-cmd --reload; or let tprun do it: firewalld: manage`;
+    const zone = f.via
+      .map((v) => /^filter_IN_(.+?)(?:_(?:pre|log|deny|allow|post))?$/.exec(v)?.[1])
+      .find((z) => z && z !== 'ZONES' && !z.startsWith('policy_'));
+    return `allow the intercepted ports in the firewalld zone of each receiving interface: firewall-cmd --permanent --zone=${zone ?? 'ZONE'} ${ic.ports.map((p) => `--add-port=${p}/tcp`).join(' ')}; firewall-cmd --reload; or let tprun do it: firewalld: manage`;
   }
   if (f.source !== 'nft') {
     const tool = `${f.family === 'ip6' ? 'ip6tables' : 'iptables'}${f.source === 'iptables-legacy' ? '-legacy' : ''}`;
