@@ -60,6 +60,8 @@ tprun_safe_dir() {
   [ "$2" = 0 ] || { echo "$1 belongs to uid $2, not root: its owner could change what root runs from it"; return 1; }
   [ $((0$3 & 022)) -eq 0 ] || { echo "$1 is writable by others than root (mode $3): they could change what root runs from it"; return 1; }
 }
+# Some process of group $1 lives (not a zombie).
+tprun_group() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\\) /, ""); split($0, f, " "); if (f[3] == g && f[1] != "Z") n++ } END { exit n == 0 }'; }
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
 tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }
 # A transaction runner holds the lock (it is changing the host now).
@@ -194,8 +196,6 @@ function runnerScript(setTx: string, body: string): string {
   return `${HELPERS}
 ${setTx}
 tprun_self=\${TPRUN_TX##*/}
-# Some process of group $1 lives (not a zombie).
-tprun_group() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\\) /, ""); split($0, f, " "); if (f[3] == g && f[1] != "Z") n++ } END { exit n == 0 }'; }
 tprun_heal() {
   exec 9>>$R/lock.mutex && flock -w 60 9 || { echo "tprun: cannot take $R/lock.mutex" >&2; return 1; }
   [ "$(cat $R/last 2>/dev/null)" = "$tprun_self" ] || return 0
@@ -269,7 +269,15 @@ tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
 # transaction within seconds; the whole journal follows once it has (or after 30 s).
 if ! grep -q '^${STEP.end}' ${T}/journal; then
   echo "${TX.noEnd}"
-  i=0; while [ ! -e ${T}/phase-commit ] && ! grep -q '^${STEP.end}' ${T}/journal && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+  # This session no longer holds the host (its conn line goes): the runner is gone, so its watcher
+  # or a newer apply (after killing what is left of the runner's group) takes over; never both.
+  if exec 9>>$R/lock.mutex && flock -w 30 9; then
+    [ "$(tprun_field run)" != ${quote(run)} ] || { grep -v '^conn ' $R/lock > $R/lock.new && mv -f $R/lock.new $R/lock; }
+    exec 9>&-
+  fi
+  # The watcher acts once nothing of the runner's group is left: with processes of it still running
+  # (the runner alone was killed), waiting would hold tprun up for as long as they run.
+  i=0; while [ ! -e ${T}/phase-commit ] && ! grep -q '^${STEP.end}' ${T}/journal && [ "$(tprun_field run)" = ${quote(run)} ] && ! tprun_group "$pid" && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
   cat ${T}/journal
   [ ! -e ${T}/phase-commit ] || grep -qx '${STEP.commit}' ${T}/journal || echo '${STEP.commit}'
 fi

@@ -215,7 +215,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
         error: {
           step: 'apply',
           message: started.runnerEnded
-            ? `outcome unknown: the transaction's runner ended on the host after ${lastStep} without finishing it, and the host had not finished it itself within 30 s; the next run reports its outcome`
+            ? `outcome unknown: the transaction's runner ended on the host after ${lastStep} without finishing it, and the host had not finished it itself when tprun stopped waiting (after 30 s, or once a newer apply took the host over); the next run reports its outcome`
             : `outcome unknown: the journal was followed to ${lastStep}, not to its end; ${UNOBSERVED}`,
         },
       });
