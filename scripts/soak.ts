@@ -89,7 +89,9 @@ function leftBehind(i: number): string {
   return lab
     .onHost(
       i,
-      `[ ! -e /var/lib/tprun/lock ] || echo "lock: $(tr '\\n' ' ' < /var/lib/tprun/lock)"
+      // A lock counts only while it holds the host: a transaction's line, or a live session (an apply
+      // that changed nothing leaves its session's line, a dead holder, which the next apply clears).
+      `L=/var/lib/tprun/lock; if [ -e $L ]; then held=; grep -q '^tx ' $L && held=1; while read -r k p st; do [ "$k" = conn ] && [ -d /proc/$p ] && held=1; done < $L; [ -z "$held" ] || echo "lock: $(tr '\\n' ' ' < $L)"; fi
        for T in /var/lib/tprun/tx/*/; do [ -s "$T/pid" ] || continue; pgrep -af "\${T%/}/runner.sh"; pgrep -a -g "$(cut -d' ' -f1 "$T/pid")"; done
        find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -name '*.tprun-tx-*'; true`,
     )
