@@ -16,6 +16,10 @@ export const STEP = {
   preflight: '@@tprun-preflight ',
   end: '@@tprun-end ',
   verify: '@@tprun-verify',
+  /** Every step ran: the commits follow (also recorded as TPRUN_TX/phase-commit, a rename that needs no space). */
+  commit: '@@tprun-commit',
+  /** The runner died: the host finishes the transaction itself (`@@tprun-heal watcher|boot`), from the journal. */
+  heal: '@@tprun-heal ',
 } as const;
 
 /** Lines of the host-side transaction machinery (src/apply/tx.ts): lock, earlier transaction, start. */
@@ -26,6 +30,8 @@ export const TX = {
   started: '@@tprun-started ',
   startFail: '@@tprun-start-fail ',
   followEnd: '@@tprun-follow-end',
+  /** The runner exited before its journal's end: the whole journal follows, as the host's watcher finished it. */
+  noEnd: '@@tprun-no-end',
 } as const;
 
 /** Every script starts from a known locale and PATH: parsers read C-locale output. */

@@ -304,7 +304,12 @@ test('runHost apply: a connection lost while following the journal is "outcome u
   const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
   assert.is(r.status, 'failed');
   assert.ok(r.outcomeUnknown);
-  assert.match(r.error!.message, /^outcome unknown: the transaction continues on the host \(connection lost: Keepalive timeout\)/);
+  // What is known: the link died; the runner's liveness was not observed since (not "it continues").
+  assert.match(
+    r.error!.message,
+    /^outcome unknown: connection lost: Keepalive timeout; the runner was not seen to end and its liveness is not observed any more: .*dead, the host rolls the transaction back by itself/,
+  );
+  assert.not.match(r.error!.message, /continues on the host/);
   assert.is(r.error!.rolledBack, undefined);
   // A journal that stops short (the runner still going) is unknown too.
   const cut = new ScriptedConnection(
@@ -313,7 +318,104 @@ test('runHost apply: a connection lost while following the journal is "outcome u
   );
   const c = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => cut });
   assert.ok(c.outcomeUnknown);
-  assert.match(c.error!.message, /outcome unknown: the transaction continues on the host \(the journal was followed to /);
+  assert.match(c.error!.message, /outcome unknown: the journal was followed to .*, not to its end; the runner was not seen to end/);
+  assert.not.match(c.error!.message, /continues on the host/);
+});
+
+test('runHost apply: a runner that died mid-step and was rolled back by the host is reported as such, from the journal', async () => {
+  const healed = [
+    '@@tprun-step 0',
+    '@@tprun-ok 0',
+    '@@tprun-step 1',
+    '@@tprun-heal watcher',
+    '@@tprun-undo 1',
+    '@@tprun-undone 1',
+    '@@tprun-undo 0',
+    '@@tprun-undone 0',
+    '@@tprun-end rolled-back',
+  ];
+  const conn = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => ({ stdout: ['@@tprun-step 0', '@@tprun-ok 0', '@@tprun-step 1', '@@tprun-no-end', ...healed].join('\n') + '\n', stderr: '', code: 0 }),
+  );
+  const r = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => conn });
+  assert.is(r.status, 'failed');
+  assert.not.ok(r.outcomeUnknown);
+  assert.match(r.error!.message, /^the transaction's runner died on the host during .+; the host rolled it back by itself \(its watcher\): 2 steps undone$/);
+  assert.match(r.error!.rolledBack!, /^rolled back by the host itself after its runner died \(by its watcher\): 2 steps undone$/);
+  // The runner ended, and nothing finished the journal within the wait: unknown, and says what is known.
+  const stuck = new ScriptedConnection(
+    () => recorded('router-fresh'),
+    () => ({ stdout: '@@tprun-step 0\n@@tprun-no-end\n@@tprun-step 0\n', stderr: '', code: 0 }),
+  );
+  const u = await runHost(h1, { mode: 'apply', roles: ROLES, connect: async () => stuck });
+  assert.ok(u.outcomeUnknown);
+  assert.match(
+    u.error!.message,
+    /^outcome unknown: the transaction's runner ended on the host after .+ without finishing it, and the host had not finished it itself when tprun stopped waiting/,
+  );
+});
+
+test('a transaction whose every step ran is committed, even when its journal has no end (full /var/lib/tprun): never "cut short"', async () => {
+  const full = new (class extends ScriptedConnection {
+    override async run(script: string) {
+      const r = await super.run(script);
+      // What the preamble prints for it: no end line, but phase-commit (a rename) says the commits began.
+      const last = [
+        '@@tprun-last r2 dead r2 bob ctl2 2026-01-01',
+        ...['step 0', 'ok 0', 'step 1', 'ok 1', 'commit'].map((l) => `@@tprun-last-line @@tprun-${l}`),
+      ];
+      return { ...r, stdout: last.join('\n') + '\n' + r.stdout };
+    }
+  })(
+    () => recorded('router-compliant'),
+    () => assert.unreachable() as never,
+  );
+  const d = await runHost(h1, { mode: 'check', roles: ROLES, connect: async () => full });
+  assert.match(
+    d.notes.join('\n'),
+    /the earlier transaction r2 \(bob on ctl2\) ended on the host: committed \(every step ran and its commits began; its journal's end was not written/,
+  );
+  assert.not.match(d.notes.join('\n'), /cut short/);
+});
+
+test('change script heal mode: the undo of every step started and not undone, newest first, as the runner would have run it (real sh)', () => {
+  const log = join(tmp, 'heal-log');
+  writeFileSync(log, '');
+  const steps = [0, 1, 2, 3].map((k) => step(`s${k}`, [`echo do-${k} >> ${log}`], [`echo undo-${k} >> ${log}`]));
+  const t = tx();
+  // The runner died during step 2; step 3 never started.
+  writeFileSync(join(t.dir, 'journal'), ['@@tprun-step 0', '@@tprun-ok 0', '@@tprun-step 1', '@@tprun-ok 1', '@@tprun-step 2', ''].join('\n'));
+  const run = (args: string[]) => spawnSync('sh', ['-s', ...args], { input: changeScript(steps, [], t), encoding: 'utf8' });
+  const h = run(['heal', 'boot']);
+  assert.is(h.status, 1, h.stderr);
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['undo-2', 'undo-1', 'undo-0']);
+  const r = parseChangeOutput(readFileSync(join(t.dir, 'journal'), 'utf8') + h.stdout);
+  assert.is(r.verdict, 'rolled-back');
+  assert.is(r.healed, 'boot');
+  assert.equal(r.undone, [2, 1, 0]);
+  // A journal whose rollback had begun: what was undone is not undone twice.
+  writeFileSync(log, '');
+  writeFileSync(
+    join(t.dir, 'journal'),
+    ['@@tprun-step 0', '@@tprun-ok 0', '@@tprun-step 1', '@@tprun-fail 1', '@@tprun-undo 1', '@@tprun-undone 1', ''].join('\n'),
+  );
+  run(['heal', 'watcher']);
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n'), ['undo-0']);
+  // Every step ran (phase-commit): the host finishes the commits, it never undoes a committed transaction.
+  writeFileSync(log, '');
+  writeFileSync(join(t.dir, 'phase-commit'), '');
+  const c = run(['heal', 'watcher']);
+  assert.is(c.status, 0, c.stderr);
+  assert.is(readFileSync(log, 'utf8'), '');
+  assert.is(parseChangeOutput(c.stdout).verdict, 'committed');
+  // An ordinary run records phase-commit before its commits (a rename: no free space needed).
+  const t2 = tx();
+  writeFileSync(join(t2.dir, 'phase-steps'), '');
+  const ok = spawnSync('sh', ['-s'], { input: changeScript(steps.slice(0, 1), [], t2), encoding: 'utf8' });
+  assert.is(ok.status, 0, ok.stderr);
+  assert.ok(existsSync(join(t2.dir, 'phase-commit')) && !existsSync(join(t2.dir, 'phase-steps')));
+  assert.ok(parseChangeOutput(ok.stdout).committing);
 });
 
 test('check takes no lock and gives no verdict while a transaction runs: it waits up to --lock-timeout, and says so when one ran during its facts (real sh)', () => {

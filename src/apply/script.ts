@@ -75,6 +75,25 @@ export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly
 }`,
     FREE_KB,
   ];
+  steps.forEach((s, i) => {
+    out.push(`do_${i}() {\n${body(s.commands)}\n}`, `undo_${i}() {\n${body(s.undo)}\n}`, `commit_${i}() {\n${body(s.commit)}\n}`);
+  });
+  const commits = steps.map((_s, i) => `( set -e; commit_${i} ) >/dev/null 2>&1 || echo '${MARK.stdout}${i} warning: could not keep the previous version'`);
+  // `sh runner.sh heal watcher|boot`: the runner died (SIGKILL of its group, power loss) before its
+  // journal's end. The host finishes the transaction from the journal, as the runner would have:
+  // every step ran (phase-commit) → the commits; otherwise the undo of every step started and not
+  // undone, newest first, and the after-rollback hooks (src/apply/tx.ts decides when it may run).
+  out.push(`if [ "\${1:-}" = heal ]; then
+  if [ -e "$TPRUN_TX/phase-commit" ] || grep -qx '${MARK.commit}' "$TPRUN_TX/journal" 2>/dev/null; then
+    echo "${MARK.heal}\${2:-host} committed"
+${commits.map((c) => '    ' + c).join('\n')}
+    echo '${MARK.end}committed'
+    exit 0
+  fi
+  echo "${MARK.heal}\${2:-host}"
+  tprun_done=$(awk '$1 == "${MARK.step.trim()}" { n++; o[n] = $2 } $1 == "${MARK.undone.trim()}" { u[$2] = 1 } END { for (k = n; k >= 1; k--) if (!(o[k] in u)) printf "%s ", o[k] }' "$TPRUN_TX/journal")
+  tprun_rollback
+fi`);
   // Free space first: a full disk is found before anything changes, not half-way.
   const need = new Map<string, number>();
   for (const s of steps) if (s.space) need.set(s.space.dir, (need.get(s.space.dir) ?? 0) + s.space.bytes);
@@ -84,9 +103,6 @@ export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly
       `f=$(tprun_free ${quote(dir)}); if [ -z "$f" ] || [ "$f" -lt ${kb} ]; then echo "${MARK.preflight}not enough free space for ${dir.replace(/["$`\\]/g, '')}: \${f:-?} KiB free, ${kb} KiB needed; nothing was changed"; echo "${MARK.end}preflight-failed"; exit 1; fi`,
     );
   }
-  steps.forEach((s, i) => {
-    out.push(`do_${i}() {\n${body(s.commands)}\n}`, `undo_${i}() {\n${body(s.undo)}\n}`, `commit_${i}() {\n${body(s.commit)}\n}`);
-  });
   steps.forEach((s, i) => {
     // The failing step is undone too: a step may have changed something before it failed.
     // The subshell's status is read after it ends: inside an `if` condition set -e is ignored.
@@ -100,7 +116,10 @@ export function changeScript(steps: readonly ScriptStep[], verifyFacts: readonly
       `echo '${MARK.ok}${i}'`,
     );
   });
-  steps.forEach((_s, i) => out.push(`( set -e; commit_${i} ) >/dev/null 2>&1 || echo '${MARK.stdout}${i} warning: could not keep the previous version'`));
+  // Every step ran: from here the transaction is committed, whatever happens to the runner. The
+  // rename needs no free space, so a full /var/lib/tprun cannot make a commit look cut short.
+  out.push(`mv -f "$TPRUN_TX/phase-steps" "$TPRUN_TX/phase-commit" 2>/dev/null || : > "$TPRUN_TX/phase-commit"`, `echo '${MARK.commit}'`);
+  out.push(...commits);
   out.push(`rm -f "$TPRUN_TX/out" "$TPRUN_TX/err"`, `echo '${MARK.verify}'`, factsScript(verifyFacts), `echo '${MARK.end}committed'`);
   return out.join('\n') + '\n';
 }
@@ -123,6 +142,10 @@ export interface ChangeOutcome {
   verdict?: Verdict;
   /** Why nothing was started (free space). */
   preflight?: string;
+  /** Every step had run and the commits had begun (the transaction is committed even without its end line). */
+  committing?: boolean;
+  /** Who finished the transaction after its runner died: `watcher` (within seconds) or `boot`. */
+  healed?: string;
 }
 
 export function parseChangeOutput(out: string): ChangeOutcome {
@@ -150,6 +173,8 @@ export function parseChangeOutput(out: string): ChangeOutcome {
     else if (line.startsWith(MARK.step)) r.started.push(Number(line.slice(MARK.step.length)));
     else if (line.startsWith(MARK.end)) r.verdict = line.slice(MARK.end.length).trim() as Verdict;
     else if (line.startsWith(MARK.preflight)) r.preflight = line.slice(MARK.preflight.length);
+    else if (line === MARK.commit) r.committing = true;
+    else if (line.startsWith(MARK.heal)) r.healed = line.slice(MARK.heal.length).split(' ')[0];
     else if (line.startsWith(MARK.stdout)) {
       const m = /^(\d+) (.*)$/.exec(line.slice(MARK.stdout.length));
       if (m) r.stdout.set(Number(m[1]), [...(r.stdout.get(Number(m[1])) ?? []), m[2]!]);
@@ -164,6 +189,10 @@ export function remaining(o: ChangeOutcome): number[] {
   return o.started.filter((i) => !o.undone.includes(i));
 }
 
+/** Who rolled back a transaction whose runner died, as its journal says. */
+const healedBy = (o: ChangeOutcome) =>
+  o.healed === undefined ? '' : ` by the host itself after its runner died (${o.healed === 'boot' ? 'at boot, by tprun-boot' : 'by its watcher'})`;
+
 /** One line for people: what the transaction did to the host, truthfully. */
 export function verdictText(o: ChangeOutcome, ids: (i: number) => string): string {
   const names = (xs: number[]) => xs.map(ids).join(', ');
@@ -173,10 +202,11 @@ export function verdictText(o: ChangeOutcome, ids: (i: number) => string): strin
     case 'preflight-failed':
       return `nothing was changed (${o.preflight ?? 'preflight failed'})`;
     case 'rolled-back':
-      return `rolled back: ${o.undone.length} step${o.undone.length === 1 ? '' : 's'} undone`;
+      return `rolled back${healedBy(o)}: ${o.undone.length} step${o.undone.length === 1 ? '' : 's'} undone`;
     case 'rollback-incomplete':
-      return `rollback INCOMPLETE: not undone: ${names(remaining(o))}${o.undone.length ? `; undone: ${names(o.undone)}` : ''}`;
+      return `rollback${healedBy(o)} INCOMPLETE: not undone: ${names(remaining(o))}${o.undone.length ? `; undone: ${names(o.undone)}` : ''}`;
     default:
+      if (o.committing) return "committed (every step ran and the commits began; the journal's end was not written)";
       return o.started.length ? `outcome unknown: the journal stops after ${ids(o.started.at(-1)!)}` : 'outcome unknown: the journal is empty';
   }
 }

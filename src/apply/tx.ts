@@ -60,6 +60,8 @@ tprun_safe_dir() {
   [ "$2" = 0 ] || { echo "$1 belongs to uid $2, not root: its owner could change what root runs from it"; return 1; }
   [ $((0$3 & 022)) -eq 0 ] || { echo "$1 is writable by others than root (mode $3): they could change what root runs from it"; return 1; }
 }
+# Some process of group $1 lives (not a zombie).
+tprun_group() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\\) /, ""); split($0, f, " "); if (f[3] == g && f[1] != "Z") n++ } END { exit n == 0 }'; }
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
 tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }
 # A transaction runner holds the lock (it is changing the host now).
@@ -111,6 +113,7 @@ tprun_sig0=$(tprun_txsig)`);
     if grep -q '^${STEP.end}' "$T/journal"; then st=ended; elif [ -s "$T/pid" ] && tprun_alive $(cat "$T/pid"); then st=running; else st=dead; fi
     echo "${TX.last}$id $st $(cat "$T/info" 2>/dev/null)"
     sed '/^${STEP.verify}$/,/^${STEP.end}/{/^${STEP.end}/!d}' "$T/journal" | grep -v '^${STEP.stdout}' | head -n 400 | sed 's/^/${TX.lastLine}/'
+    [ ! -e "$T/phase-commit" ] || grep -qx '${STEP.commit}' "$T/journal" || echo "${TX.lastLine}${STEP.commit}"
     ${mode === 'apply' ? '[ "$st" = running ] || : > "$T/reported"' : ':'}
   fi
 fi`);
@@ -177,16 +180,51 @@ export function parsePreamble(out: string): { lock: LockState; stale?: string; l
 }
 const FACT_BEGIN = '@@tprun-fact ';
 
-/** The runner: records its pid (in the lock too), then runs the transaction body; stdout is the journal. */
+/**
+ * The runner, \`sh runner.sh [run|watch PID START|heal WHO]\`; stdout is the journal.
+ *
+ * run: records its pid (in the lock too), starts its watcher, then runs the transaction body.
+ * watch: in a session of its own (killing the runner's group does not kill it), waits until the
+ *   runner and every process of its group are gone; if the journal has no end then, heals.
+ * heal (the watcher, or tprun-boot at boot): under the lock's mutex, only if this is the newest
+ *   transaction, its journal has no end, no newer apply holds the lock and no runner or healer of
+ *   it lives, it joins the lock as the transaction's holder (so applies and checks wait for it)
+ *   and finishes the transaction from the journal (script.ts: commits, or the undo of every step
+ *   started). A later apply that took the lock first makes it do nothing.
+ */
 function runnerScript(setTx: string, body: string): string {
   return `${HELPERS}
 ${setTx}
-echo "$$ $(tprun_st $$)" > "$TPRUN_TX/pid"
-echo "tx $$ $(tprun_st $$)" >> $R/lock
-# The lock ends with the transaction (its verification facts are gathered before the end), even if
-# the SSH session that took it lingers on a dead link.
-tprun_run=$(tprun_field run)
-trap '[ "$(tprun_field run)" = "$tprun_run" ] && rm -f $R/lock' EXIT
+tprun_self=\${TPRUN_TX##*/}
+tprun_heal() {
+  exec 9>>$R/lock.mutex && flock -w 60 9 || { echo "tprun: cannot take $R/lock.mutex" >&2; return 1; }
+  [ "$(cat $R/last 2>/dev/null)" = "$tprun_self" ] || return 0
+  ! grep -q '^${STEP.end}' "$TPRUN_TX/journal" 2>/dev/null || return 0
+  o=$(tprun_field run)
+  [ -z "$o" ] || [ "$o" = "$tprun_self" ] || return 0
+  if [ -s $R/lock ]; then while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done < $R/lock; fi
+  tprun_reap || return 1
+  { [ -s $R/lock ] || echo "run $tprun_self"; echo "tx $$ $(tprun_st $$)"; } >> $R/lock
+  exec 9>&-
+  trap '[ "$(tprun_field run)" = "$tprun_self" ] && rm -f $R/lock' EXIT
+  return 2
+}
+case "\${1:-run}" in
+watch)
+  while tprun_alive "$2" "$3" || tprun_group "$2"; do sleep 0.5; done
+  grep -q '^${STEP.end}' "$TPRUN_TX/journal" && exit 0
+  exec sh "$TPRUN_TX/runner.sh" heal watcher >> "$TPRUN_TX/journal" ;;
+heal)
+  tprun_heal; rc=$?; [ $rc -eq 2 ] || exit $rc ;;
+*)
+  echo "$$ $(tprun_st $$)" > "$TPRUN_TX/pid"
+  echo "tx $$ $(tprun_st $$)" >> $R/lock
+  : > "$TPRUN_TX/phase-steps"
+  # The lock ends with the transaction (its verification facts are gathered before the end), even if
+  # the SSH session that took it lingers on a dead link.
+  trap '[ "$(tprun_field run)" = "$tprun_self" ] && rm -f $R/lock' EXIT
+  setsid sh "$TPRUN_TX/runner.sh" watch $$ "$(tprun_st $$)" </dev/null >/dev/null 2>>"$TPRUN_TX/runner.err" & ;;
+esac
 ${body}`;
 }
 
@@ -227,6 +265,22 @@ echo "${TX.started}${run} $pid"
 i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
 [ -s ${T}/pid ] && read -r pid st < ${T}/pid
 tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
+# The runner ended without the journal's end (killed with its group): its watcher finishes the
+# transaction within seconds; the whole journal follows once it has (or after 30 s).
+if ! grep -q '^${STEP.end}' ${T}/journal; then
+  echo "${TX.noEnd}"
+  # This session no longer holds the host (its conn line goes): the runner is gone, so its watcher
+  # or a newer apply (after killing what is left of the runner's group) takes over; never both.
+  if exec 9>>$R/lock.mutex && flock -w 30 9; then
+    [ "$(tprun_field run)" != ${quote(run)} ] || { grep -v '^conn ' $R/lock > $R/lock.new && mv -f $R/lock.new $R/lock; }
+    exec 9>&-
+  fi
+  # The watcher acts once nothing of the runner's group is left: with processes of it still running
+  # (the runner alone was killed), waiting would hold tprun up for as long as they run.
+  i=0; while [ ! -e ${T}/phase-commit ] && ! grep -q '^${STEP.end}' ${T}/journal && [ "$(tprun_field run)" = ${quote(run)} ] && ! tprun_group "$pid" && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+  cat ${T}/journal
+  [ ! -e ${T}/phase-commit ] || grep -qx '${STEP.commit}' ${T}/journal || echo '${STEP.commit}'
+fi
 echo "${TX.followEnd}"
 # tprun answers once it has read the whole journal; only then the transaction counts as reported.
 if read -r ack && [ "$ack" = seen ]; then grep -q '^${STEP.end}' ${T}/journal && : > ${T}/reported; fi
@@ -234,12 +288,19 @@ exit 0
 `;
 }
 
-/** What the start script printed: whether the runner started, and its journal as far as it was seen. */
-export function parseStart(out: string): { started: boolean; startFail?: string; journal: string; followed: boolean } {
+/**
+ * What the start script printed: whether the runner started, and its journal as far as it was seen.
+ * runnerEnded: the runner ended before its journal's end (the journal then is the whole file, as
+ * the host's watcher left it).
+ */
+export function parseStart(out: string): { started: boolean; startFail?: string; journal: string; followed: boolean; runnerEnded?: boolean } {
   const fail = out.split('\n').find((l) => l.startsWith(TX.startFail));
   const s = out.indexOf(TX.started);
   if (s < 0) return { started: false, startFail: fail?.slice(TX.startFail.length), journal: '', followed: false };
-  const afterStart = out.indexOf('\n', s) + 1;
-  const e = out.indexOf(TX.followEnd, afterStart);
-  return { started: true, journal: out.slice(afterStart, e < 0 ? undefined : e), followed: e >= 0 };
+  let from = out.indexOf('\n', s) + 1;
+  const e = out.indexOf(TX.followEnd, from);
+  const n = out.indexOf('\n' + TX.noEnd + '\n', from - 1);
+  const runnerEnded = n >= 0 && (e < 0 || n < e);
+  if (runnerEnded) from = n + TX.noEnd.length + 2;
+  return { started: true, journal: out.slice(from, e < 0 ? undefined : e), followed: e >= 0, runnerEnded };
 }

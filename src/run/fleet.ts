@@ -7,7 +7,7 @@ import type { Role } from '../plan/role.ts';
 import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
-import { runHost, type HostResult, type Phase, type RunHostOptions } from './host.ts';
+import { runHost, UNOBSERVED, type HostResult, type Phase, type RunHostOptions } from './host.ts';
 import { EXIT } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
@@ -172,7 +172,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
         r.outcomeUnknown = true;
         r.error = {
           step: 'interrupted',
-          message: 'outcome unknown: tprun stopped waiting; the transaction continues on the host (the next run reports its outcome)',
+          message: `outcome unknown: tprun stopped waiting; ${UNOBSERVED}`,
         };
       } else {
         r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };

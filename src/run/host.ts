@@ -64,18 +64,27 @@ function planFailure(plan: HostPlan): HostResult['error'] {
   return d ? { step: d.role ?? 'plan', message: d.message } : undefined;
 }
 
+/** What is known of a transaction whose journal tprun stopped seeing before its end. */
+export const UNOBSERVED =
+  'the runner was not seen to end and its liveness is not observed any more: alive, it completes or rolls back on the host; dead, the host rolls the transaction back by itself (its watcher, or tprun-boot); the next run reports its outcome';
+
 /** The rollback or failure of a transaction, for people, from its journal. */
 function txFailure(outcome: ChangeOutcome, ids: (i: number) => string): NonNullable<HostResult['error']> {
   const step = outcome.failed !== undefined ? ids(outcome.failed) : outcome.preflight !== undefined ? 'preflight' : 'apply';
   const what = verdictText(outcome, ids);
+  const last = outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start';
   const message =
-    outcome.verdict === 'rolled-back'
-      ? `${step} failed; the host was rolled back`
-      : outcome.verdict === 'preflight-failed'
-        ? `${outcome.preflight ?? 'preflight failed'}`
-        : outcome.verdict === 'rollback-incomplete'
-          ? `${step} failed; rollback INCOMPLETE (left: ${remaining(outcome).map(ids).join(', ')})`
-          : `${step}: ${what}`;
+    outcome.healed !== undefined && outcome.verdict === 'rolled-back'
+      ? `the transaction's runner died on the host during ${last}; the host rolled it back by itself (${outcome.healed === 'boot' ? 'tprun-boot' : 'its watcher'}): ${outcome.undone.length} step${outcome.undone.length === 1 ? '' : 's'} undone`
+      : outcome.healed !== undefined && outcome.verdict === 'rollback-incomplete'
+        ? `the transaction's runner died on the host during ${last}; the host's own rollback is INCOMPLETE (left: ${remaining(outcome).map(ids).join(', ')})`
+        : outcome.verdict === 'rolled-back'
+          ? `${step} failed; the host was rolled back`
+          : outcome.verdict === 'preflight-failed'
+            ? `${outcome.preflight ?? 'preflight failed'}`
+            : outcome.verdict === 'rollback-incomplete'
+              ? `${step} failed; rollback INCOMPLETE (left: ${remaining(outcome).map(ids).join(', ')})`
+              : `${step}: ${what}`;
   return { step, message, stderr: outcome.stderr.trim() || undefined, rolledBack: outcome.verdict === 'preflight-failed' ? undefined : what };
 }
 
@@ -84,6 +93,8 @@ function earlierLine(t: EarlierTx): string {
   const o = t.outcome;
   const who = t.who ? ` (${t.who.split(' ').slice(1, 3).join(' on ')})` : '';
   if (t.state === 'running') return `an earlier transaction ${t.id}${who} is still running on the host`;
+  if (t.state === 'dead' && !o.verdict && o.committing)
+    return `the earlier transaction ${t.id}${who} ended on the host: committed (every step ran and its commits began; its journal's end was not written: /var/lib/tprun full, or the runner died while committing)`;
   if (t.state === 'dead' && !o.verdict) {
     // Only what the journal proves: a rollback that had begun is named, with what it undid.
     const died = `its runner died${o.started.length ? ` after step ${o.started.at(-1)}` : ''}`;
@@ -96,7 +107,8 @@ function earlierLine(t: EarlierTx): string {
             : 'nothing'
         }`
       : 'no rollback ran';
-    return `the earlier transaction ${t.id}${who} was cut short on the host (${died}, ${rollback}): what it changed shows below as drift`;
+    const healer = o.healed ? `; the host began to finish it itself (${o.healed}) but did not end` : '';
+    return `the earlier transaction ${t.id}${who} was cut short on the host (${died}, ${rollback}${healer}): what it changed shows below as drift`;
   }
   const v = o.verdict === 'committed' ? 'committed (applied in full)' : verdictText(o, (i) => `step ${i}`);
   return `the earlier transaction ${t.id}${who} ended on the host: ${v}${o.failed !== undefined ? `; step ${o.failed} failed${o.stderr ? `: ${o.stderr.split('\n')[0]}` : ''}` : ''}`;
@@ -185,22 +197,42 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       if (e instanceof HostError && (e.lost || e.step === 'output')) {
         result.outcomeUnknown = true;
         return done({
-          error: { step: 'apply', message: `outcome unknown: the transaction continues on the host (${e.message}); the next run reports its outcome` },
+          error: { step: 'apply', message: `outcome unknown: ${e.message}; ${UNOBSERVED}` },
         });
       }
       throw e;
     }
     const outcome = parseChangeOutput(started.journal);
     result.messages.push(...[...outcome.stdout.values()].flat());
+    const lastStep = outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start';
+    if (!outcome.verdict && outcome.committing && started.runnerEnded) {
+      return done({
+        status: 'failed',
+        error: {
+          step: 'verify',
+          message: `committed, unverified: every step ran and its commits began, but the runner ended before its journal's end (/var/lib/tprun full?); check tells whether the host is compliant`,
+        },
+      });
+    }
     if (!outcome.verdict) {
       result.outcomeUnknown = true;
       return done({
         error: {
           step: 'apply',
-          message: `outcome unknown: the transaction continues on the host (the journal was followed to ${outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start'}); the next run reports its outcome`,
+          message: started.runnerEnded
+            ? `outcome unknown: the transaction's runner ended on the host after ${lastStep} without finishing it, and the host had not finished it itself when tprun stopped waiting (after 30 s, or once a newer apply took the host over); the next run reports its outcome`
+            : `outcome unknown: the journal was followed to ${lastStep}, not to its end; ${UNOBSERVED}`,
         },
       });
     }
+    if (outcome.verdict === 'committed' && outcome.verifyOutput === undefined)
+      return done({
+        status: 'failed',
+        error: {
+          step: 'verify',
+          message: `committed by the host after its runner died (${outcome.healed ?? 'host'}), unverified: its verification facts were not recorded; check tells whether the host is compliant`,
+        },
+      });
     if (outcome.verdict !== 'committed' || outcome.verifyOutput === undefined) return done({ status: 'failed', error: txFailure(outcome, ids) });
 
     opts.onPhase?.('verify');

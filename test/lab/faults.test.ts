@@ -243,7 +243,7 @@ t(
       const r = await run.done;
       lab.nsExec(lab.CTL, `iptables -D OUTPUT -d ${lab.hostAddr(3)} -j DROP; iptables -D INPUT -s ${lab.hostAddr(3)} -j DROP`, true);
       assert.ok(failedBit(r.code), all(r));
-      assert.match(r.out, /^h3: FAILED at apply: outcome unknown: the transaction continues on the host/m);
+      assert.match(r.out, /^h3: FAILED at apply: outcome unknown: .*the runner was not seen to end and its liveness is not observed any more/m);
       assert.match(r.out, /^h4: (changed|compliant)/m);
       assert.match(r.out, /2 hosts: /);
       assert.not.match(all(r), /\n\s+at /);
@@ -270,7 +270,7 @@ t('command_timeout hit mid-apply: "outcome unknown", the transaction ends on the
     const before = lab.snapshot(4);
     const r = lab.tprunInCtl(['apply', to]);
     assert.ok(failedBit(r.code), all(r));
-    assert.match(r.out, /h4: FAILED at apply: outcome unknown: the transaction continues on the host \(remote script timed out after 5 s\)/);
+    assert.match(r.out, /h4: FAILED at apply: outcome unknown: remote script timed out after 5 s; the runner was not seen to end/);
     assert.not.match(all(r), /rolled back/);
     await txSettled(4);
     const o = oldOrNew(4, before, to);
@@ -520,6 +520,117 @@ t('a stale lock (holder dead mid-transaction) is cleared with a message; the cut
   assert.match(r.out, /note: the earlier transaction dead-run .*was cut short on the host \(its runner died after step 1, no rollback ran\)/);
   row('stale lock (holder and runner dead)', '1', 'lock cleared with a message; the cut-short transaction reported; apply went ahead');
 });
+
+/** Host i's ip6tables-restore sleeps 30 s once (the next call, a step's), then works as usual (its undo is not slowed). */
+function slowOnce(i: number): void {
+  const r = lab.onHost(
+    i,
+    `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; : > /usr/local/bin/.slow; printf '#!/bin/sh\\nif [ -e /usr/local/bin/.slow ]; then rm -f /usr/local/bin/.slow; sleep 30; fi\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`,
+  );
+  assert.is(r.code, 0, r.out);
+}
+
+/** The newest transaction's journal on host i. */
+const journalOf = (i: number) => lab.onHost(i, 'cat "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/journal"').out;
+
+/** Nothing of host i's newest transaction left: no lock, no runner, watcher or healer, no process of the runner's group, no backup of a transaction. */
+function nothingLeft(i: number): void {
+  const r = lab.onHost(
+    i,
+    `[ ! -e /var/lib/tprun/lock ] || { echo "lock: $(cat /var/lib/tprun/lock)"; }
+     T=/var/lib/tprun/tx/$(cat /var/lib/tprun/last); pgrep -af "$T/runner.sh"; pgrep -a -g "$(cut -d' ' -f1 $T/pid)"
+     find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -name '*.tprun-tx-*'; true`,
+  );
+  assert.is(r.out.trim(), '', `left behind on h${i}`);
+}
+
+/** A snapshot without squid's pid (a reboot starts another squid). */
+const samePidless = (s: string) => s.replace(/^\d+\n/m, 'PID\n');
+
+t(
+  "SIGKILL of the runner's whole process group mid-step: within seconds the host rolls the transaction back by itself, entirely old, intercepting",
+  async () => {
+    const i = 1;
+    const original = onB(i) ? 'B' : 'A';
+    const other = original === 'A' ? 'B' : 'A';
+    const old = inv('group-old', original, [i]);
+    const before = lab.snapshot(i);
+    slowOnce(i);
+    const run = tprunAsync(['apply', inv('group-to', other, [i])]);
+    let killedAt = 0;
+    try {
+      await waitJournal(i);
+      for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+      // The step is under way (interception already changed on IPv4): kill the runner and its whole group.
+      assert.is(lab.onHost(i, 'kill -KILL -- -$(cut -d" " -f1 "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/pid")').code, 0);
+      killedAt = Date.now();
+      let j = '';
+      for (let k = 0; k < 100 && !/^@@tprun-end /m.test((j = journalOf(i))); k++) await sleep(200);
+      const healedIn = (Date.now() - killedAt) / 1000;
+      assert.match(j, /^@@tprun-heal watcher$/m, `the host's watcher finished the transaction:\n${j}`);
+      assert.match(j, /^@@tprun-end rolled-back$/m, j);
+      assert.ok(healedIn < 20, `rolled back ${healedIn} s after the kill`);
+      const r = await run.done;
+      // tprun says what the journal proves: the runner died, the host rolled it back by itself.
+      assert.match(
+        r.out,
+        /^h1: FAILED at .*: the transaction's runner died on the host during .*; the host rolled it back by itself \(its watcher\): \d+ steps? undone/m,
+        all(r),
+      );
+      assert.not.match(all(r), /continues on the host/);
+      row(
+        "SIGKILL of the runner's whole process group, mid-step",
+        '1',
+        `the host's watcher rolled it back ${healedIn.toFixed(1)} s after the kill: old; tprun: "the runner died …; the host rolled it back by itself"; check compliant against the old config`,
+      );
+    } finally {
+      unslow(i);
+    }
+    await txSettled(i);
+    assert.is(lab.snapshot(i), before, 'entirely old after the host rolled back by itself');
+    nothingLeft(i);
+    const c = lab.tprunInCtl(['check', old, '--limit', `h${i}`]);
+    assert.is(c.code, 0, all(c));
+    proveInterception();
+  },
+);
+
+t(
+  'power loss mid-transaction: at boot, tprun-boot rolls the unfinished transaction back before it restores the rules; entirely old, intercepting',
+  async () => {
+    const i = 1;
+    const original = onB(i) ? 'B' : 'A';
+    const other = original === 'A' ? 'B' : 'A';
+    const old = inv('reboot-old', original, [i]);
+    const before = lab.snapshot(i);
+    slowOnce(i);
+    const run = tprunAsync(['apply', inv('reboot-to', other, [i])]);
+    await waitJournal(i);
+    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+    const boot = lab.reboot(i);
+    assert.is(boot.code, 0, `tprun-boot:\n${boot.out}`);
+    const r = await run.done;
+    assert.ok(failedBit(r.code), all(r));
+    const j = journalOf(i);
+    assert.match(j, /^@@tprun-heal boot$/m, `tprun-boot finished the transaction:\n${j}`);
+    assert.match(j, /^@@tprun-end rolled-back$/m, j);
+    assert.is(samePidless(lab.snapshot(i)), samePidless(before), 'entirely old after the boot');
+    nothingLeft(i);
+    const c = lab.tprunInCtl(['check', old, '--limit', `h${i}`]);
+    assert.is(c.code, 0, all(c));
+    assert.match(
+      c.out,
+      /note: the earlier transaction .* ended on the host: rolled back by the host itself after its runner died \(at boot, by tprun-boot\)/,
+      all(c),
+    );
+    proveInterception();
+    row(
+      'power loss (every process SIGKILLed, /run lost) mid-transaction, then boot',
+      '1',
+      'tprun-boot rolled the transaction back before restoring the rules: old; check compliant, reporting the rollback',
+    );
+  },
+);
 
 t('fault matrix', () => {
   const text = ['| fault | hosts | outcome | nothing lost |', '|---|---|---|---|', ...matrix].join('\n');

@@ -10,7 +10,7 @@
  */
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Several labs can run side by side (one per developer or helper) under their own prefix and state dir. */
@@ -57,8 +57,16 @@ export function labNamespaces(): string[] {
     .filter((n) => n.startsWith(PREFIX));
 }
 
+/** A host's /var/lib/tprun "disk": a small tmpfs in this machine's mount namespace, so it outlives the host's processes (reboot()). */
+const varLib = (i: number) => `${STATE}/${hostNs(i)}/var-lib-tprun`;
+
 /** Stop every process of the lab by pid, then delete its namespaces and per-host /etc dirs. */
 export function down(): void {
+  if (existsSync(STATE))
+    for (const d of readdirSync(STATE)) {
+      const m = `${STATE}/${d}/var-lib-tprun`;
+      if (existsSync(m)) sh(`mountpoint -q ${m} && umount -l ${m}; true`, { allowFail: true });
+    }
   for (const ns of labNamespaces()) {
     const pids = sh(`ip netns pids ${ns}`, { allowFail: true }).split('\n').filter(Boolean);
     for (const sig of ['TERM', 'KILL']) {
@@ -155,11 +163,14 @@ export function startSshd(i: number): void {
     'mount -t tmpfs none /run && mkdir -p /run/sshd',
     'mount -t tmpfs none /var/log/squid && chown proxy:proxy /var/log/squid',
     'mount -t tmpfs none /var/spool/squid && chown proxy:proxy /var/spool/squid',
-    // tprun's own state (locks, transactions) per host, as on a real machine.
-    // mode 0700 as tprun leaves it: a tmpfs is 1777 by default, which tprun refuses to run root's transaction from.
-    'mount -t tmpfs -o size=16m,mode=0700 none /var/lib/tprun',
+    // tprun's own state (locks, transactions) per host, as on a real machine: on its "disk", which
+    // a reboot keeps (varLib). mode 0700 as tprun leaves it: a tmpfs is 1777 by default, which
+    // tprun refuses to run root's transaction from.
+    `mount --bind ${varLib(i)} /var/lib/tprun`,
     `exec /usr/sbin/sshd -f ${STATE}/${ns}/sshd_config`,
   ].join(' && ');
+  mkdirSync(varLib(i), { recursive: true });
+  sh(`mountpoint -q ${varLib(i)} || mount -t tmpfs -o size=16m,mode=0700 none ${varLib(i)}`);
   const r = spawnSync('ip', ['netns', 'exec', ns, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', setup], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`lab: sshd in ${ns} did not start: ${r.stderr}`);
 }
@@ -173,6 +184,30 @@ export function restartSshd(i: number): void {
   for (let k = 0; k < 50 && pids.some((pid) => spawnSync('kill', ['-0', pid]).status === 0); k++) spawnSync('sleep', ['0.1']);
   startSshd(i);
   waitForSshd([i]);
+}
+
+/**
+ * Power loss and boot of host i: every process of the host dies at once (SIGKILL, by pid), its
+ * /run and other tmpfs go, its disks (/etc, /var/lib/tprun) stay. Then it boots: sshd, tprun-boot
+ * (/etc/tprun/boot.sh, as tprun-boot.service runs it), then squid as squid.service would (After it).
+ * The kernel's network state of the namespace is kept (the lab cannot reset it); boot.sh rewrites
+ * what it owns. Returns boot.sh's output.
+ */
+export function reboot(i: number): { code: number; out: string } {
+  const pids = sh(`ip netns pids ${hostNs(i)}`, { allowFail: true })
+    .split('\n')
+    .filter(Boolean);
+  for (const pid of pids) spawnSync('kill', ['-KILL', pid]);
+  for (let k = 0; k < 50 && pids.some((pid) => spawnSync('kill', ['-0', pid]).status === 0); k++) spawnSync('sleep', ['0.1']);
+  startSshd(i);
+  waitForSshd([i]);
+  const boot = onHost(i, 'sh /etc/tprun/boot.sh 2>&1');
+  // Until squid listens on every http_port of its squid.conf.
+  onHost(
+    i,
+    `squid -f /etc/squid/squid.conf; n=$(grep -c '^http_port' /etc/squid/squid.conf); for k in $(seq 100); do [ "$(ss -ltnpH | grep -c '"squid"')" -ge "$n" ] && break; sleep 0.1; done`,
+  );
+  return boot;
 }
 
 function waitForSshd(n: number | number[]): void {
@@ -297,11 +332,15 @@ export function onHost(i: number, cmd: string): { code: number; out: string } {
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
-/** Everything tprun could change on a host, as text: two snapshots are equal iff nothing changed. */
+/**
+ * Everything tprun could change on a host, as text: two snapshots are equal iff nothing changed.
+ * A built-in chain's packet counters are traffic, not configuration: an undo that restores the
+ * saved table (with its counters) gives the chain a counter that keeps counting.
+ */
 export function snapshot(i: number): string {
   return onHost(
     i,
-    `iptables-save -t mangle | grep -v '^#'; ip6tables-save -t mangle | grep -v '^#'; ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all;
+    `for t in iptables ip6tables; do $t-save -t mangle | grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//'; done; ip -4 rule; ip -6 rule; ip -4 route show table all; ip -6 route show table all;
      for k in net/ipv4/ip_forward net/ipv6/conf/all/forwarding net/ipv4/conf/all/rp_filter net/ipv4/conf/default/rp_filter net/ipv4/conf/lo/rp_filter; do echo "$k=$(cat /proc/sys/$k)"; done;
      find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -type f -o -type l | sort | xargs -r sha256sum; cat /run/squid.pid 2>/dev/null; ls /var/log/squid;
      p=$(cat /run/squid.pid 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "squid alive"; ss -ltnH 2>/dev/null | awk '{print $4}' | sort`,
