@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ScriptStep } from '../src/apply/script.ts';
-import { movedDuring, preamble, settledCheck, TX_ROOT } from '../src/apply/tx.ts';
+import { guarded, movedDuring, preamble, settledCheck, TX_ROOT } from '../src/apply/tx.ts';
 import { Fact, factsScript, parseFactsOutput } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { fileChange, writeFileCommands } from '../src/resources/file.ts';
@@ -593,4 +593,32 @@ test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (b
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test('a lock naming PID 1 is never held, and a session whose parent died names itself, not the dead parent (real sh)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-conn-'));
+  try {
+    const st = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/.*\) /s, '').split(' ')[19];
+    const inDir = (text: string) => text.replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const held = () => spawnSync('sh', ['-c', inDir(guarded('tprun_held && echo HELD || echo FREE'))], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(dir, 'lock'), `run r1\nconn ${process.pid} ${st(process.pid)}\n`);
+    assert.is(held(), 'HELD');
+    // Seen in the soak: tprun killed while a host read its facts left "conn 1", and init never ends.
+    writeFileSync(join(dir, 'lock'), `run r1\nconn 1 ${st(1)}\n`);
+    assert.is(held(), 'FREE');
+    // A shell whose parent exited before it asked (its sshd gone): its $PPID names a dead process.
+    const inner = join(dir, 'inner.sh');
+    const out = join(dir, 'conn');
+    writeFileSync(
+      inner,
+      inDir(guarded(`sleep 0.5; c=$(tprun_conn); tprun_alive "$c" "$(tprun_st "$c")" && echo "$c alive" > ${out} || echo "$c dead" > ${out}`)),
+    );
+    spawnSync('sh', ['-c', `sh ${inner} >/dev/null 2>&1 & exit 0`]);
+    for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+    const [pid, state] = readFileSync(out, 'utf8').trim().split(' ');
+    assert.is(state, 'alive', `tprun_conn named ${pid}, which is not alive`);
+    assert.is.not(pid, '1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -36,7 +36,11 @@ const HELPERS = `R=${TX_ROOT}
 tprun_st() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f20; }
 # Alive: the same start time (a reused pid is not the holder) and not a zombie (ended, unreaped).
 tprun_alive() { [ -n "$1" ] && [ -n "$2" ] && [ "$(tprun_st "$1")" = "$2" ] && [ "$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1)" != Z ]; }
-tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; echo "$PPID"; }
+# This session: its sshd process; else the shell's parent while it is still the parent; else the
+# shell itself. Never PID 1 (a shell whose session died is init's child, and init never ends: a
+# lock naming it was held forever).
+tprun_conn() { p=$$; while [ -n "$p" ] && [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) echo "$p"; return;; esac; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done
+  if [ "$PPID" -gt 1 ] && [ "$(sed 's/.*) //' /proc/$$/stat 2>/dev/null | cut -d' ' -f2)" = "$PPID" ]; then echo "$PPID"; else echo "$$"; fi; }
 # The processes left of transaction T (its runner is a group leader, setsid): members of the runner's
 # group that carry its TPRUN_TX. A step's processes outlive a killed runner; a daemon a step
 # started (squid) has a group of its own and is not one of them.
@@ -44,7 +48,7 @@ tprun_orphans() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ p = $1; s
   while read -r o; do { tr '\\0' '\\n' < /proc/$o/environ; } 2>/dev/null | grep -qx "TPRUN_TX=$2" && echo "$o"; done; }
 # A runner alive, or the processes of its transaction after it died: the transaction still acts.
 tprun_txlive() { tprun_alive "$1" "$2" || [ -n "$(tprun_orphans "$1" "$R/tx/$(tprun_field run)")" ]; }
-tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn) tprun_alive "$p" "$s" && return 0;; tx) tprun_txlive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
+tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn) [ "$p" != 1 ] && tprun_alive "$p" "$s" && return 0;; tx) tprun_txlive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
 # Before a lock is taken over: kill what is left of a dead runner's transaction, and wait until it is gone.
 tprun_reap() { [ -s $R/lock ] || return 0; T=$R/tx/$(tprun_field run); while read -r k p s; do
   [ "$k" = tx ] && ! tprun_alive "$p" "$s" || continue
