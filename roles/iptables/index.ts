@@ -6,8 +6,9 @@
  * no longer keep the replies of squid's own connections from reaching squid. In the filter
  * table, TPRUN_INPUT (jumped to first from INPUT) accepts the marked packets, so a host
  * firewall with INPUT policy DROP does not drop intercepted traffic; on a WCCP cache also GRE
- * and WCCP (UDP 2048) from the routers. Chains are replaced whole and atomically with
- * iptables-restore --noflush; nobody else's rules are touched.
+ * and WCCP (UDP 2048) from the routers; with tproxy.block_quic, TPRUN_FORWARD (jumped to first
+ * from FORWARD) rejects UDP/443 from the clients, bypasses excepted. Chains are replaced whole
+ * and atomically with iptables-restore --noflush; nobody else's rules are touched.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
