@@ -83,6 +83,8 @@ t('block_quic on the nftables backend: UDP/443 from the client rejected by the f
   const b = tprun('apply', nft);
   assert.is(b.code, 2, out(b));
   assert.is(lab.udp443(4).client, 'reply');
+  // The table was replaced (counters at 0): intercept once, as the next tests (doctor) expect.
+  proveInterception(4);
 });
 
 /** doctor on h1: its exit code and the ids of its failed checks. */
