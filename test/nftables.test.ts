@@ -62,7 +62,9 @@ test('nft -j of the loaded table parses to exactly the wanted table (mark 0x8000
 
 test('the recipe: divert first, bypasses before any tproxy, fail-closed drop last', () => {
   const lines = tableLines(wantedTable(full()));
-  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  // In the prerouting chain (the forward chain, with block_quic, repeats the bypasses).
+  const pre = lines.findIndex((l) => l.startsWith('chain prerouting'));
+  const at = (re: RegExp) => lines.findIndex((l, i) => i > pre && re.test(l));
   assert.ok(at(/socket transparent 1 counter name "divert" meta mark set .* accept/) < at(/@bypass_if return/));
   assert.ok(at(/ip6 daddr @bypass_dst6 return/) < at(/tproxy ip to :3129/));
   // The host's own addresses are never sent to squid (it would loop through itself).

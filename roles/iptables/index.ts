@@ -6,8 +6,9 @@
  * no longer keep the replies of squid's own connections from reaching squid. In the filter
  * table, TPRUN_INPUT (jumped to first from INPUT) accepts the marked packets, so a host
  * firewall with INPUT policy DROP does not drop intercepted traffic; on a WCCP cache also GRE
- * and WCCP (UDP 2048) from the routers. Chains are replaced whole and atomically with
- * iptables-restore --noflush; nobody else's rules are touched.
+ * and WCCP (UDP 2048) from the routers; with tproxy.block_quic, TPRUN_FORWARD (jumped to first
+ * from FORWARD) rejects UDP/443 from the clients, bypasses excepted. Chains are replaced whole
+ * and atomically with iptables-restore --noflush; nobody else's rules are touched.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
@@ -29,20 +30,28 @@ const render = templates(import.meta.url);
 export const DIVERT = 'TPRUN_DIVERT';
 export const CHAIN = 'TPRUN_PREROUTING';
 export const INPUT = 'TPRUN_INPUT';
+export const FORWARD = 'TPRUN_FORWARD';
 const TOOL: Record<Family, 'iptables' | 'ip6tables'> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const rulesFile = (f: Family) => `/etc/tprun/${TOOL[f]}.rules`;
 
-const dialect = (family: Family, table: 'mangle' | 'filter' = 'mangle'): ChainDialect => {
+const HOOKS = {
+  mangle: { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] },
+  filter: { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] },
+  forward: { hook: 'FORWARD', entry: FORWARD, declarations: [`:${FORWARD} - [0:0]`] },
+};
+
+const dialect = (family: Family, which: keyof typeof HOOKS = 'mangle'): ChainDialect => {
   const tool = TOOL[family];
+  const table = which === 'mangle' ? 'mangle' : 'filter';
   return {
     tool,
     table,
     save: sh`${tool}-save -t ${table}`,
     restoreKeep: sh`${tool}-restore --noflush`,
     restoreAll: sh`${tool}-restore`,
-    ...(table === 'mangle'
-      ? { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] }
-      : { hook: 'INPUT', entry: INPUT, declarations: [`:${INPUT} - [0:0]`] }),
+    ...HOOKS[which],
+    // A second dialect in the filter table gets its own snapshot, so each undo restores its own.
+    ...(which === 'forward' ? { snapshot: `${tool}.filter.forward` } : {}),
     commit: true,
     normalise: (rule) => normaliseRule(rule, family),
   };
@@ -91,12 +100,36 @@ export function inputRules(host: Host, family: Family): string[] {
   return out;
 }
 
+/**
+ * Whether UDP/443 (QUIC) is rejected on this host: routers only (a bridge would need
+ * bridge-family rules; validate warns that it is not applied there).
+ */
+export const blocksQuic = (host: Host) => host.vars.tproxy.block_quic && host.kind === 'router';
+
+/**
+ * The wanted rules of TPRUN_FORWARD (filter table): QUIC (UDP/443) forwarded from the clients is
+ * rejected, so browsers fall back to TCP/443 at once (a drop would make them wait) and are
+ * intercepted. The bypasses come first, as in TPRUN_PREROUTING: bypassed traffic is not blocked.
+ * Empty when block_quic is off (the chain is then not installed).
+ */
+export function forwardRules(host: Host, family: Family): string[] {
+  if (!blocksQuic(host)) return [];
+  const out: string[] = [];
+  for (const b of host.vars.tproxy.bypass) {
+    if ([b.source, b.destination].some((a) => a && familyOf(a) !== family)) continue;
+    const m = [b.interface && `-i ${b.interface}`, b.source && `-s ${b.source}`, b.destination && `-d ${b.destination}`].filter(Boolean);
+    out.push(`-A ${FORWARD} ${m.join(' ')} -j RETURN`);
+  }
+  out.push(`-A ${FORWARD} -p udp -m udp --dport 443 -j REJECT --reject-with ${family === 'ipv4' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`);
+  return out;
+}
+
 function artifacts(host: Host): Artifact[] {
   return host.vars.tproxy.families.map((f) => ({
     role: ROLE,
     path: rulesFile(f),
     mode: '0644',
-    content: render('rules.eta', { host, tool: TOOL[f], rules: chainRules(host, f), input: inputRules(host, f) }),
+    content: render('rules.eta', { host, tool: TOOL[f], rules: chainRules(host, f), input: inputRules(host, f), forward: forwardRules(host, f) }),
     install: true,
   }));
 }
@@ -186,7 +219,10 @@ export const iptables = defineRole({
     {
       order: 30,
       name: 'iptables',
-      content: render('boot-iptables.sh.eta', { families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })) }),
+      content: render('boot-iptables.sh.eta', {
+        families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })),
+        forward: blocksQuic(host),
+      }),
     },
   ],
   plan(host, f) {
@@ -195,6 +231,7 @@ export const iptables = defineRole({
     const changes = FAMILIES.flatMap((fam) => [
       chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
       chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
+      chainChange(dialect(fam, 'forward'), ROLE, f.filter[fam], fams.includes(fam) && blocksQuic(host) ? forwardRules(host, fam) : null),
     ]).filter((c) => c.before !== null || c.after !== null);
     return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...(on ? otherInputFirewalls(host, f.nft) : [])] };
   },

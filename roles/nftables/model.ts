@@ -5,7 +5,7 @@
 import { familyOf } from '../../src/inventory/address.ts';
 import { u32 } from '../../src/inventory/mark.ts';
 import type { Family, Host } from '../../src/inventory/types.ts';
-import type { Item, Match, NftSet, NftTable } from '../../src/firewall/nft.ts';
+import type { Item, Match, NftChain, NftSet, NftTable } from '../../src/firewall/nft.ts';
 
 export { parseTable, replaceScript, TABLE, tableLines, tableText, ruleText, itemText, parseItem } from '../../src/firewall/nft.ts';
 export type { Item, Match, NftSet, NftChain, NftTable } from '../../src/firewall/nft.ts';
@@ -46,13 +46,12 @@ export function wantedTable(host: Host): NftTable {
   }
   sets.push({ name: 'bypass_if', type: 'ifname', interval: false, elements: [...new Set(only('interface').map((b) => b.interface!))].sort() });
 
-  const rules: Item[][] = [];
-  // Packets of squid's own (transparent) connections: marked and accepted before any bypass.
-  rules.push([m('meta l4proto', 'tcp'), m('socket transparent', 1), { counter: 'divert' }, markSet, { verdict: 'accept' }]);
-  rules.push([m('meta iifname', '@bypass_if'), { verdict: 'return' }]);
+  // The bypasses, as RETURNs before anything tprun does to the traffic (prerouting and forward).
+  const bypassRules: Item[][] = [];
+  bypassRules.push([m('meta iifname', '@bypass_if'), { verdict: 'return' }]);
   for (const f of families) {
-    rules.push([m(`${FAM[f].ip} saddr`, `@${setName('src', f)}`), { verdict: 'return' }]);
-    rules.push([m(`${FAM[f].ip} daddr`, `@${setName('dst', f)}`), { verdict: 'return' }]);
+    bypassRules.push([m(`${FAM[f].ip} saddr`, `@${setName('src', f)}`), { verdict: 'return' }]);
+    bypassRules.push([m(`${FAM[f].ip} daddr`, `@${setName('dst', f)}`), { verdict: 'return' }]);
   }
   // A bypass with more than one selector is one rule of its own.
   for (const b of bypass.filter((x) => Object.keys(x).length > 1)) {
@@ -63,9 +62,14 @@ export function wantedTable(host: Host): NftTable {
       if (b.interface) r.push(m('meta iifname', b.interface));
       if (b.source) r.push(m(`${FAM[f].ip} saddr`, element(b.source)));
       if (b.destination) r.push(m(`${FAM[f].ip} daddr`, element(b.destination)));
-      rules.push([...r, { verdict: 'return' }]);
+      bypassRules.push([...r, { verdict: 'return' }]);
     }
   }
+
+  const rules: Item[][] = [];
+  // Packets of squid's own (transparent) connections: marked and accepted before any bypass.
+  rules.push([m('meta l4proto', 'tcp'), m('socket transparent', 1), { counter: 'divert' }, markSet, { verdict: 'accept' }]);
+  rules.push(...bypassRules);
   // Traffic to the host's own addresses goes to its own services, never to squid: squid would
   // connect to its own host, be intercepted again and loop (as iptables' addrtype LOCAL RETURN).
   rules.push([m('fib daddr type', 'local'), { verdict: 'return' }]);
@@ -85,10 +89,20 @@ export function wantedTable(host: Host): NftTable {
   // Fail closed: what tproxy could not hand to squid is dropped, never forwarded.
   const all = [...new Set(targets.flatMap((t) => t[1]))];
   rules.push([m('meta nfproto', ...families.map((f) => FAM[f].nf)), m('tcp dport', ...all), { counter: 'failclosed' }, { verdict: 'drop' }]);
-  const counters = ['divert', 'failclosed', ...targets.map((t) => `intercepted_${t[0]}`)].sort();
-  return {
-    counters,
-    sets: sets.sort((a, b) => a.name.localeCompare(b.name)),
-    chains: [{ name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -150, policy: 'accept', rules }],
-  };
+  // QUIC (UDP/443) bypasses TPROXY, which intercepts TCP only: rejected (ICMP port unreachable,
+  // so browsers fall back to TCP/443 at once), bypassed traffic excepted. Routers only: a bridge
+  // would need bridge-family rules (validate warns that it is not applied there).
+  const quic = host.vars.tproxy.block_quic && host.kind === 'router';
+  const chains: NftChain[] = [{ name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -150, policy: 'accept', rules }];
+  if (quic)
+    chains.unshift({
+      name: 'forward',
+      type: 'filter',
+      hook: 'forward',
+      prio: 0,
+      policy: 'accept',
+      rules: [...bypassRules, [m('udp dport', 443), { counter: 'quic' }, { verdict: 'reject' }]],
+    });
+  const counters = ['divert', 'failclosed', ...(quic ? ['quic'] : []), ...targets.map((t) => `intercepted_${t[0]}`)].sort();
+  return { counters, sets: sets.sort((a, b) => a.name.localeCompare(b.name)), chains };
 }

@@ -19,7 +19,8 @@ export type Item =
   | { tproxy: { family: 'ip' | 'ip6'; port: number } }
   /** meta mark set (mark & ~mask) | value */
   | { mark: { value: number; mask: number } }
-  | { verdict: 'accept' | 'drop' | 'return' }
+  /** reject: nft's default in an inet table, ICMP(v6) port unreachable ("icmpx port-unreachable"). */
+  | { verdict: 'accept' | 'drop' | 'return' | 'reject' }
   /** Anything tprun never writes, kept as nft's JSON so it shows (and differs) as it is. */
   | { other: string };
 
@@ -160,6 +161,12 @@ export function parseItem(e: unknown): Item {
     return mk ? { mark: mk } : other;
   }
   for (const v of ['accept', 'drop', 'return'] as const) if (v in e && Object.keys(e).length === 1) return { verdict: v };
+  if (
+    'reject' in e &&
+    Object.keys(e).length === 1 &&
+    (e.reject === null || (isObj(e.reject) && e.reject.type === 'icmpx' && e.reject.expr === 'port-unreachable'))
+  )
+    return { verdict: 'reject' };
   return other;
 }
 

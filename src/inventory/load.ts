@@ -133,6 +133,9 @@ export function buildHosts(raw: RawInventory, base: HostVars = builtinDefaults()
       const vars = deepMerge<HostVars>(shared, ...(groupVars.get(name) ?? []), strip(h));
       // The mask defaults to the mark: `mark: 2` means --tproxy-mark 0x2/0x2 and fwmark 0x2/0x2.
       vars.tproxy.mask ??= vars.tproxy.mark;
+      // QUIC (UDP/443) is a hole only where TLS is intercepted: without https_ports, TCP/443 is
+      // not inspected either, and blocking QUIC would only move HTTPS from UDP to TCP.
+      vars.tproxy.block_quic ??= vars.tproxy.https_ports.length > 0;
       const wccp = peersOfCache.get(name) ?? [];
       const common = { name, address: h.address as string, vars, wccp };
       hosts.push(kind === 'router' ? { ...common, kind } : { ...common, kind, bridge: h.bridge as { client_interface: string; internet_interface: string } });

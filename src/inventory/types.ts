@@ -41,6 +41,8 @@ export interface TproxyVars {
   ports: number[];
   /** Intercepted TLS ports, sent to squid.https_tproxy_port. */
   https_ports: number[];
+  /** Reject UDP/443 forwarded from the clients (QUIC bypasses TPROXY); defaults to https_ports being set. */
+  block_quic: boolean;
   families: Family[];
   interfaces: string[];
   bypass: Bypass[];

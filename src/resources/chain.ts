@@ -23,6 +23,8 @@ export interface ChainDialect {
   declarations: string[];
   /** iptables-restore wants COMMIT at the end of a table; ebtables-restore does not. */
   commit: boolean;
+  /** The snapshot's file name in $TPRUN_TX when two dialects share a table (default TOOL.TABLE). */
+  snapshot?: string;
   /** Flush the declared chains explicitly (a restore that keeps a declared chain's old rules). */
   flushDeclared?: boolean;
   /** One rule (after "-A CHAIN ") in the form the save tool prints it. */
@@ -78,8 +80,9 @@ export function chainChange(d: ChainDialect, role: string, table: SaveTable | nu
       ]
     : [`*${d.table}`, ...dropJumps, ...d.declarations.map((x) => `-F ${chainName(x)}`), ...d.declarations.map((x) => `-X ${chainName(x)}`)];
   if (d.commit) payload.push('COMMIT');
-  const saved = raw(`"$TPRUN_TX/${d.tool}.${d.table}"`);
-  const part = raw(`"$TPRUN_TX/${d.tool}.${d.table}.part"`);
+  const snap = d.snapshot ?? `${d.tool}.${d.table}`;
+  const saved = raw(`"$TPRUN_TX/${snap}"`);
+  const part = raw(`"$TPRUN_TX/${snap}.part"`);
   return change({
     kind: 'chain',
     role,

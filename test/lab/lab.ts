@@ -250,6 +250,35 @@ function wccpPeer(): void {
   child.unref();
 }
 
+/**
+ * One UDP datagram from the client to port 443 of the origin through h1 (QUIC's port), with a
+ * one-shot listener in the origin that echoes it: "reply" when it arrived (the origin's log says
+ * so), "refused" when ICMP port unreachable came back (rejected on the way), "timeout" else.
+ */
+export function udp443(family: 4 | 6): { client: string; origin: string } {
+  const [af, addr] = family === 4 ? ['AF_INET', ORIGIN4] : ['AF_INET6', ORIGIN6];
+  const listen = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${addr}', 443)); s.settimeout(4)
+try:
+    d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)
+except socket.timeout: print('nothing', flush=True)`;
+  const send = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.connect(('${addr}', 443)); s.settimeout(2); s.send(b'quic')
+try: s.recv(100); print('reply')
+except ConnectionRefusedError: print('refused')
+except socket.timeout: print('timeout')`;
+  const log = `${STATE}/udp443-${family}.log`;
+  // The listener is this shell's own child, stopped by its own timeout and waited for by its pid.
+  const r = spawnSync(
+    'sh',
+    [
+      '-c',
+      `ip netns exec ${ORIGIN} timeout 5 /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; sleep 0.7; ip netns exec ${CLIENT} /usr/bin/python3 -c "$S"; wait $p`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, L: listen, S: send } },
+  );
+  const client = (r.stdout + r.stderr).trim();
+  return { client, origin: readFileSync(log, 'utf8').trim() };
+}
+
 /** HTTP GET from the client namespace through h1; the origin answers with the address it saw. */
 export function clientGet(family: 4 | 6): { status: number; body: string; via: string | undefined; raw: string } {
   const url = family === 4 ? `http://${ORIGIN4}/` : `http://[${ORIGIN6}]/`;

@@ -65,6 +65,28 @@ t('check is compliant (exit 0) and says which backend and why', () => {
   assert.match(c.out, /nftables \(tproxy\.backend: nftables\)/);
 });
 
+t('block_quic on the nftables backend: UDP/443 from the client rejected by the forward chain, compliant; off, it passes', () => {
+  for (const f of [4, 6] as const) assert.is(lab.udp443(f).client, 'reply', `UDP/443 must pass without block_quic (IPv${f})`);
+  const quic = lab.writeInventory('nft-quic', { routers: [1], extra: { 1: 'tproxy: { backend: nftables, block_quic: true }' } });
+  const a = tprun('apply', quic);
+  assert.is(a.code, 2, out(a));
+  for (const f of [4, 6] as const) {
+    const r = lab.udp443(f);
+    assert.is(r.client, 'refused', `IPv${f}: ${JSON.stringify(r)}`);
+    assert.is(r.origin, 'nothing', `IPv${f}: the datagram reached the origin`);
+  }
+  assert.match(lab.onHost(1, 'nft list counter inet tprun quic').out, /packets [1-9]/);
+  // The live table (reject included) parses back to exactly the wanted one.
+  const c = tprun('check', quic);
+  assert.is(c.code, 0, out(c));
+  proveInterception(4);
+  const b = tprun('apply', nft);
+  assert.is(b.code, 2, out(b));
+  assert.is(lab.udp443(4).client, 'reply');
+  // The table was replaced (counters at 0): intercept once, as the next tests (doctor) expect.
+  proveInterception(4);
+});
+
 /** doctor on h1: its exit code and the ids of its failed checks. */
 function doctor(): { code: number; ids: string[]; text: string } {
   const file = `${lab.STATE}/doctor.json`;

@@ -62,6 +62,28 @@ t('squid.conf is 0640 root:proxy after apply, squid still reads it (reconfigure,
   lab.proveInterception(4);
 });
 
+t('block_quic: UDP/443 from the client is rejected through h1 (ICMP port unreachable), and passes without it', () => {
+  const plain = lab.writeInventory('plain', { routers: [1] });
+  for (const f of [4, 6] as const) assert.equal(lab.udp443(f).client, 'reply', `UDP/443 must pass without block_quic (IPv${f})`);
+  const quic = lab.writeInventory('quic', { routers: [1], extra: { 1: 'tproxy: { block_quic: true }' } });
+  const a = tprun('apply', quic);
+  assert.is(a.code, 2, out(a));
+  for (const f of [4, 6] as const) {
+    const r = lab.udp443(f);
+    assert.is(r.client, 'refused', `IPv${f}: ${JSON.stringify(r)}`);
+    assert.is(r.origin, 'nothing', `IPv${f}: the datagram reached the origin`);
+  }
+  // TCP is still intercepted; the chain is compliant; off again, the chain goes and UDP/443 passes.
+  lab.proveInterception(4);
+  assert.is(tprun('check', quic).code, 0);
+  const b = tprun('apply', plain);
+  assert.is(b.code, 2, out(b));
+  assert.not.match(lab.onHost(1, 'iptables-save -t filter; ip6tables-save -t filter').out, /TPRUN_FORWARD/);
+  const r = lab.udp443(4);
+  assert.is(r.client, 'reply', JSON.stringify(r));
+  assert.match(r.origin, /^got quic from 198\.51\.100\.2$/);
+});
+
 for (const [directive, evidence] of [
   ['via off', 'no Via header'],
   ['client_dst_passthru off', 'HIER_DIRECT instead of ORIGINAL_DST'],
