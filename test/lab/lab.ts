@@ -250,6 +250,18 @@ function wccpPeer(): void {
   child.unref();
 }
 
+/** UDP/443 from the client, both families: rejected on the way (ICMP back, nothing at the origin), or passing. */
+export function assertUdp443(expect: 'rejected' | 'passes'): void {
+  for (const f of [4, 6] as const) {
+    const r = udp443(f);
+    if (expect === 'passes') assert.is(r.client, 'reply', `UDP/443 must pass without block_quic (IPv${f})`);
+    else {
+      assert.is(r.client, 'refused', `IPv${f}: ${JSON.stringify(r)}`);
+      assert.is(r.origin, 'nothing', `IPv${f}: the datagram reached the origin`);
+    }
+  }
+}
+
 /**
  * One UDP datagram from the client to port 443 of the origin through h1 (QUIC's port), with a
  * one-shot listener in the origin that echoes it: "reply" when it arrived (the origin's log says
