@@ -24,10 +24,11 @@ copyAssets('src');
 copyAssets('roles');
 // The man page and shell completions, from the same command spec as --help.
 const { manPage, bashCompletion, zshCompletion } = await import(join(root, 'dist/src/cli/docs.js'));
+const { CLI } = await import(join(root, 'dist/src/cli/commands/index.js'));
 const { VERSION } = await import(join(root, 'dist/src/version.js'));
 mkdirSync(join(root, 'man'), { recursive: true });
 mkdirSync(join(root, 'completions'), { recursive: true });
-writeFileSync(join(root, 'man/tprun.1'), manPage(VERSION, new Date().toISOString().slice(0, 10)));
-writeFileSync(join(root, 'completions/tprun.bash'), bashCompletion());
-writeFileSync(join(root, 'completions/_tprun'), zshCompletion());
+writeFileSync(join(root, 'man/tprun.1'), manPage(CLI, VERSION, new Date().toISOString().slice(0, 10)));
+writeFileSync(join(root, 'completions/tprun.bash'), bashCompletion(CLI));
+writeFileSync(join(root, 'completions/_tprun'), zshCompletion(CLI));
 console.error(`build: dist/ written (${copied} assets copied), man/tprun.1, completions/tprun.bash and _tprun`);

@@ -11,23 +11,17 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli/main.ts';
+import { capture } from './scripted.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { InventorySource } from '../src/inventory/source.ts';
 
 /** Runs the CLI in this process and captures what it writes. */
 export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [o, e] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    [process.stdout.write, process.stderr.write] = [o, e];
-  }
+  const out = capture();
+  const err = capture();
+  const code = await main(args, { out, err, env: process.env });
+  return { code, out: out.text(), err: err.text() };
 }
 
 const FILES = readdirSync('test/bad')

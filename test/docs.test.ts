@@ -6,21 +6,24 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bashCompletion, manPage, zshCompletion } from '../src/cli/docs.ts';
-import { COMMANDS, commandHelp, OPTIONS } from '../src/cli/spec.ts';
+import { CLI } from '../src/cli/commands/index.ts';
+import { commandHelp } from '../src/cli/spec.ts';
+
+const { commands: COMMANDS, options: OPTIONS } = CLI;
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-docs-'));
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 test('every command and option is in the help, the man page and both completions', () => {
-  const man = manPage('9.9.9');
-  const bash = bashCompletion();
-  const zsh = zshCompletion();
+  const man = manPage(CLI, '9.9.9');
+  const bash = bashCompletion(CLI);
+  const zsh = zshCompletion(CLI);
   for (const c of COMMANDS) {
     assert.match(man, new RegExp(`^\\.B ${c.name} `, 'm'), c.name);
     assert.ok(bash.includes(` ${c.name}`), c.name);
     assert.ok(zsh.includes(`'${c.name}:`), c.name);
     for (const o of c.options) {
-      assert.ok(commandHelp(c).includes(`--${o}`), `${c.name} --${o} in help`);
+      assert.ok(commandHelp(c, CLI).includes(`--${o}`), `${c.name} --${o} in help`);
       assert.ok(new RegExp(`^ {4}${c.name}\\) opts=".*--${o}\\b`, 'm').test(bash), `${c.name} --${o} in bash`);
       assert.ok(new RegExp(`--${o}[[}]`).test(zsh), `--${o} in zsh`);
     }
@@ -29,7 +32,7 @@ test('every command and option is in the help, the man page and both completions
 });
 
 test('the scripts parse (bash -n, zsh -n where installed) and the man page formats without warnings (groff where installed)', () => {
-  writeFileSync(join(tmp, 'c.bash'), bashCompletion());
+  writeFileSync(join(tmp, 'c.bash'), bashCompletion(CLI));
   const b = spawnSync('bash', ['-n', join(tmp, 'c.bash')], { encoding: 'utf8' });
   assert.is(b.status, 0, b.stderr);
   // Completing for real: the command, then an apply option.
@@ -43,11 +46,11 @@ test('the scripts parse (bash -n, zsh -n where installed) and the man page forma
   );
   assert.equal(run.stdout.trim().split('\n'), ['apply', '--max-fail']);
   if (has('zsh')) {
-    writeFileSync(join(tmp, '_tprun'), zshCompletion());
+    writeFileSync(join(tmp, '_tprun'), zshCompletion(CLI));
     assert.is(spawnSync('zsh', ['-n', join(tmp, '_tprun')]).status, 0);
   }
   if (has('groff')) {
-    writeFileSync(join(tmp, 'tprun.1'), manPage('9.9.9'));
+    writeFileSync(join(tmp, 'tprun.1'), manPage(CLI, '9.9.9'));
     const g = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', join(tmp, 'tprun.1')], { encoding: 'utf8' });
     assert.is(g.status, 0);
     assert.is(g.stderr, '', g.stderr);
@@ -56,7 +59,7 @@ test('the scripts parse (bash -n, zsh -n where installed) and the man page forma
 
 test('tprun completion bash|zsh prints the generated scripts', () => {
   const r = spawnSync(process.execPath, ['bin/tprun.js', 'completion', 'bash'], { encoding: 'utf8' });
-  assert.is(r.stdout, bashCompletion());
+  assert.is(r.stdout, bashCompletion(CLI));
   const bad = spawnSync(process.execPath, ['bin/tprun.js', 'completion', 'fish'], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /completion takes bash or zsh/);

@@ -4,7 +4,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runDoctor } from '../src/cli/doctor.ts';
+import { runDoctor } from '../src/cli/views/doctor.ts';
+import { RunContext } from '../src/cli/context.ts';
 import { NEXT_FAMILY } from '../src/doctor/probe.ts';
 import type { RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
@@ -74,17 +75,15 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
     conns.set(h.name, c);
     return c;
   };
-  const code = await runDoctor({
+  const ctx = new RunContext({ out, err, env: {} }, { reports });
+  const code = await runDoctor(ctx, {
     inventory: inv,
     hosts,
     forks: 4,
-    reports,
     quiet: false,
     verbose: false,
     acceptNewHostKeys: false,
     connect,
-    out,
-    err,
     probe: probe !== undefined,
   });
   return { code, text, err: errText, conns };

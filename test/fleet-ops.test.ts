@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCommand, type CommandOptions, type CommandRun } from '../src/cli/run.ts';
+import { runFleetCommand, type FleetOptions, type FleetCommand } from '../src/cli/views/fleet.ts';
+import type { ReportTarget } from '../src/report/write.ts';
 import { parseSavedPlan, planMoved, settingsMoved, showLines, type SavedPlan } from '../src/plan/reviewed.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { colorFor, painter } from '../src/report/color.ts';
@@ -16,34 +17,35 @@ import { batchSizes, parseAmount, parseSerial } from '../src/run/rollout.ts';
 import { ROLES } from '../roles/registry.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
 import { fileEdit } from './facts.ts';
-import { capture, hostsNamed, scriptedFleet, type Behaviour, type Fleet } from './scripted.ts';
+import { capture, contextOf, hostsNamed, scriptedFleet, type Behaviour, type Fleet } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-ops-'));
 mkdirSync(join(tmp, 'plans'));
-const base: CommandOptions = { forks: 5, reports: [], diff: false, verbose: false, quiet: false, acceptNewHostKeys: false };
+const base: FleetOptions = { forks: 5, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false };
+/** The view's options, and what the command's context owns (reports, colour). */
+type Opts = Partial<FleetOptions> & { reports?: ReportTarget[]; noColor?: boolean };
 
 async function run(
   mode: Mode,
   plan: Record<string, Behaviour>,
-  opts: Partial<CommandOptions> = {},
+  opts: Opts = {},
   delays: Record<string, number> = {},
-  given?: { fleet: Fleet; approve?: CommandRun['approve']; hosts?: Host[]; secrets?: string[]; refused?: CommandRun['refused'] },
+  given?: { fleet: Fleet; approve?: FleetCommand['approve']; hosts?: Host[]; secrets?: string[]; refused?: FleetCommand['refused'] },
 ) {
   const hosts: Host[] = given?.hosts ?? hostsNamed(...Object.keys(plan));
   const fleet = given?.fleet ?? scriptedFleet(plan, delays);
   const out = capture();
   const err = capture();
-  const code = await runCommand({
+  const { reports, noColor, ...view } = opts;
+  const code = await runFleetCommand(contextOf(out, err, { reports, noColor }), {
     mode,
     inventory: { path: 'inv.yml', sha256: '0'.repeat(64), hosts, peers: [], secrets: given?.secrets ?? [] },
     hosts,
     roles: [...ROLES],
-    options: { ...base, ...opts },
+    options: { ...base, ...view },
     connect: fleet.connect,
     approve: given?.approve,
     refused: given?.refused,
-    out,
-    err,
   });
   return { code, out: out.text(), err: err.text(), fleet };
 }
@@ -208,7 +210,7 @@ test('reviewed plans: check --out saves them; apply --plan applies the unchanged
   fleet.tamper('p2', (raw) => ({ ...raw, 'file:/etc/squid/squid.conf': { code: 0, stdout: fileEdit(() => 'http_port 3128\n')('') } }));
   const byName = new Map(saved.hosts.map((h) => [h.name, h]));
   const seal = { secrets: [], salt: saved.salt };
-  const approve: CommandRun['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, host, p, seal);
+  const approve: FleetCommand['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, host, p, seal);
   const applied = await run('apply', plan, {}, {}, { fleet, hosts, approve });
   assert.is(applied.code, 6);
   assert.equal(fleet.changed, ['p1', 'p3']);
@@ -253,7 +255,7 @@ test('reviewed plans: a diff line removed from the file (digest kept) is refused
   const { file, fleet, host, text } = await secretPlan('first-secret-1');
   const saved = parseSavedPlan(text, file) as SavedPlan;
   const approveWith =
-    (p: SavedPlan, secrets: string[]): CommandRun['approve'] =>
+    (p: SavedPlan, secrets: string[]): FleetCommand['approve'] =>
     (h, fresh) =>
       settingsMoved(p.hosts[0]!, h, secrets) ?? planMoved(p.hosts[0]!, h, fresh, { secrets, salt: p.salt });
   // Untouched, the plan is approved and its transaction runs (the scripted host's verify is not the point here).

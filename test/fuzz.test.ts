@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../src/cli/main.ts';
+import { capture } from './scripted.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { loadInventoryFromSource } from '../src/inventory/load.ts';
 import { InventorySource } from '../src/inventory/source.ts';
@@ -187,16 +188,11 @@ const file = join(dir, 'fuzz.yml');
 
 /** `tprun validate` in this process, its output captured. */
 async function validate(): Promise<{ code: number; err: string }> {
-  const err: string[] = [];
-  const [o, e] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
+  const err = capture();
   try {
-    return { code: await main(['validate', file]), err: err.join('') };
+    return { code: await main(['validate', file], { out: capture(), err, env: process.env }), err: err.text() };
   } catch (x) {
     return { code: -1, err: `THROWN: ${(x as Error).stack}` };
-  } finally {
-    [process.stdout.write, process.stderr.write] = [o, e];
   }
 }
 

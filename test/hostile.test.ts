@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { factsCommand } from '../src/cli/facts.ts';
-import { runCommand } from '../src/cli/run.ts';
+import { factsCommand } from '../src/cli/views/facts.ts';
+import { runFleetCommand } from '../src/cli/views/fleet.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { planHost } from '../src/plan/planner.ts';
 import { changesOf } from '../src/plan/types.ts';
@@ -18,7 +18,7 @@ import { ROLES } from '../roles/registry.ts';
 import { edited, framed } from './facts.ts';
 import { load } from './helpers.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
-import { capture } from './scripted.ts';
+import { capture, contextOf } from './scripted.ts';
 
 const ESC = '\x1b';
 /** What a hostile host prints: window title, screen clear, CR overwrite, OSC 8 link, NUL, C1 CSI, bidi, XML-forbidden. */
@@ -108,24 +108,17 @@ test('a hostile fleet: terminal, -v, --diff, JSON and JUnit show control charact
         h.name === 'h1' ? { stdout: framed(h1Facts), stderr: '', code: 0 } : { stdout: '', stderr: `modprobe: ${HOSTILE}\nsecond line`, code: 1 },
     });
     const sink = capture();
-    const code = await runCommand({
+    const reports = [
+      { format: 'json', file: join(dir, 'r.json') },
+      { format: 'junit', file: join(dir, 'r.xml') },
+    ] as const;
+    const code = await runFleetCommand(contextOf(sink, capture(), { reports: [...reports] }), {
       mode: 'check',
       inventory: inv,
       hosts: inv.hosts,
       roles: [...ROLES],
       connect,
-      out: sink,
-      options: {
-        forks: 2,
-        diff: true,
-        verbose: true,
-        quiet: false,
-        acceptNewHostKeys: false,
-        reports: [
-          { format: 'json', file: join(dir, 'r.json') },
-          { format: 'junit', file: join(dir, 'r.xml') },
-        ],
-      },
+      options: { forks: 2, diff: true, verbose: true, quiet: false, acceptNewHostKeys: false },
     });
     assert.is(code, 6);
     // Terminal: no control character but the newlines that separate lines.
@@ -221,7 +214,7 @@ test('tprun facts shows host text with its control characters visible, as text a
       run: async (): Promise<RunResult> => ({ stdout, stderr: code ? `${HOSTILE}\nsecond line` : '', code }),
     });
     const out = capture();
-    assert.is(await factsCommand([inv.hosts[0]!], ROLES, { json, acceptNewHostKeys: false, connect, out }), code ? 4 : 0);
+    assert.is(await factsCommand(contextOf(out), [inv.hosts[0]!], ROLES, { json, acceptNewHostKeys: false, connect }), code ? 4 : 0);
     assert.not.match(out.text(), /[\x1b\x07\x9b\u202e]/);
     // Shown as letters: \x9b in text, its JSON string "\\x9b" in JSON.
     assert.match(out.text(), json ? /\\\\x9b31m/ : /\\x9b31m/);

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { factsCommand } from '../src/cli/facts.ts';
+import { factsCommand } from '../src/cli/views/facts.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { loadInventories } from '../src/inventory/multi.ts';
 import { groupsOf, selectPattern } from '../src/inventory/pattern.ts';
 import { ROLES } from '../roles/registry.ts';
 import { fileEdit } from './facts.ts';
-import { capture, hostsNamed, scriptedFleet } from './scripted.ts';
+import { capture, contextOf, hostsNamed, scriptedFleet } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-invs-'));
 const file = (name: string, text: string) => {
@@ -113,14 +113,14 @@ test('an inventory from standard input (-), alone or merged', () => {
 test('tprun facts: every fact the planner reads, parsed, by id (JSON); nothing planned or changed', async () => {
   const fleet = scriptedFleet({ h1: 'drifted' });
   const out = capture();
-  const code = await factsCommand(hostsNamed('h1'), ROLES, { json: true, acceptNewHostKeys: false, connect: fleet.connect, out });
+  const code = await factsCommand(contextOf(out), hostsNamed('h1'), ROLES, { json: true, acceptNewHostKeys: false, connect: fleet.connect });
   assert.is(code, 0);
   const facts = JSON.parse(out.text()).h1;
   assert.ok('sysctl.live' in facts, Object.keys(facts).join(' '));
   assert.is(typeof facts['sysctl.live'], 'object');
   assert.equal(fleet.changed, []);
   const human = capture();
-  await factsCommand(hostsNamed('h1'), ROLES, { json: false, acceptNewHostKeys: false, connect: fleet.connect, out: human });
+  await factsCommand(contextOf(human), hostsNamed('h1'), ROLES, { json: false, acceptNewHostKeys: false, connect: fleet.connect });
   assert.match(human.text(), /^h1:\n {2}\S+: /);
 });
 
@@ -141,7 +141,9 @@ test("facts redacts the inventory's !secret values that a host echoes back, as c
   fleet.tamper('h1', (raw) => ({ ...raw, 'file:/etc/squid/squid.conf': { code: 0, stdout: fileEdit(() => `acl partner req_header X-Key ${secret}\n`)('') } }));
   for (const json of [true, false]) {
     const out = capture();
-    assert.is(await factsCommand(hostsNamed('h1'), ROLES, { json, acceptNewHostKeys: false, secrets: [secret], connect: fleet.connect, out }), 0);
+    const ctx = contextOf(out);
+    ctx.hide([secret]);
+    assert.is(await factsCommand(ctx, hostsNamed('h1'), ROLES, { json, acceptNewHostKeys: false, connect: fleet.connect }), 0);
     assert.match(out.text(), json ? /X-Key \[redacted\]/ : /\S/);
     assert.not.match(out.text(), /peer-pass-7781/);
   }

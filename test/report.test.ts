@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCommand } from '../src/cli/run.ts';
+import { runFleetCommand } from '../src/cli/views/fleet.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import { ROLES } from '../roles/registry.ts';
 import { HostError, type Connection, type RunResult } from '../src/ssh/connection.ts';
-import { capture } from './scripted.ts';
+import { capture, contextOf } from './scripted.ts';
 import { framed, recorded } from './facts.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
 
@@ -23,25 +23,22 @@ const connect = async (h: { name: string }): Promise<Connection> => {
 test('check with JSON and JUnit reports: drifted and unreachable hosts, exit 6, stable output', async () => {
   const sink = capture();
   const run = (n: string) =>
-    runCommand({
-      mode: 'check',
-      inventory: inv,
-      hosts: inv.hosts,
-      roles: [...ROLES],
-      connect,
-      out: sink,
-      options: {
-        forks: 4,
-        diff: false,
-        verbose: false,
-        quiet: false,
-        acceptNewHostKeys: false,
+    runFleetCommand(
+      contextOf(sink, capture(), {
         reports: [
           { format: 'json', file: join(dir, `${n}.json`) },
           { format: 'junit', file: join(dir, `${n}.xml`) },
         ],
+      }),
+      {
+        mode: 'check',
+        inventory: inv,
+        hosts: inv.hosts,
+        roles: [...ROLES],
+        connect,
+        options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false },
       },
-    });
+    );
   assert.is(await run('a'), 6);
   const json = assertValidJson(readFileSync(join(dir, 'a.json'), 'utf8'));
   assert.equal(json.summary, { compliant: 0, drifted: 1, changed: 0, failed: 0, unreachable: 1 });
@@ -84,14 +81,13 @@ function samples(text: string): Map<string, number> {
 
 test('a Prometheus textfile: each host one-hot by status, what is wrong counted, the run timed', async () => {
   const run = (file: string, mode: 'check' | 'apply', c: typeof connect) =>
-    runCommand({
+    runFleetCommand(contextOf(capture(), capture(), { reports: [{ format: 'prom', file }] }), {
       mode,
       inventory: inv,
       hosts: inv.hosts,
       roles: [...ROLES],
       connect: c,
-      out: capture(),
-      options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'prom', file }] },
+      options: { forks: 4, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false },
     });
   const file = join(dir, 'tprun.prom');
   assert.is(await run(file, 'check', connect), 6);
@@ -115,14 +111,13 @@ test('a Prometheus textfile: each host one-hot by status, what is wrong counted,
     close: async () => {},
   });
   const h1 = inv.hosts.filter((h) => h.name === 'h1');
-  await runCommand({
+  await runFleetCommand(contextOf(capture(), capture(), { reports: [{ format: 'prom', file }] }), {
     mode: 'check',
     inventory: inv,
     hosts: h1,
     roles: [...ROLES],
     connect: compliant,
-    out: capture(),
-    options: { forks: 1, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false, reports: [{ format: 'prom', file }] },
+    options: { forks: 1, diff: false, verbose: false, quiet: false, acceptNewHostKeys: false },
   });
   const again = samples(readFileSync(file, 'utf8'));
   assert.is(again.get('tprun_host_status{command="check",host="h1",status="compliant"}'), 1);

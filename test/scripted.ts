@@ -1,5 +1,7 @@
 /** Scripted hosts for fleet and command tests: each name behaves as told, no SSH involved. */
 import { Writable } from 'node:stream';
+import { RunContext } from '../src/cli/context.ts';
+import type { ReportTarget } from '../src/report/write.ts';
 import type { RawFacts } from '../src/facts/fact.ts';
 import { loadInventory } from '../src/inventory/load.ts';
 import type { Host } from '../src/inventory/types.ts';
@@ -100,3 +102,10 @@ export function capture(isTTY = false): Writable & { text: () => string; isTTY: 
   w.isTTY = isTTY;
   return w;
 }
+
+/** A command's context over test streams: no process stream is replaced. */
+export const contextOf = (
+  out: NodeJS.WritableStream = capture(),
+  err: NodeJS.WritableStream = capture(),
+  o: { reports?: ReportTarget[]; noColor?: boolean } = {},
+) => new RunContext({ out, err, env: {} }, o);

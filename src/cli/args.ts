@@ -1,13 +1,19 @@
-/** The command line → a command, its positionals and its options, or one sentence saying what is wrong. */
+/**
+ * The command line → a command, its positionals and its options parsed by their declarations
+ * (with the environment for those that name a variable), or one sentence saying what is wrong.
+ */
 import { parseArgs } from 'node:util';
-import { COMMANDS, OPTIONS, commandSpec, suggest } from './spec.ts';
-
-export type Values = Record<string, string | boolean | string[] | undefined>;
+import type { Command } from './command.ts';
+import { CLI, COMMANDS } from './commands/index.ts';
+import { camel, isInvalid, type Option, type Raw, type Values } from './option.ts';
+import { help, noColor, version } from './options.ts';
+import { commandIn, suggest } from './spec.ts';
 
 export interface Parsed {
-  command?: string;
+  command?: Command;
   positionals: string[];
-  values: Values;
+  /** As given, by option name: --help, --version and --no-color among them. */
+  raw: Record<string, Raw>;
 }
 
 export class UsageError extends Error {
@@ -18,6 +24,8 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+const OPTIONS = CLI.options;
 
 const config = Object.fromEntries(
   OPTIONS.map((o) => [o.name, { type: o.arg ? 'string' : 'boolean', multiple: !!o.multiple, ...(o.short ? { short: o.short } : {}) }]),
@@ -47,14 +55,14 @@ const ANSIBLE: Record<string, string> = {
 export function parseCommandLine(argv: readonly string[]): Parsed {
   const { tokens } = parseArgs({ args: [...argv], options: config, allowPositionals: true, strict: false, tokens: true });
   const positionals: string[] = [];
-  const values: Values = {};
+  const values: Record<string, Raw> = {};
   const options: { name: string; raw: string; value?: string; inline: boolean; index: number }[] = [];
   for (const t of tokens ?? []) {
     if (t.kind === 'positional') positionals.push(t.value);
     else if (t.kind === 'option') options.push({ name: t.name, raw: t.rawName, value: t.value, inline: !!t.inlineValue, index: t.index });
   }
   const command = positionals[0];
-  const spec = command === undefined ? undefined : commandSpec(command);
+  const spec = command === undefined ? undefined : commandIn(CLI, command);
   if (command !== undefined && !spec) {
     const near = suggest(
       command,
@@ -74,7 +82,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
       throw new UsageError(`${spec ? `${where}: ` : ''}unknown option ${o.raw}${near ? `; did you mean ${near}?` : ''}`, spec?.name);
     }
     if (!allowed.has(o.name)) {
-      const users = COMMANDS.filter((c) => c.options.includes(o.name)).map((c) => c.name);
+      const users = CLI.commands.filter((c) => c.options.includes(o.name)).map((c) => c.name);
       throw new UsageError(`${o.raw} is not an option of ${spec!.name} (it is one of ${users.join(', ')})`, spec?.name);
     }
     if (known.arg && (o.value === undefined || (!o.inline && o.value.startsWith('-') && o.value !== '-')))
@@ -89,5 +97,27 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     if (known.multiple) values[o.name] = [...((values[o.name] as string[] | undefined) ?? []), o.value!];
     else values[o.name] = known.arg ? o.value : true;
   }
-  return { command, positionals: positionals.slice(1), values };
+  return { command: COMMANDS.find((c) => c.name === spec?.name), positionals: positionals.slice(1), raw: values };
 }
+
+/**
+ * A command's options, each read by its own parser: from the command line, else from the
+ * environment variable it names. Throws UsageError naming where a bad value came from.
+ */
+export function readOptions<O extends readonly Option[]>(command: Command<O>, raw: Record<string, Raw>, env: NodeJS.ProcessEnv): Values<O> {
+  const out: Record<string, unknown> = {};
+  for (const o of command.options) {
+    const fromEnv = raw[o.name] === undefined && o.env !== undefined && env[o.env] !== undefined && env[o.env] !== '';
+    const v = o.read(fromEnv ? env[o.env!] : raw[o.name], fromEnv ? `${o.env} (environment)` : `--${o.name}`);
+    if (isInvalid(v)) throw new UsageError(v.invalid, command.name);
+    out[camel(o.name)] = v;
+  }
+  return out as Values<O>;
+}
+
+/** What main handles before any command: --help, --version, --no-color. */
+export const commonFlags = (raw: Record<string, Raw>) => ({
+  help: raw[help.name] === true,
+  version: raw[version.name] === true,
+  noColor: raw[noColor.name] === true,
+});

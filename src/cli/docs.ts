@@ -3,14 +3,15 @@
  * --help, so they cannot disagree. `tprun completion bash|zsh` prints a script; the build writes
  * man/tprun.1 and completions/ into the package.
  */
-import { COMMANDS, EXIT_TEXT, OPTIONS, optionSpec, type CommandSpec, type OptionSpec } from './spec.ts';
+import { EXIT_TEXT } from '../run/options.ts';
+import { optionHelp, optionIn, type CliSpec, type CommandSpec, type OptionSpec } from './spec.ts';
 import { ROLE_NAMES } from '../../roles/registry.ts';
 
-const flags = (c: CommandSpec) => c.options.flatMap((n) => [`--${n}`, ...(optionSpec(n).short ? [`-${optionSpec(n).short}`] : [])]);
+const flags = (cli: CliSpec, c: CommandSpec) => c.options.flatMap((n) => [`--${n}`, ...(optionIn(cli, n).short ? [`-${optionIn(cli, n).short}`] : [])]);
 
-export function bashCompletion(): string {
-  const cases = COMMANDS.map((c) => `    ${c.name}) opts="${flags(c).join(' ')}" ;;`).join('\n');
-  const valued = OPTIONS.filter((o) => o.arg);
+export function bashCompletion(cli: CliSpec): string {
+  const cases = cli.commands.map((c) => `    ${c.name}) opts="${flags(cli, c).join(' ')}" ;;`).join('\n');
+  const valued = cli.options.filter((o) => o.arg);
   const byKind = (k: OptionSpec['complete']) =>
     valued
       .filter((o) => o.complete === k)
@@ -45,7 +46,7 @@ _tprun() {
 ${prevCases}
   esac
   if [ -z "$cmd" ]; then
-    COMPREPLY=($(compgen -W "${COMMANDS.map((c) => c.name).join(' ')} --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "${cli.commands.map((c) => c.name).join(' ')} --help --version" -- "$cur"))
     return
   fi
   case $cmd in
@@ -53,7 +54,7 @@ ${cases}
     *) opts= ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-  elif [ "$cmd" = help ] || [ "$cmd" = completion ]; then COMPREPLY=($(compgen -W "${COMMANDS.map((c) => c.name).join(' ')} bash zsh" -- "$cur"))
+  elif [ "$cmd" = help ] || [ "$cmd" = completion ]; then COMPREPLY=($(compgen -W "${cli.commands.map((c) => c.name).join(' ')} bash zsh" -- "$cur"))
   else COMPREPLY=($(compgen -f -- "$cur"))
   fi
 }
@@ -63,7 +64,7 @@ complete -o filenames -F _tprun tprun
 
 const zq = (s: string) => s.replace(/'/g, "'\\''").replace(/\[/g, '\\[').replace(/\]/g, '\\]').replace(/:/g, '\\:');
 
-export function zshCompletion(): string {
+export function zshCompletion(cli: CliSpec): string {
   const action = (o: OptionSpec) =>
     !o.arg
       ? ''
@@ -75,16 +76,18 @@ export function zshCompletion(): string {
             ? `:roles:_values -s , role ${ROLE_NAMES.join(' ')}`
             : ':value: ';
   const spec = (n: string) => {
-    const o = optionSpec(n);
+    const o = optionIn(cli, n);
     const help = zq(o.help.split(/[;:(]/)[0]!.trim());
     const names = o.short ? `'(-${o.short} --${o.name})'{-${o.short},--${o.name}}'[${help}]${action(o)}'` : `'--${o.name}[${help}]${action(o)}'`;
     return `        ${o.multiple ? `'*${names.slice(1)}` : names}`;
   };
-  const cmds = COMMANDS.map((c) => `    '${c.name}:${zq(c.summary)}'`).join('\n');
-  const cases = COMMANDS.map(
-    (c) =>
-      `    ${c.name})\n      _arguments -s \\\n${c.options.map(spec).join(' \\\n')} \\\n        '*:${c.complete === 'command' ? 'command:(' + COMMANDS.map((x) => x.name).join(' ') + ')' : 'file:_files'}'\n      ;;`,
-  ).join('\n');
+  const cmds = cli.commands.map((c) => `    '${c.name}:${zq(c.summary)}'`).join('\n');
+  const cases = cli.commands
+    .map(
+      (c) =>
+        `    ${c.name})\n      _arguments -s \\\n${c.options.map(spec).join(' \\\n')} \\\n        '*:${c.complete === 'command' ? 'command:(' + cli.commands.map((x) => x.name).join(' ') + ')' : 'file:_files'}'\n      ;;`,
+    )
+    .join('\n');
   return `#compdef tprun
 # zsh completion for tprun (generated from its command spec: tprun completion zsh)
 _tprun() {
@@ -111,26 +114,32 @@ const roff = (s: string) =>
     .replace(/-/g, '\\-')
     .replace(/^([.'])/gm, '\\&$1');
 
-export function manPage(version: string, date = '2026'): string {
-  const opt = (o: OptionSpec) => `.TP\n.B ${o.short ? `\\-${o.short}, ` : ''}\\-\\-${roff(o.name)}${o.arg ? ` \\fI${roff(o.arg)}\\fR` : ''}\n${roff(o.help)}`;
+export function manPage(cli: CliSpec, version: string, date = '2026'): string {
+  const opt = (o: OptionSpec) =>
+    `.TP\n.B ${o.short ? `\\-${o.short}, ` : ''}\\-\\-${roff(o.name)}${o.arg ? ` \\fI${roff(o.arg)}\\fR` : ''}\n${roff(optionHelp(o))}`;
   const out = [
     `.TH TPRUN 1 "${date}" "tprun ${version}" "User Commands"`,
     '.SH NAME',
     'tprun \\- deploy and audit Squid TPROXY interception proxies over SSH',
     '.SH SYNOPSIS',
-    ...COMMANDS.map((c) => `.B tprun ${c.name}\n${roff(c.args)} [\\fIoptions\\fR]\n.br`),
+    ...cli.commands.map((c) => `.B tprun ${c.name}\n${roff(c.args)} [\\fIoptions\\fR]\n.br`),
     '.SH DESCRIPTION',
     "tprun reads each host's state in one SSH round trip, plans what the Squid wiki's TPROXY guide needs (policy routing, sysctls, mangle rules, squid.conf, WCCPv2), shows the plan and applies it as one transaction per host, rolled back on failure.",
     roff('INVENTORY is one or more YAML files or directories of them, merged in order; - reads standard input.'),
     '.SH COMMANDS',
-    ...COMMANDS.flatMap((c) => [`.TP\n.B ${c.name} ${roff(c.args)}`, roff(c.description), `Options: ${c.options.map((n) => `\\-\\-${roff(n)}`).join(', ')}.`]),
+    ...cli.commands.flatMap((c) => [
+      `.TP\n.B ${c.name} ${roff(c.args)}`,
+      roff(c.description),
+      `Options: ${c.options.map((n) => `\\-\\-${roff(n)}`).join(', ')}.`,
+    ]),
     '.SH OPTIONS',
-    ...OPTIONS.map(opt),
+    ...cli.options.map(opt),
     '.SH EXIT STATUS',
     roff(EXIT_TEXT),
     '.SH ENVIRONMENT',
     '.TP\n.B NO_COLOR\nWhen set and not empty, no colours (as \\-\\-no\\-color).',
     '.TP\n.B SSH_AUTH_SOCK\nssh\\-agent, used when a host has no identity.',
+    ...cli.options.filter((o) => o.env).map((o) => `.TP\n.B ${roff(o.env!)}\nAs \\-\\-${roff(o.name)}, when the command line does not give it.`),
     '.TP\n.B TPRUN_DEBUG\nWhen set, an unexpected error prints its stack.',
     '.SH FILES',
     '.TP\n.I ~/.ssh/config\nOpenSSH client configuration (or ssh.config_file): Host, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout.',

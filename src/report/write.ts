@@ -30,13 +30,13 @@ export function writeByRename(file: string, text: string, mode = 0o644): void {
 }
 
 /** Writes each report; one that cannot be written gives one sentence, and the others are still written. */
-export async function writeReports(reports: readonly ReportTarget[], run: RunSummary): Promise<string[]> {
+export async function writeReports(reports: readonly ReportTarget[], run: RunSummary, stdout: NodeJS.WritableStream = process.stdout): Promise<string[]> {
   const errors: string[] = [];
   for (const r of reports) {
     try {
       const text =
         r.format === 'json' ? JSON.stringify(jsonReport(run), null, 2) + '\n' : r.format === 'junit' ? junitReport(run) : await prometheusReport(run);
-      if (r.file === '-') process.stdout.write(text);
+      if (r.file === '-') stdout.write(text);
       else writeByRename(r.file, text);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

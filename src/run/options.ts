@@ -4,6 +4,8 @@
  */
 export const EXIT = { ok: 0, invalid: 1, changes: 2, failed: 4, changesAndFailed: 6 } as const;
 
+export const EXIT_TEXT = `Exit codes (Puppet's detailed exit codes): 0 compliant/success, 1 bad invocation or inventory (no host contacted), 2 changes pending (check) or applied (apply), 4 a host failed or was unreachable, or a report could not be written, 6 both 2 and 4.`;
+
 /**
  * Measured (bench/RESULTS.md, forks sweep at 200 hosts): 50 took half the time of 100 on the
  * lab; fewer would be faster still there, where every sshd shares the controller's cores, but a

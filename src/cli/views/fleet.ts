@@ -1,20 +1,20 @@
-/** `tprun check` and `tprun apply`: run the fleet, show it through a view, write the reports. */
-import { probeAfter, probeLastSteps } from '../doctor/probe.ts';
-import type { Host, Inventory } from '../inventory/types.ts';
-import type { Role } from '../plan/role.ts';
-import { colorFor, painter } from '../report/color.ts';
-import { interruptLines, resultLine, summaryLines } from '../report/human.ts';
-import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../report/live.ts';
-import { writeByRename, writeReports, type ReportTarget } from '../report/write.ts';
-import { Interrupt, runFleet, type FleetRun, type Mode } from '../run/fleet.ts';
-import { EXIT } from '../run/options.ts';
-import type { Amount } from '../run/rollout.ts';
-import { VERSION } from '../version.ts';
-import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
-import type { HostResult } from '../run/host.ts';
+/** The view of `tprun check` and `tprun apply`: run the fleet, show its progress and recap, write the reports and the plan. */
+import { probeAfter, probeLastSteps } from '../../doctor/probe.ts';
+import type { Host, Inventory } from '../../inventory/types.ts';
+import type { Role } from '../../plan/role.ts';
+import { interruptLines, resultLine, summaryLines } from '../../report/human.ts';
+import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../../report/live.ts';
+import { writeByRename } from '../../report/write.ts';
+import { Interrupt, runFleet, type FleetRun, type Mode } from '../../run/fleet.ts';
+import { EXIT } from '../../run/options.ts';
+import type { Amount } from '../../run/rollout.ts';
+import { VERSION } from '../../version.ts';
+import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../../plan/reviewed.ts';
+import type { HostResult } from '../../run/host.ts';
+import type { RunContext } from '../context.ts';
 
 /** check --out PLAN: every selected host's plan and what it was computed from; a sentence when it cannot be written. */
-function writePlan(file: string, run: CommandRun, results: readonly HostResult[], secrets: readonly string[]): string | undefined {
+function writePlan(file: string, run: FleetCommand, results: readonly HostResult[], secrets: readonly string[]): string | undefined {
   const byName = new Map(results.map((r) => [r.host, r]));
   const seal = { secrets, salt: newSalt() };
   const doc: SavedPlan = {
@@ -39,10 +39,9 @@ function writePlan(file: string, run: CommandRun, results: readonly HostResult[]
   }
 }
 
-export interface CommandOptions {
+export interface FleetOptions {
   limit?: string;
   forks: number;
-  reports: ReportTarget[];
   diff: boolean;
   verbose: boolean;
   quiet: boolean;
@@ -51,7 +50,6 @@ export interface CommandOptions {
   lockTimeout?: number;
   /** Exit 2 when apply changed something (default true). */
   detailedExitCodes?: boolean;
-  noColor?: boolean;
   serial?: Amount[];
   maxFail?: Amount;
   /** check --out: write the reviewed plan here. */
@@ -60,50 +58,42 @@ export interface CommandOptions {
   probe?: boolean;
 }
 
-export interface CommandRun {
+export interface FleetCommand {
   mode: Mode;
   inventory: Inventory;
   hosts: Host[];
   roles: Role[];
-  options: CommandOptions;
+  options: FleetOptions;
   /** apply --plan: per host, why its fresh plan is not the reviewed one. */
   approve?: FleetRun['approve'];
   /** apply --plan: hosts of the plan that are not in the inventory, failed without contact and reported. */
   refused?: { host: Host; reason: string }[];
-  /** Tests pass scripted connections and their own output stream. */
+  /** Tests pass scripted connections. */
   connect?: FleetRun['connect'];
-  out?: NodeJS.WritableStream;
   /** Tests drive signals through their own Interrupt. */
   interrupt?: Interrupt;
-  err?: NodeJS.WritableStream;
 }
 
-export async function runCommand(run: CommandRun): Promise<number> {
+export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promise<number> {
   const { options } = run;
-  // A report on stdout keeps stdout machine-readable: the human output moves to stderr.
-  const out = run.out ?? (options.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
-  const err = run.err ?? process.stderr;
-  const say = (line: string) => out.write(line + '\n');
-  // Never shown or reported: the inventory's `!secret` values and the identities' passphrases.
-  const passphrases = run.hosts.map((h) => h.vars.ssh.passphrase_env).flatMap((v) => (v && process.env[v] ? [process.env[v]] : []));
-  const secrets = [...(run.inventory.secrets ?? []), ...passphrases];
-  const paint = painter(colorFor(out, !!options.noColor));
-  const columns = process.stdout.columns ?? 0;
-  const live = out === process.stdout && process.stdout.isTTY && !options.quiet && columns >= LIVE_MIN_COLUMNS;
+  ctx.protect(run.inventory, run.hosts);
+  const { paint, secrets } = ctx;
+  const say = (line: string) => ctx.say(line);
+  const columns = ctx.terminalColumns() ?? 0;
+  const live = !options.quiet && columns >= LIVE_MIN_COLUMNS;
   const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint, secrets) : plainView(run.hosts, say, paint, secrets);
   // Ctrl-C / SIGTERM: the first stops starting hosts and lets transactions under way finish; the
   // second stops waiting. Either way the recap and the reports are written.
   const interrupt = run.interrupt ?? new Interrupt();
   const onSignal = (sig: NodeJS.Signals) => {
     const what = interrupt.signal();
-    err.write(
+    ctx.io.err.write(
       what === 'stop'
         ? `\ntprun: ${sig}: starting no new host; waiting for the transactions under way to finish (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to stop waiting)\n`
         : `\ntprun: ${sig} again: no longer waiting; transactions under way complete or roll back on their hosts by themselves\n`,
     );
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  if (!run.interrupt) for (const s of signals) process.on(s, onSignal);
+  const release = run.interrupt ? () => undefined : ctx.onSignals(onSignal);
   let outcome;
   try {
     outcome = await runFleet({
@@ -126,10 +116,10 @@ export async function runCommand(run: CommandRun): Promise<number> {
     await view.finished();
   } catch (e) {
     // Hosts may have been contacted: one line, and never 1.
-    err.write(`tprun: the run stopped: ${(e as Error).message.split('\n')[0]}\n`);
+    ctx.warn(`the run stopped: ${ctx.safe((e as Error).message.split('\n')[0] ?? '')}`);
     return EXIT.failed;
   } finally {
-    if (!run.interrupt) for (const s of signals) process.off(s, onSignal);
+    release();
   }
   if (run.refused?.length) {
     const failed = run.refused.map(({ host, reason }): HostResult => ({
@@ -147,7 +137,7 @@ export async function runCommand(run: CommandRun): Promise<number> {
   const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
   summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
   interruptLines(outcome.interrupted).forEach(say);
-  const reportErrors = await writeReports(options.reports, {
+  await ctx.writeReports({
     version: VERSION,
     mode: run.mode,
     inventory: run.inventory,
@@ -158,13 +148,10 @@ export async function runCommand(run: CommandRun): Promise<number> {
     started: outcome.started,
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
-    secrets,
   });
   if (options.planOut) {
     const e = writePlan(options.planOut, run, outcome.results, run.inventory.secrets ?? []);
-    if (e) reportErrors.push(e);
+    if (e) ctx.lost(e);
   }
-  for (const e of reportErrors) err.write(`tprun: ${e}\n`);
-  // Hosts were contacted: never 1. A lost report is a failure a scheduled run must notice.
-  return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
+  return ctx.exit(outcome.exitCode);
 }

@@ -4,24 +4,21 @@
  * and exit codes are check's; this view prints each finding as what it saw, what it means and
  * the fix.
  */
-import { isFinding } from '../doctor/role.ts';
-import { probeAfter } from '../doctor/probe.ts';
-import { doctorRole } from '../doctor/role.ts';
-import type { Host, Inventory } from '../inventory/types.ts';
-import type { Check } from '../plan/types.ts';
-import { redact, visible } from '../report/safe.ts';
-import { writeReports, type ReportTarget } from '../report/write.ts';
-import { runFleet, type FleetRun } from '../run/fleet.ts';
-import type { HostResult } from '../run/host.ts';
-import { EXIT } from '../run/options.ts';
-import { VERSION } from '../version.ts';
+import { isFinding } from '../../doctor/role.ts';
+import { probeAfter } from '../../doctor/probe.ts';
+import { doctorRole } from '../../doctor/role.ts';
+import type { Host, Inventory } from '../../inventory/types.ts';
+import type { Check } from '../../plan/types.ts';
+import { runFleet, type FleetRun } from '../../run/fleet.ts';
+import type { HostResult } from '../../run/host.ts';
+import { VERSION } from '../../version.ts';
+import type { RunContext } from '../context.ts';
 
 export interface DoctorRun {
   inventory: Inventory;
   hosts: Host[];
   limit?: string;
   forks: number;
-  reports: ReportTarget[];
   quiet: boolean;
   verbose: boolean;
   acceptNewHostKeys: boolean;
@@ -30,8 +27,6 @@ export interface DoctorRun {
   /** Seconds to wait while an apply holds a host's lock. */
   lockTimeout?: number;
   connect?: FleetRun['connect'];
-  out?: NodeJS.WritableStream;
-  err?: NodeJS.WritableStream;
 }
 
 const findingsOf = (r: HostResult): Check[] => (r.plan?.checks ?? []).filter((c) => c.role === doctorRole.name && !c.ok);
@@ -67,11 +62,11 @@ export function doctorRecap(results: readonly HostResult[], seconds: number): st
   return `${results.length} host${results.length === 1 ? '' : 's'}: ${healthy} healthy, ${sick.length} with findings, ${failed} failed, ${unreachable} unreachable in ${seconds.toFixed(1)}s`;
 }
 
-export async function runDoctor(run: DoctorRun): Promise<number> {
-  const out = run.out ?? (run.reports.some((r) => r.file === '-') ? process.stderr : process.stdout);
+export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number> {
   // Evidence is host text (log lines, rules, the probe's answer, remote stderr): each line leaves
-  // with its control characters made visible and the inventory's secrets redacted, as check's.
-  const say = (line: string) => out.write(visible(redact(line, run.inventory.secrets)) + '\n');
+  // with its control characters made visible and every secret redacted, as check's.
+  ctx.protect(run.inventory, run.hosts);
+  const say = (line: string) => ctx.saySafe(line);
   const outcome = await runFleet({
     mode: 'check',
     hosts: run.hosts,
@@ -92,7 +87,7 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     },
   });
   say(doctorRecap(outcome.results, outcome.seconds));
-  const reportErrors = await writeReports(run.reports, {
+  await ctx.writeReports({
     version: VERSION,
     mode: 'check',
     command: 'doctor',
@@ -105,7 +100,5 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     seconds: outcome.seconds,
     exitCode: outcome.exitCode,
   });
-  // As check: a lost report is a failure a scheduled run must notice (one line, exit 4 bit).
-  for (const e of reportErrors) (run.err ?? process.stderr).write(`tprun: ${e}\n`);
-  return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
+  return ctx.exit(outcome.exitCode);
 }

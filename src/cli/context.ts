@@ -1,0 +1,131 @@
+/**
+ * One place owns what every command shares, as Terraform's View does: the streams, colour, the
+ * secrets never shown, signals, reports and the exit code. Commands and their views write
+ * through it; tests give it their own streams.
+ */
+import type { Host, Inventory } from '../inventory/types.ts';
+import { colorFor, painter, type Paint } from '../report/color.ts';
+import { redact, visible } from '../report/safe.ts';
+import type { RunSummary } from '../report/summary.ts';
+import { writeReports, type ReportTarget } from '../report/write.ts';
+import { EXIT } from '../run/options.ts';
+
+export interface Io {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** What a command was asked to do about output, common to all. */
+export interface OutputOptions {
+  noColor?: boolean;
+  reports?: readonly ReportTarget[];
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+export class RunContext {
+  private hidden: string[] = [];
+  private losses = 0;
+  readonly reports: readonly ReportTarget[];
+  /** Human output: stdout, unless a report goes there (stdout stays machine-readable). */
+  readonly human: NodeJS.WritableStream;
+  readonly paint: Paint;
+
+  constructor(
+    readonly io: Io,
+    options: OutputOptions = {},
+  ) {
+    this.reports = options.reports ?? [];
+    this.human = this.reports.some((r) => r.file === '-') ? io.err : io.out;
+    this.paint = painter(colorFor(this.human, !!options.noColor, io.env));
+  }
+
+  static ofProcess(options: OutputOptions = {}): RunContext {
+    return new RunContext({ out: process.stdout, err: process.stderr, env: process.env }, options);
+  }
+
+  /** A terminal wide enough for the live view, or undefined. */
+  terminalColumns(): number | undefined {
+    const tty = this.human as NodeJS.WriteStream;
+    return this.human === process.stdout && tty.isTTY ? tty.columns : undefined;
+  }
+
+  /**
+   * From here on, never shown, reported or written: the inventory's `!secret` values and the
+   * passphrases of the identities its hosts use (read from the environment variables they name).
+   */
+  protect(inventory: Inventory, hosts: readonly Host[] = inventory.hosts): void {
+    const passphrases = hosts.flatMap((h) => {
+      const v = h.vars.ssh.passphrase_env;
+      const p = v ? this.io.env[v] : undefined;
+      return p ? [p] : [];
+    });
+    this.hide([...(inventory.secrets ?? []), ...passphrases]);
+  }
+
+  hide(values: readonly string[]): void {
+    this.hidden = [...new Set([...this.hidden, ...values])];
+  }
+
+  get secrets(): readonly string[] {
+    return this.hidden;
+  }
+
+  /** Text from a host or an inventory: secrets redacted, control characters made visible (`keep`: allowed ones). */
+  safe(text: string, keep?: string): string {
+    return visible(redact(text, this.hidden), keep);
+  }
+
+  /** A line of human output. */
+  say(line: string): void {
+    this.human.write(line + '\n');
+  }
+
+  /** A line of human output that carries host or inventory text. */
+  saySafe(line: string): void {
+    this.say(this.safe(line));
+  }
+
+  /** Output a program reads (JSON, a list of hosts): always stdout. */
+  print(text: string): void {
+    this.io.out.write(text);
+  }
+
+  warn(message: string): void {
+    this.io.err.write(`tprun: ${message}\n`);
+  }
+
+  /** A mistake in the command line: one line, where the usage is, and exit 1. */
+  usage(message: string, command?: string): number {
+    this.io.err.write(`tprun: ${message} (see "tprun help${command ? ` ${command}` : ''}")\n`);
+    return EXIT.invalid;
+  }
+
+  /**
+   * Something the run was asked to write was lost (a report, a plan): said at once, and the exit
+   * code gets the failure bit, because a scheduled run must notice. Hosts were contacted: never 1.
+   */
+  lost(message: string): void {
+    this.losses++;
+    this.warn(message);
+  }
+
+  /** The reports asked for, of this run. */
+  async writeReports(summary: Omit<RunSummary, 'secrets'>): Promise<void> {
+    for (const e of await writeReports(this.reports, { ...summary, secrets: [...this.hidden] }, this.io.out)) this.lost(e);
+  }
+
+  /** The exit code of a run that contacted hosts: its own, with the failure bit for anything lost. */
+  exit(code: number): number {
+    return this.losses ? code | EXIT.failed : code;
+  }
+
+  /** Ctrl-C and SIGTERM go to `handler` until the returned function is called. */
+  onSignals(handler: (signal: NodeJS.Signals) => void): () => void {
+    for (const s of SIGNALS) process.on(s, handler);
+    return () => {
+      for (const s of SIGNALS) process.off(s, handler);
+    };
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The commands share one context (src/cli/context.ts): the same secrets hidden, the same place for
+ * human output when a report takes stdout, the same exit codes, and options read by their own
+ * declarations. Run in this process through main(), with the test's own streams.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readOptions, UsageError } from '../src/cli/args.ts';
+import { COMMANDS } from '../src/cli/commands/index.ts';
+import check from '../src/cli/commands/check.ts';
+import { main } from '../src/cli/main.ts';
+import { DEFAULT_FORKS } from '../src/run/options.ts';
+import { capture } from './scripted.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tprun-commands-'));
+spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(tmp, 'id')]);
+const SECRET = 'pw-k7q2-secret';
+const PASS = 'op-m3x9-pass';
+// Nothing listens on port 1: every command contacts the host and fails at once, naming the
+// user it connected as, which is the inventory's secret on r1 and the passphrase on r2.
+const inv = join(tmp, 'inv.yml');
+writeFileSync(
+  inv,
+  `defaults:
+  squid: { clients: [198.51.100.0/24], dns_nameservers: [198.51.100.53] }
+routers:
+  r1: { address: 127.0.0.1, ssh: { port: 1, identity: ${join(tmp, 'id')}, user: !secret "${SECRET}" } }
+  r2: { address: 127.0.0.2, ssh: { port: 1, identity: ${join(tmp, 'id')}, user: ${PASS}, passphrase_env: TPRUN_TEST_PASS } }
+`,
+);
+const env = { ...process.env, TPRUN_TEST_PASS: PASS, NO_COLOR: '1' };
+
+async function tprun(args: string[], environment: NodeJS.ProcessEnv = env) {
+  const out = capture();
+  const err = capture();
+  const code = await main(args, { out, err, env: environment });
+  return { code, out: out.text(), err: err.text() };
+}
+
+for (const command of ['check', 'apply', 'doctor', 'facts']) {
+  test(`${command}: the inventory's secrets and the identities' passphrases are never shown`, async () => {
+    const r = await tprun([command, inv]);
+    assert.is(r.code, 4, r.out + r.err);
+    assert.match(r.out, /^r1: .*\[redacted\]@127\.0\.0\.1:1/m);
+    assert.match(r.out, /^r2: .*\[redacted\]@127\.0\.0\.2:1/m);
+    for (const s of [SECRET, PASS]) assert.not.ok((r.out + r.err).includes(s), `${command} showed ${s}`);
+  });
+}
+
+for (const command of ['check', 'apply', 'doctor']) {
+  test(`${command} --report json:- : stdout is the report alone, the people's lines go to stderr, secrets hidden in both`, async () => {
+    const r = await tprun([command, inv, '--report', 'json:-']);
+    assert.is(r.code, 4, r.err);
+    const report = JSON.parse(r.out) as { exitCode: number; hosts: { name: string; status: string; error?: { message: string } }[] };
+    assert.is(report.exitCode, 4);
+    assert.equal(
+      report.hosts.map((h) => [h.name, h.status]),
+      [
+        ['r1', 'unreachable'],
+        ['r2', 'unreachable'],
+      ],
+    );
+    assert.match(r.err, /^r1: UNREACHABLE/m);
+    for (const s of [SECRET, PASS]) assert.not.ok((r.out + r.err).includes(s), `${command} showed ${s}`);
+  });
+}
+
+test('an option is read by its declaration: the command line, else its environment variable, else its default', () => {
+  assert.is(readOptions(check, {}, {}).forks, DEFAULT_FORKS);
+  assert.is(readOptions(check, {}, { TPRUN_FORKS: '7' }).forks, 7);
+  assert.is(readOptions(check, { forks: '3' }, { TPRUN_FORKS: 'x' }).forks, 3, 'the command line wins, and a bad variable it hides is not read');
+  assert.is(readOptions(check, {}, { TPRUN_LOCK_TIMEOUT: '2.5' }).lockTimeout, 2.5);
+  assert.equal(readOptions(check, { report: ['json:a', 'prom:b'] }, {}).report, [
+    { format: 'json', file: 'a' },
+    { format: 'prom', file: 'b' },
+  ]);
+  assert.throws(
+    () => readOptions(check, {}, { TPRUN_FORKS: '0' }),
+    (e: unknown) => e instanceof UsageError && /^TPRUN_FORKS \(environment\) takes a whole number of at least 1, not "0"$/.test(e.message),
+  );
+  assert.throws(
+    () => readOptions(check, { roles: 'squid,nope' }, {}),
+    (e: unknown) => e instanceof UsageError && /unknown role "nope"/.test(e.message),
+  );
+});
+
+test('a bad value from the environment is refused before any host is contacted, naming the variable', async () => {
+  const r = await tprun(['check', inv], { ...env, TPRUN_FORKS: 'many' });
+  assert.is(r.code, 1);
+  assert.is(r.out, '');
+  assert.match(r.err, /^tprun: TPRUN_FORKS \(environment\) takes a whole number of at least 1, not "many" \(see "tprun help check"\)$/m);
+  assert.not.match(r.err, /r1/);
+});
+
+test('every option a command declares is in its help, and only those are accepted', async () => {
+  for (const c of COMMANDS) {
+    const help = (await tprun([c.name, '--help'])).out;
+    for (const o of c.options) {
+      assert.ok(help.includes(`--${o.name}`), `${c.name} --${o.name}`);
+      if (o.env) assert.ok(help.replace(/\s+/g, ' ').includes(`${o.env} in the environment`), `${c.name} names ${o.env}`);
+    }
+  }
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
