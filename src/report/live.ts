@@ -65,7 +65,7 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
           );
       },
     })),
-    // tprun handles Ctrl-C itself (src/cli/run.ts): listr2 must not exit the process.
+    // tprun handles Ctrl-C itself (src/cli/context.ts): listr2 must not exit the process.
     {
       concurrent: forks,
       exitOnError: false,

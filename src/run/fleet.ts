@@ -43,7 +43,7 @@ export interface FleetRun {
   lockTimeout?: number;
   /** Who the host locks name (run id, user, controller). */
   holder?: LockHolder;
-  /** Signals (src/cli/run.ts): stop starting hosts, then stop waiting. */
+  /** Signals (src/cli/views/fleet.ts): stop starting hosts, then stop waiting. */
   interrupt?: Interrupt;
   /** Per host, after planning and in the transaction (--probe): see RunHostOptions. */
   after?: RunHostOptions['after'];
