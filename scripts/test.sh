@@ -3,7 +3,7 @@
 # then every uvu suite under test/. Ends with "N passed, N failed" (after "N skipped"); fails on any
 # failure, a type error, a lint error, and when no test ran.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bash scripts/ensure-deps.sh || exit 1
 # The VM lab's QEMU, mmdebstrap, zstd (never fatal: test/vm skips with a one-line reason).
 bash scripts/ensure-vm-deps.sh

@@ -60,6 +60,7 @@ done < $R/lock; }
 tprun_safe_dir() {
   if [ -L "$1" ]; then echo "$1 is a symbolic link (to $(readlink "$1")): root's transaction must not run from where a link points"; return 1; fi
   [ -e "$1" ] || return 0
+  # shellcheck disable=SC2046 # two words on purpose: uid and mode
   set -- "$1" $(stat -c '%u %a' "$1")
   [ "$2" = 0 ] || { echo "$1 belongs to uid $2, not root: its owner could change what root runs from it"; return 1; }
   [ $((0$3 & 022)) -eq 0 ] || { echo "$1 is writable by others than root (mode $3): they could change what root runs from it"; return 1; }
@@ -72,6 +73,7 @@ tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$
 tprun_changing() { [ -s $R/lock ] || return 1; while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done < $R/lock; return 1; }
 # The newest transaction and whether it has ended: differs once one starts or ends.
 tprun_txsig() { i=$(cat $R/last 2>/dev/null); echo "$i $(grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
+# shellcheck disable=SC2046 # the info file's words on purpose
 tprun_txwho() { set -- $(cat "$R/tx/$(cat $R/last 2>/dev/null)/info" 2>/dev/null); echo "run=$1 user=$2 controller=$3 since=$4"; }`;
 
 /**
@@ -114,6 +116,7 @@ tprun_sig0=$(tprun_txsig)`);
   }
   lines.push(`if [ -s $R/last ]; then id=$(cat $R/last); T=$R/tx/$id
   if [ -f "$T/journal" ] && [ ! -e "$T/reported" ]; then
+    # shellcheck disable=SC2046 # the pid file holds pid and start time: two arguments
     if grep -q '^${STEP.end}' "$T/journal"; then st=ended; elif [ -s "$T/pid" ] && tprun_alive $(cat "$T/pid"); then st=running; else st=dead; fi
     echo "${TX.last}$id $st $(cat "$T/info" 2>/dev/null)"
     sed '/^${STEP.verify}$/,/^${STEP.end}/{/^${STEP.end}/!d}' "$T/journal" | grep -v '^${STEP.stdout}' | head -n 400 | sed 's/^/${TX.lastLine}/'
@@ -267,7 +270,7 @@ setsid nohup sh ${T}/runner.sh </dev/null >>${T}/journal 2>${T}/runner.err &
 pid=$!
 echo "${TX.started}${run} $pid"
 i=0; while [ ! -s ${T}/pid ] && [ $i -lt 200 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
-[ -s ${T}/pid ] && read -r pid st < ${T}/pid
+[ -s ${T}/pid ] && read -r pid _ < ${T}/pid
 tail -s 0.2 -n +1 -f --pid="$pid" ${T}/journal
 # The runner ended without the journal's end (killed with its group): its watcher finishes the
 # transaction within seconds; the whole journal follows once it has (or after 30 s).

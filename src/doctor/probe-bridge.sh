@@ -7,6 +7,7 @@
 # no link-local addresses, static neighbours and FDB entries, and ebtables FORWARD drops for
 # anything bridged to or from a probe port. Every name carries the pid (the chain, the veths,
 # the MACs fe:7b:PID:0N, the host routes' metric, with proto 123), so the next run removes a killed run's leftovers.
+# shellcheck shell=sh disable=SC2154,SC2034 # a fragment: probe.sh names what it reads, and reads TP_BRIDGE
 TP_BRIDGE=1
 EB=""; br=""
 # The probe's MAC N (01: client port, 02: client, 03: origin port, 04: origin) of the run with pid $1.
@@ -133,6 +134,7 @@ bridge_counters() {
     END { print fa + 0, fb + 0 }'
 }
 bridge_evidence() {
+  # shellcheck disable=SC2046 # five counters, one word each
   set -- $(bridge_counters)
   eb_client=$1; eb_origin=$2; eb_accept=$3; eb_fwd_c=$4; eb_fwd_o=$5
   say "probe.broute_client=$eb_client"; say "probe.broute_origin=$eb_origin"

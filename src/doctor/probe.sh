@@ -1,5 +1,6 @@
 # The interception probe (src/doctor/probe.ts sets TP_* and runs this on the host as one script,
 # once per address family: TP_FAMILY is 4 or 6). POSIX sh; every name it creates carries its pid, so a leftover of a killed run is recognised and removed.
+# shellcheck shell=sh
 set +e  # errors are handled one by one; inside apply's transaction this runs under set -e
 id=$$
 ns_c=tprun-probe-c-$id; ns_o=tprun-probe-o-$id; v_c=tpc$id; v_o=tpo$id
@@ -48,7 +49,7 @@ for cand in $TP_CANDIDATES; do
   [ -z "$clash" ] && { pick=$cand; break; }
 done
 [ -n "$pick" ] || fail "setup: every probe subnet ($TP_RANGES) is in use on this host"
-IFS=, read -r net_c host_c client net_o host_o origin <<PICK
+IFS=, read -r _ host_c client _ host_o origin <<PICK
 $pick
 PICK
 if [ "$F" = 6 ]; then at="[$origin]:$TP_PORT"; nodad=nodad; else at="$origin:$TP_PORT"; nodad=""; fi
@@ -76,9 +77,11 @@ counters() {
   $TP_SAVE -c -t mangle 2>/dev/null | awk '/-j TPROXY/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
   $TP_SAVE -c -t filter 2>/dev/null | awk '/^\[[0-9]+:[0-9]+\] -A INPUT .*-j (DROP|REJECT)/ { gsub(/[][]/, "", $1); split($1, a, ":"); n += a[1] } END { print n + 0 }'
 }
+# shellcheck disable=SC2046 # counters prints two numbers
 set -- $(counters); tp0=$1; in0=$2
 path=/tprun-probe-$id-$(date +%s)
 ip netns exec "$ns_c" python3 "$dir/client.py" "$origin" "$TP_PORT" "$path" > "$dir/answer" 2>&1
+# shellcheck disable=SC2046 # counters prints two numbers
 set -- $(counters); tp1=$1; in1=$2
 alog=$(sed -n 's/^[[:space:]]*access_log[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$TP_CONF" 2>/dev/null | tail -n 1); alog=${alog#stdio:}; alog=${alog#daemon:}; alog=${alog:-/var/log/squid/access.log}
 logged=""; i=0
