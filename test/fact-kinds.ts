@@ -3,15 +3,11 @@
  * (test/facts/<kind>/<case>.json): `{ id, stdout, code, parsed }`, as pyinfra's tests/facts.
  */
 import type { Fact } from '../src/facts/fact.ts';
-import { file, ipRoutes, ipRules, kernelConfig, kernelModules, kernelRelease, saveTable, serviceManager, symlink, sysctls } from '../src/facts/shared.ts';
-import { brouteFacts, ebtablesNftSave, ebtablesSave, ebtablesVersion, nftBrouteTable } from '../roles/ebtables/facts.ts';
-import { ruleset } from '../src/firewall/ruleset/fact.ts';
-import { firewalldFacts } from '../src/firewall/firewalld.ts';
-import { toolVersion } from '../roles/iptables/facts.ts';
-import { selinuxBooleans, selinuxMode, selinuxPersistent } from '../roles/selinux/facts.ts';
-import { routerAdvertisements, sysctlFiles } from '../roles/sysctl/facts.ts';
-import { squidBuild, squidEnabled, squidLibcap, squidRunning } from '../roles/squid/facts.ts';
-import { greLink, greRpFilter } from '../roles/wccp/facts.ts';
+import { doctorRole } from '../src/doctor/role.ts';
+import type { Host } from '../src/inventory/types.ts';
+import { loadInventory } from '../src/inventory/load.ts';
+import { hostFacts } from '../src/plan/planner.ts';
+import { ROLES } from '../roles/registry.ts';
 
 /** The kind of a recorded fact id: its variable parts (path, table, family) dropped. */
 export function kindOf(id: string): string {
@@ -24,37 +20,28 @@ export function kindOf(id: string): string {
   return id;
 }
 
-export const FACT_KINDS: Record<string, Fact<unknown>> = {
-  file: file('/x'),
-  symlink: symlink('/x'),
-  link: greLink('wccp0'),
-  'ip.rules': ipRules('-4'),
-  'ip.routes': ipRoutes('-4', 100),
-  'iptables-save': saveTable('iptables', 'mangle'),
-  'tool.iptables': toolVersion('iptables'),
-  'kernel.release': kernelRelease,
-  'kernel.config': kernelConfig,
-  'kernel.modules': kernelModules,
-  'service.manager': serviceManager,
-  'sysctl.live': sysctls([]),
-  'squid.version': squidBuild,
-  'squid.libcap': squidLibcap,
-  'squid.enabled': squidEnabled,
-  'squid.running': squidRunning('/etc/squid/squid.conf', 3129),
-  'selinux.mode': selinuxMode,
-  'selinux.booleans': selinuxBooleans,
-  'selinux.persistent': selinuxPersistent,
-  'sysctl.files': sysctlFiles,
-  'ipv6.ra': routerAdvertisements,
-  'wccp.rp_filter': greRpFilter(['wccp0']),
-  'tool.ebtables': ebtablesVersion,
-  'bridge.broute': brouteFacts,
-  'ebtables.save': ebtablesSave,
-  'firewall.ruleset': ruleset,
-  'firewalld.state': firewalldFacts,
-  'ebtables-nft.save': ebtablesNftSave,
-  'nft.bridge-tprun': nftBrouteTable,
-};
+/**
+ * The hosts whose facts make the list: every host of the shipped inventories, as written and
+ * with the settings that make roles read more (the nftables backend, firewalld managed).
+ */
+function sampleHosts(): Host[] {
+  const hosts = ['inventories/lab.yml', 'inventories/example.yml'].flatMap((f) => loadInventory(f).inventory!.hosts);
+  return hosts.flatMap((h) => [
+    h,
+    { ...h, vars: { ...h.vars, tproxy: { ...h.vars.tproxy, backend: 'nftables' as const }, firewalld: 'manage' as const } },
+  ]);
+}
+
+/**
+ * Every fact kind the registered roles and doctor read, collected from the roles themselves (a
+ * new fact kind cannot go without a parser case: test/facts.test.ts), with one fact of each kind
+ * to parse its cases. A GRE link exists only on a WCCP cache, whose sample is added by name.
+ */
+export const FACT_KINDS: Record<string, Fact<unknown>> = (() => {
+  const kinds: Record<string, Fact<unknown>> = {};
+  for (const h of sampleHosts()) for (const f of hostFacts(h, [...ROLES, doctorRole])) kinds[kindOf(f.id)] ??= f;
+  return kinds;
+})();
 
 /** Parsed values as JSON (Maps become objects), so cases are plain files. */
 export const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Map ? Object.fromEntries(x) : x)));

@@ -22,7 +22,6 @@ export const EB_LIST_TO_SAVE = raw(
   `awk '/^Bridge table: /{print "*" $3; next} /^Bridge chain: /{c=$3; sub(/,$/,"",c); chains=chains ":" c " " $NF "\\n"; next} /^$/{next} {sub(/ +$/,""); rules=rules "-A " c " " $0 "\\n"} END{printf "%s%s", chains, rules}'`,
 );
 
-export const ebtablesVersion = new Fact('tool.ebtables', raw('ebtables --version'), (r) => (r.code === 0 ? r.stdout.trim() : null));
 
 /** The nft probe: a bridge prerouting chain with `meta broute set 1` (checked by nft and the kernel, never committed). */
 export const NFT_BROUTE_PROBE = 'table bridge tprun_probe { chain p { type filter hook prerouting priority 0; meta broute set 1; }; }';
