@@ -21,6 +21,10 @@ export interface FindingCheck extends Check {
   fix: string;
 }
 
+/** Every doctor check carries its id's code as a value, passing ones too. */
+export type DoctorCheck = Check & { code: Code };
+export const isDoctorCheck = (c: Check): c is DoctorCheck => c.role === DOCTOR && typeof (c as Partial<DoctorCheck>).code === 'string';
+
 export const isFinding = (c: Check): c is FindingCheck => c.role === DOCTOR && Array.isArray((c as FindingCheck).evidence);
 
 export function findingCheck(f: Finding): FindingCheck {
@@ -43,7 +47,7 @@ export function findingCheck(f: Finding): FindingCheck {
 }
 
 /** One check per id: failed ones are the findings, the rest pass (so JUnit and JSON list every check). */
-export function doctorChecks(host: Host, findings: readonly Finding[], life: string): Check[] {
+export function doctorChecks(host: Host, findings: readonly Finding[], life: string): DoctorCheck[] {
   const failed = new Map<Code, FindingCheck>();
   for (const f of findings) {
     const c = findingCheck(f);
@@ -62,6 +66,7 @@ export function doctorChecks(host: Host, findings: readonly Finding[], life: str
         wanted: e.healthy,
         ok: true,
         blocks: e.blocks,
+        code,
       }
     );
   });

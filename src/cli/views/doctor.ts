@@ -4,7 +4,7 @@
  * and exit codes are check's; this view prints each finding as what it saw, what it means and
  * the fix.
  */
-import { isFinding } from '../../doctor/role.ts';
+import { isDoctorCheck, isFinding } from '../../doctor/role.ts';
 import { probeAfter } from '../../doctor/probe.ts';
 import { doctorRole } from '../../doctor/role.ts';
 import type { Host, Inventory } from '../../inventory/types.ts';
@@ -82,7 +82,7 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
         say(doctorLine(r));
         for (const c of findingsOf(r)) findingLines(c).forEach(say);
         if (brokenRun(r) && r.error?.stderr) r.error.stderr.split('\n').forEach((l) => say(`    | ${l}`));
-        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok) ?? []) say(`  ✓ ${c.id.split(' ')[0]} ok: ${c.found}`);
+        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok).filter(isDoctorCheck) ?? []) say(`  ✓ ${c.code} ok: ${c.found}`);
       },
     },
   });
