@@ -9,11 +9,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { RawFacts } from '../src/facts/fact.ts';
+import { diagnose } from '../src/doctor/diagnose.ts';
+import { doctorFacts } from '../src/doctor/facts.ts';
+import { parseTree, type RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { Change } from '../src/resources/change.ts';
-import { rhelFacts, type Kind, type Release } from './fixtures/rhel/hosts.ts';
+import { rhelDoctorFacts, rhelFacts, type Kind, type Release } from './fixtures/rhel/hosts.ts';
 import { load } from './helpers.ts';
 import { changed, plan, withVars } from './planning.ts';
 
@@ -199,5 +201,32 @@ test('the constructed facts are what the parsers read: versions and states as do
   assert.match(check(p10, 'require squid >= 3.2').found, /^squid 6\.10\.0$/);
   assert.match(check(p9, 'require kernel CONFIG_NF_TPROXY_IPV6').found, /\/boot\/config-5\.14\.0-427\.13\.1\.el9_4\.x86_64/);
 });
+
+/** What tprun renders as squid.conf for the router: the doctor facts carry it as deployed. */
+const renderedConf = (rel: Release) => String(byId(plan(rhelFacts(rel, 'router'), managed('router')), 'file /etc/squid/squid.conf').after);
+const doctor = (rel: Release, raw: RawFacts) => {
+  const h = managed('router');
+  return diagnose(h, parseTree(doctorFacts(h), raw));
+};
+
+for (const rel of RELEASES) {
+  test(`RHEL ${rel} doctor, applied under firewalld: leave: TP019 names firewalld's chains; systemd's loose rp_filter is no finding`, () => {
+    const raw = rhelDoctorFacts(rel, renderedConf(rel));
+    const f = doctor(rel, raw);
+    assert.equal(
+      f.map((x) => x.code),
+      ['TP019'],
+    );
+    const ev = f[0]!.evidence.join('\n');
+    assert.match(ev, /nft table inet firewalld chain filter_INPUT \(hook input, priority 10\): rule "reject with icmpx admin-prohibited"/);
+    assert.match(ev, /inet firewalld chain filter_PREROUTING .*meta nfproto ipv6 fib saddr \. mark \. iif oif missing drop/);
+    // systemd's loose 2 (left on enp1s0, enp3s0 and lo) passes marked packets; strict 1 where they arrive does not.
+    const strict = edit(raw, 'doctor.sysctl', (s) => s.replace('enp2s0/rp_filter=0', 'enp2s0/rp_filter=1'));
+    assert.equal(doctor(rel, strict).find((x) => x.code === 'TP013')?.evidence, ['net.ipv4.conf.enp2s0.rp_filter=1']);
+    // Booleans set without -P (semanage: on now, off in the policy store): TP042.
+    const transient = edit(raw, 'doctor.selinux', (s) => s.replace(/\(on {3}, {3}on\)/g, '(on   ,  off)'));
+    assert.ok(doctor(rel, transient).some((x) => x.code === 'TP042'));
+  });
+}
 
 test.run();
