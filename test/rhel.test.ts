@@ -74,6 +74,9 @@ for (const rel of RELEASES) {
     assert.equal(changesOf(p), []);
     const input = p.checks.find((c) => c.role === 'host-firewall' && /filter_INPUT/.test(c.id));
     assert.match(input?.hint ?? '', /firewall-cmd --permanent --zone=public --add-port=80\/tcp; firewall-cmd --reload; or let tprun do it: firewalld: manage/);
+    // The reverse-path fix names the value this firewalld knows: no -forward values before 2.2.
+    const rp = p.checks.find((c) => c.role === 'host-firewall' && /filter_PREROUTING/.test(c.id));
+    assert.match(rp?.hint ?? '', rel === 9 ? /Set IPv6_rpfilter=no \(this firewalld is older than 2\.2/ : /Set IPv6_rpfilter=strict-forward in /);
   });
 
   test(`RHEL ${rel} router, firewalld: manage: the port in zone public and IPv6_rpfilter ${rel === 9 ? 'yes → no (firewalld 1.3 has no -forward values)' : 'strict → strict-forward'}; the rest planned`, () => {
