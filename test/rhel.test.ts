@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { diagnose } from '../src/doctor/diagnose.ts';
 import { doctorFacts } from '../src/doctor/facts.ts';
 import { parseTree, type RawFacts } from '../src/facts/fact.ts';
+import { installCommand, packageFamily } from '../src/facts/family.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { blockedReason, changesOf, type HostPlan } from '../src/plan/types.ts';
 import type { Change } from '../src/resources/change.ts';
@@ -205,6 +206,23 @@ test('the constructed facts are what the parsers read: versions and states as do
   assert.match(check(p9, 'require kernel CONFIG_NF_TPROXY_IPV6').found, /\/boot\/config-5\.14\.0-427\.13\.1\.el9_4\.x86_64/);
 });
 
+test('the package family from a kernel release (or its /boot/config path); unknown names both', () => {
+  const cases: [string, string | null][] = [
+    ['5.14.0-427.13.1.el9_4.x86_64', 'rhel'],
+    ['6.12.0-55.9.1.el10_0.x86_64', 'rhel'],
+    ['6.11.4-301.fc41.x86_64', 'rhel'],
+    ['/boot/config-5.14.0-427.13.1.el9_4.x86_64', 'rhel'],
+    ['6.1.0-50-amd64', 'debian'],
+    ['6.12.117+deb13-amd64', 'debian'],
+    ['6.8.0-45-generic', 'debian'],
+    ['6.18.0', null],
+    ['/proc/config.gz', null],
+    ['6.6.0-rc1-telnet', null],
+  ];
+  for (const [release, want] of cases) assert.is(packageFamily(release), want, release);
+  assert.is(installCommand(null, { debian: 'libcap2', rhel: 'libcap' }), 'Debian: apt-get install libcap2; RHEL: dnf install libcap');
+});
+
 /** What tprun renders as squid.conf for the router: the doctor facts carry it as deployed. */
 const renderedConf = (rel: Release) => String(byId(plan(rhelFacts(rel, 'router'), managed('router')), 'file /etc/squid/squid.conf').after);
 const doctor = (rel: Release, raw: RawFacts) => {
@@ -229,6 +247,10 @@ for (const rel of RELEASES) {
     // Booleans set without -P (semanage: on now, off in the policy store): TP042.
     const transient = edit(raw, 'doctor.selinux', (s) => s.replace(/\(on {3}, {3}on\)/g, '(on   ,  off)'));
     assert.ok(doctor(rel, transient).some((x) => x.code === 'TP042'));
+    // libcap gone from the host: the fix names dnf's package (the family from /boot/config-*.elN).
+    const nolib = edit(raw, 'doctor.squid', (s) => s.replace(/^ldd=.*$/m, 'ldd=\tlibcap.so.2 => not found').replace(/^ldconfig=.*\n/m, ''));
+    const tp002 = doctor(rel, nolib).find((x) => x.code === 'TP002');
+    assert.is(tp002?.fix, 'install libcap: dnf install libcap');
   });
 }
 

@@ -9,7 +9,7 @@
 export type PackageFamily = 'rhel' | 'debian';
 
 export function packageFamily(kernelRelease: string): PackageFamily | null {
-  if (/\.(el|fc)\d+/.test(kernelRelease)) return 'rhel';
+  if (/\.(el|fc)\d+(_\d+)?(\.|$)/.test(kernelRelease)) return 'rhel';
   if (/\+deb\d+|-(amd64|arm64|armmp|686|686-pae|rt-amd64|cloud-amd64|cloud-arm64|generic|lowlatency|aws|azure|gcp)$/.test(kernelRelease)) return 'debian';
   return null;
 }
