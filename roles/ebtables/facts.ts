@@ -113,17 +113,26 @@ export function chooseBroute(f: BrouteFacts): BrouteChoice {
         ? `nft ${version(f.nft)} cannot set meta broute${kernelOld ? ` (kernel ${f.kernel} < 6.4, no NFT_BRIDGE_META)` : ''}: ${f.nftBroute.said}`
         : 'nft not probed';
   const found = `no usable broute: ${legacy}; ${nft}${f.ebtables && /nf_tables/.test(f.ebtables) ? `; the default ebtables is ${f.ebtables}, never used (its redirect target drops)` : ''}`;
-  const rhel = f.os.some((w) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux'].includes(w));
+  // RHEL and its rebuilds (ID_LIKE "rhel ...", or "fedora" alone on CentOS Stream's older releases) ship
+  // no ebtables-legacy; Fedora itself does (dnf install ebtables-legacy).
+  const fedora = f.os[0] === 'fedora';
+  const rhel = !fedora && f.os.some((w) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol'].includes(w));
   const debian = f.os.some((w) => w === 'debian' || w === 'ubuntu');
   const hint = rhel
-    ? `this family ships no ebtables-legacy: it needs nftables >= 1.0.8 (dnf install nftables) and a kernel >= 6.4 with NFT_BRIDGE_META${kernelOld ? ` (this one is ${f.kernel})` : ''}`
-    : debian
-      ? f.legacy.state === 'absent'
-        ? 'apt-get install ebtables (it provides ebtables-legacy)'
-        : 'the kernel needs CONFIG_BRIDGE_EBT_BROUTE (ebtables-legacy), or Linux >= 6.4 with NFT_BRIDGE_META and nftables >= 1.0.8'
-      : f.legacy.state === 'absent'
-        ? 'install ebtables-legacy (Debian: apt-get install ebtables), or nftables >= 1.0.8 on Linux >= 6.4'
-        : 'the kernel needs CONFIG_BRIDGE_EBT_BROUTE, or Linux >= 6.4 with NFT_BRIDGE_META and nftables >= 1.0.8';
+    ? f.nft === null
+      ? `this family ships no ebtables-legacy: install nftables (dnf install nftables); meta broute also needs a kernel >= 6.4 with NFT_BRIDGE_META${kernelOld ? ` (this one is ${f.kernel})` : ''}`
+      : kernelOld
+        ? `this family ships no ebtables-legacy, and kernel ${f.kernel} has no nftables meta broute (Linux 6.4, NFT_BRIDGE_META): no package fixes that; a bridge needs a kernel >= 6.4 (RHEL 10's 6.12), else deploy this host as a router`
+        : `this family ships no ebtables-legacy: nftables meta broute needs the kernel's NFT_BRIDGE_META (modprobe nft_meta_bridge) and nftables >= 1.0.8 (here ${f.nft})`
+    : fedora && f.legacy.state === 'absent'
+      ? 'dnf install ebtables-legacy, or nftables >= 1.0.8 on Linux >= 6.4'
+      : debian
+        ? f.legacy.state === 'absent'
+          ? 'apt-get install ebtables (it provides ebtables-legacy)'
+          : 'the kernel needs CONFIG_BRIDGE_EBT_BROUTE (ebtables-legacy), or Linux >= 6.4 with NFT_BRIDGE_META and nftables >= 1.0.8'
+        : f.legacy.state === 'absent'
+          ? 'install ebtables-legacy (Debian: apt-get install ebtables), or nftables >= 1.0.8 on Linux >= 6.4'
+          : 'the kernel needs CONFIG_BRIDGE_EBT_BROUTE, or Linux >= 6.4 with NFT_BRIDGE_META and nftables >= 1.0.8';
   return { impl: null, found, hint };
 }
 

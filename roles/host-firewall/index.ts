@@ -8,7 +8,7 @@
  * still changes firewalld (this apply fixes it, and check is not compliant until it has); once
  * nothing is left to change, a finding there blocks like any other.
  */
-import { firewalldFacts, firewalldPending, firewalldPlan } from '../../src/firewall/firewalld.ts';
+import { firewalldFacts, firewalldPending, firewalldPlan, rpfilterFor } from '../../src/firewall/firewalld.ts';
 import { evaluate, fixHint } from '../../src/firewall/ruleset/evaluate.ts';
 import { ruleset } from '../../src/firewall/ruleset/fact.ts';
 import { findingText, interceptionOf } from '../../src/firewall/ruleset/intercept.ts';
@@ -27,6 +27,8 @@ export const hostFirewall = defineRole({
     const findings = evaluate(f.ruleset, ic);
     const fw = firewalldPlan(host, f.firewalld);
     const managed = fw.active && firewalldPending(fw);
+    // The value that passes marked packets on this firewalld (no before 2.2), when it runs.
+    const rp = f.firewalld.state === 'running' && f.firewalld.version ? rpfilterFor(f.firewalld.version) : undefined;
     const checks: Check[] = findings.map((x) => {
       const fixing = managed && x.source === 'nft' && x.tableName === 'firewalld';
       return requirement(ROLE, {
@@ -35,7 +37,7 @@ export const hostFirewall = defineRole({
         wanted: WANTED,
         ok: false,
         blocks: x.certainty === 'drops' && !fixing,
-        hint: fixing ? `firewalld: manage: the firewalld role changes this in this apply (${fixHint(x, ic)})` : fixHint(x, ic),
+        hint: fixing ? `firewalld: manage: the firewalld role changes this in this apply (${fixHint(x, ic, rp)})` : fixHint(x, ic, rp),
       });
     });
     for (const u of f.ruleset.unreadable)

@@ -12,7 +12,8 @@
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
-import { kernelConfig, saveTable } from '../../src/facts/shared.ts';
+import { installCommand, packageFamily } from '../../src/facts/family.ts';
+import { kernelConfig, kernelRelease, saveTable } from '../../src/facts/shared.ts';
 import { backendOf, firewallFacts } from '../../src/firewall/backend.ts';
 import { familyOf } from '../../src/inventory/address.ts';
 import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
@@ -179,6 +180,7 @@ export const iptables = defineRole({
     filter: { ipv4: saveTable('iptables', 'filter'), ipv6: saveTable('ip6tables', 'filter') },
     version: { ipv4: toolVersion('iptables'), ipv6: toolVersion('ip6tables') },
     kernel: kernelConfig,
+    release: kernelRelease,
     nft: nftChains,
     firewall: firewallFacts,
   }),
@@ -194,7 +196,7 @@ export const iptables = defineRole({
         wanted: '>= 1.4.11',
         hint: t?.version
           ? `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`
-          : `install iptables (Debian: apt-get install iptables; RHEL: dnf install iptables-nft), or set tproxy.backend: nftables (Debian 13 and RHEL install nftables, not iptables, by default)`,
+          : `install iptables (${installCommand(packageFamily(f.release.text), { debian: 'iptables', rhel: 'iptables-nft' })}), or set tproxy.backend: nftables (Debian 13 and RHEL install nftables, not iptables, by default)`,
       });
     });
     // iptables-nft runs the socket match and the TPROXY target through nf_tables' compat layer.

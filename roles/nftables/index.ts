@@ -7,7 +7,8 @@
  */
 import { BACKEND_FILE, backendOf, firewallFacts, type BackendChoice } from '../../src/firewall/backend.ts';
 import { Fact } from '../../src/facts/fact.ts';
-import { file, kernelConfig } from '../../src/facts/shared.ts';
+import { installCommand, packageFamily } from '../../src/facts/family.ts';
+import { file, kernelConfig, kernelRelease } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { defineRole, requirement } from '../../src/plan/role.ts';
 import { change, type Change } from '../../src/resources/change.ts';
@@ -93,7 +94,15 @@ const choiceCheck = (c: BackendChoice) =>
 export const nftables = defineRole({
   name: ROLE,
   applies: () => true,
-  facts: () => ({ firewall: firewallFacts, kernel: kernelConfig, table: nftTable, nftFile: file(NFT_FILE), boot: file(BOOT_FILE), record: file(BACKEND_FILE) }),
+  facts: () => ({
+    firewall: firewallFacts,
+    kernel: kernelConfig,
+    release: kernelRelease,
+    table: nftTable,
+    nftFile: file(NFT_FILE),
+    boot: file(BOOT_FILE),
+    record: file(BACKEND_FILE),
+  }),
   requirements(host, f) {
     const choice = backendOf(host, f.firewall);
     const out = [choiceCheck(choice)];
@@ -104,7 +113,7 @@ export const nftables = defineRole({
           found: f.table.nft ? (f.table.error ? `nft fails: ${f.table.error}` : 'nft installed') : 'nft not found',
           ok: f.table.nft && !f.table.error,
           wanted: 'nft (nftables) with the socket and tproxy expressions',
-          hint: 'install the nftables package, or set tproxy.backend: iptables',
+          hint: `install nftables (${installCommand(packageFamily(f.release.text), { debian: 'nftables', rhel: 'nftables' })}), or set tproxy.backend: iptables`,
         }),
         kernelNft(f.kernel),
       );

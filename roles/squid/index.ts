@@ -7,7 +7,8 @@
  * A WCCP cache's wccp2_* lines are squid.conf lines too, so they are rendered here.
  */
 import { compareVersions } from '../../src/facts/parsers.ts';
-import { serviceManager } from '../../src/facts/shared.ts';
+import { installCommand, packageFamily } from '../../src/facts/family.ts';
+import { kernelRelease, serviceManager } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { change } from '../../src/resources/change.ts';
 import type { Artifact } from '../../src/resources/file.ts';
@@ -179,6 +180,7 @@ export const squid = defineRole({
     logs: squidLogs(host.vars.squid.config),
     confMode: squidConfMode(host.vars.squid.config, lastDirective(host, 'cache_effective_user'), lastDirective(host, 'cache_effective_group')),
     conf: file(host.vars.squid.config),
+    kernel: kernelRelease,
   }),
   requirements(host, f) {
     const b = f.build;
@@ -187,7 +189,7 @@ export const squid = defineRole({
         name: 'squid >= 3.2',
         found: b?.version ? `squid ${v(b.version)}` : 'squid not installed',
         ok: !!b?.version && compareVersions(b.version, [3, 2]) >= 0,
-        wanted: '>= 3.2 (install squid: apt-get install squid / dnf install squid)',
+        wanted: `>= 3.2 (install squid: ${installCommand(packageFamily(f.kernel.text), { debian: 'squid', rhel: 'squid' })})`,
         hint: 'the tproxy http_port flag arrived in Squid 3.1, but the rendered squid.conf uses the built-in localhost and manager ACLs of Squid 3.2 and later (3.1 cannot parse it)',
       }),
     ];

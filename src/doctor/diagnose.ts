@@ -5,6 +5,7 @@
  * and the counters decide which one applies.
  */
 import type { Parsed } from '../facts/fact.ts';
+import { installCommand, packageFamily } from '../facts/family.ts';
 import type { Host } from '../inventory/types.ts';
 import { hex, markMatches, parseMark, sameMark } from '../inventory/mark.ts';
 import { CATALOG, type Code } from './catalog.ts';
@@ -102,7 +103,8 @@ function capabilities(ctx: Ctx): Finding[] {
     } else if (/not found/.test(s.libcapLinked)) {
       ev.push(`ldd squid: ${s.libcapLinked}`);
       cause = 'squid is linked with libcap but the library is missing on this host, so squid cannot run with full transparency (or at all).';
-      fix = 'install libcap: apt-get install libcap2 / dnf install libcap';
+      // The family from the kernel's config path (/boot/config-RELEASE); both managers when unknown.
+      fix = `install libcap: ${installCommand(packageFamily(ctx.f.kernel.source), { debian: 'libcap2', rhel: 'libcap' })}`;
     }
     if (!s.libcapHost.some((l) => /libcap\.so\.2\b/.test(l))) ev.push('ldconfig -p: no libcap.so.2 on the host');
   }

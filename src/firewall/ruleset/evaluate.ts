@@ -404,14 +404,18 @@ export function evaluate(rs: Ruleset, ic: Interception): Finding[] {
   return [...found.values()];
 }
 
-/** What to do about a finding, for a person: the firewall's own way where it is known. */
-export function fixHint(f: Finding, ic: Interception): string {
+/**
+ * What to do about a finding, for a person: the firewall's own way where it is known.
+ * `rpfilter`: the IPv6_rpfilter value that passes marked packets on this host's firewalld
+ * (rpfilterFor its version), when the host's firewalld was read.
+ */
+export function fixHint(f: Finding, ic: Interception, rpfilter?: string): string {
   const markExpr = `meta mark & 0x${ic.mask.toString(16)} == 0x${ic.mark.toString(16)} accept`;
   const ports = ic.ports.join(',');
   const nftInsert = `nft insert rule ${f.family} ${f.tableName} ${f.chain} ${markExpr}`;
   if (f.source === 'nft' && f.tableName === 'firewalld') {
     if (f.rpfilter)
-      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets: their lookup by the mark finds tprun's local route, which fib counts as no route (loose does too). Set IPv6_rpfilter=strict-forward (firewalld 2.2 and later; else no) in /etc/firewalld/firewalld.conf, then firewall-cmd --reload; or let tprun do it: firewalld: manage`;
+      return `firewalld's IPv6 reverse-path filter (IPv6_rpfilter) drops the marked packets: their lookup by the mark finds tprun's local route, which fib counts as no route (loose does too). Set ${rpfilter ? `IPv6_rpfilter=${rpfilter}${rpfilter === 'no' ? ' (this firewalld is older than 2.2, which brought strict-forward)' : ''}` : 'IPv6_rpfilter=strict-forward (firewalld 2.2 and later; else no)'} in /etc/firewalld/firewalld.conf, then firewall-cmd --reload; or let tprun do it: firewalld: manage`;
     const zone = f.via
       .map((v) => /^filter_IN_(.+?)(?:_(?:pre|log|deny|allow|post))?$/.exec(v)?.[1])
       .find((z) => z && z !== 'ZONES' && !z.startsWith('policy_'));
