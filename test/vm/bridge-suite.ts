@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as topo from './topology.ts';
 import * as vm from './vmlab.ts';
-import { skipReason, timed } from './skip.ts';
+import { beforeLab, skipReason, timed } from './skip.ts';
 import { probeFamilies, probeScript } from '../../src/doctor/probe.ts';
 import { PRELUDE } from '../../src/protocol.ts';
 import { load } from '../helpers.ts';
@@ -73,7 +73,7 @@ export function bridgeSuite(release: vm.Release): void {
     assert.match(r.via ?? '', /\bbr1 \(squid\/\d/, `squid's Via header expected: ${r.raw}`);
   }
 
-  test.before(async () => {
+  beforeLab(test, async () => {
     if (skip) return;
     const s = await timed(() => topo.bring('bridge', release));
     lab = s.value;
