@@ -246,7 +246,8 @@ function sshRun(
   addr: string,
   cmd: string,
   timeoutMs = 300_000,
-  connectTimeout = 10,
+  // ConnectTimeout bounds the banner exchange too, which a VM on loaded cores sends late.
+  connectTimeout = 90,
 ): { code: number; out: string; err: string } {
   const r = spawnSync('ip', ['netns', 'exec', ns, ...sshBase(key, knownHosts, connectTimeout), `root@${addr}`, cmd], {
     encoding: 'utf8',
