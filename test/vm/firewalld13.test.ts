@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as topo from './topology.ts';
 import * as vm from './vmlab.ts';
-import { skipReason, timed } from './skip.ts';
+import { beforeLab, skipReason, timed } from './skip.ts';
 
 const skip = skipReason();
 const t = skip ? test.skip : test;
@@ -75,7 +75,7 @@ function notIntercepted(f: 4 | 6): void {
 let before: { zone: string; conf: string };
 let leave: string;
 
-test.before(async () => {
+beforeLab(test, async () => {
   if (skip) return;
   const s = await timed(() => topo.bring('firewalld', '13'));
   lab = s.value;

@@ -1,4 +1,5 @@
-/** Shared by the VM suites: one-line skip reason, and timing. */
+/** Shared by the VM suites: one-line skip reason, timing, and a lab brought up in a before hook. */
+import type { Test } from 'uvu';
 import { preflight } from './vmlab.ts';
 
 /** Why the VM tests cannot run here (one line), or undefined. scripts/test.sh runs scripts/ensure-vm-deps.sh first. */
@@ -10,4 +11,24 @@ export async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; sec
   const t0 = Date.now();
   const value = await f();
   return { value, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * Run `up` as the suite's before hook, keeping what it throws: uvu swallows an error thrown by a
+ * before hook (its runner returns from a finally block), so a lab that never came up showed as
+ * "(0 / N)" with no reason. Here each test then fails with that error instead.
+ */
+export function beforeLab(test: Test, up: () => Promise<void>): void {
+  let failed: unknown;
+  test.before(async () => {
+    try {
+      await up();
+    } catch (e) {
+      failed = e;
+      console.error(`  the VM lab did not come up: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+  test.before.each(() => {
+    if (failed) throw failed;
+  });
 }

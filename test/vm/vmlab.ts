@@ -239,8 +239,17 @@ const sshBase = (key: string, knownHosts: string, timeout = 10) => [
   'LogLevel=ERROR',
 ];
 
-function sshRun(ns: string, key: string, knownHosts: string, addr: string, cmd: string, timeoutMs = 300_000): { code: number; out: string; err: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...sshBase(key, knownHosts), `root@${addr}`, cmd], {
+function sshRun(
+  ns: string,
+  key: string,
+  knownHosts: string,
+  addr: string,
+  cmd: string,
+  timeoutMs = 300_000,
+  // ConnectTimeout bounds the banner exchange too, which a VM on loaded cores sends late.
+  connectTimeout = 90,
+): { code: number; out: string; err: string } {
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...sshBase(key, knownHosts, connectTimeout), `root@${addr}`, cmd], {
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 64 << 20,
@@ -252,7 +261,10 @@ async function waitSsh(ns: string, key: string, knownHosts: string, addr: string
   const t0 = Date.now();
   let last = '';
   while (Date.now() - t0 < timeoutMs) {
-    const r = sshRun(ns, key, knownHosts, addr, 'true', 30_000);
+    // ConnectTimeout also bounds the banner exchange: a restored VM on loaded cores took more than
+    // 10 s to send its banner (sshd's re-exec on an emulated CPU), and every 10 s attempt was cut
+    // short and started over ("Connection timed out during banner exchange") until the wait ended.
+    const r = sshRun(ns, key, knownHosts, addr, 'true', 120_000, 90);
     if (r.code === 0) return (Date.now() - t0) / 1000;
     last = r.err;
     await sleep(1000);
@@ -558,7 +570,7 @@ async function resume(vm: Vm): Promise<void> {
 
 async function identify(vm: Vm, spec: VmSpec): Promise<void> {
   const tk = `${STATE}/template_known_hosts`;
-  await waitSsh(vm.ns, key(), tk, TEMPLATE_ADDR, 180_000, `${vm.name} restore`, vm.serial);
+  await waitSsh(vm.ns, key(), tk, TEMPLATE_ADDR, 600_000, `${vm.name} restore`, vm.serial);
   const setup = `set -e
 date -u -s @${Math.floor(Date.now() / 1000)} >/dev/null
 hostname ${vm.name}; echo ${vm.name} > /etc/hostname
@@ -588,7 +600,7 @@ cat /etc/ssh/ssh_host_ed25519_key.pub`;
     nsExec(w.ns, w.bridge ? `ip link set ${w.name} master ${w.bridge} && ip link set ${w.name} up` : `ip link set ${w.name} up`);
   }
   // From the controller, with the VM's own key checked strictly: drop the template address.
-  await waitSsh(CTL, key(), known(), vm.addr, 60_000, `${vm.name} on its own address`);
+  await waitSsh(CTL, key(), known(), vm.addr, 300_000, `${vm.name} on its own address`);
   const fin = onVm(vm, `ip addr del ${TEMPLATE_ADDR}/16 dev eth0 && hostname`);
   if (fin.code !== 0 || fin.out.trim() !== vm.name) throw new Error(`vm-lab: ${vm.name} final setup: ${fin.out}`);
 }
