@@ -13,14 +13,9 @@
 import { Fact } from '../../src/facts/fact.ts';
 import { compareVersions, parseSaveTable, parseVersion } from '../../src/facts/parsers.ts';
 import { raw } from '../../src/shell.ts';
+import { EB_LIST_TO_SAVE } from '../../src/firewall/ebtables.ts';
 
-/**
- * awk: `ebtables -t TABLE -L` into ebtables-save's format, one table. Not ebtables-save itself:
- * Debian 12's ebtables-legacy-save runs /usr/sbin/ebtables, which is ebtables-nft.
- */
-export const EB_LIST_TO_SAVE = raw(
-  `awk '/^Bridge table: /{print "*" $3; next} /^Bridge chain: /{c=$3; sub(/,$/,"",c); chains=chains ":" c " " $NF "\\n"; next} /^$/{next} {sub(/ +$/,""); rules=rules "-A " c " " $0 "\\n"} END{printf "%s%s", chains, rules}'`,
-);
+export { EB_LIST_TO_SAVE };
 
 
 /** The nft probe: a bridge prerouting chain with `meta broute set 1` (checked by nft and the kernel, never committed). */

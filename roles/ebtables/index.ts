@@ -19,7 +19,10 @@ import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { brouteFacts, chooseBroute, CHOOSE_SHELL, EB_LIST_TO_SAVE, ebtablesNftSave, ebtablesSave, normaliseNftRule, nftBrouteTable } from './facts.ts';
+import { brouteFacts, chooseBroute, CHOOSE_SHELL, ebtablesNftSave, ebtablesSave, normaliseNftRule, nftBrouteTable } from './facts.ts';
+import { EB_LIST_TO_SAVE, normaliseEbRule } from '../../src/firewall/ebtables.ts';
+
+export { normaliseEbRule };
 import { change, type Change } from '../../src/resources/change.ts';
 import { heredoc, raw } from '../../src/shell.ts';
 
@@ -28,24 +31,6 @@ const render = templates(import.meta.url);
 export const CHAIN = 'TPRUN_BROUTING';
 const RULES_FILE = '/etc/tprun/ebtables.rules';
 const NFT_FILE = '/etc/tprun/broute.nft';
-
-/** ebtables prints options in its own order and protocol names in either case: compare as sorted option pairs. */
-export function normaliseEbRule(rule: string): string {
-  const t = rule.trim().split(/\s+/);
-  const j = t.indexOf('-j');
-  const head = j >= 0 ? t.slice(0, j) : t;
-  const tail = j >= 0 ? t.slice(j) : [];
-  const pairs: string[] = [];
-  for (let i = 0; i < head.length; i++) {
-    const w = head[i]!;
-    if (w.startsWith('-') && head[i + 1] !== undefined && !head[i + 1]!.startsWith('-')) {
-      const v = head[i + 1]!;
-      pairs.push(`${w} ${w === '-p' || w === '--ip-proto' || w === '--ip6-proto' ? v.toLowerCase() : v}`);
-      i++;
-    } else pairs.push(w);
-  }
-  return [...pairs.sort(), ...tail].join(' ');
-}
 
 /** tprun's chain in one ebtables binary's broute table (ebtables-legacy, or ebtables-nft only to remove it). */
 const ebDialect = (bin: 'ebtables-legacy' | 'ebtables-nft', tool: string): ChainDialect => ({

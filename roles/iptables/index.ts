@@ -7,8 +7,11 @@
  * table, TPRUN_INPUT (jumped to first from INPUT) accepts the marked packets, so a host
  * firewall with INPUT policy DROP does not drop intercepted traffic; on a WCCP cache also GRE
  * and WCCP (UDP 2048) from the routers; with tproxy.block_quic, TPRUN_FORWARD (jumped to first
- * from FORWARD) rejects UDP/443 from the clients, bypasses excepted. Chains are replaced whole
- * and atomically with iptables-restore --noflush; nobody else's rules are touched.
+ * from FORWARD) rejects UDP/443 from the clients, bypasses excepted; on a bridge, where bridged
+ * frames never reach the IP forward hook (tprun keeps br_netfilter's net.bridge.* at 0), the
+ * same block is ebtables-nft's filter chain TPRUN_FORWARD (bridge family, jumped to first from
+ * FORWARD), a DROP (ebtables has no REJECT). Chains are replaced whole and atomically with
+ * iptables-restore/ebtables-nft-restore --noflush; nobody else's rules are touched.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
 import { compareVersions, type SaveTable } from '../../src/facts/parsers.ts';
@@ -23,7 +26,9 @@ import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
-import { nftChains, toolVersion, type NftChain } from './facts.ts';
+import { EB_LIST_TO_SAVE } from '../../src/firewall/ebtables.ts';
+import { ebtablesNftFilter, nftChains, toolVersion, type NftChain } from './facts.ts';
+import { normaliseEbRule } from '../../src/firewall/ebtables.ts';
 import { normaliseRule } from './rules.ts';
 
 const ROLE = 'iptables';
@@ -34,6 +39,7 @@ export const INPUT = 'TPRUN_INPUT';
 export const FORWARD = 'TPRUN_FORWARD';
 const TOOL: Record<Family, 'iptables' | 'ip6tables'> = { ipv4: 'iptables', ipv6: 'ip6tables' };
 const rulesFile = (f: Family) => `/etc/tprun/${TOOL[f]}.rules`;
+export const EB_FORWARD_FILE = '/etc/tprun/ebtables-forward.rules';
 
 const HOOKS = {
   mangle: { hook: 'PREROUTING', entry: CHAIN, declarations: [`:${DIVERT} - [0:0]`, `:${CHAIN} - [0:0]`] },
@@ -101,11 +107,59 @@ export function inputRules(host: Host, family: Family): string[] {
   return out;
 }
 
-/**
- * Whether UDP/443 (QUIC) is rejected on this host: routers only (a bridge would need
- * bridge-family rules; validate warns that it is not applied there).
- */
+/** Whether UDP/443 (QUIC) is rejected in the IP forward hook (routers; bridges: bridgeQuicRules). */
 export const blocksQuic = (host: Host) => host.vars.tproxy.block_quic && host.kind === 'router';
+
+/**
+ * ebtables-nft's filter table, chain TPRUN_FORWARD: block_quic on a bridge with the iptables
+ * backend. Bridged frames pass the bridge family's forward hook, never the IP one (br_netfilter's
+ * net.bridge.bridge-nf-call-* stay 0 on tprun's bridges). ebtables-nft, not ebtables-legacy: it
+ * comes with iptables (Debian 12 and 13), and the filter table's DROP is a plain nft drop there
+ * (only the broute redirect form misbehaves in ebtables-nft).
+ */
+const ebForward: ChainDialect = {
+  tool: 'ebtables-nft',
+  table: 'filter',
+  save: sh`ebtables-nft -t filter -L | ${EB_LIST_TO_SAVE}`,
+  restoreKeep: sh`ebtables-nft-restore --noflush`,
+  restoreAll: sh`ebtables-nft-restore`,
+  hook: 'FORWARD',
+  entry: FORWARD,
+  declarations: [`:${FORWARD} RETURN`],
+  commit: false,
+  flushDeclared: true,
+  normalise: normaliseEbRule,
+};
+
+/**
+ * The wanted rules of the bridge's TPRUN_FORWARD (ebtables-nft filter): the bypasses RETURN
+ * (bridged on, untouched), then UDP/443 of each family in tproxy.families is dropped. A drop,
+ * not a reject: ebtables has no REJECT target (browsers fall back to TCP/443 once their QUIC
+ * attempt times out). Empty where block_quic is off or the host is not a bridge.
+ */
+export function bridgeQuicRules(host: Host): string[] {
+  if (!(host.vars.tproxy.block_quic && host.kind === 'bridge')) return [];
+  const { families, bypass } = host.vars.tproxy;
+  const out: string[] = [];
+  const P = { ipv4: ['IPv4', 'ip'], ipv6: ['IPv6', 'ip6'] } as const;
+  for (const b of bypass) {
+    const addrs = [b.source, b.destination].filter((a): a is string => !!a);
+    if (!addrs.length) {
+      out.push(`-A ${FORWARD} -i ${b.interface} -j RETURN`);
+      continue;
+    }
+    const f = familyOf(addrs[0]!.split('/')[0]!);
+    if (!families.includes(f)) continue;
+    const [p, pre] = P[f];
+    const m = [`-p ${p}`, b.interface && `-i ${b.interface}`, b.source && `--${pre}-src ${b.source}`, b.destination && `--${pre}-dst ${b.destination}`];
+    out.push(`-A ${FORWARD} ${m.filter(Boolean).join(' ')} -j RETURN`);
+  }
+  for (const f of FAMILIES.filter((x) => families.includes(x))) {
+    const [p, pre] = P[f];
+    out.push(`-A ${FORWARD} -p ${p} --${pre}-proto udp --${pre}-dport 443 -j DROP`);
+  }
+  return out;
+}
 
 /**
  * The wanted rules of TPRUN_FORWARD (filter table): QUIC (UDP/443) forwarded from the clients is
@@ -126,13 +180,17 @@ export function forwardRules(host: Host, family: Family): string[] {
 }
 
 function artifacts(host: Host): Artifact[] {
-  return host.vars.tproxy.families.map((f) => ({
+  const files: Artifact[] = host.vars.tproxy.families.map((f) => ({
     role: ROLE,
     path: rulesFile(f),
     mode: '0644',
     content: render('rules.eta', { host, tool: TOOL[f], rules: chainRules(host, f), input: inputRules(host, f), forward: forwardRules(host, f) }),
     install: true,
   }));
+  const bridge = bridgeQuicRules(host);
+  if (bridge.length)
+    files.push({ role: ROLE, path: EB_FORWARD_FILE, mode: '0644', content: render('ebtables-forward.eta', { host, rules: bridge }), install: true });
+  return files;
 }
 
 /** A hand-made TPROXY/DIVERT rule in PREROUTING intercepts besides tprun's chain. */
@@ -183,22 +241,38 @@ export const iptables = defineRole({
     release: kernelRelease,
     nft: nftChains,
     firewall: firewallFacts,
+    bridgeFilter: ebtablesNftFilter,
   }),
   // On the nftables backend this role only removes its chains: no iptables needed.
   requirements: (host, f) => {
     const fams = backendOf(host, f.firewall).backend === 'iptables' ? host.vars.tproxy.families : [];
-    const tools = fams.map((fam) => {
-      const t = f.version[fam];
-      return requirement(ROLE, {
-        name: `${TOOL[fam]} >= 1.4.11`,
-        found: t?.version ? t.text : `${TOOL[fam]} not found`,
-        ok: !!t?.version && compareVersions(t.version, [1, 4, 11]) >= 0,
-        wanted: '>= 1.4.11',
-        hint: t?.version
-          ? `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`
-          : `install iptables (${installCommand(packageFamily(f.release.text), { debian: 'iptables', rhel: 'iptables-nft' })}), or set tproxy.backend: nftables (Debian 13 and RHEL install nftables, not iptables, by default)`,
-      });
-    });
+    const ebtables =
+      fams.length && bridgeQuicRules(host).length
+        ? [
+            requirement(ROLE, {
+              name: 'ebtables-nft (block_quic on a bridge)',
+              found: f.bridgeFilter.tool ? 'ebtables-nft installed' : 'ebtables-nft not found',
+              ok: f.bridgeFilter.tool,
+              wanted: 'ebtables-nft',
+              hint: `bridged UDP/443 is dropped in the bridge family (ebtables-nft comes with iptables 1.8: ${installCommand(packageFamily(f.release.text), { debian: 'iptables', rhel: 'iptables-ebtables' })}), or set tproxy.block_quic: false`,
+            }),
+          ]
+        : [];
+    const tools = [
+      ...ebtables,
+      ...fams.map((fam) => {
+        const t = f.version[fam];
+        return requirement(ROLE, {
+          name: `${TOOL[fam]} >= 1.4.11`,
+          found: t?.version ? t.text : `${TOOL[fam]} not found`,
+          ok: !!t?.version && compareVersions(t.version, [1, 4, 11]) >= 0,
+          wanted: '>= 1.4.11',
+          hint: t?.version
+            ? `the TPROXY rules need ${TOOL[fam]} 1.4.10 or later (the guide's minimum), and "-m socket --transparent" 1.4.11`
+            : `install iptables (${installCommand(packageFamily(f.release.text), { debian: 'iptables', rhel: 'iptables-nft' })}), or set tproxy.backend: nftables (Debian 13 and RHEL install nftables, not iptables, by default)`,
+        });
+      }),
+    ];
     // iptables-nft runs the socket match and the TPROXY target through nf_tables' compat layer.
     const nft = fams.some((fam) => /nf_tables/.test(f.version[fam]?.text ?? ''));
     const cfg = f.kernel;
@@ -224,6 +298,7 @@ export const iptables = defineRole({
       content: render('boot-iptables.sh.eta', {
         families: host.vars.tproxy.families.map((f) => ({ tool: TOOL[f], file: rulesFile(f) })),
         forward: blocksQuic(host),
+        bridgeForward: bridgeQuicRules(host).length ? EB_FORWARD_FILE : null,
       }),
     },
   ],
@@ -234,7 +309,12 @@ export const iptables = defineRole({
       chainChange(dialect(fam), ROLE, f.mangle[fam], fams.includes(fam) ? chainRules(host, fam) : null),
       chainChange(dialect(fam, 'filter'), ROLE, f.filter[fam], fams.includes(fam) ? inputRules(host, fam) : null),
       chainChange(dialect(fam, 'forward'), ROLE, f.filter[fam], fams.includes(fam) && blocksQuic(host) ? forwardRules(host, fam) : null),
-    ]).filter((c) => c.before !== null || c.after !== null);
-    return { changes, diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...(on ? otherInputFirewalls(host, f.nft) : [])] };
+    ]);
+    const bridge = on ? bridgeQuicRules(host) : [];
+    changes.push(chainChange(ebForward, ROLE, f.bridgeFilter.table, bridge.length ? bridge : null));
+    return {
+      changes: changes.filter((c) => c.before !== null || c.after !== null),
+      diagnostics: [...FAMILIES.flatMap((fam) => foreignRules(host, fam, f.mangle[fam])), ...(on ? otherInputFirewalls(host, f.nft) : [])],
+    };
   },
 });

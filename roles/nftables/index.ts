@@ -15,7 +15,7 @@ import { change, type Change } from '../../src/resources/change.ts';
 import { fileChange } from '../../src/resources/file.ts';
 import type { KernelConfig } from '../../src/facts/parsers.ts';
 import { heredoc, raw, sh } from '../../src/shell.ts';
-import { parseTable, replaceScript, TABLE, tableLines, wantedTable, type NftTable } from './model.ts';
+import { BRIDGE_TABLE, bridgeQuicTable, parseTable, replaceScript, TABLE, tableLines, wantedTable, type NftTable } from './model.ts';
 
 const ROLE = 'nftables';
 export const NFT_FILE = '/etc/tprun/nftables.nft';
@@ -29,16 +29,19 @@ export interface LiveTable {
   error?: string;
 }
 
-/** `nft -j list table inet tprun`, parsed once. */
-export const nftTable = new Fact<LiveTable>('nft.table.inet.tprun', raw(`command -v nft >/dev/null 2>&1 || exit 127; nft -j list table ${TABLE} 2>&1`), (r) => {
-  if (r.code === 127) return { nft: false, table: null };
-  if (r.code !== 0) return /No such file|does not exist/i.test(r.stdout) ? { nft: true, table: null } : { nft: true, table: null, error: r.stdout.trim() };
-  try {
-    return { nft: true, table: parseTable(r.stdout) };
-  } catch {
-    return { nft: true, table: null, error: `nft -j printed no JSON: ${r.stdout.slice(0, 200)}` };
-  }
-});
+/** `nft -j list table FAMILY NAME`, parsed once. */
+const liveTable = (name: string) =>
+  new Fact<LiveTable>(`nft.table.${name.replace(' ', '.')}`, raw(`command -v nft >/dev/null 2>&1 || exit 127; nft -j list table ${name} 2>&1`), (r) => {
+    if (r.code === 127) return { nft: false, table: null };
+    if (r.code !== 0) return /No such file|does not exist/i.test(r.stdout) ? { nft: true, table: null } : { nft: true, table: null, error: r.stdout.trim() };
+    try {
+      return { nft: true, table: parseTable(r.stdout) };
+    } catch {
+      return { nft: true, table: null, error: `nft -j printed no JSON: ${r.stdout.slice(0, 200)}` };
+    }
+  });
+export const nftTable = liveTable(TABLE);
+export const nftBridgeTable = liveTable(BRIDGE_TABLE);
 
 const BOOT = `#!/bin/sh
 # tprun nftables: load table ${TABLE} when nftables is the backend tprun applied last.
@@ -46,24 +49,25 @@ const BOOT = `#!/bin/sh
 nft -f ${NFT_FILE}
 `;
 
-/** The table change: one nft transaction, validated first, undone from the snapshot. */
-export function tableChange(before: NftTable | null, after: NftTable | null): Change {
-  const snap = raw('"$TPRUN_TX/nft.inet.tprun"');
-  const script = replaceScript(after);
+/** The table change (TABLE, or BRIDGE_TABLE): one nft transaction, validated first, undone from the snapshot. */
+export function tableChange(before: NftTable | null, after: NftTable | null, name = TABLE): Change {
+  const snap = raw(`"$TPRUN_TX/nft.${name.replace(' ', '.')}"`);
+  const script = replaceScript(after, name);
+  const [fam, tab] = name.split(' ') as [string, string];
   return change({
     kind: 'nft-table',
     role: ROLE,
-    id: `nft table ${TABLE}`,
+    id: `nft table ${name}`,
     before: before && tableLines(before),
     after: after && tableLines(after),
     commands: [
       // The snapshot: the table as nft lists it (counters included), or an empty file when absent.
-      sh`{ nft list table inet tprun 2>/dev/null || :; } > ${snap}.part && mv -f ${snap}.part ${snap}`,
+      sh`{ nft list table ${fam} ${tab} 2>/dev/null || :; } > ${snap}.part && mv -f ${snap}.part ${snap}`,
       heredoc(sh`nft -c -f /dev/stdin`, script),
       heredoc(sh`nft -f /dev/stdin`, script),
     ],
     undo: [
-      sh`if [ -s ${snap} ]; then { printf 'table inet tprun {}\\ndelete table inet tprun\\n'; cat ${snap}; } | nft -f /dev/stdin; elif [ -e ${snap} ]; then nft delete table inet tprun 2>/dev/null || :; fi`,
+      sh`if [ -s ${snap} ]; then { printf ${raw(`'table ${name} {}\\ndelete table ${name}\\n'`)}; cat ${snap}; } | nft -f /dev/stdin; elif [ -e ${snap} ]; then nft delete table ${fam} ${tab} 2>/dev/null || :; fi`,
     ],
   });
 }
@@ -99,6 +103,7 @@ export const nftables = defineRole({
     kernel: kernelConfig,
     release: kernelRelease,
     table: nftTable,
+    bridgeTable: nftBridgeTable,
     nftFile: file(NFT_FILE),
     boot: file(BOOT_FILE),
     record: file(BACKEND_FILE),
@@ -127,8 +132,12 @@ export const nftables = defineRole({
     const mk = (path: string, content: string, mode = '0644') => ({ role: ROLE, path, mode, content, install: true });
     // The record is written once tprun has used nftables on the host, and kept true after.
     if (on || f.record !== null) changes.push(fileChange(mk(BACKEND_FILE, `${backend}\n`), f.record));
-    if (on) changes.push(fileChange(mk(NFT_FILE, replaceScript(want)), f.nftFile), fileChange(mk(BOOT_FILE, BOOT, '0755'), f.boot));
+    const bridge = on ? bridgeQuicTable(host) : null;
+    // One file, loaded at boot in one nft -f: the interception table, then block_quic's bridge table.
+    const text = replaceScript(want) + (bridge ? replaceScript(bridge, BRIDGE_TABLE) : '');
+    if (on) changes.push(fileChange(mk(NFT_FILE, text), f.nftFile), fileChange(mk(BOOT_FILE, BOOT, '0755'), f.boot));
     if (on || f.table.table) changes.push(tableChange(f.table.table, want));
+    if (bridge || f.bridgeTable.table) changes.push(tableChange(f.bridgeTable.table, bridge, BRIDGE_TABLE));
     return { changes };
   },
 });

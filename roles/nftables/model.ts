@@ -90,8 +90,8 @@ export function wantedTable(host: Host): NftTable {
   const all = [...new Set(targets.flatMap((t) => t[1]))];
   rules.push([m('meta nfproto', ...families.map((f) => FAM[f].nf)), m('tcp dport', ...all), { counter: 'failclosed' }, { verdict: 'drop' }]);
   // QUIC (UDP/443) bypasses TPROXY, which intercepts TCP only: rejected (ICMP port unreachable,
-  // so browsers fall back to TCP/443 at once), bypassed traffic excepted. Routers only: a bridge
-  // would need bridge-family rules (validate warns that it is not applied there).
+  // so browsers fall back to TCP/443 at once), bypassed traffic excepted. Routers only: bridged
+  // frames never reach the inet forward hook (bridgeQuicTable).
   const quic = host.vars.tproxy.block_quic && host.kind === 'router';
   const chains: NftChain[] = [{ name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -150, policy: 'accept', rules }];
   if (quic)
@@ -105,4 +105,36 @@ export function wantedTable(host: Host): NftTable {
     });
   const counters = ['divert', 'failclosed', ...(quic ? ['quic'] : []), ...targets.map((t) => `intercepted_${t[0]}`)].sort();
   return { counters, sets: sets.sort((a, b) => a.name.localeCompare(b.name)), chains };
+}
+
+/** block_quic's table on a bridge, owned whole by this role (the broute's `table bridge tprun` is the ebtables role's). */
+export const BRIDGE_TABLE = 'bridge tprun_quic';
+
+/**
+ * block_quic on a bridge: `table bridge tprun_quic`, chain forward at the bridge family's
+ * forward hook (bridged frames never reach the inet forward hook: tprun keeps br_netfilter's
+ * net.bridge.* at 0). The bypasses return first (one rule each), then UDP/443 of each family is
+ * dropped and counted (`quic`). A drop, not a reject: the bridge family's reject needs
+ * NFT_BRIDGE_REJECT, which not every kernel has, and ebtables (the iptables backend's bridge
+ * rules) has none; browsers fall back to TCP/443 once their QUIC attempt times out.
+ * Null where block_quic is off or the host is not a bridge.
+ */
+export function bridgeQuicTable(host: Host): NftTable | null {
+  if (!(host.vars.tproxy.block_quic && host.kind === 'bridge')) return null;
+  const { families, bypass } = host.vars.tproxy;
+  const rules: Item[][] = [];
+  for (const b of bypass) {
+    const addrs = [b.source, b.destination].filter((a): a is string => !!a);
+    const f = addrs.length ? familyOf(addrs[0]!.split('/')[0]!) : undefined;
+    if (f && !families.includes(f)) continue;
+    const r: Item[] = [];
+    if (b.interface) r.push(m('meta iifname', b.interface));
+    if (f && b.source) r.push(m(`${FAM[f].ip} saddr`, element(b.source)));
+    if (f && b.destination) r.push(m(`${FAM[f].ip} daddr`, element(b.destination)));
+    rules.push([...r, { verdict: 'return' }]);
+  }
+  const proto = { ipv4: m('ip protocol', 'udp'), ipv6: m('ip6 nexthdr', 'udp') };
+  for (const f of (['ipv4', 'ipv6'] as const).filter((x) => families.includes(x)))
+    rules.push([proto[f], m('udp dport', 443), { counter: 'quic' }, { verdict: 'drop' }]);
+  return { counters: ['quic'], sets: [], chains: [{ name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept', rules }] };
 }

@@ -43,7 +43,9 @@ export interface SquidState {
  * Whether squid runs, with this squid.conf, listening on the tproxy port. Running is read from
  * the pid file (not `squid -k check`, which parses squid.conf and calls a live squid "stopped"
  * when the file is broken). The loaded configuration is tprun's record (pid and sha256 written
- * by the start and the reconfigure), else: squid started after squid.conf was last written.
+ * by the start and the reconfigure), else: squid started after squid.conf was last written; and
+ * in any case older when squid's cache.log says it last read a configuration before squid.conf's
+ * mtime (squidReadTime).
  */
 /**
  * Families served by listening sockets as ss prints them: `*:P` is a dual-stack wildcard (both),
@@ -60,6 +62,19 @@ export function listenFamilies(locals: readonly string[]): Family[] {
   return FAMILIES.filter((f) => out.has(f));
 }
 
+/**
+ * Shell: $rd, when squid last read its configuration by its own word: the time of the last
+ * "Starting Squid Cache" or "Reconfiguring Squid Cache" line of its cache.log (cache_log in
+ * squid.conf, else Debian's /var/log/squid/cache.log; both logged at squid's default level: seen
+ * with 5.7 in the lab, DBG_IMPORTANT in Squid 6's main.cc), as seconds; empty when the log has none (rotated since, or elsewhere). Squid's own
+ * record, unlike tprun's: a hand `squid -k reconfigure` of an edited file, then the file put back
+ * (same content, newer mtime), is seen. Read from the end (tac), so a big log costs little.
+ */
+export const squidReadTime = (config: string) =>
+  sh`clog=$(awk '$1 == "cache_log" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$clog" ] || clog=/var/log/squid/cache.log
+rd=$(tac "$clog" 2>/dev/null | grep -m 1 -E '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}.* (Starting|Reconfiguring) Squid Cache' | cut -c1-19)
+[ -z "$rd" ] || rd=$(date -d "$rd" +%s 2>/dev/null)`;
+
 export const squidRunning = (config: string, tproxyPort: number) =>
   new Fact(
     'squid.running',
@@ -75,6 +90,8 @@ else
   hz=$(getconf CLK_TCK); bt=$(awk '/^btime/ {print $2}' /proc/stat); st=$(sed 's/.*) //' /proc/$pid/stat | cut -d' ' -f20)
   [ "$(stat -c %Y ${config})" -le $((bt + st / hz)) ] && l=current || l=older
 fi
+${squidReadTime(config)}
+[ -n "$rd" ] && [ "$(stat -c %Y ${config})" -gt "$rd" ] && l=older
 echo "state running"; echo "loaded $l"
 ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | awk '{print "listen " $4}'`,
     (r): SquidState => {

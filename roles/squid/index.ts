@@ -15,7 +15,19 @@ import type { Artifact } from '../../src/resources/file.ts';
 import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
-import { LOADED, squidBuild, squidConfMode, squidEnabled, squidLibcap, squidLogs, squidPidFile, squidRunning, type ConfMode, type SquidLogs } from './facts.ts';
+import {
+  LOADED,
+  squidBuild,
+  squidConfMode,
+  squidEnabled,
+  squidLibcap,
+  squidLogs,
+  squidPidFile,
+  squidReadTime,
+  squidRunning,
+  type ConfMode,
+  type SquidLogs,
+} from './facts.ts';
 import { file } from '../../src/facts/shared.ts';
 import { validateSquid } from './validate.ts';
 import './settings.ts';
@@ -126,6 +138,13 @@ const waitRunning = (conf: string) =>
 /** Wait until something listens on the tproxy port (squid binds it after a start or reconfigure). */
 const waitListening = (port: number) =>
   sh`i=0; until ss -ltnH ${`sport = :${port}`} | grep -q .; do i=$((i+1)); [ $i -ge 75 ] && { echo ${`squid is not listening on the tproxy port ${port}`} >&2; tail -n 20 /var/log/squid/cache.log >&2 2>/dev/null; exit 1; }; sleep 0.2; done`;
+
+/**
+ * After a reconfigure (a signal: squid rereads later), until squid's cache.log says it read a
+ * configuration no older than squid.conf (squidReadTime); no wait where the log has no such line.
+ */
+const waitReread = (conf: string) =>
+  sh`${squidReadTime(conf)}; i=0; while [ -n "$rd" ] && [ "$(stat -c %Y ${conf})" -gt "$rd" ]; do i=$((i+1)); [ $i -ge 75 ] && { echo "squid did not reread squid.conf (its cache.log has no Reconfiguring line since)" >&2; exit 1; }; sleep 0.2; ${squidReadTime(conf)}; done`;
 
 /** Record which squid.conf the running squid loaded (its pid and the file's sha256): the running fact reads it. */
 const recordLoaded = (conf: string) =>
@@ -272,6 +291,7 @@ export const squid = defineRole({
           reloadAfterRollback(reload, conf),
           reload,
           raw('sleep 0.5'),
+          waitReread(conf),
           waitRunning(conf),
           waitListening(port),
           recordLoaded(conf),
@@ -295,7 +315,15 @@ export const squid = defineRole({
             {
               id: 'handler squid reconfigure',
               name: 'squid-reload',
-              commands: [reloadAfterRollback(reload, conf), reload, raw('sleep 0.5'), waitRunning(conf), waitListening(port), recordLoaded(conf)],
+              commands: [
+                reloadAfterRollback(reload, conf),
+                reload,
+                raw('sleep 0.5'),
+                waitReread(conf),
+                waitRunning(conf),
+                waitListening(port),
+                recordLoaded(conf),
+              ],
               undo: [],
             },
           ]

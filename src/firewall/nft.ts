@@ -68,8 +68,8 @@ export function itemText(i: Item): string {
 export const ruleText = (r: Item[]) => r.map(itemText).join(' ');
 
 /** The table body as `nft -f` reads it. */
-export function tableText(t: NftTable): string {
-  const out = [`table ${TABLE} {`];
+export function tableText(t: NftTable, name = TABLE): string {
+  const out = [`table ${name} {`];
   for (const c of t.counters) out.push(`\tcounter ${c} {\n\t}`);
   for (const s of t.sets) {
     const els = s.elements.map((e) => (s.type === 'ifname' ? `"${e}"` : e));
@@ -87,7 +87,8 @@ export function tableText(t: NftTable): string {
 }
 
 /** One nft transaction that replaces the table whole (creating it first so the delete never fails). */
-export const replaceScript = (t: NftTable | null) => [`table ${TABLE} {}`, `delete table ${TABLE}`, ...(t ? [tableText(t)] : [])].join('\n') + '\n';
+export const replaceScript = (t: NftTable | null, name = TABLE) =>
+  [`table ${name} {}`, `delete table ${name}`, ...(t ? [tableText(t, name)] : [])].join('\n') + '\n';
 
 /** Lines of the table, one per counter, set and rule, for check's report and diff. */
 export function tableLines(t: NftTable): string[] {

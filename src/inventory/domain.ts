@@ -103,16 +103,6 @@ export function domainDiagnostics(
         'warning',
         `tproxy.https_ports is set but tproxy.block_quic is off: browsers send HTTPS over QUIC (UDP/443), which TPROXY does not intercept, so most TLS traffic bypasses squid; set block_quic: true (UDP/443 rejected, browsers fall back to TCP/443)`,
       );
-    if (tproxy.block_quic && h.kind === 'bridge')
-      at(
-        h,
-        [
-          ['tproxy', 'block_quic'],
-          ['tproxy', 'https_ports'],
-        ],
-        'warning',
-        `tproxy.block_quic is not applied on bridge hosts yet (it would need bridge-family rules): UDP/443 (QUIC) crosses the bridge and bypasses squid`,
-      );
     if (h.kind === 'bridge') {
       tproxy.bypass.forEach((b, i) => {
         if (b.interface && !b.source && !b.destination) {

@@ -6,6 +6,7 @@
  *
  * Topology:  ctl (198.18.0.1) ──br── hN mgmt0 (198.18.1.N)
  *            client (198.51.100.2, 2001:db8:c::2) ── h1 ── origin (203.0.113.2, 2001:db8:5::2)
+ *            with `bridge: N`: client ── hN (br0: eth1 + eth2, no address) ── h1 ── origin
  *            wccp (198.18.0.250): a UDP 2048 listener standing in for a WCCP router
  */
 import * as assert from 'uvu/assert';
@@ -100,6 +101,8 @@ export interface LabOptions {
   proof?: boolean;
   /** A namespace listening on UDP 2048 as a WCCP router. */
   wccp?: boolean;
+  /** With proof: host N is a bridge (br0 of eth1 and eth2) between the client and h1. */
+  bridge?: number;
   /** Give this host non-root users: op (passwordless sudo) and op2 (no sudo right). */
   operators?: number;
   /** Extra sshd_config lines per host index. */
@@ -148,7 +151,7 @@ export function up(opts: LabOptions): void {
     known.push(`${addr} ${readFileSync(`${STATE}/${ns}/ssh_host_ed25519_key.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`);
   }
   writeFileSync(`${STATE}/known_hosts`, known.join('\n') + '\n');
-  if (opts.proof) proofTopology();
+  if (opts.proof) proofTopology(opts.bridge);
   if (opts.wccp) wccpPeer();
   if (opts.operators) addOperators(opts.operators);
   for (let i = 1; i <= opts.hosts; i++) startSshd(i);
@@ -216,10 +219,19 @@ function waitForSshd(n: number | number[]): void {
   execFileSync('ip', ['netns', 'exec', CTL, 'bash', '-c', script]);
 }
 
-function proofTopology(): void {
+function proofTopology(bridge?: number): void {
   const h1 = hostNs(1);
   sh(`ip netns add ${CLIENT} && ip netns add ${ORIGIN}`);
-  sh(`ip link add eth0 netns ${CLIENT} type veth peer name eth1 netns ${h1}`);
+  if (bridge) {
+    // The bridge host: its two ports in br0, no address on the client path (as the VM lab's bridge).
+    const b = hostNs(bridge);
+    sh(`ip link add eth0 netns ${CLIENT} type veth peer name eth1 netns ${b}`);
+    sh(`ip link add eth2 netns ${b} type veth peer name eth1 netns ${h1}`);
+    nsExec(
+      b,
+      'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0; ip link add br0 type bridge stp_state 0 forward_delay 0 && ip link set eth1 master br0 && ip link set eth2 master br0 && ip link set eth1 up && ip link set eth2 up && ip link set br0 up',
+    );
+  } else sh(`ip link add eth0 netns ${CLIENT} type veth peer name eth1 netns ${h1}`);
   sh(`ip link add eth0 netns ${ORIGIN} type veth peer name eth2 netns ${h1}`);
   const v6 = 'sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0';
   nsExec(
@@ -250,13 +262,16 @@ function wccpPeer(): void {
   child.unref();
 }
 
-/** UDP/443 from the client, both families: rejected on the way (ICMP back, nothing at the origin), or passing. */
-export function assertUdp443(expect: 'rejected' | 'passes'): void {
+/**
+ * UDP/443 from the client, both families: rejected on the way (ICMP back, nothing at the origin),
+ * dropped on the way (no answer at all, nothing at the origin: a bridge's block), or passing.
+ */
+export function assertUdp443(expect: 'rejected' | 'dropped' | 'passes'): void {
   for (const f of [4, 6] as const) {
     const r = udp443(f);
-    if (expect === 'passes') assert.is(r.client, 'reply', `UDP/443 must pass without block_quic (IPv${f})`);
+    if (expect === 'passes') assert.is(r.client, 'reply', `UDP/443 must pass without block_quic (IPv${f}): ${JSON.stringify(r)}`);
     else {
-      assert.is(r.client, 'refused', `IPv${f}: ${JSON.stringify(r)}`);
+      assert.is(r.client, expect === 'rejected' ? 'refused' : 'timeout', `IPv${f}: ${JSON.stringify(r)}`);
       assert.is(r.origin, 'nothing', `IPv${f}: the datagram reached the origin`);
     }
   }
@@ -269,7 +284,10 @@ export function assertUdp443(expect: 'rejected' | 'passes'): void {
  */
 export function udp443(family: 4 | 6): { client: string; origin: string } {
   const [af, addr] = family === 4 ? ['AF_INET', ORIGIN4] : ['AF_INET6', ORIGIN6];
-  const listen = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${addr}', 443)); s.settimeout(4)
+  const log = `${STATE}/udp443-${family}.log`;
+  const ready = `${STATE}/udp443-${family}.ready`;
+  // The datagram is sent once the listener is bound (it says so in a file), never after a guessed delay.
+  const listen = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${addr}', 443)); s.settimeout(4); open('${ready}', 'w').close()
 try:
     d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)
 except socket.timeout: print('nothing', flush=True)`;
@@ -277,13 +295,12 @@ except socket.timeout: print('nothing', flush=True)`;
 try: s.recv(100); print('reply')
 except ConnectionRefusedError: print('refused')
 except socket.timeout: print('timeout')`;
-  const log = `${STATE}/udp443-${family}.log`;
   // The listener is this shell's own child, stopped by its own timeout and waited for by its pid.
   const r = spawnSync(
     'sh',
     [
       '-c',
-      `ip netns exec ${ORIGIN} timeout 5 /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; sleep 0.7; ip netns exec ${CLIENT} /usr/bin/python3 -c "$S"; wait $p`,
+      `rm -f ${ready}; ip netns exec ${ORIGIN} timeout 8 /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; while [ ! -e ${ready} ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; ip netns exec ${CLIENT} /usr/bin/python3 -c "$S"; wait $p`,
     ],
     { encoding: 'utf8', env: { ...process.env, L: listen, S: send } },
   );
