@@ -10,7 +10,7 @@ import { doctorRole } from '../doctor/role.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Check } from '../plan/types.ts';
 import { redact, visible } from '../report/safe.ts';
-import { writeReports, type ReportTarget } from '../report/write.ts';
+import { openReports, type ReportTarget } from '../report/write.ts';
 import { runFleet, type FleetRun } from '../run/fleet.ts';
 import type { HostResult } from '../run/host.ts';
 import { EXIT } from '../run/options.ts';
@@ -72,7 +72,17 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
   // Evidence is host text (log lines, rules, the probe's answer, remote stderr): each line leaves
   // with its control characters made visible and the inventory's secrets redacted, as check's.
   const say = (line: string) => out.write(visible(redact(line, run.inventory.secrets)) + '\n');
+  const reports = openReports(run.reports, {
+    version: VERSION,
+    mode: 'check',
+    command: 'doctor',
+    inventory: run.inventory,
+    hosts: run.hosts,
+    roles: [doctorRole.name],
+    limit: run.limit,
+  });
   const outcome = await runFleet({
+    sinks: [reports],
     mode: 'check',
     hosts: run.hosts,
     roles: [doctorRole],
@@ -92,19 +102,7 @@ export async function runDoctor(run: DoctorRun): Promise<number> {
     },
   });
   say(doctorRecap(outcome.results, outcome.seconds));
-  const reportErrors = await writeReports(run.reports, {
-    version: VERSION,
-    mode: 'check',
-    command: 'doctor',
-    inventory: run.inventory,
-    hosts: run.hosts,
-    roles: [doctorRole.name],
-    limit: run.limit,
-    results: outcome.results,
-    started: outcome.started,
-    seconds: outcome.seconds,
-    exitCode: outcome.exitCode,
-  });
+  const reportErrors = await reports.finish(outcome);
   // As check: a lost report is a failure a scheduled run must notice (one line, exit 4 bit).
   for (const e of reportErrors) (run.err ?? process.stderr).write(`tprun: ${e}\n`);
   return reportErrors.length ? outcome.exitCode | EXIT.failed : outcome.exitCode;
