@@ -115,16 +115,20 @@ const bin = installPackage();
 
 lab.up({ hosts: K });
 const known = readFileSync(`${lab.STATE}/known_hosts`, 'utf8').trim().split('\n');
-if (virtual) {
-  // More management addresses on each sshd host, and sshd listening on all of them.
-  for (let j = 1; j <= K; j++) {
-    const extra = hosts.filter((i) => i > K && realOf(i) === j).map(lab.hostAddr);
-    if (!extra.length) continue;
+// Root logs in to /bin/sh on the lab hosts (their own /etc/passwd, through /etc/netns): bash, the
+// machine's shell for root, reads root's ~/.bashrc for every SSH session, and this machine's runs
+// `pyenv init` (seconds of CPU, serialised on pyenv's lock) into the floor and tprun alike.
+const passwd = readFileSync('/etc/passwd', 'utf8').replace(/^(root:[^:\n]*:0:0:[^:\n]*:[^:\n]*:)[^\n]*$/m, '$1/bin/sh');
+for (let j = 1; j <= K; j++) {
+  writeFileSync(`/etc/netns/${lab.hostNs(j)}/passwd`, passwd);
+  // A virtual fleet: more management addresses on each sshd host, and sshd listening on all of them.
+  const extra = hosts.filter((i) => i > K && realOf(i) === j).map(lab.hostAddr);
+  if (extra.length) {
     lab.nsExec(lab.hostNs(j), extra.map((a) => `ip addr add ${a}/16 dev mgmt0`).join(' && '));
     const conf = `${lab.STATE}/${lab.hostNs(j)}/sshd_config`;
     writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^ListenAddress .*$/m, 'ListenAddress 0.0.0.0'));
-    lab.restartSshd(j);
   }
+  lab.restartSshd(j);
 }
 // Every fleet address carries the host key of the sshd behind it.
 const keyOf = (j: number) => known[j - 1]!.split(' ').slice(1).join(' ');

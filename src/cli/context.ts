@@ -6,8 +6,8 @@
 import type { Host, Inventory } from '../inventory/types.ts';
 import { colorFor, painter, type Paint } from '../report/color.ts';
 import { redact, visible } from '../report/safe.ts';
-import type { RunSummary } from '../report/summary.ts';
-import { writeReports, type ReportTarget } from '../report/write.ts';
+import type { ReportHead, RunEnd } from '../report/summary.ts';
+import { openReports, type ReportSink, type ReportTarget } from '../report/write.ts';
 import { EXIT } from '../run/options.ts';
 
 export interface Io {
@@ -111,9 +111,14 @@ export class RunContext {
     this.warn(message);
   }
 
-  /** The reports asked for, of this run. */
-  async writeReports(summary: Omit<RunSummary, 'secrets'>): Promise<void> {
-    for (const e of await writeReports(this.reports, { ...summary, secrets: [...this.hidden] }, this.io.out)) this.lost(e);
+  /** The reports asked for, opened before the run: each host's entry is written as it finishes. */
+  openReports(head: Omit<ReportHead, 'secrets'>): ReportSink {
+    return openReports(this.reports, { ...head, secrets: [...this.hidden] }, this.io.out);
+  }
+
+  /** The reports written whole at the run's end; each one lost is said and counted. */
+  async finishReports(sink: ReportSink, end: RunEnd): Promise<void> {
+    for (const e of await sink.finish(end)) this.lost(e);
   }
 
   /** The exit code of a run that contacted hosts: its own, with the failure bit for anything lost. */

@@ -116,20 +116,43 @@ export function interruptLines(i: { notStarted: string[]; unknown: string[] } | 
 
 /** After the run: the details of every host worth a look, then the recap. */
 export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
-  const out: string[] = [];
+  return [...results.flatMap((r) => hostSummary(r, opts)), ...recap(results, seconds, opts.paint ?? plain)];
+}
+
+/** What the end-of-run summary says of one host (nothing for a compliant one, unless -v or a note). */
+export function hostSummary(r: HostResult, opts: DetailOptions): string[] {
   const paint = opts.paint ?? plain;
-  for (const r of results) {
-    // -q (the scheduled check's journal, cron's mail): compliant hosts stay quiet, every other is
-    // named on one line, failures with their reason.
-    if (opts.quiet) {
-      if (r.status === 'failed' || r.status === 'unreachable') out.push(resultLine(r, { paint, secrets: opts.secrets }), ...failureDetails(r).map(clean(opts)));
-      else if (r.status === 'drifted' || r.status === 'changed') out.push(resultLine(r, { paint, secrets: opts.secrets }));
-      continue;
-    }
-    const details = resultDetails(r, opts);
-    if (details.length && (r.status !== 'compliant' || opts.verbose || r.notes?.length)) {
-      out.push(`\n${r.host} (${paint(STATUS_STYLE[r.status], r.status)}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details);
-    }
+  // -q (the scheduled check's journal, cron's mail): compliant hosts stay quiet, every other is
+  // named on one line, failures with their reason.
+  if (opts.quiet) {
+    if (r.status === 'failed' || r.status === 'unreachable') return [resultLine(r, { paint, secrets: opts.secrets }), ...failureDetails(r).map(clean(opts))];
+    if (r.status === 'drifted' || r.status === 'changed') return [resultLine(r, { paint, secrets: opts.secrets })];
+    return [];
   }
-  return [...out, ...recap(results, seconds, paint)];
+  const details = resultDetails(r, opts);
+  if (details.length && (r.status !== 'compliant' || opts.verbose || r.notes?.length)) {
+    return [`\n${r.host} (${paint(STATUS_STYLE[r.status], r.status)}${r.plan ? `, ${changesOf(r.plan).length} change(s)` : ''}):`, ...details];
+  }
+  return [];
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * summaryLines for a run that releases its plans (FleetRun.releasePlans): a sink that keeps, as
+ * each host finishes, only the text the summary will print of it; lines() then reads those with
+ * the results the run kept (statuses and errors, for the recap).
+ */
+export function summaryRecorder(opts: DetailOptions): {
+  hostDone(host: unknown, r: HostResult): void;
+  lines(results: readonly HostResult[], seconds: number): string[];
+} {
+  const kept = new Map<string, readonly string[]>();
+  return {
+    hostDone: (_host, r) => {
+      const lines = hostSummary(r, opts);
+      kept.set(r.host, lines.length ? lines : NONE);
+    },
+    lines: (results, seconds) => [...results.flatMap((r) => kept.get(r.host) ?? hostSummary(r, opts)), ...recap(results, seconds, opts.paint ?? plain)],
+  };
 }

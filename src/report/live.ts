@@ -18,14 +18,18 @@ export interface ProgressView extends FleetObserver {
 }
 
 export function plainView(hosts: readonly Host[], say: (line: string) => void, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
-  const results = new Map<string, HostResult>();
+  // A host's line, not its result, waits for the hosts before it: no plan is held here.
+  const lines = new Map<string, string>();
   let next = 0;
   const flush = () => {
-    for (; next < hosts.length && results.has(hosts[next]!.name); next++) say(resultLine(results.get(hosts[next]!.name)!, { paint, secrets }));
+    for (; next < hosts.length && lines.has(hosts[next]!.name); next++) {
+      say(lines.get(hosts[next]!.name)!);
+      lines.delete(hosts[next]!.name);
+    }
   };
   return {
     done: (h, r) => {
-      results.set(h.name, r);
+      lines.set(h.name, resultLine(r, { paint, secrets }));
       flush();
     },
     finished: async () => flush(),
@@ -41,10 +45,17 @@ type Task = ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRende
 
 /** A drifted host is not a success: listr2's "skipped" state, drawn as a yellow "!", is how it shows. */
 export function liveView(hosts: readonly Host[], forks: number, paint: Paint = plain, secrets: readonly string[] = []): ProgressView {
-  const waiting = new Map<string, { task?: Task; resolve: (r: HostResult) => void; result: Promise<HostResult> }>();
+  // What a task draws of its host, computed when the host is done: no plan waits for listr2.
+  interface Drawn {
+    status: HostResult['status'];
+    line: string;
+    roles?: string[];
+  }
+  const drawn = (r: HostResult): Drawn => ({ status: r.status, line: resultLine(r, { paint, secrets }), ...(r.plan ? { roles: roleSummaries(r) } : {}) });
+  const waiting = new Map<string, { task?: Task; resolve: (r: Drawn) => void; result: Promise<Drawn> }>();
   for (const h of hosts) {
-    let resolve!: (r: HostResult) => void;
-    const result = new Promise<HostResult>((r) => (resolve = r));
+    let resolve!: (r: Drawn) => void;
+    const result = new Promise<Drawn>((r) => (resolve = r));
     waiting.set(h.name, { resolve, result });
   }
   const list = new Listr(
@@ -54,13 +65,14 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
         const w = waiting.get(host.name)!;
         w.task = task;
         const r = await w.result;
+        waiting.delete(host.name);
         // resultLine makes a host's control characters visible: a title never carries an escape.
-        task.title = resultLine(r, { paint, secrets });
-        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(resultLine(r, { paint, secrets }));
-        if (r.status === 'drifted' || r.status === 'skipped') task.skip(resultLine(r, { paint, secrets }));
-        if (r.plan)
+        task.title = r.line;
+        if (r.status === 'failed' || r.status === 'unreachable') throw new Error(r.line);
+        if (r.status === 'drifted' || r.status === 'skipped') task.skip(r.line);
+        if (r.roles)
           return task.newListr(
-            roleSummaries(r).map((title) => ({ title, task: () => undefined })),
+            r.roles.map((title) => ({ title, task: () => undefined })),
             { concurrent: true },
           );
       },
@@ -87,10 +99,10 @@ export function liveView(hosts: readonly Host[], forks: number, paint: Paint = p
       const t = waiting.get(host.name)?.task;
       if (t) t.output = phase;
     },
-    done: (host, r) => waiting.get(host.name)?.resolve(r),
+    done: (host, r) => waiting.get(host.name)?.resolve(drawn(r)),
     // On a second signal the run stops waiting: hosts without a result end their task too.
     abandon: (results: readonly HostResult[]) => {
-      for (const r of results) waiting.get(r.host)?.resolve(r);
+      for (const r of results) waiting.get(r.host)?.resolve(drawn(r));
     },
     finished: async () => void (await running),
   };

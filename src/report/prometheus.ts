@@ -6,12 +6,49 @@
  * what is wrong, and when the run ended, so a stalled timer is an alert too.
  */
 import { Gauge, Registry } from 'prom-client';
-import type { HostStatus } from '../run/host.ts';
-import type { RunSummary } from './summary.ts';
+import type { HostResult, HostStatus } from '../run/host.ts';
+import type { ReportHead, RunEnd, RunSummary } from './summary.ts';
 
 const STATUSES: readonly HostStatus[] = ['compliant', 'drifted', 'changed', 'failed', 'unreachable', 'skipped'];
 
+/** What the textfile says of one host: a few numbers, so a streamed run keeps no plan for it. */
+export interface PromRow {
+  host: string;
+  status: HostStatus;
+  seconds: number;
+  /** Present when the host had a plan. */
+  plan?: { drifted: number; blocking: number; warning: number };
+}
+
+export function promRow(r: HostResult): PromRow {
+  const failing = r.plan?.checks.filter((c) => !c.ok) ?? [];
+  return {
+    host: r.host,
+    status: r.status,
+    seconds: r.durationMs / 1000,
+    ...(r.plan
+      ? {
+          plan: {
+            drifted: r.plan.resources.filter((i) => i.action !== 'no-op').length,
+            blocking: failing.filter((c) => c.blocks).length,
+            warning: failing.filter((c) => !c.blocks).length,
+          },
+        }
+      : {}),
+  };
+}
+
 export async function prometheusReport(run: RunSummary): Promise<string> {
+  const byName = new Map(run.results.map((r) => [r.host, r]));
+  return promText(
+    run,
+    run,
+    run.hosts.map((h) => byName.get(h.name)).flatMap((r) => (r ? [promRow(r)] : [])),
+  );
+}
+
+/** The textfile from one row per host, in the order given. */
+export async function promText(head: ReportHead, run: RunEnd, rows: readonly PromRow[]): Promise<string> {
   const registry = new Registry();
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Gauge<L>({ name: `tprun_${name}`, help, labelNames, registers: [registry] });
@@ -29,22 +66,18 @@ export async function prometheusReport(run: RunSummary): Promise<string> {
   const ended = gauge('run_timestamp_seconds', 'When the last run ended (Unix time).', ['command']);
   const took = gauge('run_duration_seconds', 'How long the last run took.', ['command']);
   const exit = gauge('run_exit_code', "The last run's exit code (0 compliant; bits: 2 drift or changes, 4 failed, 8 unreachable).", ['command']);
-  const command = run.command ?? run.mode;
+  const command = head.command ?? head.mode;
 
-  const byName = new Map(run.results.map((r) => [r.host, r]));
   const counts = new Map<HostStatus, number>(STATUSES.map((s) => [s, 0]));
-  for (const h of run.hosts) {
-    const r = byName.get(h.name);
-    if (!r) continue;
+  for (const r of rows) {
     counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-    for (const s of STATUSES) status.set({ command, host: h.name, status: s }, s === r.status ? 1 : 0);
+    for (const s of STATUSES) status.set({ command, host: r.host, status: s }, s === r.status ? 1 : 0);
     if (r.plan) {
-      drift.set({ command, host: h.name }, r.plan.resources.filter((i) => i.action !== 'no-op').length);
-      const failing = r.plan.checks.filter((c) => !c.ok);
-      unmet.set({ command, host: h.name, severity: 'blocking' }, failing.filter((c) => c.blocks).length);
-      unmet.set({ command, host: h.name, severity: 'warning' }, failing.filter((c) => !c.blocks).length);
+      drift.set({ command, host: r.host }, r.plan.drifted);
+      unmet.set({ command, host: r.host, severity: 'blocking' }, r.plan.blocking);
+      unmet.set({ command, host: r.host, severity: 'warning' }, r.plan.warning);
     }
-    seconds.set({ command, host: h.name }, r.durationMs / 1000);
+    seconds.set({ command, host: r.host }, r.seconds);
   }
   for (const [s, n] of counts) hosts.set({ command, status: s }, n);
   ended.set({ command }, Math.round((run.started.getTime() + run.seconds * 1000) / 1000));

@@ -22,6 +22,17 @@ export interface FleetObserver {
   done?(host: Host, result: HostResult): void;
 }
 
+/**
+ * What hears every host's final result once, as soon as it is known, also for hosts the run never
+ * started or stopped waiting for (reports, the plan file, the end-of-run summary). Views hear
+ * progress through FleetObserver.
+ */
+export interface ResultSink {
+  /** The run starts now, before any host is contacted. */
+  runStarted?(at: Date): void;
+  hostDone(host: Host, result: HostResult): void;
+}
+
 export interface FleetRun {
   mode: Mode;
   hosts: Host[];
@@ -39,6 +50,14 @@ export interface FleetRun {
   /** Tests pass scripted connections. */
   connect?: (host: Host) => Promise<Connection>;
   observer?: FleetObserver;
+  /** Each gets every host's result as it is known (after the observer). */
+  sinks?: readonly ResultSink[];
+  /**
+   * Drop each finished host's plan once the observer and the sinks have had it: the outcome's
+   * results then carry no plan. A fleet of thousands then holds only the plans of the hosts under
+   * way (a plan holds the host's files before and after: hundreds of KB).
+   */
+  releasePlans?: boolean;
   /** Seconds an apply waits for a locked host (default 0: fail it at once). */
   lockTimeout?: number;
   /** Who the host locks name (run id, user, controller). */
@@ -73,7 +92,7 @@ export class Interrupt {
 
 export interface FleetOutcome {
   mode: Mode;
-  /** In inventory order, whatever order the hosts finished in. */
+  /** In inventory order, whatever order the hosts finished in; without plans with releasePlans. */
   results: HostResult[];
   started: Date;
   seconds: number;
@@ -95,7 +114,13 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   if (!run.connect) await prepareIdentities(run.hosts);
   const started = new Date();
   const t0 = performance.now();
+  for (const s of run.sinks ?? []) s.runStarted?.(started);
   const results = new Map<string, HostResult>();
+  /** A host's final result: to the sinks, then kept (without its plan when released). */
+  const settle = (host: Host, r: HostResult) => {
+    for (const s of run.sinks ?? []) s.hostDone(host, r);
+    results.set(host.name, run.releasePlans && r.plan ? withoutPlan(r) : r);
+  };
   const phases = new Map<string, Phase>();
   const holder = run.holder ?? defaultHolder();
   const stop = run.interrupt;
@@ -138,11 +163,11 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
           };
         }
         if (stop?.abandoned) return;
-        results.set(host.name, r);
         if ((r.status === 'failed' || r.status === 'unreachable') && maxFail && exceeds(++failed, batch.length, maxFail) && !rolloutStopped) {
           rolloutStopped = `batch ${b + 1} of ${sizes.length} had ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} failed, more than --max-fail ${amountText(maxFail)}`;
         }
         run.observer?.done?.(host, r);
+        settle(host, r);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(run.forks, batch.length)) }, worker));
@@ -177,7 +202,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
       } else {
         r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };
       }
-      results.set(h.name, r);
+      settle(h, r);
     }
     for (const r of results.values()) if (r.outcomeUnknown && !interrupted.unknown.includes(r.host)) interrupted.unknown.push(r.host);
   }
@@ -193,14 +218,20 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
       roundTrips: 0,
       durationMs: 0,
     };
-    results.set(host.name, r);
     run.observer?.done?.(host, r);
+    settle(host, r);
   }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
   let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? true);
   // An interrupted run never says "all done": the failed bit is set.
   if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
   return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };
+}
+
+/** A finished host's result without its plan (what a released run keeps). */
+export function withoutPlan(r: HostResult): HostResult {
+  const { plan: _plan, ...rest } = r;
+  return rest;
 }
 
 /** The lock's holder for this run: a run id that also names the host-side transaction. */

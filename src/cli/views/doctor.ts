@@ -67,7 +67,17 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
   // with its control characters made visible and every secret redacted, as check's.
   ctx.protect(run.inventory, run.hosts);
   const say = (line: string) => ctx.saySafe(line);
+  const reports = ctx.openReports({
+    version: VERSION,
+    mode: 'check',
+    command: 'doctor',
+    inventory: run.inventory,
+    hosts: run.hosts,
+    roles: [doctorRole.name],
+    limit: run.limit,
+  });
   const outcome = await runFleet({
+    sinks: [reports],
     mode: 'check',
     hosts: run.hosts,
     roles: [doctorRole],
@@ -87,18 +97,6 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
     },
   });
   say(doctorRecap(outcome.results, outcome.seconds));
-  await ctx.writeReports({
-    version: VERSION,
-    mode: 'check',
-    command: 'doctor',
-    inventory: run.inventory,
-    hosts: run.hosts,
-    roles: [doctorRole.name],
-    limit: run.limit,
-    results: outcome.results,
-    started: outcome.started,
-    seconds: outcome.seconds,
-    exitCode: outcome.exitCode,
-  });
+  await ctx.finishReports(reports, outcome);
   return ctx.exit(outcome.exitCode);
 }

@@ -2,42 +2,15 @@
 import { probeAfter, probeLastSteps } from '../../doctor/probe.ts';
 import type { Host, Inventory } from '../../inventory/types.ts';
 import type { Role } from '../../plan/role.ts';
-import { interruptLines, resultLine, summaryLines } from '../../report/human.ts';
+import { interruptLines, resultLine, summaryRecorder } from '../../report/human.ts';
 import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../../report/live.ts';
-import { writeByRename } from '../../report/write.ts';
+import { openPlanFile } from '../../report/plan-file.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../../run/fleet.ts';
 import { EXIT } from '../../run/options.ts';
 import type { Amount } from '../../run/rollout.ts';
 import { VERSION } from '../../version.ts';
-import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../../plan/reviewed.ts';
 import type { HostResult } from '../../run/host.ts';
 import type { RunContext } from '../context.ts';
-
-/** check --out PLAN: every selected host's plan and what it was computed from; a sentence when it cannot be written. */
-function writePlan(file: string, run: FleetCommand, results: readonly HostResult[], secrets: readonly string[]): string | undefined {
-  const byName = new Map(results.map((r) => [r.host, r]));
-  const seal = { secrets, salt: newSalt() };
-  const doc: SavedPlan = {
-    planVersion: PLAN_VERSION,
-    tprun: VERSION,
-    created: new Date().toISOString(),
-    salt: seal.salt,
-    inventory: { path: run.inventory.path, files: run.inventory.files ?? [run.inventory.path], sha256: run.inventory.sha256 },
-    selection: { ...(run.options.limit ? { limit: run.options.limit } : {}), roles: run.roles.map((r) => r.name) },
-    hosts: run.hosts.map((h) => {
-      const r = byName.get(h.name)!;
-      return savedHost(h, r.status, r.plan, r.factsDigest, seal, r.error ? `${r.error.step}: ${r.error.message}` : undefined);
-    }),
-  };
-  try {
-    // 0600: a plan is for its reviewers.
-    writeByRename(file, JSON.stringify(doc, null, 2) + '\n', 0o600);
-    return undefined;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return `cannot write the plan ${file}: ${err.code ?? err.message.split('\n')[0]}`;
-  }
-}
 
 export interface FleetOptions {
   limit?: string;
@@ -93,6 +66,12 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
         : `\ntprun: ${sig} again: no longer waiting; transactions under way complete or roll back on their hosts by themselves\n`,
     );
   };
+  // Reports, the plan file and the summary take each host as it finishes; the run then drops its plan.
+  const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
+  const roles = run.roles.map((r) => r.name);
+  const summary = summaryRecorder({ ...options, paint, secrets });
+  const reports = ctx.openReports({ version: VERSION, mode: run.mode, inventory: run.inventory, hosts: reported, roles, limit: options.limit });
+  const planFile = options.planOut ? openPlanFile(options.planOut, { inventory: run.inventory, hosts: run.hosts, roles, limit: options.limit }) : undefined;
   const release = run.interrupt ? () => undefined : ctx.onSignals(onSignal);
   let outcome;
   try {
@@ -108,6 +87,8 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
       connect: run.connect,
       approve: run.approve,
       observer: view,
+      sinks: [summary, reports, ...(planFile ? [planFile] : [])],
+      releasePlans: true,
       lockTimeout: options.lockTimeout,
       interrupt,
       ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}),
@@ -133,25 +114,12 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
     }));
     outcome = { ...outcome, results: [...outcome.results, ...failed], exitCode: outcome.exitCode | EXIT.failed };
     if (!options.quiet) for (const f of failed) say(resultLine(f, { paint, secrets }));
+    run.refused.forEach(({ host }, i) => reports.hostDone(host, failed[i]!));
   }
-  const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
-  summaryLines(outcome.results, outcome.seconds, { ...options, paint, secrets }).forEach(say);
+  summary.lines(outcome.results, outcome.seconds).forEach(say);
   interruptLines(outcome.interrupted).forEach(say);
-  await ctx.writeReports({
-    version: VERSION,
-    mode: run.mode,
-    inventory: run.inventory,
-    hosts: reported,
-    roles: run.roles.map((r) => r.name),
-    limit: options.limit,
-    results: outcome.results,
-    started: outcome.started,
-    seconds: outcome.seconds,
-    exitCode: outcome.exitCode,
-  });
-  if (options.planOut) {
-    const e = writePlan(options.planOut, run, outcome.results, run.inventory.secrets ?? []);
-    if (e) ctx.lost(e);
-  }
+  await ctx.finishReports(reports, outcome);
+  const planError = planFile?.finish();
+  if (planError) ctx.lost(planError);
   return ctx.exit(outcome.exitCode);
 }
