@@ -26,10 +26,7 @@ export function kindOf(id: string): string {
  */
 function sampleHosts(): Host[] {
   const hosts = ['inventories/lab.yml', 'inventories/example.yml'].flatMap((f) => loadInventory(f).inventory!.hosts);
-  return hosts.flatMap((h) => [
-    h,
-    { ...h, vars: { ...h.vars, tproxy: { ...h.vars.tproxy, backend: 'nftables' as const }, firewalld: 'manage' as const } },
-  ]);
+  return hosts.flatMap((h) => [h, { ...h, vars: { ...h.vars, tproxy: { ...h.vars.tproxy, backend: 'nftables' as const }, firewalld: 'manage' as const } }]);
 }
 
 /**

@@ -17,7 +17,6 @@ import { EB_LIST_TO_SAVE } from '../../src/firewall/ebtables.ts';
 
 export { EB_LIST_TO_SAVE };
 
-
 /** The nft probe: a bridge prerouting chain with `meta broute set 1` (checked by nft and the kernel, never committed). */
 export const NFT_BROUTE_PROBE = 'table bridge tprun_probe { chain p { type filter hook prerouting priority 0; meta broute set 1; }; }';
 
