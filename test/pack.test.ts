@@ -5,7 +5,7 @@
  * installs from the installed package; the installed node-ssh runs the bundled, patched ssh2.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -88,6 +88,18 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
   assert.ok(existsSync(schema!), schema);
   const help = spawnSync(bin, ['help', 'apply'], { encoding: 'utf8' });
   assert.match(help.stdout, /^Usage: tprun apply/);
+  // Every module the installed package may load later (a command's view is imported when the
+  // command runs): no specifier still names a .ts file, which compiled JavaScript cannot load.
+  const left = spawnSync('grep', ['-rlE', `import\\(['"][^'"]+\\.ts['"]\\)`, join(root, 'dist')], { encoding: 'utf8' }).stdout.trim();
+  assert.is(left, '', `dynamic imports of .ts files left in: ${left}`);
+  // The commands that contact hosts load their views: a host nobody answers for is a failed host, not an internal error.
+  const inv = join(tmp, 'nobody.yml');
+  writeFileSync(inv, 'routers:\n  r1: { address: 127.0.0.1, ssh: { port: 1 } }\n');
+  for (const command of ['check', 'apply', 'doctor', 'facts']) {
+    const run = spawnSync(bin, [command, inv], { encoding: 'utf8' });
+    assert.is(run.status, 4, `${command}: ${run.stdout}${run.stderr}`);
+    assert.not.match(run.stderr, /internal error/);
+  }
   // The compliance kit installs from the installed package (staged under DESTDIR).
   const dest = join(tmp, 'root');
   const kit = spawnSync('sh', [join(root, 'docs/compliance/install.sh'), 'systemd'], { encoding: 'utf8', env: { ...process.env, DESTDIR: dest } });

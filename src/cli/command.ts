@@ -21,4 +21,10 @@ export interface Command<O extends readonly Option[] = readonly Option[]> {
   run(ctx: RunContext, args: string[], options: Values<O>): Promise<number> | number;
 }
 
+/**
+ * Modules name the command (`export const checkCommand = defineCommand(...)`, then `export
+ * default checkCommand`): with `export default defineCommand(...)` tsc 5.9 leaves a dynamic
+ * import's .ts unrewritten, and the installed package fails to load the command's view
+ * (test/pack.test.ts catches it).
+ */
 export const defineCommand = <const O extends readonly Option[]>(c: Command<O>): Command<O> => c;

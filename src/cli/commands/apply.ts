@@ -8,7 +8,7 @@ import { readPlan, reportWrites, selectHosts } from '../load.ts';
 import { check, lockTimeout, maxFail, noDetailedExitcodes, plan, probe, serial } from '../options.ts';
 import { fleetOptions, RUN } from './fleet.ts';
 
-export default defineCommand({
+export const applyCommand = defineCommand({
   name: 'apply',
   args: 'INVENTORY... | --plan PLAN [INVENTORY...]',
   summary: 'apply the plan on every selected host',
@@ -70,3 +70,5 @@ export default defineCommand({
     });
   },
 });
+
+export default applyCommand;

@@ -6,7 +6,7 @@ import { reportWrites, selectHosts } from '../load.ts';
 import { lockTimeout, out, probe } from '../options.ts';
 import { fleetOptions, RUN } from './fleet.ts';
 
-export default defineCommand({
+export const checkCommand = defineCommand({
   name: 'check',
   args: 'INVENTORY...',
   summary: 'what apply would change; exit 2 when anything would',
@@ -28,3 +28,5 @@ export default defineCommand({
     });
   },
 });
+
+export default checkCommand;

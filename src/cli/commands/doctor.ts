@@ -3,7 +3,7 @@ import { defineCommand } from '../command.ts';
 import { reportWrites, selectHosts } from '../load.ts';
 import { acceptNewHostKeys, forks, limit, listHosts, lockTimeout, probe, quiet, report, verbose } from '../options.ts';
 
-export default defineCommand({
+export const doctorCommand = defineCommand({
   name: 'doctor',
   args: 'INVENTORY',
   summary: "the guide's troubleshooting, read-only: findings with evidence, cause and fix",
@@ -28,3 +28,5 @@ export default defineCommand({
     });
   },
 });
+
+export default doctorCommand;

@@ -4,7 +4,7 @@ import { defineCommand } from '../command.ts';
 import { selectHosts } from '../load.ts';
 import { acceptNewHostKeys, json, limit, roles } from '../options.ts';
 
-export default defineCommand({
+export const factsCommand = defineCommand({
   name: 'facts',
   args: 'INVENTORY...',
   summary: 'what tprun gathers from a host, as its planner reads it',
@@ -19,3 +19,5 @@ export default defineCommand({
     return factsCommand(ctx, s.hosts, selectRoles(o.roles), { json: o.json, acceptNewHostKeys: o.acceptNewHostKeys });
   },
 });
+
+export default factsCommand;

@@ -3,7 +3,7 @@ import { EXIT } from '../../run/options.ts';
 import { defineCommand } from '../command.ts';
 import { initInventory } from '../init.ts';
 
-export default defineCommand({
+export const initCommand = defineCommand({
   name: 'init',
   args: '[FILE]',
   summary: 'write a starting inventory that editors check against the schema',
@@ -22,3 +22,5 @@ export default defineCommand({
     return EXIT.ok;
   },
 });
+
+export default initCommand;

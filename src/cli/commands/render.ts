@@ -6,7 +6,7 @@ import { defineCommand } from '../command.ts';
 import { selectHosts } from '../load.ts';
 import { limit, listHosts, out, roles } from '../options.ts';
 
-export default defineCommand({
+export const renderCommand = defineCommand({
   name: 'render',
   args: 'INVENTORY...',
   summary: "write every artifact per host and each WCCP router's config",
@@ -29,3 +29,5 @@ export default defineCommand({
     return EXIT.ok;
   },
 });
+
+export default renderCommand;

@@ -4,7 +4,7 @@ import { EXIT } from '../../run/options.ts';
 import { defineCommand } from '../command.ts';
 import { readPlan } from '../load.ts';
 
-export default defineCommand({
+export const showCommand = defineCommand({
   name: 'show',
   args: 'PLAN',
   summary: 'print a saved plan as check --diff does',
@@ -19,3 +19,5 @@ export default defineCommand({
     return EXIT.ok;
   },
 });
+
+export default showCommand;

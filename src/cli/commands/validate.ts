@@ -4,7 +4,7 @@ import { defineCommand } from '../command.ts';
 import { selectHosts } from '../load.ts';
 import { limit, listHosts } from '../options.ts';
 
-export default defineCommand({
+export const validateCommand = defineCommand({
   name: 'validate',
   args: 'INVENTORY...',
   summary: 'schema and domain checks; contacts no host',
@@ -20,3 +20,5 @@ export default defineCommand({
     return EXIT.ok;
   },
 });
+
+export default validateCommand;
