@@ -201,9 +201,17 @@ t('two signals: the second stops waiting and names the hosts whose outcome is un
 function slow(i: number, seconds: number): void {
   const r = lab.onHost(
     i,
-    `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\nsleep ${seconds}\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`,
+    // While /usr/local/bin/.hold exists (hold()), the step also waits for it to go (2 min at most).
+    `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m none /usr/local/bin; printf '#!/bin/sh\\ni=0; while [ -e /usr/local/bin/.hold ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\\nsleep ${seconds}\\nexec /usr/sbin/ip6tables-restore "$@"\\n' > /usr/local/bin/ip6tables-restore; chmod +x /usr/local/bin/ip6tables-restore`,
   );
   assert.is(r.code, 0, r.out);
+}
+/** Transactions on slowed host i wait in their step until release(i): a second run surely meets them, whatever the load. */
+function hold(i: number): void {
+  assert.is(lab.onHost(i, 'touch /usr/local/bin/.hold').code, 0);
+}
+function release(i: number): void {
+  lab.onHost(i, 'rm -f /usr/local/bin/.hold');
 }
 function unslow(i: number): void {
   lab.onHost(i, 'mountpoint -q /usr/local/bin && umount /usr/local/bin; true');
@@ -315,9 +323,17 @@ t(
       assert.ok(applied(f.code), all(f));
       const x = inv('x', 'B', hosts);
       const y = inv('y', 'B', hosts);
+      // Held until the second run has ended: a fixed 8 s was not enough once, under load (the first
+      // run finished h6 before the second reached it).
+      for (const i of hosts) hold(i);
       const r1 = tprunAsync(['apply', x]);
-      await waitJournal(2);
-      const r2 = lab.tprunInCtl(['apply', y]);
+      let r2;
+      try {
+        for (const i of hosts) await waitJournal(i);
+        r2 = lab.tprunInCtl(['apply', y]);
+      } finally {
+        for (const i of hosts) release(i);
+      }
       const a = await r1.done;
       assert.ok(applied(a.code), all(a));
       assert.ok(failedBit(r2.code), all(r2));
