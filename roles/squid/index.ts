@@ -285,18 +285,19 @@ export const squid = defineRole({
           : deaf.length
             ? `running, not listening on ${port} for ${deaf.map((x) => (x === 'ipv4' ? 'IPv4' : 'IPv6')).join(', ')}`
             : 'running';
+    // A running squid rereads squid.conf; done once it says so, runs and listens, and recorded.
+    const reconfigure = [
+      reloadAfterRollback(reload, conf),
+      reload,
+      raw('sleep 0.5'),
+      waitReread(conf),
+      waitRunning(conf),
+      waitListening(port),
+      recordLoaded(conf),
+    ];
     const commands = !s.running
       ? [raw(': > "$TPRUN_TX/squid.was-stopped"'), ...start, waitRunning(conf), waitListening(port), recordLoaded(conf)]
-      : [
-          reloadAfterRollback(reload, conf),
-          reload,
-          raw('sleep 0.5'),
-          waitReread(conf),
-          waitRunning(conf),
-          waitListening(port),
-          recordLoaded(conf),
-          raw('echo "squid: reconfigured (it ran an older squid.conf or did not listen)"'),
-        ];
+      : [...reconfigure, raw('echo "squid: reconfigured (it ran an older squid.conf or did not listen)"')];
     const running = change({
       kind: 'service',
       role: ROLE,
@@ -315,15 +316,7 @@ export const squid = defineRole({
             {
               id: 'handler squid reconfigure',
               name: 'squid-reload',
-              commands: [
-                reloadAfterRollback(reload, conf),
-                reload,
-                raw('sleep 0.5'),
-                waitReread(conf),
-                waitRunning(conf),
-                waitListening(port),
-                recordLoaded(conf),
-              ],
+              commands: reconfigure,
               undo: [],
             },
           ]
