@@ -94,6 +94,10 @@ test('a bad value from the environment is refused before any host is contacted, 
   assert.is(r.out, '');
   assert.match(r.err, /^tprun: TPRUN_FORKS \(environment\) takes a whole number of at least 1, not "many" \(see "tprun help check"\)$/m);
   assert.not.match(r.err, /r1/);
+  // What the variable held reaches the terminal with its control characters made visible.
+  const hostile = await tprun(['check', inv], { ...env, TPRUN_FORKS: '\x1b]0;owned\x07' });
+  assert.is(hostile.code, 1);
+  assert.not.match(hostile.err, /[\x1b\x07]/);
 });
 
 test('every option a command declares is in its help, and only those are accepted', async () => {

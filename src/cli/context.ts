@@ -98,7 +98,8 @@ export class RunContext {
 
   /** A mistake in the command line: one line, where the usage is, and exit 1. */
   usage(message: string, command?: string): number {
-    this.io.err.write(`tprun: ${message} (see "tprun help${command ? ` ${command}` : ''}")\n`);
+    // The message may quote what was given (an argument, an environment variable): shown safely.
+    this.io.err.write(`tprun: ${visible(message)} (see "tprun help${command ? ` ${command}` : ''}")\n`);
     return EXIT.invalid;
   }
 
