@@ -78,6 +78,8 @@ test('unknown flags, commands and misplaced options: one line with a suggestion,
   one(tprun('check', 'inventories/example.yml', '--lmit', 'h1'), /^tprun: check: unknown option --lmit; did you mean --limit\? \(see "tprun help check"\)$/);
   one(tprun('apply', 'inventories/example.yml', '--dif'), /did you mean --diff\?/);
   one(tprun('chek', 'inventories/example.yml'), /^tprun: unknown command "chek"; did you mean "check"\?/);
+  // Two neighbours swapped is one typo.
+  one(tprun('chekc', 'inventories/example.yml'), /^tprun: unknown command "chekc"; did you mean "check"\?/);
   one(tprun('validate', 'inventories/example.yml', '--forks', '2'), /--forks is not an option of validate/);
   one(tprun('check', 'inventories/example.yml', '--limit'), /--limit needs a value/);
   one(tprun('check', 'inventories/example.yml', '--diff=yes'), /--diff takes no value/);

@@ -3,6 +3,7 @@
  * page are rendered from the commands' own declarations (src/cli/commands/), which the registry
  * (src/cli/commands/index.ts) turns into this description.
  */
+import levenshtein from 'damerau-levenshtein';
 import type { Command } from './command.ts';
 import type { Option } from './option.ts';
 import { COMMON } from './options.ts';
@@ -110,13 +111,8 @@ export function commandHelp(c: CommandSpec, cli: CliSpec): string {
 
 /** The closest known word, when it is close enough to be a likely typo. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
-  const distance = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-    for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    return d[a.length]![b.length]!;
-  };
+  // Damerau: a swap of two neighbours (chekc) is one typo, not two.
+  const distance = (a: string, b: string) => levenshtein(a, b).steps;
   let best: { w: string; d: number } | undefined;
   for (const k of known) {
     const d = k.startsWith(word) && word.length >= 3 ? 0.5 : distance(word, k);
