@@ -4,6 +4,9 @@
 # failure, a type error, a lint error, and when no test ran.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# No config file of this machine's (./tprun.config.yml, ~/.config/tprun/config.yml) changes what
+# the tests run; the tests of the config file name their own.
+export TPRUN_CONFIG=
 bash scripts/ensure-deps.sh || exit 1
 # The VM lab's QEMU, mmdebstrap, zstd (never fatal: test/vm skips with a one-line reason).
 bash scripts/ensure-vm-deps.sh

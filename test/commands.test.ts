@@ -4,7 +4,7 @@
  * declarations. Run in this process through main(), with the test's own streams.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -32,12 +32,13 @@ routers:
   r2: { address: 127.0.0.2, ssh: { port: 1, identity: ${join(tmp, 'id')}, user: ${PASS}, passphrase_env: TPRUN_TEST_PASS } }
 `,
 );
-const env = { ...process.env, TPRUN_TEST_PASS: PASS, NO_COLOR: '1' };
+// TPRUN_CONFIG empty: no config file of the machine's is read, unless a test names one.
+const env = { ...process.env, TPRUN_TEST_PASS: PASS, NO_COLOR: '1', TPRUN_CONFIG: '' };
 
-async function tprun(args: string[], environment: NodeJS.ProcessEnv = env) {
+async function tprun(args: string[], environment: NodeJS.ProcessEnv = env, cwd?: string) {
   const out = capture();
   const err = capture();
-  const code = await main(args, { out, err, env: environment });
+  const code = await main(args, { out, err, env: environment, cwd });
   return { code, out: out.text(), err: err.text() };
 }
 
@@ -98,6 +99,60 @@ test('a bad value from the environment is refused before any host is contacted, 
   const hostile = await tprun(['check', inv], { ...env, TPRUN_FORKS: '\x1b]0;owned\x07' });
   assert.is(hostile.code, 1);
   assert.not.match(hostile.err, /[\x1b\x07]/);
+});
+
+test('a config file: the command line wins, then the environment, then the file, then the default', () => {
+  const from = 'tprun.config.yml:1:8: forks';
+  const config = new Map([['forks', { raw: '3', from }]]);
+  assert.is(readOptions(check, {}, {}, config).forks, 3);
+  assert.is(readOptions(check, {}, { TPRUN_FORKS: '7' }, config).forks, 7);
+  assert.is(readOptions(check, { forks: '9' }, { TPRUN_FORKS: '7' }, config).forks, 9);
+  assert.is(readOptions(check, {}, {}, new Map()).forks, DEFAULT_FORKS);
+});
+
+test('a config file in the working directory sets reports for check; --report on the command line replaces them', async () => {
+  const dir = mkdtempSync(join(tmp, 'cfg-'));
+  const report = join(dir, 'from-config.json');
+  writeFileSync(join(dir, 'tprun.config.yml'), `# a habit, as ansible.cfg\nforks: 2\nreport: [json:${report}]\n`);
+  const noConfigVar = { ...env, TPRUN_CONFIG: undefined };
+  const r = await tprun(['check', inv], noConfigVar, dir);
+  assert.is(r.code, 4, r.out + r.err);
+  assert.equal(
+    (JSON.parse(readFileSync(report, 'utf8')) as { hosts: { name: string }[] }).hosts.map((h) => h.name),
+    ['r1', 'r2'],
+  );
+  rmSync(report);
+  const cli = await tprun(['check', inv, '--report', 'json:-'], noConfigVar, dir);
+  assert.is(cli.code, 4, cli.err);
+  assert.ok(JSON.parse(cli.out), 'the command line report');
+  assert.not.ok(existsSync(report), "the config file's report is replaced, not added");
+  // TPRUN_CONFIG= (empty): no file is read.
+  await tprun(['check', inv], { ...env, TPRUN_CONFIG: '' }, dir);
+  assert.not.ok(existsSync(report));
+});
+
+test('a bad config file: every problem as FILE:LINE:COL before any host is contacted, exit 1', async () => {
+  const dir = mkdtempSync(join(tmp, 'cfg-'));
+  const file = join(dir, 'ops.yml');
+  writeFileSync(file, 'forks: 0\nlimit: r1\nforsk: 3\nquiet: yes\nreport: [yaml:x]\nlock-timeout: 5\n');
+  const r = await tprun(['check', inv], { ...env, TPRUN_CONFIG: file }, dir);
+  assert.is(r.code, 1);
+  assert.is(r.out, '');
+  assert.equal(r.err.trim().split('\n'), [
+    `${file}:1:8: forks takes a whole number of at least 1, not "0"`,
+    `${file}:2:1: limit is chosen per run, not in a config file: give --limit on the command line`,
+    `${file}:3:1: unknown setting "forsk" (did you mean "forks"?); settings: probe, lock-timeout, forks, report, diff, quiet, verbose, serial, max-fail, no-detailed-exitcodes`,
+    `${file}:4:8: quiet is true or false`,
+    `${file}:5:9: report takes json:FILE, junit:FILE or prom:FILE, not "yaml:x"`,
+  ]);
+  // A syntax error is quoted with a caret; a file named that is not there is said so.
+  writeFileSync(file, 'forks: 2\n  quiet: true\n');
+  const y = await tprun(['check', inv], { ...env, TPRUN_CONFIG: file }, dir);
+  assert.is(y.code, 1);
+  assert.match(y.err, new RegExp(`^${file}:2:\\d+: .*\\n\\s+2 \\|   quiet: true\\n\\s+\\|\\s+\\^`, 'm'));
+  const gone = await tprun(['validate', inv], { ...env, TPRUN_CONFIG: join(dir, 'nope.yml') }, dir);
+  assert.is(gone.code, 1);
+  assert.match(gone.err, /nope\.yml: cannot read the config file \(ENOENT\)/);
 });
 
 test('every option a command declares is in its help, and only those are accepted', async () => {

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Command } from './command.ts';
+import { ConfigError, type Setting } from './config.ts';
 import { CLI, COMMANDS } from './commands/index.ts';
 import { camel, isInvalid, type Option, type Raw, type Values } from './option.ts';
 import { help, noColor, version } from './options.ts';
@@ -102,14 +103,21 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
 
 /**
  * A command's options, each read by its own parser: from the command line, else from the
- * environment variable it names. Throws UsageError naming where a bad value came from.
+ * environment variable it names, else from the config file. Throws UsageError naming where a bad
+ * value came from (ConfigError, FILE:LINE:COL first, when the config file gave it).
  */
-export function readOptions<O extends readonly Option[]>(command: Command<O>, raw: Record<string, Raw>, env: NodeJS.ProcessEnv): Values<O> {
+export function readOptions<O extends readonly Option[]>(
+  command: Command<O>,
+  raw: Record<string, Raw>,
+  env: NodeJS.ProcessEnv,
+  config: ReadonlyMap<string, Setting> = new Map(),
+): Values<O> {
   const out: Record<string, unknown> = {};
   for (const o of command.options) {
     const fromEnv = raw[o.name] === undefined && o.env !== undefined && env[o.env] !== undefined && env[o.env] !== '';
-    const v = o.read(fromEnv ? env[o.env!] : raw[o.name], fromEnv ? `${o.env} (environment)` : `--${o.name}`);
-    if (isInvalid(v)) throw new UsageError(v.invalid, command.name);
+    const setting = raw[o.name] === undefined && !fromEnv ? config.get(o.name) : undefined;
+    const v = setting ? o.read(setting.raw, setting.from) : o.read(fromEnv ? env[o.env!] : raw[o.name], fromEnv ? `${o.env} (environment)` : `--${o.name}`);
+    if (isInvalid(v)) throw setting ? new ConfigError([v.invalid]) : new UsageError(v.invalid, command.name);
     out[camel(o.name)] = v;
   }
   return out as Values<O>;

@@ -14,6 +14,8 @@ export interface Io {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Where a config file is looked for (tests give their own; the process's otherwise). */
+  cwd?: string;
 }
 
 /** What a command was asked to do about output, common to all. */
@@ -97,6 +99,12 @@ export class RunContext {
   }
 
   /** A mistake in the command line: one line, where the usage is, and exit 1. */
+  /** Bad input with a place (FILE:LINE:COL: message), one per line: exit 1, nothing contacted. */
+  invalid(lines: readonly string[]): number {
+    for (const l of lines) this.io.err.write(`${l}\n`);
+    return EXIT.invalid;
+  }
+
   usage(message: string, command?: string): number {
     // The message may quote what was given (an argument, an environment variable): shown safely.
     this.io.err.write(`tprun: ${visible(message)} (see "tprun help${command ? ` ${command}` : ''}")\n`);

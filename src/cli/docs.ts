@@ -140,8 +140,13 @@ export function manPage(cli: CliSpec, version: string, date = '2026'): string {
     '.TP\n.B NO_COLOR\nWhen set and not empty, no colours (as \\-\\-no\\-color).',
     '.TP\n.B SSH_AUTH_SOCK\nssh\\-agent, used when a host has no identity.',
     ...cli.options.filter((o) => o.env).map((o) => `.TP\n.B ${roff(o.env!)}\nAs \\-\\-${roff(o.name)}, when the command line does not give it.`),
+    '.TP\n.B TPRUN_CONFIG\nThe config file to read instead of the ones under FILES; empty: none.',
     '.TP\n.B TPRUN_DEBUG\nWhen set, an unexpected error prints its stack.',
     '.SH FILES',
+    `.TP\n.I ./tprun.config.yml, ~/.config/tprun/config.yml\nSettings, as ansible.cfg (the first found; XDG_CONFIG_HOME moves the second): option names and values, e.g. forks: 20. Settable: ${cli.options
+      .filter((o) => o.config)
+      .map((o) => roff(o.name))
+      .join(', ')}. The command line wins, then the environment, then the file.`,
     '.TP\n.I ~/.ssh/config\nOpenSSH client configuration (or ssh.config_file): Host, HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout.',
     '.TP\n.I ~/.ssh/known_hosts\nHost keys, checked strictly (ssh.known_hosts).',
     '.SH SEE ALSO',

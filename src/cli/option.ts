@@ -25,13 +25,15 @@ export interface Option<N extends string = string, T = unknown> {
   complete?: Complete;
   /** An environment variable read when the command line does not give the option. */
   env?: string;
+  /** May be set in a config file (src/cli/config.ts): a habit of the operator's, not a per-run choice. */
+  config?: boolean;
   /** The option's value from what was given (a flag: true or absent); `from` names where it came from. */
   read(raw: Raw, from: string): T | Invalid;
 }
 
 export const isInvalid = (v: unknown): v is Invalid => typeof v === 'object' && v !== null && 'invalid' in v && Object.keys(v).length === 1;
 
-type Common<N extends string> = { name: N; short?: string; help: string; env?: string };
+type Common<N extends string> = { name: N; short?: string; help: string; env?: string; config?: boolean };
 
 /** A flag: true when given. */
 export const flag = <N extends string>(o: Common<N>): Option<N, boolean> => ({ ...o, read: (raw) => raw === true });

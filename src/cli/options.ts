@@ -35,6 +35,7 @@ export const roles = value({
 
 export const forks = value({
   name: 'forks',
+  config: true,
   short: 'f',
   arg: 'N',
   help: `hosts worked on at once (default ${DEFAULT_FORKS})`,
@@ -49,6 +50,7 @@ export const forks = value({
 
 export const serial = value({
   name: 'serial',
+  config: true,
   arg: 'N|P%[,...]',
   help: 'roll out in batches: 1,10%,100% is a canary host, then a tenth of the fleet, then the rest (the last size repeats); a batch starts when the one before it is done',
   complete: 'none',
@@ -57,6 +59,7 @@ export const serial = value({
 
 export const maxFail = value({
   name: 'max-fail',
+  config: true,
   arg: 'N|P%',
   help: 'a batch with more failed or unreachable hosts than this stops the rollout: no further host starts (default 0 with --serial)',
   complete: 'none',
@@ -65,6 +68,7 @@ export const maxFail = value({
 
 export const lockTimeout = value({
   name: 'lock-timeout',
+  config: true,
   arg: 'S',
   help: 'wait up to S seconds for a host locked by an apply (default 0: that host fails at once, naming who holds the lock; check and doctor give no verdict on a host an apply is changing)',
   complete: 'none',
@@ -78,6 +82,7 @@ export const lockTimeout = value({
 
 export const report = list({
   name: 'report',
+  config: true,
   arg: 'FORMAT:FILE',
   help: 'json:FILE, junit:FILE or prom:FILE (Prometheus textfile), repeatable; FILE - is stdout',
   complete: 'file',
@@ -104,16 +109,17 @@ export const plan = value({
   parse: (s) => s,
 });
 
-export const diff = flag({ name: 'diff', short: 'D', help: 'show what would change as diffs' });
+export const diff = flag({ name: 'diff', config: true, short: 'D', help: 'show what would change as diffs' });
 export const check = flag({ name: 'check', short: 'C', help: 'plan only, change nothing (as tprun check)' });
 export const acceptNewHostKeys = flag({ name: 'accept-new-host-keys', help: 'record unknown host keys in known_hosts (changed keys still fail)' });
 export const probe = flag({
   name: 'probe',
+  config: true,
   help: "prove interception on each host with a throwaway client and origin namespace pair (nothing leaves the host; docs/doctor.md); apply: after each host's change, rolling that host back when it fails",
 });
-export const noDetailedExitcodes = flag({ name: 'no-detailed-exitcodes', help: 'exit 0 rather than 2 when apply changed something' });
-export const quiet = flag({ name: 'quiet', short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' });
-export const verbose = flag({ name: 'verbose', short: 'v', help: 'show the commands run on each host' });
+export const noDetailedExitcodes = flag({ name: 'no-detailed-exitcodes', config: true, help: 'exit 0 rather than 2 when apply changed something' });
+export const quiet = flag({ name: 'quiet', config: true, short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' });
+export const verbose = flag({ name: 'verbose', config: true, short: 'v', help: 'show the commands run on each host' });
 export const json = flag({ name: 'json', help: 'facts: print JSON (every fact parsed, by id) instead of one line per fact' });
 
 /** Every command takes these; main handles them before the command runs. */

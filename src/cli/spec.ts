@@ -72,7 +72,8 @@ export function wrap(text: string, width = WIDTH, indent = 0): string[] {
 }
 
 /** An option's help, and the environment variable that gives it when the command line does not. */
-export const optionHelp = (o: OptionSpec): string => (o.env ? `${o.help}; ${o.env} in the environment sets it too` : o.help);
+export const optionHelp = (o: OptionSpec): string =>
+  [o.help, o.env && `${o.env} in the environment sets it too`, o.config && 'settable in tprun.config.yml'].filter(Boolean).join('; ');
 
 function optionLines(opts: readonly OptionSpec[]): string[] {
   const col = Math.max(...opts.map((o) => flag(o).length)) + 4;

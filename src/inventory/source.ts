@@ -75,8 +75,9 @@ export class InventorySource {
   }
 
   /** Reads a regular file of at most MAX_INVENTORY_BYTES, never blocking on a FIFO or device. */
-  static read(file: string, maxBytes = MAX_INVENTORY_BYTES): InventorySource | Diagnostic {
-    const fail = (why: string): Diagnostic => ({ severity: 'error', message: `${file}: cannot read the inventory (${why})` });
+  /** `name`: how messages call the file (the path as the operator gave it), when `file` is resolved. */
+  static read(file: string, maxBytes = MAX_INVENTORY_BYTES, name = file): InventorySource | Diagnostic {
+    const fail = (why: string): Diagnostic => ({ severity: 'error', message: `${name}: cannot read the inventory (${why})` });
     let fd: number;
     try {
       fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
@@ -94,7 +95,7 @@ export class InventorySource {
       let n = 0;
       for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
       if (n > maxBytes) return fail(`larger than the ${maxBytes / 1024 / 1024} MiB limit`);
-      return new InventorySource(file, buf.subarray(0, n).toString('utf8'));
+      return new InventorySource(name, buf.subarray(0, n).toString('utf8'));
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       return fail(err.code ?? err.message);
