@@ -13,7 +13,10 @@ import type { RawFacts } from '../src/facts/fact.ts';
 import type { Host } from '../src/inventory/types.ts';
 import { planHost } from '../src/plan/planner.ts';
 import { bridgeQuicTable, tableLines, wantedTable } from '../roles/nftables/model.ts';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { edited, recorded } from './facts.ts';
 import { load } from './helpers.ts';
 import { changed, h1, plan, withVars } from './planning.ts';
@@ -127,6 +130,45 @@ test('bridge, iptables backend: the chain as wanted is compliant; block_quic off
     withVars(b, (h) => (h.vars.tproxy.families = ['ipv4'])),
   );
   assert.not.ok((rulesOf(v4, 'ebtables-nft filter TPRUN_FORWARD') ?? []).some((r) => /ipv6|ip6/i.test(r)));
+});
+
+test('block_quic off on a bridge: its rules file goes too (left behind, boot would find it and nothing would own it); the undo brings it back', () => {
+  const b = bridgeOn('iptables');
+  const content = '*filter\n:TPRUN_FORWARD RETURN\n-F TPRUN_FORWARD\n';
+  const live = bridgeEdited({ 'file:/etc/tprun/ebtables-forward.rules': { code: 0, stdout: Buffer.from(content).toString('base64') } });
+  const off = bplan(
+    live,
+    withVars(b, (h) => (h.vars.tproxy.block_quic = false)),
+  );
+  assert.ok(changed(off).includes('delete file /etc/tprun/ebtables-forward.rules'), changed(off).join('\n'));
+  // Absent already: nothing to do; on: the file is wanted, not removed.
+  assert.not.ok(
+    changed(
+      bplan(
+        bridgeFacts,
+        withVars(b, (h) => (h.vars.tproxy.block_quic = false)),
+      ),
+    ).some((c) => /ebtables-forward/.test(c)),
+  );
+  assert.not.ok(changed(bplan(live, b)).includes('delete file /etc/tprun/ebtables-forward.rules'));
+  // The commands and their undo, run for real in a scratch directory.
+  const gone = changesOf(off).find((i) => i.id === 'file /etc/tprun/ebtables-forward.rules')!;
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-rm-'));
+  try {
+    const at = (t: string) => t.replaceAll('/etc/tprun/', `${dir}/`);
+    writeFileSync(join(dir, 'ebtables-forward.rules'), content);
+    const sh = (lines: { text: string }[]) =>
+      spawnSync('sh', ['-ec', lines.map((l) => at(l.text)).join('\n')], { env: { TPRUN_RUN: 'r1', PATH: process.env.PATH } });
+    assert.is(sh(gone.commands).status, 0);
+    assert.not.ok(existsSync(join(dir, 'ebtables-forward.rules')));
+    assert.is(sh(gone.undo).status, 0);
+    assert.is(readFileSync(join(dir, 'ebtables-forward.rules'), 'utf8'), content);
+    assert.is(sh(gone.commands).status, 0);
+    assert.is(sh(gone.commit ?? []).status, 0);
+    assert.equal(readdirSync(dir), [], 'no backup left after the commit');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('bridge, nftables backend: table bridge tprun_quic, forward hook, bypass returns then UDP/443 drop per family; file and undo', () => {

@@ -291,6 +291,7 @@ export const iptables = defineRole({
     ];
   },
   artifacts,
+  owns: [...FAMILIES.map(rulesFile), EB_FORWARD_FILE],
   boot: (host) => [
     {
       order: 30,

@@ -3,7 +3,7 @@ import { parseTree, type Fact, type RawFacts } from '../facts/fact.ts';
 import { file } from '../facts/shared.ts';
 import type { Host } from '../inventory/types.ts';
 import type { Change, Handler } from '../resources/change.ts';
-import { fileChange, type Artifact } from '../resources/file.ts';
+import { fileChange, fileRemoval, type Artifact } from '../resources/file.ts';
 import { bootEnabled, bootRunner, bootSteps, daemonReload, unitLink } from './boot.ts';
 import type { Role } from './role.ts';
 import { blockersOf, type Check, type HostPlan } from './types.ts';
@@ -20,6 +20,12 @@ function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null
   return anyBoot ? [...per, { role: null, files: bootRunner() }] : per;
 }
 
+/** The files a role owns and does not install now: read, and removed where they exist. */
+function unwanted(host: Host, role: Role): string[] {
+  const now = new Set(role.artifacts(host).filter((a) => a.install).map((a) => a.path));
+  return role.owns.filter((p) => !now.has(p));
+}
+
 /** Every file of the selected roles, installed or only rendered for review (`tprun render`). */
 export function hostArtifacts(host: Host, roles: readonly Role[]): Artifact[] {
   const rendered = applicable(host, roles).flatMap((r) => r.artifacts(host).filter((a) => !a.install));
@@ -30,7 +36,8 @@ export function hostArtifacts(host: Host, roles: readonly Role[]): Artifact[] {
 export function hostFacts(host: Host, roles: readonly Role[]): Fact<unknown>[] {
   const files = installedFiles(host, roles);
   const boot = files.some((x) => x.role === null) ? [unitLink] : [];
-  return [...applicable(host, roles).flatMap((r) => r.facts(host)), ...files.flatMap((x) => x.files.map((a) => file(a.path))), ...boot];
+  const gone = applicable(host, roles).flatMap((r) => unwanted(host, r).map((p) => file(p)));
+  return [...applicable(host, roles).flatMap((r) => r.facts(host)), ...files.flatMap((x) => x.files.map((a) => file(a.path))), ...gone, ...boot];
 }
 
 export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): HostPlan {
@@ -45,7 +52,11 @@ export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): Hos
   for (const { role, plan: planRole } of evaluated) {
     const rp = planRole();
     // Files first: a service started by this role reads the file it just got.
-    const changes = [...fileChanges(role.name), ...rp.changes];
+    const removed = unwanted(host, role).flatMap((p) => {
+      const before = parseTree(file(p), raw);
+      return before === null ? [] : [fileRemoval(role.name, p, before)];
+    });
+    const changes = [...fileChanges(role.name), ...removed, ...rp.changes];
     plan.resources.push(...changes);
     plan.diagnostics.push(...(rp.diagnostics ?? []));
     const notified = new Set(changes.filter((c) => c.action !== 'no-op' && c.notify).map((c) => c.notify));

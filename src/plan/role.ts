@@ -56,6 +56,11 @@ export interface RoleDef<F extends FactTree> {
   requirements?(host: Host, facts: Parsed<F>): Check[];
   /** Files this role installs (or renders for review), from the inventory alone. */
   artifacts?(host: Host): Artifact[];
+  /**
+   * Every file this role installs in any configuration: one it does not install now (block_quic
+   * turned off, a family dropped) is removed from the host rather than left behind.
+   */
+  owns?: readonly string[];
   boot?(host: Host): BootStep[];
   plan?(host: Host, facts: Parsed<F>): RolePlan;
   inventoryFiles?(inventory: Pick<Inventory, 'hosts' | 'peers'>): InventoryFile[];
@@ -68,6 +73,7 @@ export interface Role {
   applies(host: Host): boolean;
   facts(host: Host): Fact<unknown>[];
   artifacts(host: Host): Artifact[];
+  owns: readonly string[];
   boot(host: Host): BootStep[];
   inventoryFiles(inventory: Pick<Inventory, 'hosts' | 'peers'>): InventoryFile[];
   /** Parse this role's facts once; then its checks and its plan. */
@@ -81,6 +87,7 @@ export function defineRole<F extends FactTree>(def: RoleDef<F>): Role {
     applies: def.applies,
     facts: (host) => factList(def.facts(host)),
     artifacts: (host) => def.artifacts?.(host) ?? [],
+    owns: def.owns ?? [],
     boot: (host) => def.boot?.(host) ?? [],
     inventoryFiles: (inv) => def.inventoryFiles?.(inv) ?? [],
     evaluate(host, raw) {

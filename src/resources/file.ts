@@ -75,3 +75,22 @@ export function fileChange(a: Artifact, before: string | null): Change {
     ...writeFileCommands(a, !credentials),
   });
 }
+
+/**
+ * A file the role owns but no longer installs (a setting turned off, a family dropped): removed,
+ * with the same exact undo as a replacement (a hard link kept until the commit).
+ */
+export function fileRemoval(role: string, path: string, before: string | null): Change {
+  const keep = raw(`${sh`${path}`.text}.tprun-tx-"$TPRUN_RUN"`);
+  return change({
+    kind: 'file',
+    role,
+    id: `file ${path}`,
+    path,
+    before,
+    after: null,
+    commands: [sh`if [ -e ${path} ]; then ln -f ${path} ${keep}; fi`, sh`rm -f ${path}`],
+    undo: [sh`if [ -e ${keep} ]; then mv -f ${keep} ${path}; fi`],
+    commit: [raw(`rm -f ${sh`${path}`.text}.tprun-tx-* ${sh`${path + '.tprun-prev'}`.text}`)],
+  });
+}

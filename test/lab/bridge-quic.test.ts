@@ -127,8 +127,12 @@ t('off (nftables): the table is removed, UDP/443 crosses again, the bridge rules
 t('off (iptables): on, then off removes the chain and its jump; UDP/443 crosses again, the bridge rules are as before', () => {
   assert.is(tprun('apply', inv('iptables', true), ...ROLES).code, 2);
   lab.assertUdp443('dropped');
+  const file = () => lab.onHost(B, 'ls -A /etc/tprun').out;
+  assert.match(file(), /^ebtables-forward\.rules$/m);
   const r = tprun('apply', inv('iptables', false), ...ROLES);
   assert.is(r.code, 2, out(r));
+  // Its rules file goes with the chain: nothing of block_quic is left for boot or a person to find.
+  assert.not.match(file(), /ebtables-forward/);
   lab.assertUdp443('passes');
   intercepted();
   assert.is(bridgeState(), baseline);
