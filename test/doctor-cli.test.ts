@@ -2,6 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runDoctor } from '../src/cli/views/doctor.ts';
@@ -88,6 +90,38 @@ async function doctor(facts: Record<string, RawFacts | 'down'>, reports: { forma
   });
   return { code, text, err: errText, conns };
 }
+
+test("doctor keeps no finished host's plan: its recap is counted as hosts finish (a fleet of thousands)", async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const refs: WeakRef<object>[] = [];
+  let maxAlive = 0;
+  const counter = {
+    hostDone(_h: Host, r: { plan?: object }) {
+      gc();
+      maxAlive = Math.max(maxAlive, refs.filter((w) => w.deref() !== undefined).length);
+      if (r.plan) refs.push(new WeakRef(r.plan));
+    },
+  };
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await runDoctor(new RunContext({ out, err: new PassThrough(), env: {} }), {
+    inventory: inv,
+    hosts: inv.hosts,
+    forks: 1,
+    quiet: false,
+    verbose: false,
+    acceptNewHostKeys: false,
+    // A timer between hosts: a WeakRef's target stays alive until the current job ends.
+    connect: async (h) => (await new Promise((r) => setTimeout(r, 5)), new Scripted(h.name === 'h3' ? noFwmark() : healthy())),
+    sinks: [counter],
+  });
+  assert.is(code, EXIT.failed);
+  assert.match(text, /4 hosts: 3 healthy, 1 with findings, 0 failed, 0 unreachable/);
+  assert.is(refs.length, 4);
+  assert.is(maxAlive, 0, "an earlier host's plan was still held when the next one finished");
+});
 
 test('a healthy host: "healthy", exit 0, one round trip with a read-only facts script', async () => {
   const r = await doctor({ h1: healthy() });

@@ -9,7 +9,7 @@ import { probeAfter } from '../../doctor/probe.ts';
 import { doctorRole } from '../../doctor/role.ts';
 import type { Host, Inventory } from '../../inventory/types.ts';
 import type { Check } from '../../plan/types.ts';
-import { runFleet, type FleetRun } from '../../run/fleet.ts';
+import { runFleet, type FleetRun, type ResultSink } from '../../run/fleet.ts';
 import type { HostResult } from '../../run/host.ts';
 import { VERSION } from '../../version.ts';
 import type { RunContext } from '../context.ts';
@@ -27,6 +27,8 @@ export interface DoctorRun {
   /** Seconds to wait while an apply holds a host's lock. */
   lockTimeout?: number;
   connect?: FleetRun['connect'];
+  /** More sinks for each finished host's result (tests count what stays alive). */
+  sinks?: ResultSink[];
 }
 
 const findingsOf = (r: HostResult): Check[] => (r.plan?.checks ?? []).filter((c) => c.role === doctorRole.name && !c.ok);
@@ -53,13 +55,18 @@ export function findingLines(c: Check): string[] {
   return [head, ...c.evidence.map((e, i) => `      ${i === 0 ? 'saw:  ' : '      '} ${e}`), `      means: ${c.cause}`, `      fix:   ${c.fix}`];
 }
 
-export function doctorRecap(results: readonly HostResult[], seconds: number): string {
-  const broken = results.filter(brokenRun);
-  const sick = results.filter((r) => !brokenRun(r) && findingsOf(r).some((c) => c.blocks));
-  const failed = broken.filter((r) => r.status === 'failed').length;
-  const unreachable = broken.length - failed;
-  const healthy = results.length - broken.length - sick.length;
-  return `${results.length} host${results.length === 1 ? '' : 's'}: ${healthy} healthy, ${sick.length} with findings, ${failed} failed, ${unreachable} unreachable in ${seconds.toFixed(1)}s`;
+/** What the recap counts a host as. */
+export type DoctorKind = 'healthy' | 'sick' | 'failed' | 'unreachable';
+
+export function doctorKind(r: HostResult): DoctorKind {
+  if (brokenRun(r)) return r.status === 'failed' ? 'failed' : 'unreachable';
+  return findingsOf(r).some((c) => c.blocks) ? 'sick' : 'healthy';
+}
+
+/** The recap from each host's kind, counted as hosts finish: the fleet keeps no plan for it. */
+export function doctorRecap(kinds: readonly DoctorKind[], seconds: number): string {
+  const n = (k: DoctorKind) => kinds.filter((x) => x === k).length;
+  return `${kinds.length} host${kinds.length === 1 ? '' : 's'}: ${n('healthy')} healthy, ${n('sick')} with findings, ${n('failed')} failed, ${n('unreachable')} unreachable in ${seconds.toFixed(1)}s`;
 }
 
 export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number> {
@@ -76,8 +83,12 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
     roles: [doctorRole.name],
     limit: run.limit,
   });
+  const kinds: DoctorKind[] = [];
   const outcome = await runFleet({
-    sinks: [reports],
+    sinks: [reports, ...(run.sinks ?? [])],
+    // A finished host's plan goes once its lines and report entry are out: doctor holds no more
+    // than check on a fleet of thousands.
+    releasePlans: true,
     mode: 'check',
     hosts: run.hosts,
     roles: [doctorRole],
@@ -88,6 +99,7 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
     ...(run.probe ? { after: probeAfter } : {}),
     observer: {
       done: (_h, r) => {
+        kinds.push(doctorKind(r));
         if (run.quiet && !brokenRun(r) && !findingsOf(r).length) return;
         say(doctorLine(r));
         for (const c of findingsOf(r)) findingLines(c).forEach(say);
@@ -96,7 +108,7 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
       },
     },
   });
-  say(doctorRecap(outcome.results, outcome.seconds));
+  say(doctorRecap(kinds, outcome.seconds));
   await ctx.finishReports(reports, outcome);
   return ctx.exit(outcome.exitCode);
 }
