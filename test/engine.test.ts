@@ -593,6 +593,26 @@ test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (b
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test('a lock that its runner removes while a newer apply takes over is a free host, not "processes of a dead transaction do not end" (real sh)', () => {
+  // Seen in CI: the first run's runner ended (its exit removes the lock) while the second run's
+  // reap was between its two reads of the lock file; the reap failed on the vanished file and the
+  // host was refused with every field of the holder empty. Here the second read removes it.
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-reap-'));
+  try {
+    const inDir = (text: string) => text.replaceAll(`R=${TX_ROOT}`, `R=${dir}`);
+    const gone = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim();
+    writeFileSync(join(dir, 'lock'), `run r1\nuser u\ncontroller c\nsince s\ntx ${gone} 0\n`);
+    const script = inDir(
+      guarded(`tprun_field() { rm -f "$R/lock"; sed -n "s/^$1 //p" "$R/lock" 2>/dev/null | head -n 1; }
+tprun_reap && echo REAPED || echo REFUSED; tprun_held && echo HELD || echo FREE`),
+    );
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+    assert.is(r.stdout.trim(), 'REAPED\nFREE', r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a lock naming PID 1 is never held, and a session whose parent died names itself, not the dead parent (real sh)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tprun-conn-'));
   try {

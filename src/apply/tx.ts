@@ -48,14 +48,26 @@ tprun_orphans() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ p = $1; s
   while read -r o; do { tr '\\0' '\\n' < /proc/$o/environ; } 2>/dev/null | grep -qx "TPRUN_TX=$2" && echo "$o"; done; }
 # A runner alive, or the processes of its transaction after it died: the transaction still acts.
 tprun_txlive() { tprun_alive "$1" "$2" || [ -n "$(tprun_orphans "$1" "$R/tx/$(tprun_field run)")" ]; }
-tprun_held() { [ -s $R/lock ] || return 1; while read -r k p s; do case $k in conn) [ "$p" != 1 ] && tprun_alive "$p" "$s" && return 0;; tx) tprun_txlive "$p" "$s" && return 0;; esac; done < $R/lock; return 1; }
+tprun_held() { tprun_l=$(tprun_lock); [ -n "$tprun_l" ] || return 1
+  while read -r k p s; do case $k in conn) [ "$p" != 1 ] && tprun_alive "$p" "$s" && return 0;; tx) tprun_txlive "$p" "$s" && return 0;; esac; done <<TPRUN_LOCK
+$tprun_l
+TPRUN_LOCK
+  return 1; }
+# The lock, read once. Its runner removes it when the transaction ends, so a second read of the
+# file can find it gone: a newer apply then refused the host with the lock's fields empty.
+tprun_lock() { cat $R/lock 2>/dev/null; }
 # Before a lock is taken over: kill what is left of a dead runner's transaction, and wait until it is gone.
-tprun_reap() { [ -s $R/lock ] || return 0; T=$R/tx/$(tprun_field run); while read -r k p s; do
-  [ "$k" = tx ] && ! tprun_alive "$p" "$s" || continue
-  n=0; while o=$(tprun_orphans "$p" "$T") && [ -n "$o" ]; do
-    [ $n -ge 50 ] && return 1; kill -KILL $o 2>/dev/null; n=$((n+1)); sleep 0.1
-  done
-done < $R/lock; }
+tprun_reap() { tprun_l=$(tprun_lock); [ -n "$tprun_l" ] || return 0
+  T=$R/tx/$(printf '%s\n' "$tprun_l" | sed -n 's/^run //p' | head -n 1)
+  while read -r k p s; do
+    [ "$k" = tx ] && ! tprun_alive "$p" "$s" || continue
+    n=0; while o=$(tprun_orphans "$p" "$T") && [ -n "$o" ]; do
+      [ $n -ge 50 ] && return 1; kill -KILL $o 2>/dev/null; n=$((n+1)); sleep 0.1
+    done
+  done <<TPRUN_LOCK
+$tprun_l
+TPRUN_LOCK
+}
 # A directory root runs or writes the transaction through: not a link, root's, writable by root alone.
 tprun_safe_dir() {
   if [ -L "$1" ]; then echo "$1 is a symbolic link (to $(readlink "$1")): root's transaction must not run from where a link points"; return 1; fi
@@ -70,7 +82,11 @@ tprun_group() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/.*\\) 
 tprun_field() { sed -n "s/^$1 //p" $R/lock 2>/dev/null | head -n 1; }
 tprun_who() { echo "run=$(tprun_field run) user=$(tprun_field user) controller=$(tprun_field controller) since=$(tprun_field since)"; }
 # A transaction runner holds the lock (it is changing the host now).
-tprun_changing() { [ -s $R/lock ] || return 1; while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done < $R/lock; return 1; }
+tprun_changing() { tprun_l=$(tprun_lock); [ -n "$tprun_l" ] || return 1
+  while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done <<TPRUN_LOCK
+$tprun_l
+TPRUN_LOCK
+  return 1; }
 # The newest transaction and whether it has ended: differs once one starts or ends.
 tprun_txsig() { i=$(cat $R/last 2>/dev/null); echo "$i $(grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
 # shellcheck disable=SC2046 # the info file's words on purpose
@@ -203,17 +219,20 @@ function runnerScript(setTx: string, body: string): string {
   return `${HELPERS}
 ${setTx}
 tprun_self=\${TPRUN_TX##*/}
+# The lock goes with the transaction, under the mutex: an apply reading it to take over sees it
+# whole or not at all.
+tprun_unlock() { ( flock -w 30 9; [ "$(tprun_field run)" != "$tprun_self" ] || rm -f $R/lock ) 9>>$R/lock.mutex; }
 tprun_heal() {
   exec 9>>$R/lock.mutex && flock -w 60 9 || { echo "tprun: cannot take $R/lock.mutex" >&2; return 1; }
   [ "$(cat $R/last 2>/dev/null)" = "$tprun_self" ] || return 0
   ! grep -q '^${STEP.end}' "$TPRUN_TX/journal" 2>/dev/null || return 0
   o=$(tprun_field run)
   [ -z "$o" ] || [ "$o" = "$tprun_self" ] || return 0
-  if [ -s $R/lock ]; then while read -r k p s; do [ "$k" = tx ] && tprun_txlive "$p" "$s" && return 0; done < $R/lock; fi
+  ! tprun_changing || return 0
   tprun_reap || return 1
   { [ -s $R/lock ] || echo "run $tprun_self"; echo "tx $$ $(tprun_st $$)"; } >> $R/lock
   exec 9>&-
-  trap '[ "$(tprun_field run)" = "$tprun_self" ] && rm -f $R/lock' EXIT
+  trap tprun_unlock EXIT
   return 2
 }
 case "\${1:-run}" in
@@ -229,7 +248,7 @@ heal)
   : > "$TPRUN_TX/phase-steps"
   # The lock ends with the transaction (its verification facts are gathered before the end), even if
   # the SSH session that took it lingers on a dead link.
-  trap '[ "$(tprun_field run)" = "$tprun_self" ] && rm -f $R/lock' EXIT
+  trap tprun_unlock EXIT
   setsid sh "$TPRUN_TX/runner.sh" watch $$ "$(tprun_st $$)" </dev/null >/dev/null 2>>"$TPRUN_TX/runner.err" & ;;
 esac
 ${body}`;
