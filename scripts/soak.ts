@@ -1,7 +1,8 @@
 /**
  * `npm run soak [-- MINUTES]` (default 10): issue #21's soak on the namespace lab, not part of
  * `npm test`. Applies configurations A and B alternately to 10 lab hosts, each apply with one
- * random fault: SIGKILL of tprun, SIGKILL of a host's on-host runner (its whole process group),
+ * random fault: SIGKILL of tprun, SIGKILL of a host's on-host runner (its whole process group,
+ * alone or with its watcher),
  * a link cut (DROP both ways in the controller namespace, 3–40 s), a power loss and boot of a
  * host (lab.reboot), or none. After every apply: every host is entirely on A or on B (check says
  * compliant against one of them). At the end also: a request through h1 is intercepted, and
@@ -98,13 +99,14 @@ function leftBehind(i: number): string {
     .out.trim();
 }
 
-type Fault = 'none' | 'kill-tprun' | 'kill-runner' | 'link-cut' | 'reboot';
-const FAULTS: Fault[] = ['none', 'kill-tprun', 'kill-tprun', 'kill-runner', 'kill-runner', 'link-cut', 'reboot', 'reboot'];
+type Fault = 'none' | 'kill-tprun' | 'kill-runner' | 'kill-runner-watcher' | 'link-cut' | 'reboot';
+const FAULTS: Fault[] = ['none', 'kill-tprun', 'kill-tprun', 'kill-runner', 'kill-runner-watcher', 'link-cut', 'reboot', 'reboot'];
 const counts: Record<Fault | 'applies' | 'violations', number> = {
   applies: 0,
   none: 0,
   'kill-tprun': 0,
   'kill-runner': 0,
+  'kill-runner-watcher': 0,
   'link-cut': 0,
   reboot: 0,
   violations: 0,
@@ -130,12 +132,10 @@ async function main(): Promise<number> {
       while (Date.now() < until && !underWay(victim)) await sleep(100);
       await sleep(Math.random() * 1500);
       if (fault === 'kill-tprun') run.child.kill('SIGKILL');
-      else if (fault === 'kill-runner')
+      else if (fault === 'kill-runner' || fault === 'kill-runner-watcher')
         // Only a live runner (same pid and start time as it recorded): a reused pid's group is someone else's.
-        lab.onHost(
-          victim,
-          `read -r p st < "/var/lib/tprun/tx/$(cat /var/lib/tprun/last)/pid" && [ "$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20)" = "$st" ] && kill -KILL -- -$p; true`,
-        );
+        // With its watcher too, nothing on the host finishes the transaction: the next apply must.
+        lab.onHost(victim, `${lab.killRunnerCmd(fault === 'kill-runner-watcher')}; true`);
       else if (fault === 'reboot') {
         const b = lab.reboot(victim);
         if (b.code !== 0) violations.push(`h${victim}: tprun-boot failed after the reboot: ${b.out}`);

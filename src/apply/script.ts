@@ -189,9 +189,15 @@ export function remaining(o: ChangeOutcome): number[] {
   return o.started.filter((i) => !o.undone.includes(i));
 }
 
+/** Who finished a transaction whose runner died (`runner.sh heal WHO`): in a sentence, and as a name. */
+export function healer(who: string): { by: string; name: string } {
+  if (who === 'boot') return { by: 'at boot, by tprun-boot', name: 'tprun-boot' };
+  if (who === 'apply') return { by: 'by a newer apply, before it read the host', name: 'a newer apply, first' };
+  return { by: 'by its watcher', name: 'its watcher' };
+}
+
 /** Who rolled back a transaction whose runner died, as its journal says. */
-const healedBy = (o: ChangeOutcome) =>
-  o.healed === undefined ? '' : ` by the host itself after its runner died (${o.healed === 'boot' ? 'at boot, by tprun-boot' : 'by its watcher'})`;
+const healedBy = (o: ChangeOutcome) => (o.healed === undefined ? '' : ` by the host itself after its runner died (${healer(o.healed).by})`);
 
 /** One line for people: what the transaction did to the host, truthfully. */
 export function verdictText(o: ChangeOutcome, ids: (i: number) => string): string {

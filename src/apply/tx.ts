@@ -106,7 +106,7 @@ export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeou
     lines.push(`for d in /var /var/lib $R $R/tx; do why=$(tprun_safe_dir $d) || { echo "${TX.lock}error $why; nothing was changed"; exit 75; }; done
 mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
 exec 9>>$R/lock.mutex || { echo "${TX.lock}error cannot open $R/lock.mutex"; exit 75; }
-me=$(tprun_conn); waited=0
+me=$(tprun_conn); waited=0; tprun_healed=
 while :; do
   flock -w 30 9 || { echo "${TX.lock}error cannot take $R/lock.mutex"; exit 75; }
   tprun_reap || { echo "${TX.lock}error the processes of a dead transaction ($(tprun_who)) do not end"; exit 75; }
@@ -114,7 +114,18 @@ while :; do
     if [ "$waited" -ge ${Math.max(0, Math.floor(lockTimeout))} ]; then echo "${TX.lock}busy $(tprun_who)"; exit 75; fi
   else
     o=$(tprun_field run)
-    if [ -n "$o" ] && [ -f "$R/tx/$o/journal" ] && ! grep -q '^${STEP.end}' "$R/tx/$o/journal"; then echo "${TX.lock}stale $(tprun_who): its holder is gone before its transaction ended; the lock was cleared"; fi
+    if [ -n "$o" ] && [ -f "$R/tx/$o/journal" ] && ! grep -q '^${STEP.end}' "$R/tx/$o/journal"; then
+      # Its runner and its watcher are gone (both killed, or the watcher not yet at it): finish it
+      # first, as they would have, from its journal and backups. Taken over unfinished, it was left
+      # half-done with its backups, and the next boot would have undone it under a newer verdict.
+      # Under the mutex, which the healer knows (a runner from before TPRUN_HEAL_LOCKED would wait on it).
+      if [ -z "$tprun_healed" ] && [ "$(cat $R/last 2>/dev/null)" = "$o" ] && tprun_safe_dir "$R/tx/$o" >/dev/null && grep -q TPRUN_HEAL_LOCKED "$R/tx/$o/runner.sh" 2>/dev/null; then
+        tprun_healed=1
+        (cd / && TPRUN_TX="$R/tx/$o" TPRUN_HEAL_LOCKED=1 sh "$R/tx/$o/runner.sh" heal apply </dev/null >>"$R/tx/$o/journal" 2>>"$R/tx/$o/runner.err")
+        continue
+      fi
+      echo "${TX.lock}stale $(tprun_who): its holder is gone before its transaction ended; the lock was cleared"
+    fi
     { echo "run ${word(holder.run)}"; echo "user ${word(holder.user)}"; echo "controller ${word(holder.controller)}"; echo "since $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "conn $me $(tprun_st "$me")"; } > $R/lock.new && mv -f $R/lock.new $R/lock || { echo "${TX.lock}error cannot write $R/lock"; exit 75; }
     echo "${TX.lock}ok"
     break
@@ -223,7 +234,10 @@ tprun_self=\${TPRUN_TX##*/}
 # whole or not at all.
 tprun_unlock() { ( flock -w 30 9; [ "$(tprun_field run)" != "$tprun_self" ] || rm -f $R/lock ) 9>>$R/lock.mutex; }
 tprun_heal() {
-  exec 9>>$R/lock.mutex && flock -w 60 9 || { echo "tprun: cannot take $R/lock.mutex" >&2; return 1; }
+  # TPRUN_HEAL_LOCKED=1: run by an apply that holds the mutex and writes the lock once this ends.
+  if [ "\${TPRUN_HEAL_LOCKED:-}" != 1 ]; then
+    exec 9>>$R/lock.mutex && flock -w 60 9 || { echo "tprun: cannot take $R/lock.mutex" >&2; return 1; }
+  fi
   [ "$(cat $R/last 2>/dev/null)" = "$tprun_self" ] || return 0
   ! grep -q '^${STEP.end}' "$TPRUN_TX/journal" 2>/dev/null || return 0
   o=$(tprun_field run)
@@ -231,6 +245,7 @@ tprun_heal() {
   ! tprun_changing || return 0
   tprun_reap || return 1
   { [ -s $R/lock ] || echo "run $tprun_self"; echo "tx $$ $(tprun_st $$)"; } >> $R/lock
+  [ "\${TPRUN_HEAL_LOCKED:-}" != 1 ] || return 2
   exec 9>&-
   trap tprun_unlock EXIT
   return 2

@@ -1,6 +1,16 @@
 /** One host, start to end: connect → facts → plan → [apply → verify]. Failures stay with the host. */
 import { createHash } from 'node:crypto';
-import { changeScript, parseChangeOutput, planSteps, remaining, verdictText, type ChangeOutcome, type ScriptStep, type Verdict } from '../apply/script.ts';
+import {
+  changeScript,
+  parseChangeOutput,
+  healer,
+  planSteps,
+  remaining,
+  verdictText,
+  type ChangeOutcome,
+  type ScriptStep,
+  type Verdict,
+} from '../apply/script.ts';
 import { ACK, movedDuring, parsePreamble, parseStart, preamble, settledCheck, startScript, TX_ROOT, type EarlierTx, type LockHolder } from '../apply/tx.ts';
 import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput } from '../facts/fact.ts';
@@ -75,7 +85,7 @@ function txFailure(outcome: ChangeOutcome, ids: (i: number) => string): NonNulla
   const last = outcome.started.length ? ids(outcome.started.at(-1)!) : 'its start';
   const message =
     outcome.healed !== undefined && outcome.verdict === 'rolled-back'
-      ? `the transaction's runner died on the host during ${last}; the host rolled it back by itself (${outcome.healed === 'boot' ? 'tprun-boot' : 'its watcher'}): ${outcome.undone.length} step${outcome.undone.length === 1 ? '' : 's'} undone`
+      ? `the transaction's runner died on the host during ${last}; the host rolled it back by itself (${healer(outcome.healed).name}): ${outcome.undone.length} step${outcome.undone.length === 1 ? '' : 's'} undone`
       : outcome.healed !== undefined && outcome.verdict === 'rollback-incomplete'
         ? `the transaction's runner died on the host during ${last}; the host's own rollback is INCOMPLETE (left: ${remaining(outcome).map(ids).join(', ')})`
         : outcome.verdict === 'rolled-back'

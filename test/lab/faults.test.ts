@@ -612,6 +612,67 @@ t(
 );
 
 t(
+  'runner and watcher both SIGKILLed mid-step, then a newer apply: it first finishes the dead transaction (rolled back from its journal and backups), then applies; no backup left; a reboot changes nothing',
+  async () => {
+    const i = 1;
+    const original = onB(i) ? 'B' : 'A';
+    const other = original === 'A' ? 'B' : 'A';
+    const to = inv('orphan-to', other, [i]);
+    slowOnce(i);
+    const first = tprunAsync(['apply', to]);
+    await waitJournal(i);
+    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+    const dead = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
+    // The watcher first: killed after the runner, it would already be healing.
+    const k = lab.onHost(i, lab.killRunnerCmd(true));
+    assert.is(k.code, 0, k.out);
+    // Until the first run's session has let go of the host (its start script saw the runner die).
+    for (let n = 0; n < 200 && lab.onHost(i, "grep -q '^conn ' /var/lib/tprun/lock").code === 0; n++) await sleep(100);
+    try {
+      // The same target as the dead transaction: without finishing it first, the files it already
+      // swapped look compliant, nothing rewrites them, and their backups stay for good.
+      const r = lab.tprunInCtl(['apply', to, '--limit', `h${i}`]);
+      assert.ok(applied(r.code), all(r));
+      assert.not.match(r.out, /a stale lock was cleared/);
+      const j = lab.onHost(i, `cat /var/lib/tprun/tx/${dead}/journal`).out;
+      assert.match(j, /^@@tprun-heal apply$/m, j);
+      assert.match(j, /^@@tprun-end rolled-back$/m, j);
+      // The host was entirely old when the newer apply planned: it rewrote the files again.
+      assert.match(r.out, /~ file \/etc\/squid\/squid\.conf/, all(r));
+      // Whichever run read the journal's end first says who rolled it back: the first run, whose
+      // session still waited, or the newer one (the first run's tprun killed, say).
+      const f = await first.done;
+      assert.ok(failedBit(f.code), all(f));
+      assert.match(
+        f.out + r.out,
+        new RegExp(
+          `the host rolled it back by itself \\(a newer apply, first\\)|note: the earlier transaction ${dead} .*rolled back by the host itself after its runner died \\(by a newer apply, before it read the host\\)`,
+        ),
+        all(f) + all(r),
+      );
+    } finally {
+      unslow(i);
+    }
+    await txSettled(i);
+    nothingLeft(i);
+    const c = lab.tprunInCtl(['check', to, '--limit', `h${i}`]);
+    assert.is(c.code, 0, all(c));
+    proveInterception();
+    // Nothing unfinished is left for the boot to undo under the verdict just given.
+    const before = lab.snapshot(i);
+    assert.is(lab.reboot(i).code, 0);
+    assert.is(samePidless(lab.snapshot(i)), samePidless(before), 'a reboot changes nothing');
+    assert.is(lab.tprunInCtl(['check', to, '--limit', `h${i}`]).code, 0);
+    proveInterception();
+    row(
+      'SIGKILL of the runner and its watcher mid-step, then a newer apply',
+      '1',
+      'the newer apply first rolled the dead transaction back from its journal ("by a newer apply, before it read the host"), then applied; no backup left; check compliant; a reboot changed nothing',
+    );
+  },
+);
+
+t(
   'power loss mid-transaction: at boot, tprun-boot rolls the unfinished transaction back before it restores the rules; entirely old, intercepting',
   async () => {
     const i = 1;

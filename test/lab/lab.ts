@@ -368,6 +368,17 @@ ${extra.wccp ? `wccp_peers:\n  wr1:\n    address: ${WCCP_ADDR}\n    caches: [h1]
 }
 
 /** Run a command on lab host i over SSH from the controller (so it sees the host's own /run, /etc/squid). */
+/**
+ * Shell for onHost: SIGKILL the newest transaction's runner group, and with `watcher` its watcher
+ * too (then nothing on the host finishes the transaction). The watcher is found by its argv and its
+ * network namespace (lab hosts share one PID namespace, and a run's id is the same on every host),
+ * never by `pkill -f`, which matches the shell running this very command. Fails when either is gone.
+ */
+export function killRunnerCmd(watcher: boolean): string {
+  const w = `w=$(for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net)" = "$(readlink /proc/self/ns/net)" ] || continue; case "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" in "sh $T/runner.sh watch "*) echo \${p#/proc/};; esac; done); [ -n "$w" ] && kill -KILL $w && `;
+  return `T="/var/lib/tprun/tx/$(cat /var/lib/tprun/last)"; read -r p st < "$T/pid" && [ "$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20)" = "$st" ] && ${watcher ? w : ''}kill -KILL -- -$p`;
+}
+
 export function onHost(i: number, cmd: string): { code: number; out: string } {
   const r = spawnSync(
     'ip',
