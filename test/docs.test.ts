@@ -1,6 +1,6 @@
 /** Completions and the man page come from the same spec as --help (issue #16, item 9). */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -63,6 +63,29 @@ test('tprun completion bash|zsh prints the generated scripts', () => {
   const bad = spawnSync(process.execPath, ['bin/tprun.js', 'completion', 'fish'], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /completion takes bash or zsh/);
+});
+
+test('bash completes --limit with hosts and groups, and the next term after a comma, "!" or "&" (real bash)', () => {
+  const bin = join(tmp, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'tprun'), `#!/bin/sh\nexec ${process.execPath} ${join(process.cwd(), 'bin/tprun.js')} "$@"\n`, { mode: 0o755 });
+  const words = (limit: string) => {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `source <(tprun completion bash); COMP_WORDS=(tprun check inventories/example.yml --limit "$1"); COMP_CWORD=4; _tprun; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        'x',
+        limit,
+      ],
+      { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
+    return r.stdout.split('\n').filter(Boolean);
+  };
+  assert.equal(words('ca'), ['cache1', 'cache2', 'cache3']);
+  assert.equal(words('r'), ['routers']);
+  assert.equal(words('cache1,cache'), ['cache1,cache1', 'cache1,cache2', 'cache1,cache3']);
+  assert.equal(words('all,!b'), ['all,!bridges']);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

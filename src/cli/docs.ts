@@ -17,7 +17,8 @@ export function bashCompletion(cli: CliSpec): string {
       .filter((o) => o.complete === k)
       .map((o) => `--${o.name}`)
       .join('|');
-  const hostCase = `$(tprun validate "\${inv[@]}" --list-hosts 2>/dev/null) all routers bridges`;
+  // Hosts and groups; after a comma, "!" or "&" the pattern's next term (a:b needs COMP_WORDBREAKS' colon).
+  const hostCase = `$(tprun validate "\${inv[@]}" --list-hosts --list-groups 2>/dev/null)`;
   const prevCases = (
     [
       ['file', 'COMPREPLY=($(compgen -f -- "$cur")); return ;;'],
@@ -25,7 +26,7 @@ export function bashCompletion(cli: CliSpec): string {
       ['role', `COMPREPLY=($(compgen -W "${ROLE_NAMES.join(' ')}" -- "\${cur##*,}")); return ;;`],
       [
         'host',
-        `local inv=() w; for w in "\${COMP_WORDS[@]:2:COMP_CWORD-3}"; do case $w in -*) ;; *) [ -e "$w" ] && inv+=("$w") ;; esac; done; [ \${#inv[@]} -gt 0 ] && COMPREPLY=($(compgen -W "${hostCase}" -- "$cur")); return ;;`,
+        `local inv=() w; for w in "\${COMP_WORDS[@]:2:COMP_CWORD-3}"; do case $w in -*) ;; *) [ -e "$w" ] && inv+=("$w") ;; esac; done; local last=\${cur##*[,!&]}; [ \${#inv[@]} -gt 0 ] && COMPREPLY=($(compgen -P "\${cur%"$last"}" -W "${hostCase}" -- "$last")); return ;;`,
       ],
       ['none', 'return ;;'],
     ] as const

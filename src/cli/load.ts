@@ -29,6 +29,8 @@ export interface SelectOptions {
   command: string;
   limit?: string;
   listHosts?: boolean;
+  /** Print the group names (for completion) and stop. */
+  listGroups?: boolean;
   /** Files the run will write (reports, a plan): checked before the inventory is read. */
   writes?: readonly { what: string; file: string }[];
   /** Files the run reads besides the inventory (a plan), which it must not overwrite. */
@@ -63,6 +65,7 @@ export function selectHosts(ctx: RunContext, files: string[], o: SelectOptions):
   }
   const inventory = r.inventory;
   ctx.protect(inventory);
+
   const selected = selectPattern(inventory.hosts, o.limit, groupsOf(inventory.hosts, inventory.groups));
   if (selected.errors.length) {
     for (const e of selected.errors.slice(0, -1)) ctx.warn(e);
@@ -70,8 +73,9 @@ export function selectHosts(ctx: RunContext, files: string[], o: SelectOptions):
   }
   const hosts = selected.hosts;
   if (o.limit !== undefined && !hosts.length) return { exit: ctx.usage(`--limit "${o.limit}" leaves no host of ${file}`, o.command) };
-  if (o.listHosts) {
-    for (const h of hosts) ctx.print(`${h.name}\n`);
+  if (o.listHosts || o.listGroups) {
+    if (o.listHosts) for (const h of hosts) ctx.print(`${h.name}\n`);
+    if (o.listGroups) for (const g of groupsOf(inventory.hosts, inventory.groups).keys()) ctx.print(`${g}\n`);
     return { exit: EXIT.ok };
   }
   return { inventory, hosts, file };

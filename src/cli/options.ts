@@ -20,6 +20,7 @@ export const limit = value({
 });
 
 export const listHosts = flag({ name: 'list-hosts', help: 'print the selected hosts, one per line, and exit; contacts no host' });
+export const listGroups = flag({ name: 'list-groups', help: "print the inventory's groups (all, routers, bridges and its own), one per line, and exit" });
 
 export const roles = value({
   name: 'roles',

@@ -2,7 +2,7 @@
 import { EXIT } from '../../run/options.ts';
 import { defineCommand } from '../command.ts';
 import { selectHosts } from '../load.ts';
-import { limit, listHosts } from '../options.ts';
+import { limit, listGroups, listHosts } from '../options.ts';
 
 export const validateCommand = defineCommand({
   name: 'validate',
@@ -10,7 +10,7 @@ export const validateCommand = defineCommand({
   summary: 'schema and domain checks; contacts no host',
   description:
     "Reads the inventory, checks it against the schema and the TPROXY guide's rules and reports every problem as FILE:LINE:COL. No host is contacted.",
-  options: [limit, listHosts],
+  options: [limit, listHosts, listGroups],
   complete: 'file',
   run(ctx, args, o) {
     const s = selectHosts(ctx, args, { command: 'validate', ...o });
