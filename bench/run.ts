@@ -1,4 +1,5 @@
-// `npm run bench -- --hosts N [--rtt MS] [--sshd K] [--runs R] [--forks F] [--no-ansible]`:
+// `npm run bench -- --hosts N [--rtt MS] [--sshd K] [--runs R] [--forks F] [--backend auto|iptables|nftables|both] [--no-ansible]`:
+// --backend both: check on each backend side by side (half the hosts each), alternated pair by pair.
 // tprun against the SSH floor and ansible-playbook on the same lab hosts, in one run, with the
 // installed package (npm pack, npm install -g into a scratch prefix: what an operator runs).
 // Prints a table and appends it to bench/RESULTS.md. A script that prints numbers, not a timed test.
@@ -26,9 +27,12 @@ const { values } = parseArgs({
     sshd: { type: 'string' },
     forks: { type: 'string', default: '50' },
     'from-clone': { type: 'boolean' },
+    backend: { type: 'string', default: 'auto' },
   },
 });
 const N = Number(values.hosts);
+// tproxy.backend of every host: the two backends' costs side by side (issue #20).
+const BACKEND = values.backend;
 const RUNS = Number(values.runs);
 const RTT = Number(values.rtt);
 const FORKS = Number(values.forks);
@@ -38,7 +42,9 @@ const problem =
   lab.preflight() ??
   (!whole(N, 1) || !whole(RUNS, 1) || !whole(FORKS, 1) || !whole(K, 1) || K > N || !whole(RTT, 0)
     ? '--hosts, --runs, --forks and --sshd take whole numbers (--sshd at most --hosts), --rtt milliseconds'
-    : undefined);
+    : !['auto', 'iptables', 'nftables', 'both'].includes(BACKEND)
+      ? '--backend is auto, iptables, nftables or both'
+      : undefined);
 if (problem) {
   console.error(`bench: ${problem}`);
   process.exit(1);
@@ -95,7 +101,7 @@ const loadAtStart = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
 console.log(
-  `bench: ${N} hosts${virtual ? ` (${K} sshd hosts)` : ''}, rtt ${RTT} ms, forks ${FORKS}, ${RUNS} run(s) each, ${cpus().length} cores, load ${loadAtStart}${ansible ? '' : ', without ansible'}`,
+  `bench: ${N} hosts${virtual ? ` (${K} sshd hosts)` : ''}, ${BACKEND} backend, rtt ${RTT} ms, forks ${FORKS}, ${RUNS} run(s) each, ${cpus().length} cores, load ${loadAtStart}${ansible ? '' : ', without ansible'}`,
 );
 
 /** tprun as an operator has it: the packed tarball installed into a scratch prefix. */
@@ -148,14 +154,17 @@ if (RTT > 0) {
   });
 }
 
-const inv = `${lab.STATE}/bench.yml`;
-writeFileSync(
-  inv,
-  readFileSync(lab.writeInventory('bench-base', { routers: [1] }), 'utf8').replace(
-    /^routers:\n[\s\S]*$/m,
-    `routers:\n${hosts.map((i) => `  ${lab.hostName(i)}: { address: ${addrOf(i)} }`).join('\n')}\n`,
-  ),
-);
+/** An inventory of some fleet hosts on one backend. */
+function inventoryOf(path: string, of: number[], backend: string): string {
+  writeFileSync(
+    path,
+    readFileSync(lab.writeInventory('bench-base', { routers: [1] }), 'utf8')
+      .replace(/^( {2}tproxy:\n)/m, `$1    backend: ${backend}\n`)
+      .replace(/^routers:\n[\s\S]*$/m, `routers:\n${of.map((i) => `  ${lab.hostName(i)}: { address: ${addrOf(i)} }`).join('\n')}\n`),
+  );
+  return path;
+}
+const inv = inventoryOf(`${lab.STATE}/bench.yml`, hosts, BACKEND === 'both' ? 'auto' : BACKEND);
 const ini = `${lab.STATE}/bench.ini`;
 writeFileSync(
   ini,
@@ -166,6 +175,49 @@ const tprun = (args: string) => `${bin} ${args} ${inv} --quiet --forks ${FORKS}`
 writeFileSync(`${lab.STATE}/addrs`, hosts.map(addrOf).join('\n') + '\n');
 const floorCmd = `xargs -P ${FORKS} -I{} ssh ${sshOpts} root@{} true < ${lab.STATE}/addrs`;
 const play = `ANSIBLE_CONFIG=bench/ansible/ansible.cfg ansible-playbook -i ${ini} -f ${FORKS} bench/ansible/site.yml`;
+
+if (BACKEND === 'both') {
+  // Issue #20: check on each backend side by side. The hosts are split by parity, one half per
+  // backend, and the two checks alternate (which goes first alternates too), so the ratio is taken
+  // pair by pair and holds while the machine's load drifts.
+  const ipt = inventoryOf(
+    `${lab.STATE}/bench-iptables.yml`,
+    hosts.filter((i) => i % 2 === 1),
+    'iptables',
+  );
+  const nft = inventoryOf(
+    `${lab.STATE}/bench-nftables.yml`,
+    hosts.filter((i) => i % 2 === 0),
+    'nftables',
+  );
+  const check = (path: string) => timed(`${bin} check ${path} --quiet --forks ${FORKS}`);
+  for (const path of [ipt, nft]) timed(`${bin} apply ${path} --quiet --forks ${FORKS}`);
+  const pairs: { ipt: Sample; nft: Sample }[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const [a, b] = run % 2 === 0 ? [check(ipt), check(nft)] : [check(nft), check(ipt)].reverse();
+    pairs.push({ ipt: a!, nft: b! });
+    console.log(`pair ${run + 1}: iptables ${a!.seconds.toFixed(2)}s, nftables ${b!.seconds.toFixed(2)}s`);
+  }
+  relay?.kill('SIGTERM');
+  lab.down();
+  const m = (f: (p: (typeof pairs)[number]) => number) => median(pairs.map(f));
+  const lines = [
+    `### ${new Date().toISOString().slice(0, 10)}: check by backend, ${N / 2} + ${N / 2} hosts, rtt ${RTT} ms, ${cpus().length} cores, ${RUNS} alternated pairs`,
+    '',
+    `${values['from-clone'] ? 'tprun from the clone' : 'tprun installed from the packed tarball'}; load average at the start ${loadAtStart}; odd hosts on iptables, even on nftables, each half checked alone.`,
+    '',
+    '| backend | check median s | CPU median s | peak RSS |',
+    '|---|---:|---:|---:|',
+    `| iptables | ${m((p) => p.ipt.seconds).toFixed(2)} | ${m((p) => p.ipt.cpuSeconds ?? NaN).toFixed(2)} | ${Math.max(...pairs.map((p) => p.ipt.rssMb ?? 0)).toFixed(0)} MB |`,
+    `| nftables | ${m((p) => p.nft.seconds).toFixed(2)} | ${m((p) => p.nft.cpuSeconds ?? NaN).toFixed(2)} | ${Math.max(...pairs.map((p) => p.nft.rssMb ?? 0)).toFixed(0)} MB |`,
+    '',
+    `nftables ÷ iptables, pair by pair: median ${m((p) => p.nft.seconds / p.ipt.seconds).toFixed(2)} (min ${Math.min(...pairs.map((p) => p.nft.seconds / p.ipt.seconds)).toFixed(2)}, max ${Math.max(...pairs.map((p) => p.nft.seconds / p.ipt.seconds)).toFixed(2)}). Exit codes: ${[...new Set(pairs.flatMap((p) => [p.ipt.code, p.nft.code]))].join('/')}.`,
+    '',
+  ];
+  console.log('\n' + lines.join('\n'));
+  if (!values['no-write']) appendFileSync('bench/RESULTS.md', lines.join('\n') + '\n');
+  process.exit(0);
+}
 
 const rows: Record<string, Sample[]> = { floor: [], applyFresh: [], applyAgain: [], check: [], ansibleFirst: [], ansibleSecond: [] };
 for (let run = 0; run < RUNS; run++) {
@@ -214,7 +266,7 @@ const fmt = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 const ratio = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) ? 'n/a' : `${(a / b).toFixed(1)}×`);
 const floor = med('floor');
 const lines = [
-  `### ${new Date().toISOString().slice(0, 10)}: ${N} hosts${virtual ? ` on ${K} sshd hosts` : ''}, rtt ${RTT} ms, forks ${FORKS}, ${cpus().length} cores, median of ${RUNS}`,
+  `### ${new Date().toISOString().slice(0, 10)}: ${N} hosts${virtual ? ` on ${K} sshd hosts` : ''}, ${BACKEND} backend, rtt ${RTT} ms, forks ${FORKS}, ${cpus().length} cores, median of ${RUNS}`,
   '',
   `${values['from-clone'] ? 'tprun from the clone' : 'tprun installed from the packed tarball'}; load average at the start ${loadAtStart}.`,
   '',
