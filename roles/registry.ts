@@ -13,7 +13,7 @@ import { selinux } from './selinux/index.ts';
 import { squid } from './squid/index.ts';
 import { sysctl } from './sysctl/index.ts';
 import { wccp } from './wccp/index.ts';
-import type { Role } from '../src/plan/role.ts';
+import type { Role } from '../src/role/contract.ts';
 
 export const ROLES: readonly Role[] = [kernelCheck, firewalld, hostFirewall, selinux, sysctl, routing, squid, wccp, nftables, iptables, ebtables];
 

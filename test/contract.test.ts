@@ -10,7 +10,7 @@ import { formatDiagnostic } from '../src/diagnostics.ts';
 import { loadInventoryFromSource } from '../src/inventory/load.ts';
 import { InventorySource } from '../src/inventory/source.ts';
 import { hostArtifacts, hostFacts, planHost } from '../src/plan/planner.ts';
-import { defineRole, requirement } from '../src/plan/role.ts';
+import { defineRole, requirement } from '../src/role/contract.ts';
 import { changesOf } from '../src/plan/types.ts';
 import { change } from '../src/resources/change.ts';
 import { raw, sh } from '../src/shell.ts';

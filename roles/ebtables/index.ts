@@ -13,7 +13,7 @@
  */
 import { familyOf } from '../../src/inventory/address.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { defineRole, requirement } from '../../src/plan/role.ts';
+import { defineRole, requirement } from '../../src/role/contract.ts';
 import type { Check } from '../../src/plan/types.ts';
 import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';

@@ -9,7 +9,7 @@
  */
 import { CONF, STATE_FILE, firewalldFacts, firewalldPlan, firewalldSetting, zonesOf, type PortStep } from '../../src/firewall/firewalld.ts';
 import { file } from '../../src/facts/shared.ts';
-import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
+import { defineRole, requirement, settingsFiles } from '../../src/role/contract.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { fileChange } from '../../src/resources/file.ts';
 import { raw, sh, type Shell } from '../../src/shell.ts';

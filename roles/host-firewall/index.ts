@@ -12,7 +12,7 @@ import { firewalldFacts, firewalldPending, firewalldPlan, rpfilterFor } from '..
 import { evaluate, fixHint } from '../../src/firewall/ruleset/evaluate.ts';
 import { ruleset } from '../../src/firewall/ruleset/fact.ts';
 import { findingText, interceptionOf } from '../../src/firewall/ruleset/intercept.ts';
-import { defineRole, requirement } from '../../src/plan/role.ts';
+import { defineRole, requirement } from '../../src/role/contract.ts';
 import type { Check } from '../../src/plan/types.ts';
 
 const ROLE = 'host-firewall';

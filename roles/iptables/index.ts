@@ -21,7 +21,7 @@ import { backendOf, firewallFacts } from '../../src/firewall/backend.ts';
 import { familyOf } from '../../src/inventory/address.ts';
 import { fwmarkSpec, hex } from '../../src/inventory/mark.ts';
 import { FAMILIES, type Family, type Host } from '../../src/inventory/types.ts';
-import { defineRole, requirement } from '../../src/plan/role.ts';
+import { defineRole, requirement } from '../../src/role/contract.ts';
 import { chainChange, type ChainDialect } from '../../src/resources/chain.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { templates } from '../../src/render/templates.ts';

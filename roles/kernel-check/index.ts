@@ -7,7 +7,7 @@
 import { compareVersions, type KernelConfig } from '../../src/facts/parsers.ts';
 import { kernelConfig, kernelModules, kernelRelease } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { defineRole, requirement } from '../../src/plan/role.ts';
+import { defineRole, requirement } from '../../src/role/contract.ts';
 import type { Check } from '../../src/plan/types.ts';
 
 const ROLE = 'kernel-check';

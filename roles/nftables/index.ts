@@ -10,7 +10,7 @@ import { Fact } from '../../src/facts/fact.ts';
 import { installCommand, packageFamily } from '../../src/facts/family.ts';
 import { file, kernelConfig, kernelRelease } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { defineRole, requirement } from '../../src/plan/role.ts';
+import { defineRole, requirement } from '../../src/role/contract.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { fileChange } from '../../src/resources/file.ts';
 import type { KernelConfig } from '../../src/facts/parsers.ts';

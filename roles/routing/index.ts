@@ -9,7 +9,7 @@ import type { IpRoute, IpRule } from '../../src/facts/parsers.ts';
 import { ipRoutes, ipRules, type IpFlag } from '../../src/facts/shared.ts';
 import { fwmarkSpec, hex, sameMark } from '../../src/inventory/mark.ts';
 import type { Family, Host } from '../../src/inventory/types.ts';
-import { defineRole } from '../../src/plan/role.ts';
+import { defineRole } from '../../src/role/contract.ts';
 import { change, type Change } from '../../src/resources/change.ts';
 import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';

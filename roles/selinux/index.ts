@@ -4,7 +4,7 @@
  * Where the policy lacks a boolean, point at the rendered squidtproxy.te module.
  */
 import type { Diagnostic } from '../../src/diagnostics.ts';
-import { defineRole, settingsFiles } from '../../src/plan/role.ts';
+import { defineRole, settingsFiles } from '../../src/role/contract.ts';
 import type { Change } from '../../src/resources/change.ts';
 import { seboolChange } from '../../src/resources/selinux.ts';
 import { templates } from '../../src/render/templates.ts';

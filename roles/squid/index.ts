@@ -12,7 +12,7 @@ import { kernelRelease, serviceManager } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { change } from '../../src/resources/change.ts';
 import type { Artifact } from '../../src/resources/file.ts';
-import { defineRole, requirement, settingsFiles } from '../../src/plan/role.ts';
+import { defineRole, requirement, settingsFiles } from '../../src/role/contract.ts';
 import { templates } from '../../src/render/templates.ts';
 import { heredoc, raw, sh, type Shell } from '../../src/shell.ts';
 import {

@@ -1,6 +1,6 @@
 /** Checks of the squid settings that follow from the guide rather than from the schema's shape. */
 import type { Host } from '../../src/inventory/types.ts';
-import type { ReportSetting } from '../../src/plan/role.ts';
+import type { ReportSetting } from '../../src/role/contract.ts';
 
 const NOT_WITH_TPROXY = ['intercept', 'transparent', 'accel', 'vhost', 'vport', 'defaultsite', 'ssl-bump', 'protocol'];
 

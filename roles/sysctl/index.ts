@@ -9,7 +9,7 @@ import type { Diagnostic } from '../../src/diagnostics.ts';
 import type { SysctlFile } from '../../src/facts/parsers.ts';
 import { serviceManager, sysctls } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
-import { defineRole, settingsFiles, type ReportSetting } from '../../src/plan/role.ts';
+import { defineRole, settingsFiles, type ReportSetting } from '../../src/role/contract.ts';
 import type { Change } from '../../src/resources/change.ts';
 import type { Artifact } from '../../src/resources/file.ts';
 import { displayKey, sysctlChange, type Setting } from '../../src/resources/sysctl.ts';

@@ -7,7 +7,7 @@ import type { Diagnostic } from '../../src/diagnostics.ts';
 import { kernelConfig, kernelModules } from '../../src/facts/shared.ts';
 import type { Host } from '../../src/inventory/types.ts';
 import { tunnels } from '../../src/inventory/interfaces.ts';
-import { defineRole, settingsFiles } from '../../src/plan/role.ts';
+import { defineRole, settingsFiles } from '../../src/role/contract.ts';
 import type { Change } from '../../src/resources/change.ts';
 import { greLinkChange } from '../../src/resources/link.ts';
 import { templates } from '../../src/render/templates.ts';

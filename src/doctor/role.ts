@@ -5,7 +5,7 @@
  * a finding is a failed check (TP017 and TP018 are warnings).
  */
 import type { Host } from '../inventory/types.ts';
-import { defineRole, type Role } from '../plan/role.ts';
+import { defineRole, type Role } from '../role/contract.ts';
 import type { Check } from '../plan/types.ts';
 import { CATALOG, CODES, type Code } from './catalog.ts';
 import { diagnose, lifeEvidence, type Finding } from './diagnose.ts';

@@ -9,7 +9,7 @@ import type { RawInventory } from './load.ts';
 import { didYouMean } from './schema.ts';
 import type { InventorySource, PathSeg } from './source.ts';
 import type { Host, WccpPeer } from './types.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 import { receivingInterfaces } from './interfaces.ts';
 import { and32, hex, u32 } from './mark.ts';
 

@@ -8,7 +8,7 @@ import { domainDiagnostics } from './domain.ts';
 import { InventorySource } from './source.ts';
 import type { Host, HostVars, Inventory, WccpPeer, WccpService } from './types.ts';
 import { ROLES } from '../../roles/registry.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 
 /** Built-in defaults: the shared ones, then each role's. */
 export function builtinDefaults(roles: readonly Role[] = ROLES): HostVars {

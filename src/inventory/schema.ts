@@ -7,7 +7,7 @@ import addErrors from 'ajv-errors';
 import type { Diagnostic } from '../diagnostics.ts';
 import { shown, type InventorySource, type PathSeg } from './source.ts';
 import { isCidr } from './address.ts';
-import type { RoleSettings } from '../plan/role.ts';
+import type { RoleSettings } from '../role/contract.ts';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import { raw } from '../shell.ts';
 import type { Artifact } from '../resources/file.ts';
 import { symlinkChange } from '../resources/symlink.ts';
 import { templates } from '../render/templates.ts';
-import type { Role } from './role.ts';
+import type { Role } from '../role/contract.ts';
 
 export const BOOT_ROLE = 'boot';
 export const UNIT = '/etc/systemd/system/tprun-boot.service';

@@ -5,7 +5,7 @@ import type { Host } from '../inventory/types.ts';
 import type { Change, Handler } from '../resources/change.ts';
 import { fileChange, fileRemoval, type Artifact } from '../resources/file.ts';
 import { bootEnabled, bootRunner, bootSteps, daemonReload, unitLink } from './boot.ts';
-import type { Role } from './role.ts';
+import type { Role } from '../role/contract.ts';
 import { blockersOf, type Check, type HostPlan } from './types.ts';
 
 const applicable = (host: Host, roles: readonly Role[]) => roles.filter((r) => r.applies(host));
@@ -22,7 +22,12 @@ function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null
 
 /** The files a role owns and does not install now: read, and removed where they exist. */
 function unwanted(host: Host, role: Role): string[] {
-  const now = new Set(role.artifacts(host).filter((a) => a.install).map((a) => a.path));
+  const now = new Set(
+    role
+      .artifacts(host)
+      .filter((a) => a.install)
+      .map((a) => a.path),
+  );
   return role.owns.filter((p) => !now.has(p));
 }
 

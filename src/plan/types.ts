@@ -4,22 +4,9 @@
  */
 import type { Diagnostic } from '../diagnostics.ts';
 import { isChange, type Change, type Handler } from '../resources/change.ts';
+import type { Check } from '../role/contract.ts';
 
-/**
- * Something a host must be (a requirement) or must not show (a diagnosis): what was found,
- * what is wanted, and whether a failure stops every change on the host.
- */
-export interface Check {
-  role: string;
-  /** Stable address, e.g. `require squid >= 3.1`. */
-  id: string;
-  found: string;
-  wanted: string;
-  ok: boolean;
-  blocks: boolean;
-  /** Why it matters and how to fix it, for a person. */
-  hint?: string;
-}
+export type { Check };
 
 export interface HostPlan {
   host: string;

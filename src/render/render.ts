@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Inventory } from '../inventory/types.ts';
 import { hostArtifacts } from '../plan/planner.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 
 export interface RenderedFile {
   /** Relative to the output directory: HOST/<absolute path on the host>, or e.g. wccp/PEER.ios */

@@ -2,7 +2,7 @@
 import { factsScript, parseFactsOutput, type RawFacts } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { hostFacts } from '../plan/planner.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 
 export interface GatheredFacts {

@@ -3,7 +3,7 @@
  * optional observer, and views (live, plain, quiet, reports) render the results.
  */
 import type { Host } from '../inventory/types.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';

@@ -16,7 +16,7 @@ import { hasErrors } from '../diagnostics.ts';
 import { factsScript, MissingFact, parseFactsOutput } from '../facts/fact.ts';
 import type { Host } from '../inventory/types.ts';
 import { hostFacts, planHost } from '../plan/planner.ts';
-import type { Role } from '../plan/role.ts';
+import type { Role } from '../role/contract.ts';
 import { blockedReason, blockersOf, changesOf, type Check, type HostPlan } from '../plan/types.ts';
 import { HostError, type Connection } from '../ssh/connection.ts';
 

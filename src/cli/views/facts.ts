@@ -1,6 +1,6 @@
 /** The view of `tprun facts`: what the planner would read, one line per fact or JSON. */
 import type { Host } from '../../inventory/types.ts';
-import type { Role } from '../../plan/role.ts';
+import type { Role } from '../../role/contract.ts';
 import { gatherFacts } from '../../run/facts.ts';
 import { EXIT } from '../../run/options.ts';
 import { SshConnection, type Connection } from '../../ssh/connection.ts';

@@ -1,7 +1,7 @@
 /** The view of `tprun check` and `tprun apply`: run the fleet, show its progress and recap, write the reports and the plan. */
 import { probeAfter, probeLastSteps } from '../../doctor/probe.ts';
 import type { Host, Inventory } from '../../inventory/types.ts';
-import type { Role } from '../../plan/role.ts';
+import type { Role } from '../../role/contract.ts';
 import { interruptLines, resultLine, summaryRecorder } from '../../report/human.ts';
 import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../../report/live.ts';
 import { openPlanFile } from '../../report/plan-file.ts';

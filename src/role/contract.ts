@@ -2,6 +2,8 @@
  * The role contract. A role is a folder under roles/ that holds all of it: its settings
  * (schema, defaults, checks of the values), its facts, its requirements, its files, its
  * boot-time steps and its pure planner. roles/registry.ts lists the roles in apply order.
+ * It lives apart from src/plan: the inventory reads role settings, and the planner reads roles;
+ * neither reaches into the other.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -11,7 +13,22 @@ import type { PathSeg } from '../inventory/source.ts';
 import type { Host, Inventory } from '../inventory/types.ts';
 import type { Change, Handler } from '../resources/change.ts';
 import type { Artifact } from '../resources/file.ts';
-import type { Check } from './types.ts';
+
+/**
+ * Something a host must be (a requirement) or must not show (a diagnosis): what was found,
+ * what is wanted, and whether a failure stops every change on the host.
+ */
+export interface Check {
+  role: string;
+  /** Stable address, e.g. `require squid >= 3.1`. */
+  id: string;
+  found: string;
+  wanted: string;
+  ok: boolean;
+  blocks: boolean;
+  /** Why it matters and how to fix it, for a person. */
+  hint?: string;
+}
 
 /** Report a problem with a setting at its inventory path (relative to the host's vars). */
 export type ReportSetting = (path: PathSeg[] | PathSeg[][], severity: Severity, message: string) => void;
