@@ -34,7 +34,7 @@ export function beforeLab(test: Test, up: () => Promise<void>): void {
 }
 
 /**
- * A suite not yet proven within CI's time budget runs only with TPRUN_VM_ALL=1; otherwise it shows
+ * A suite that does not fit CI's time budget runs only with TPRUN_VM_ALL=1; otherwise it shows
  * as one skipped test that says so (never a silent early return). Returns whether to run it.
  */
 export function heldBack(suite: string, why: string): boolean {

@@ -571,7 +571,9 @@ async function resume(vm: Vm): Promise<void> {
 async function identify(vm: Vm, spec: VmSpec): Promise<void> {
   const tk = `${STATE}/template_known_hosts`;
   await waitSsh(vm.ns, key(), tk, TEMPLATE_ADDR, 600_000, `${vm.name} restore`, vm.serial);
+  // Each step is traced with the guest's uptime: a setup cut short says how far it got.
   const setup = `set -e
+PS4='+ $(read u _ </proc/uptime; echo $u) '; set -x
 date -u -s @${Math.floor(Date.now() / 1000)} >/dev/null
 hostname ${vm.name}; echo ${vm.name} > /etc/hostname
 printf '127.0.0.1 localhost\\n::1 localhost\\n127.0.1.1 ${vm.name}\\n' > /etc/hosts
@@ -582,8 +584,13 @@ sed -i 's|^Address=.*|Address=${vm.addr}/16|' /etc/systemd/network/10-mgmt.netwo
 ip addr add ${vm.addr}/16 dev eth0
 systemctl restart ssh
 cat /etc/ssh/ssh_host_ed25519_key.pub`;
-  const r = sshRun(vm.ns, key(), tk, TEMPLATE_ADDR, setup, 120_000);
-  if (r.code !== 0) throw new Error(`vm-lab: ${vm.name} setup failed: ${r.err}${r.out}`);
+  // Its own SSH login plus about 2.5 s of guest work on an idle machine (4.5-8.4 s in all, two
+  // VMs); with the lab's processes held to 0.2 CPU 25-37 s (the login 18 s, `systemctl restart
+  // ssh` 7-9 s). At load 45 the WCCP lab's two VMs got less than half of that and the former
+  // 120 s bound cut this step short ("spawnSync ip ETIMEDOUT"): it gets the restore wait's 600 s.
+  const t0 = Date.now();
+  const r = sshRun(vm.ns, key(), tk, TEMPLATE_ADDR, setup, 600_000);
+  if (r.code !== 0) throw new Error(`vm-lab: ${vm.name} setup failed (exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s): ${r.err}${r.out}`);
   const hostKey = r.out.trim().split('\n').pop()!.split(' ').slice(0, 2).join(' ');
   writeFileSync(known(), `${existsSync(known()) ? readFileSync(known(), 'utf8') : ''}${vm.addr} ${hostKey}\n`);
   // The management tap joins the controller's bridge; t1/t2 go where the spec says.
