@@ -20,11 +20,6 @@ export interface Setting {
   from: string;
 }
 
-export interface Config {
-  file?: string;
-  settings: ReadonlyMap<string, Setting>;
-}
-
 /** A config file that cannot be used: its diagnostics, FILE:LINE:COL first, one per line. */
 export class ConfigError extends Error {
   constructor(readonly lines: string[]) {
@@ -44,12 +39,11 @@ export function configPath(env: NodeJS.ProcessEnv, cwd: string): string | undefi
 }
 
 /** The settings of the config file, checked against the options: every problem at once. */
-export function readConfig(options: readonly Option[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+export function readConfig(options: readonly Option[], env: NodeJS.ProcessEnv, cwd = process.cwd()): ReadonlyMap<string, Setting> {
   const file = configPath(env, cwd);
-  if (file === undefined) return { settings: new Map() };
-  const src = InventorySource.read(resolve(cwd, file), MAX_CONFIG_BYTES, file);
-  if (!(src instanceof InventorySource))
-    throw new ConfigError([formatDiagnostic({ ...src, message: src.message.replace('the inventory', 'the config file') })]);
+  if (file === undefined) return new Map();
+  const src = InventorySource.read(resolve(cwd, file), MAX_CONFIG_BYTES, file, 'config file');
+  if (!(src instanceof InventorySource)) throw new ConfigError([formatDiagnostic(src)]);
   const syntax = src.syntaxDiagnostics().filter((d) => d.severity === 'error');
   if (syntax.length) throw new ConfigError(syntax.map(formatDiagnostic));
   const data = src.data();
@@ -93,5 +87,5 @@ export function readConfig(options: readonly Option[], env: NodeJS.ProcessEnv, c
     else settings.set(key, { raw, from });
   }
   if (problems.length) throw new ConfigError(problems.map(formatDiagnostic));
-  return { file, settings };
+  return settings;
 }

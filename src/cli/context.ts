@@ -101,7 +101,8 @@ export class RunContext {
   /** A mistake in the command line: one line, where the usage is, and exit 1. */
   /** Bad input with a place (FILE:LINE:COL: message), one per line: exit 1, nothing contacted. */
   invalid(lines: readonly string[]): number {
-    for (const l of lines) this.io.err.write(`${l}\n`);
+    // Lines may quote the file (a key, a value): its control characters made visible, as usage's.
+    for (const l of lines) this.io.err.write(`${visible(l, '\n')}\n`);
     return EXIT.invalid;
   }
 

@@ -35,7 +35,7 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
       bare.print(helpText(command.name === 'help' ? undefined : command.name) + '\n');
       return EXIT.ok;
     }
-    const options = readOptions(command, raw, io.env, readConfig(CLI_OPTIONS, io.env, io.cwd ?? process.cwd()).settings);
+    const options = readOptions(command, raw, io.env, readConfig(CLI_OPTIONS, io.env, io.cwd ?? process.cwd()));
     const reports = (options as { report?: ReportTarget[] }).report;
     const ctx = new RunContext(io, { noColor: flags.noColor, reports });
     return await command.run(ctx, positionals, options);

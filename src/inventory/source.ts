@@ -75,9 +75,12 @@ export class InventorySource {
   }
 
   /** Reads a regular file of at most MAX_INVENTORY_BYTES, never blocking on a FIFO or device. */
-  /** `name`: how messages call the file (the path as the operator gave it), when `file` is resolved. */
-  static read(file: string, maxBytes = MAX_INVENTORY_BYTES, name = file): InventorySource | Diagnostic {
-    const fail = (why: string): Diagnostic => ({ severity: 'error', message: `${name}: cannot read the inventory (${why})` });
+  /**
+   * `name`: how messages call the file (the path as the operator gave it), when `file` is resolved;
+   * `what`: what the file is to the operator (the config file reads the same YAML).
+   */
+  static read(file: string, maxBytes = MAX_INVENTORY_BYTES, name = file, what = 'inventory'): InventorySource | Diagnostic {
+    const fail = (why: string): Diagnostic => ({ severity: 'error', message: `${name}: cannot read the ${what} (${why})` });
     let fd: number;
     try {
       fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
@@ -88,7 +91,7 @@ export class InventorySource {
     try {
       const st = fstatSync(fd);
       if (st.isDirectory()) return fail('a directory, not a file');
-      if (!st.isFile()) return fail('not a regular file: a FIFO, socket or device is not an inventory');
+      if (!st.isFile()) return fail(`not a regular file: a FIFO, socket or device is not ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}`);
       if (st.size > maxBytes) return fail(`${st.size} bytes: larger than the ${maxBytes / 1024 / 1024} MiB limit`);
       // Read at most maxBytes + 1: a file that grows while it is read is still refused.
       const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);

@@ -20,16 +20,8 @@ function installedFiles(host: Host, roles: readonly Role[]): { role: Role | null
   return anyBoot ? [...per, { role: null, files: bootRunner() }] : per;
 }
 
-/** The files a role owns and does not install now: read, and removed where they exist. */
-function unwanted(host: Host, role: Role): string[] {
-  const now = new Set(
-    role
-      .artifacts(host)
-      .filter((a) => a.install)
-      .map((a) => a.path),
-  );
-  return role.owns.filter((p) => !now.has(p));
-}
+/** The files a role owns and does not install now (`installed`: its files, as installedFiles has them). */
+const unwanted = (role: Role, installed: readonly Artifact[] = []): string[] => role.owns.filter((p) => !installed.some((a) => a.path === p));
 
 /** Every file of the selected roles, installed or only rendered for review (`tprun render`). */
 export function hostArtifacts(host: Host, roles: readonly Role[]): Artifact[] {
@@ -41,7 +33,7 @@ export function hostArtifacts(host: Host, roles: readonly Role[]): Artifact[] {
 export function hostFacts(host: Host, roles: readonly Role[]): Fact<unknown>[] {
   const files = installedFiles(host, roles);
   const boot = files.some((x) => x.role === null) ? [unitLink] : [];
-  const gone = applicable(host, roles).flatMap((r) => unwanted(host, r).map((p) => file(p)));
+  const gone = files.flatMap((x) => (x.role ? unwanted(x.role, x.files).map((p) => file(p)) : []));
   return [...applicable(host, roles).flatMap((r) => r.facts(host)), ...files.flatMap((x) => x.files.map((a) => file(a.path))), ...gone, ...boot];
 }
 
@@ -57,7 +49,7 @@ export function planHost(host: Host, roles: readonly Role[], raw: RawFacts): Hos
   for (const { role, plan: planRole } of evaluated) {
     const rp = planRole();
     // Files first: a service started by this role reads the file it just got.
-    const removed = unwanted(host, role).flatMap((p) => {
+    const removed = unwanted(role, files.get(role.name)).flatMap((p) => {
       const before = parseTree(file(p), raw);
       return before === null ? [] : [fileRemoval(role.name, p, before)];
     });

@@ -18,6 +18,11 @@ export interface Artifact {
   install: boolean;
 }
 
+/** This transaction's backup of a live file: a hard link beside it, named by the run. */
+const backupOf = (path: string) => raw(`${sh`${path}`.text}.tprun-tx-"$TPRUN_RUN"`);
+/** Every transaction's backup of the file: those of killed transactions go with a commit. */
+const allBackupsOf = (path: string) => raw(`${sh`${path}`.text}.tprun-tx-*`);
+
 /** A name for this file's markers inside the transaction directory. */
 const txName = (path: string, suffix: string) => raw('"$TPRUN_TX"/' + path.replace(/[^A-Za-z0-9.-]/g, '_') + suffix);
 
@@ -29,7 +34,7 @@ const txName = (path: string, suffix: string) => raw('"$TPRUN_TX"/' + path.repla
  */
 export function writeFileCommands(a: Artifact, keepPrevious = true): { commands: Shell[]; undo: Shell[]; commit: Shell[] } {
   const cand = a.path + '.tprun-new';
-  const keep = raw(`${sh`${a.path}`.text}.tprun-tx-"$TPRUN_RUN"`);
+  const keep = backupOf(a.path);
   const b64 = Buffer.from(a.content, 'utf8')
     .toString('base64')
     .replace(/(.{76})/g, '$1\n');
@@ -55,7 +60,7 @@ export function writeFileCommands(a: Artifact, keepPrevious = true): { commands:
   // from the inventory would stay on disk): then no FILE.tprun-prev is kept, and an older one goes.
   // Backups left by transactions that were killed (FILE.tprun-tx-OTHER) go with this commit: the
   // host is now on this transaction's version, and nothing else would ever remove them.
-  const stale = raw(`rm -f ${sh`${a.path}`.text}.tprun-tx-*`);
+  const stale = sh`rm -f ${allBackupsOf(a.path)}`;
   const commit = keepPrevious
     ? [sh`if [ -e ${keep} ]; then mv -f ${keep} ${a.path + '.tprun-prev'}; fi`, stale]
     : [sh`rm -f ${keep} ${a.path + '.tprun-prev'}`, stale];
@@ -81,7 +86,7 @@ export function fileChange(a: Artifact, before: string | null): Change {
  * with the same exact undo as a replacement (a hard link kept until the commit).
  */
 export function fileRemoval(role: string, path: string, before: string | null): Change {
-  const keep = raw(`${sh`${path}`.text}.tprun-tx-"$TPRUN_RUN"`);
+  const keep = backupOf(path);
   return change({
     kind: 'file',
     role,
@@ -91,6 +96,6 @@ export function fileRemoval(role: string, path: string, before: string | null): 
     after: null,
     commands: [sh`if [ -e ${path} ]; then ln -f ${path} ${keep}; fi`, sh`rm -f ${path}`],
     undo: [sh`if [ -e ${keep} ]; then mv -f ${keep} ${path}; fi`],
-    commit: [raw(`rm -f ${sh`${path}`.text}.tprun-tx-* ${sh`${path + '.tprun-prev'}`.text}`)],
+    commit: [sh`rm -f ${allBackupsOf(path)} ${path + '.tprun-prev'}`],
   });
 }
