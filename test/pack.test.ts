@@ -20,6 +20,7 @@ const npm = (args: string[], cwd = process.cwd()) =>
   });
 
 test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the compiled dist/', () => {
+  const clone = JSON.parse(readFileSync('package.json', 'utf8')) as Record<string, unknown>;
   const r = npm(['pack', '--json', '--pack-destination', tmp]);
   assert.is(r.status, 0, r.stderr);
   const [info] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
@@ -29,6 +30,19 @@ test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the comp
   assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
   assert.ok(files.includes('docs/compliance/install.sh'));
   assert.ok(files.includes('man/tprun.1') && files.includes('completions/tprun.bash') && files.includes('completions/_tprun'));
+  // Every document the help and the man page name is in the package.
+  const named = new Set(readFileSync('man/tprun.1', 'utf8').match(/docs\/[a-z/-]+\.md/g) ?? []);
+  assert.ok(named.has('docs/doctor.md'), [...named].join(' '));
+  for (const doc of named) assert.ok(files.includes(doc), `${doc} is named by the man page but not packed`);
+  // The published manifest carries no development scripts (prepare: patch-package, git hooks) or
+  // devDependencies; the clone's own package.json is put back after the pack.
+  const tarball = join(tmp, info!.filename);
+  const published = JSON.parse(spawnSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+  assert.is(published.scripts, undefined, JSON.stringify(published.scripts));
+  assert.is(published.devDependencies, undefined);
+  assert.equal(published.dependencies, clone.dependencies);
+  assert.equal(JSON.parse(readFileSync('package.json', 'utf8')), clone, 'the clone keeps its package.json');
+  assert.not.ok(existsSync('package.json.tprun-dev'));
   for (const f of files) assert.not.match(f, /^(src|test|bench|scripts|roles|patches)\//, f);
   assert.not.ok(
     files.some((f) => f.endsWith('.ts') && !f.startsWith('node_modules/')),
