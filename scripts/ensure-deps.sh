@@ -11,7 +11,7 @@ fi
 # Debian packages for the lab (network-namespace hosts with sshd, squid, iptables; python3 for
 # the interception probe's origin and client).
 need=()
-for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils nft:nftables python3:python3 shellcheck:shellcheck; do
+for pair in sshd:openssh-server ssh:openssh-client squid:squid iptables:iptables ebtables:ebtables ip:iproute2 curl:curl sudo:sudo sysctl:procps base64:coreutils nft:nftables python3:python3 shellcheck:shellcheck chromium:chromium; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done

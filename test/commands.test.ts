@@ -143,7 +143,7 @@ test('a bad config file: every problem as FILE:LINE:COL before any host is conta
     `${file}:2:1: limit is chosen per run, not in a config file: give --limit on the command line`,
     `${file}:3:1: unknown setting "forsk" (did you mean "forks"?); settings: probe, lock-timeout, forks, report, diff, quiet, verbose, serial, max-fail, no-detailed-exitcodes`,
     `${file}:4:8: quiet is true or false`,
-    `${file}:5:9: report takes json:FILE, junit:FILE or prom:FILE, not "yaml:x"`,
+    `${file}:5:9: report takes json:FILE, junit:FILE, prom:FILE or html:FILE, not "yaml:x"`,
   ]);
   // A syntax error is quoted with a caret; a file named that is not there is said so.
   writeFileSync(file, 'forks: 2\n  quiet: true\n');

@@ -88,5 +88,27 @@ test('bash completes --limit with hosts and groups, and the next term after a co
   assert.equal(words('all,!b'), ['all,!bridges']);
 });
 
+test('bash completes --report with its formats, then the file after FORMAT: (real bash, either word breaks)', () => {
+  const complete = (line: string[]) => {
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `source <(node ${join(process.cwd(), 'bin/tprun.js')} completion bash); COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tprun; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        'x',
+        ...line,
+      ],
+      { encoding: 'utf8', cwd: 'docs' },
+    );
+    return r.stdout.split('\n').filter(Boolean);
+  };
+  assert.equal(complete(['tprun', 'check', 'inv.yml', '--report', '']), ['json:', 'junit:', 'prom:', 'html:']);
+  assert.equal(complete(['tprun', 'check', 'inv.yml', '--report', 'j']), ['json:', 'junit:']);
+  // ':' not a word break: one word "html:doc…".
+  assert.equal(complete(['tprun', 'check', 'inv.yml', '--report', 'html:doc']), ['html:doctor.md']);
+  // bash's default breaks words at ':': "html", ":", "doc".
+  assert.equal(complete(['tprun', 'check', 'inv.yml', '--report', 'html', ':', 'doc']), ['doctor.md']);
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

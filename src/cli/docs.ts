@@ -6,6 +6,7 @@
 import { EXIT_TEXT } from '../run/options.ts';
 import { optionHelp, optionIn, type CliSpec, type CommandSpec, type OptionSpec } from './spec.ts';
 import { ROLE_NAMES } from '../../roles/registry.ts';
+import { REPORT_FORMATS } from '../report/write.ts';
 
 const flags = (cli: CliSpec, c: CommandSpec) => c.options.flatMap((n) => [`--${n}`, ...(optionIn(cli, n).short ? [`-${optionIn(cli, n).short}`] : [])]);
 
@@ -28,6 +29,12 @@ export function bashCompletion(cli: CliSpec): string {
         'host',
         `local inv=() w; for w in "\${COMP_WORDS[@]:2:COMP_CWORD-3}"; do case $w in -*) ;; *) [ -e "$w" ] && inv+=("$w") ;; esac; done; local last=\${cur##*[,!&]}; [ \${#inv[@]} -gt 0 ] && COMPREPLY=($(compgen -P "\${cur%"$last"}" -W "${hostCase}" -- "$last")); return ;;`,
       ],
+      // FORMAT: first, then the file after it; with ':' in COMP_WORDBREAKS (bash's default) the
+      // file is its own word after a ':' word.
+      [
+        'report',
+        `if [[ $cur == *:* ]]; then COMPREPLY=($(compgen -P "\${cur%%:*}:" -f -- "\${cur#*:}")); else compopt -o nospace 2>/dev/null; COMPREPLY=($(compgen -W "${REPORT_FORMATS.map((f) => `${f}:`).join(' ')}" -- "$cur")); fi; return ;;`,
+      ],
       ['none', 'return ;;'],
     ] as const
   )
@@ -45,6 +52,7 @@ _tprun() {
   done
   case $prev in
 ${prevCases}
+    :) [[ \${COMP_WORDS[COMP_CWORD-3]} == --report && " ${REPORT_FORMATS.join(' ')} " == *" \${COMP_WORDS[COMP_CWORD-2]} "* ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
   esac
   if [ -z "$cmd" ]; then
     COMPREPLY=($(compgen -W "${cli.commands.map((c) => c.name).join(' ')} --help --version" -- "$cur"))
@@ -75,7 +83,9 @@ export function zshCompletion(cli: CliSpec): string {
           ? ':directory:_files -/'
           : o.complete === 'role'
             ? `:roles:_values -s , role ${ROLE_NAMES.join(' ')}`
-            : ':value: ';
+            : o.complete === 'report'
+              ? `:report:_values -S : format ${REPORT_FORMATS.map((f) => `'${f}:file:_files'`).join(' ')}`
+              : ':value: ';
   const spec = (n: string) => {
     const o = optionIn(cli, n);
     const help = zq(o.help.split(/[;:(]/)[0]!.trim());

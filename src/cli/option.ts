@@ -5,7 +5,7 @@
  * so a mistyped option name does not compile.
  */
 
-export type Complete = 'file' | 'dir' | 'role' | 'host' | 'none';
+export type Complete = 'file' | 'dir' | 'role' | 'host' | 'none' | 'report';
 
 /** What the command line (or the environment) gave: absent, a flag, a value, or values. */
 export type Raw = undefined | true | string | string[];

@@ -85,12 +85,12 @@ export const report = list({
   name: 'report',
   config: true,
   arg: 'FORMAT:FILE',
-  help: 'json:FILE, junit:FILE or prom:FILE (Prometheus textfile), repeatable; FILE - is stdout',
-  complete: 'file',
+  help: 'json:FILE, junit:FILE, prom:FILE (Prometheus textfile) or html:FILE (a page for a person), repeatable; FILE - is stdout',
+  complete: 'report',
   parse: (s, from): ReportTarget | Invalid => {
     const m = /^(\w+):(.+)$/.exec(s);
     const format = REPORT_FORMATS.find((f) => f === m?.[1]);
-    return m && format ? { format, file: m[2]! } : takes('json:FILE, junit:FILE or prom:FILE')(s, from);
+    return m && format ? { format, file: m[2]! } : takes('json:FILE, junit:FILE, prom:FILE or html:FILE')(s, from);
   },
 });
 

@@ -44,12 +44,14 @@ export function jsonHead(run: ReportHead, end: RunEnd, counts: StatusCounts): ob
   );
 }
 
-/** One host's entry of `hosts`. */
-export function jsonHost(h: Host, r: HostResult, secrets: readonly string[]): object {
+/** One host's entry of `hosts` (the HTML report renders the same value). */
+export type JsonHost = ReturnType<typeof rawHost>;
+
+export function jsonHost(h: Host, r: HostResult, secrets: readonly string[]): JsonHost {
   return mapStrings(rawHost(h, r), clean(secrets));
 }
 
-function rawHost(h: Host, r: HostResult): object {
+function rawHost(h: Host, r: HostResult) {
   return {
     name: h.name,
     address: h.address,

@@ -6,10 +6,11 @@ import type { ResultSink } from '../run/fleet.ts';
 import { noCounts, secretsOf, type ReportHead, type RunEnd, type RunSummary } from './summary.ts';
 import { jsonHead, jsonHost } from './json.ts';
 import { junitFrame, junitSuite, junitSuiteText, type Totals } from './junit.ts';
+import { htmlFrame, htmlHost } from './html.ts';
 import { promRow, promText, type PromRow } from './prometheus.ts';
 import { jsonEntry, jsonFrame, OrderedFile } from './stream.ts';
 
-export const REPORT_FORMATS = ['json', 'junit', 'prom'] as const;
+export const REPORT_FORMATS = ['json', 'junit', 'prom', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface ReportTarget {
@@ -88,6 +89,19 @@ export function openReports(targets: readonly ReportTarget[], head: ReportHead, 
           },
           finish: async (end) => {
             const f = junitFrame(head, end, totals, head.hosts.length === 0);
+            file.finish(f.head, '', f.tail);
+          },
+        },
+      };
+    }
+    if (t.format === 'html') {
+      const file = new OrderedFile(t.file, head.hosts.length, 0o644, stdout);
+      return {
+        target: t,
+        writer: {
+          hostDone: (i, h, r) => file.put(i, htmlHost(h, r, secrets, head.command ?? head.mode)),
+          finish: async (end) => {
+            const f = htmlFrame(head, end, counts);
             file.finish(f.head, '', f.tail);
           },
         },

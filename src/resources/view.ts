@@ -65,3 +65,11 @@ export function changeDiff(c: Change): string[] {
 
 /** Whether --diff shows more than the summary line. */
 export const hasDiffBody = (c: Change) => !INLINE.has(c.kind);
+
+/** What a line of changeDiff is, for colour (a terminal's, the HTML report's): headers and hunks apart from the lines they frame. */
+export function diffLineKind(line: string): 'add' | 'del' | 'hunk' | 'context' {
+  if (line.startsWith('@@') || line.startsWith('+++') || line.startsWith('---') || line.startsWith('===')) return 'hunk';
+  if (line.startsWith('+')) return 'add';
+  if (line.startsWith('-')) return 'del';
+  return 'context';
+}
