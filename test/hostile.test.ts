@@ -12,10 +12,12 @@ import { runFleetCommand } from '../src/cli/views/fleet.ts';
 import { formatDiagnostic } from '../src/diagnostics.ts';
 import { planHost } from '../src/plan/planner.ts';
 import { changesOf } from '../src/plan/types.ts';
+import { painter } from '../src/report/color.ts';
+import { planLines } from '../src/report/human.ts';
 import { elideHeredocs, redact, REDACTED, visible, xmlSafe } from '../src/report/safe.ts';
 import type { Connection, RunResult } from '../src/ssh/connection.ts';
 import { ROLES } from '../roles/registry.ts';
-import { edited, framed } from './facts.ts';
+import { edited, fileEdit, framed } from './facts.ts';
 import { load } from './helpers.ts';
 import { assertValidJson, parseJunit } from './report-check.ts';
 import { capture, contextOf } from './scripted.ts';
@@ -84,6 +86,22 @@ const h1Facts = edited('router-fresh', {
   'ip-4.rules': `0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup 100 ${PAYLOAD}\n32766:\tfrom all lookup main\n`,
   'ip-4.routes.100': `local default dev lo ${PAYLOAD}\nunicast 10.0.0.0/8 dev ${PAYLOAD}\n`,
   'sysctl.live': (s) => s.replace('net/ipv4/ip_forward=0', `net/ipv4/ip_forward=0 ${PAYLOAD}`),
+});
+
+test('--diff on a terminal: diffs coloured like git, and a host\'s escapes in them still shown, never obeyed', () => {
+  const facts = edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => `# ${HOSTILE}\n${c}`) });
+  const host = inv.hosts[0]!;
+  const lines = planLines(planHost(host, ROLES, facts), { diff: true, verbose: false, paint: painter(true) });
+  const removed = lines.find((l) => l.includes('owned'));
+  assert.ok(removed, lines.join('\n'));
+  // The only escapes are the paint's own: red on, the host's text made visible, red off.
+  assert.ok(removed.startsWith(`${ESC}[31m        -# \\x1b]0;owned`), JSON.stringify(removed));
+  assert.ok(removed.endsWith(`${ESC}[39m`));
+  assert.not.match(removed.slice(5, -5), /[\x00-\x1f\x7f-\x9f]/);
+  assert.ok(lines.some((l) => l.startsWith(`${ESC}[36m        @@ `)), 'hunks cyan');
+  // No colour without a terminal: the same lines, unpainted.
+  const bare = planLines(planHost(host, ROLES, facts), { diff: true, verbose: false });
+  assert.ok(bare.includes(removed.slice(5, -5)));
 });
 
 test('text a host reports is quoted before it is used in a command on that host', () => {

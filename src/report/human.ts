@@ -2,9 +2,9 @@
 import { formatDiagnostic } from '../diagnostics.ts';
 import { changesOf, type HostPlan } from '../plan/types.ts';
 import type { HostResult } from '../run/host.ts';
-import { changeDiff, changeLine, hasDiffBody } from '../resources/view.ts';
+import { changeDiff, changeLine, diffLineKind, hasDiffBody } from '../resources/view.ts';
 import { elideHeredocs, redact, visible } from './safe.ts';
-import { plain, STATUS_STYLE, type Paint } from './color.ts';
+import { DIFF_STYLE, plain, STATUS_STYLE, type Paint } from './color.ts';
 
 export interface DetailOptions {
   diff: boolean;
@@ -21,23 +21,31 @@ const clean = (opts: Pick<DetailOptions, 'secrets'>) => (line: string) => visibl
 
 export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   const out: string[] = [];
+  // Lines are cleaned as they are added: a diff line's paint comes after, and must survive.
+  const add = (...lines: string[]) => out.push(...lines.map(clean(opts)));
+  const paint = opts.paint ?? plain;
   for (const c of plan.checks.filter((x) => !x.ok))
-    out.push(`    ${c.blocks ? '✘' : 'warning:'} ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
+    add(`    ${c.blocks ? '✘' : 'warning:'} ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
   for (const c of changesOf(plan)) {
-    out.push(`    ${changeLine(c)}`);
-    if (opts.diff && hasDiffBody(c)) out.push(...changeDiff(c).map((l) => `        ${l}`));
+    add(`    ${changeLine(c)}`);
+    if (opts.diff && hasDiffBody(c))
+      for (const l of changeDiff(c)) {
+        const kind = diffLineKind(l);
+        const text = clean(opts)(`        ${l}`);
+        out.push(kind === 'context' ? text : paint(DIFF_STYLE[kind], text));
+      }
     // File contents travel as base64 here-documents: -v shows their size, never the bytes.
     if (opts.verbose)
       for (const cmd of c.commands)
-        out.push(
+        add(
           ...elideHeredocs(cmd.text)
             .split('\n')
             .slice(0, 3)
             .map((l) => `        $ ${l}`),
         );
   }
-  for (const h of plan.handlers) out.push(`    ! ${h.id}`);
-  return out.map(clean(opts));
+  for (const h of plan.handlers) add(`    ! ${h.id}`);
+  return out;
 }
 
 export function resultLine(r: HostResult, opts: { paint?: Paint; secrets?: readonly string[] } = {}): string {
@@ -73,13 +81,15 @@ export function roleSummaries(r: HostResult): string[] {
 
 export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
   const out: string[] = [];
-  out.push(...(r.notes ?? []).map((n) => `    note: ${n}`));
+  const add = (...lines: string[]) => out.push(...lines.map(clean(opts)));
+  add(...(r.notes ?? []).map((n) => `    note: ${n}`));
+  // planLines cleans its own lines (its diffs are painted after).
   if (r.plan && (r.status !== 'compliant' || opts.verbose)) out.push(...planLines(r.plan, opts));
-  for (const d of r.plan?.diagnostics ?? []) if (d.severity !== 'info' || opts.verbose) out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
-  if (r.error?.stderr) out.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
-  if (r.error?.rolledBack) out.push(`    transaction: ${r.error.rolledBack}`);
-  if (r.messages.length && opts.verbose) out.push(...r.messages.map((m) => `    ${m}`));
-  return out.map(clean(opts));
+  for (const d of r.plan?.diagnostics ?? []) if (d.severity !== 'info' || opts.verbose) add('    ' + formatDiagnostic({ ...d, host: undefined }));
+  if (r.error?.stderr) add(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
+  if (r.error?.rolledBack) add(`    transaction: ${r.error.rolledBack}`);
+  if (r.messages.length && opts.verbose) add(...r.messages.map((m) => `    ${m}`));
+  return out;
 }
 
 /** Why a host failed, without its plan: the unmet requirement or error, the remote stderr, the rollback. */
