@@ -123,6 +123,34 @@ test("doctor keeps no finished host's plan: its recap is counted as hosts finish
   assert.is(maxAlive, 0, "an earlier host's plan was still held when the next one finished");
 });
 
+test('doctor prints hosts in inventory order, whichever finishes first', async () => {
+  const lines = async (slow: string) => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    await runDoctor(new RunContext({ out, err: new PassThrough(), env: {} }), {
+      inventory: inv,
+      hosts: inv.hosts,
+      forks: 4,
+      quiet: false,
+      verbose: false,
+      acceptNewHostKeys: false,
+      // The slow host's facts come last; h3 has a finding, so its lines follow its own.
+      connect: async (h) => (h.name === slow && (await new Promise((r) => setTimeout(r, 300))), new Scripted(h.name === 'h3' ? noFwmark() : healthy())),
+    });
+    return text.replace(/\([\d.]+s\)/g, '').replace(/in [\d.]+s/, '');
+  };
+  const first = await lines('h1');
+  assert.equal(
+    first
+      .split('\n')
+      .filter((l) => /^h\d/.test(l))
+      .map((l) => l.split(':')[0]),
+    ['h1', 'h2', 'h3', 'h4'],
+  );
+  assert.is(await lines('h4'), first, 'the same lines whichever host is slow');
+});
+
 test('a healthy host: "healthy", exit 0, one round trip with a read-only facts script', async () => {
   const r = await doctor({ h1: healthy() });
   assert.is(r.code, EXIT.ok, r.text);

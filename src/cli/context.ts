@@ -47,10 +47,10 @@ export class RunContext {
     return new RunContext({ out: process.stdout, err: process.stderr, env: process.env }, options);
   }
 
-  /** A terminal wide enough for the live view, or undefined. */
-  terminalColumns(): number | undefined {
+  /** The terminal human output goes to (the live view draws there), or undefined. */
+  terminal(): NodeJS.WriteStream | undefined {
     const tty = this.human as NodeJS.WriteStream;
-    return this.human === process.stdout && tty.isTTY ? tty.columns : undefined;
+    return tty.isTTY ? tty : undefined;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Host, Inventory } from '../../inventory/types.ts';
 import type { Check } from '../../plan/types.ts';
 import { runFleet, type FleetRun, type ResultSink } from '../../run/fleet.ts';
 import type { HostResult } from '../../run/host.ts';
+import { inventoryOrder } from '../../report/live.ts';
 import { VERSION } from '../../version.ts';
 import type { RunContext } from '../context.ts';
 
@@ -84,6 +85,8 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
     limit: run.limit,
   });
   const kinds: DoctorKind[] = [];
+  // Inventory order, as check's plain view: hosts finish in any order.
+  const order = inventoryOrder(run.hosts, say);
   const outcome = await runFleet({
     sinks: [reports, ...(run.sinks ?? [])],
     // A finished host's plan goes once its lines and report entry are out: doctor holds no more
@@ -98,13 +101,16 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
     connect: run.connect,
     ...(run.probe ? { after: probeAfter } : {}),
     observer: {
-      done: (_h, r) => {
+      done: (h, r) => {
         kinds.push(doctorKind(r));
-        if (run.quiet && !brokenRun(r) && !findingsOf(r).length) return;
-        say(doctorLine(r));
-        for (const c of findingsOf(r)) findingLines(c).forEach(say);
-        if (brokenRun(r) && r.error?.stderr) r.error.stderr.split('\n').forEach((l) => say(`    | ${l}`));
-        if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok).filter(isDoctorCheck) ?? []) say(`  ✓ ${c.code} ok: ${c.found}`);
+        const lines: string[] = [];
+        if (!(run.quiet && !brokenRun(r) && !findingsOf(r).length)) {
+          lines.push(doctorLine(r));
+          for (const c of findingsOf(r)) lines.push(...findingLines(c));
+          if (brokenRun(r) && r.error?.stderr) lines.push(...r.error.stderr.split('\n').map((l) => `    | ${l}`));
+          if (run.verbose) for (const c of r.plan?.checks.filter((x) => x.ok).filter(isDoctorCheck) ?? []) lines.push(`  ✓ ${c.code} ok: ${c.found}`);
+        }
+        order.put(h.name, lines);
       },
     },
   });

@@ -7,7 +7,7 @@ import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../../report/l
 import { openPlanFile } from '../../report/plan-file.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../../run/fleet.ts';
 import { EXIT } from '../../run/options.ts';
-import type { Amount } from '../../run/rollout.ts';
+import { batchSizes, type Amount } from '../../run/rollout.ts';
 import { VERSION } from '../../version.ts';
 import type { HostResult } from '../../run/host.ts';
 import type { RunContext } from '../context.ts';
@@ -52,9 +52,12 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
   ctx.protect(run.inventory, run.hosts);
   const { paint, secrets } = ctx;
   const say = (line: string) => ctx.say(line);
-  const columns = ctx.terminalColumns() ?? 0;
-  const live = !options.quiet && columns >= LIVE_MIN_COLUMNS;
-  const view = options.quiet ? quietView() : live ? liveView(run.hosts, options.forks, paint, secrets) : plainView(run.hosts, say, paint, secrets);
+  const tty = ctx.terminal();
+  const view = options.quiet
+    ? quietView()
+    : tty && tty.columns >= LIVE_MIN_COLUMNS
+      ? liveView(run.hosts, { forks: options.forks, batches: batchSizes(run.hosts.length, options.serial), stream: tty, paint, secrets })
+      : plainView(run.hosts, say, paint, secrets);
   // Ctrl-C / SIGTERM: the first stops starting hosts and lets transactions under way finish; the
   // second stops waiting. Either way the recap and the reports are written.
   const interrupt = run.interrupt ?? new Interrupt();
@@ -93,7 +96,8 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
       interrupt,
       ...(options.probe ? { after: probeAfter, ...(run.mode === 'apply' ? { lastSteps: probeLastSteps } : {}) } : {}),
     });
-    if (interrupt.abandoned) view.abandon?.(outcome.results);
+    // Every host ends its line: those a signal kept from starting have a result but were never shown.
+    view.abandon?.(outcome.results);
     await view.finished();
   } catch (e) {
     // Hosts may have been contacted: one line, and never 1.
