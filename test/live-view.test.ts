@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runFleetCommand } from '../src/cli/views/fleet.ts';
 import type { Host } from '../src/inventory/types.ts';
+import { Interrupt } from '../src/run/fleet.ts';
 import { parseSerial } from '../src/run/rollout.ts';
 import { ROLES } from '../roles/registry.ts';
 import { capture, contextOf, hostsNamed, scriptedFleet, type Behaviour } from './scripted.ts';
@@ -16,12 +17,14 @@ const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const terminal = (rows: number) => Object.assign(capture(true), { columns: 120, rows });
 
 /** Runs a fleet on a pretend terminal; `hold` keeps that host's connection waiting until `release`. */
-function start(plan: Record<string, Behaviour>, rows: number, options: { forks: number; serial?: string }, hold?: string) {
+function start(plan: Record<string, Behaviour>, rows: number, options: { forks: number; serial?: string }, hold?: string, interrupt?: Interrupt) {
   const hosts: Host[] = hostsNamed(...Object.keys(plan));
   const fleet = scriptedFleet(plan);
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
+  const reached = new Set<string>();
   const connect = async (h: Host) => {
+    reached.add(h.name);
     if (h.name === hold) await held;
     return fleet.connect(h);
   };
@@ -32,6 +35,7 @@ function start(plan: Record<string, Behaviour>, rows: number, options: { forks: 
     hosts,
     roles: [...ROLES],
     connect,
+    interrupt,
     options: {
       forks: options.forks,
       diff: false,
@@ -49,7 +53,12 @@ function start(plan: Record<string, Behaviour>, rows: number, options: { forks: 
     if (!what.test(text())) release();
     assert.match(text(), what);
   };
-  return { done, release, text, drawn };
+  /** Until the fleet has started that host. */
+  const started = async (name: string) => {
+    for (let i = 0; i < 200 && !reached.has(name); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(reached.has(name), `${name} never started`);
+  };
+  return { done, release, text, drawn, started };
 }
 
 test('a canary rollout: later batches wait without a spinner, a batch never reached is one line, N of M counted', async () => {
@@ -77,11 +86,26 @@ test('a fleet taller than the terminal: one line per fork with the host it works
   assert.is(await run.done, 2);
   const out = run.text();
   assert.match(out, /12 hosts: 12 of 12 done \(/);
-  assert.match(out, /11 changed|1 changed/);
+  assert.match(out, /11 compliant, 1 changed|1 changed, 11 compliant/);
   assert.match(out, /fork 3: /);
   assert.not.match(out, /fork 4: /, 'three forks, three lines');
   // No line per waiting host was ever drawn.
   assert.not.match(out, /n12: waiting/);
+});
+
+test('one Ctrl-C: no new transaction starts, the hosts never started end their lines, the view ends', async () => {
+  const interrupt = new Interrupt();
+  const run = start({ a: 'drifted', b: 'drifted', c: 'drifted' }, 40, { forks: 1 }, 'a', interrupt);
+  await run.started('a');
+  interrupt.signal();
+  run.release();
+  // Before, the view waited for b and c forever: this await never returned.
+  assert.is(await run.done, 4);
+  const out = run.text();
+  assert.match(out, /a: FAILED at interrupted: interrupted before its transaction started/);
+  assert.match(out, /b: FAILED at interrupted: not started: the run was interrupted/);
+  assert.match(out, /c: FAILED at interrupted: not started/);
+  assert.match(out, /3 hosts: 3 of 3 done \(3 failed\)/);
 });
 
 test.run();
