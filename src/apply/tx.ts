@@ -106,7 +106,7 @@ export function preamble(mode: 'check' | 'apply', holder: LockHolder, lockTimeou
     lines.push(`for d in /var /var/lib $R $R/tx; do why=$(tprun_safe_dir $d) || { echo "${TX.lock}error $why; nothing was changed"; exit 75; }; done
 mkdir -p $R/tx 2>/dev/null && chmod 0700 $R || { echo "${TX.lock}error cannot create $R"; exit 75; }
 exec 9>>$R/lock.mutex || { echo "${TX.lock}error cannot open $R/lock.mutex"; exit 75; }
-me=$(tprun_conn); waited=0; tprun_healed=
+me=$(tprun_conn); waited=0; tprun_heals=0
 while :; do
   flock -w 30 9 || { echo "${TX.lock}error cannot take $R/lock.mutex"; exit 75; }
   tprun_reap || { echo "${TX.lock}error the processes of a dead transaction ($(tprun_who)) do not end"; exit 75; }
@@ -119,11 +119,15 @@ while :; do
       # first, as they would have, from its journal and backups. Taken over unfinished, it was left
       # half-done with its backups, and the next boot would have undone it under a newer verdict.
       # Under the mutex, which the healer knows (a runner from before TPRUN_HEAL_LOCKED would wait on it).
-      if [ -z "$tprun_healed" ] && [ "$(cat $R/last 2>/dev/null)" = "$o" ] && tprun_safe_dir "$R/tx/$o" >/dev/null && grep -q TPRUN_HEAL_LOCKED "$R/tx/$o/runner.sh" 2>/dev/null; then
-        tprun_healed=1
-        (cd / && TPRUN_TX="$R/tx/$o" TPRUN_HEAL_LOCKED=1 sh "$R/tx/$o/runner.sh" heal apply </dev/null >>"$R/tx/$o/journal" 2>>"$R/tx/$o/runner.err")
+      # The healer leads a process group of its own (setsid), as a runner does: killed, what it
+      # started is found by its group and reaped above before the next try, never left to act later.
+      if [ "$tprun_heals" -lt 2 ] && [ "$(cat $R/last 2>/dev/null)" = "$o" ] && tprun_safe_dir "$R/tx/$o" >/dev/null && grep -q TPRUN_HEAL_LOCKED "$R/tx/$o/runner.sh" 2>/dev/null; then
+        tprun_heals=$((tprun_heals+1))
+        (cd / && TPRUN_TX="$R/tx/$o" TPRUN_HEAL_LOCKED=1 setsid -w sh "$R/tx/$o/runner.sh" heal apply </dev/null >>"$R/tx/$o/journal" 2>>"$R/tx/$o/runner.err")
         continue
       fi
+      # Healed and still unended (its healer killed twice): taken over, it would be left half-done.
+      [ "$tprun_heals" -eq 0 ] || { echo "${TX.lock}error the dead transaction $o could not be finished on the host (its heal was cut short twice; see $R/tx/$o/runner.err); nothing was changed"; exit 75; }
       echo "${TX.lock}stale $(tprun_who): its holder is gone before its transaction ended; the lock was cleared"
     fi
     { echo "run ${word(holder.run)}"; echo "user ${word(holder.user)}"; echo "controller ${word(holder.controller)}"; echo "since $(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "conn $me $(tprun_st "$me")"; } > $R/lock.new && mv -f $R/lock.new $R/lock || { echo "${TX.lock}error cannot write $R/lock"; exit 75; }

@@ -672,6 +672,64 @@ t(
   },
 );
 
+/** Processes on host i (its network namespace: lab hosts share one PID namespace) that carry transaction T's TPRUN_TX. */
+const ofTx = (T: string) =>
+  `for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net)" = "$(readlink /proc/self/ns/net)" ] || continue; tr '\\0' '\\n' < $p/environ 2>/dev/null | grep -qx "TPRUN_TX=${T}" && echo "\${p#/proc/} $(tr '\\0' ' ' < $p/cmdline)"; done; true`;
+
+t(
+  "a newer apply's heal of a dead transaction SIGKILLed mid-undo: its orphaned step is reaped, the apply heals again, then applies; nothing of the killed heal acts later",
+  async () => {
+    const i = 1;
+    const original = onB(i) ? 'B' : 'A';
+    const other = original === 'A' ? 'B' : 'A';
+    const to = inv('reheal-to', other, [i]);
+    slowOnce(i);
+    const first = tprunAsync(['apply', to]);
+    await waitJournal(i);
+    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+    const dead = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
+    const T = `/var/lib/tprun/tx/${dead}`;
+    assert.is(lab.onHost(i, lab.killRunnerCmd(true)).code, 0);
+    for (let n = 0; n < 200 && lab.onHost(i, "grep -q '^conn ' /var/lib/tprun/lock").code === 0; n++) await sleep(100);
+    const f = await first.done;
+    assert.ok(failedBit(f.code), all(f));
+    try {
+      // The heal's first undo restores ip6tables: it sleeps there, and only the healer is killed,
+      // so the step it started is left behind, as a runner's is when the runner alone is killed.
+      slowOnce(i);
+      const second = tprunAsync(['apply', to, '--limit', `h${i}`]);
+      let healer = '';
+      for (let k = 0; k < 300 && !healer; k++) {
+        await sleep(100);
+        if (!lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim()) continue;
+        healer = /^(\d+) sh \S+\/runner\.sh heal apply /m.exec(lab.onHost(i, ofTx(T)).out)?.[1] ?? '';
+      }
+      assert.ok(healer, `no healer seen:\n${lab.onHost(i, ofTx(T)).out}`);
+      assert.is(lab.onHost(i, `kill -KILL ${healer}`).code, 0);
+      const r = await second.done;
+      assert.ok(applied(r.code), all(r));
+      const j = lab.onHost(i, `cat ${T}/journal`).out;
+      assert.is(j.match(/^@@tprun-heal apply$/gm)?.length, 2, `healed twice:\n${j}`);
+      assert.match(j, /^@@tprun-end rolled-back$/m, j);
+      assert.match(r.out, /~ file \/etc\/squid\/squid\.conf/, all(r));
+      // Nothing of the killed heal is alive to act after this apply (its step would have restored the old rules).
+      assert.is(lab.onHost(i, ofTx(T)).out.trim(), '', 'processes of the dead transaction');
+    } finally {
+      unslow(i);
+    }
+    await txSettled(i);
+    nothingLeft(i);
+    const c = lab.tprunInCtl(['check', to, '--limit', `h${i}`]);
+    assert.is(c.code, 0, all(c));
+    proveInterception();
+    row(
+      "SIGKILL of a newer apply's healer mid-undo (the step it started left running)",
+      '1',
+      "the orphaned step was reaped with the healer's process group; the apply healed again (two heal lines, rolled back), then applied; check compliant",
+    );
+  },
+);
+
 t(
   'power loss mid-transaction: at boot, tprun-boot rolls the unfinished transaction back before it restores the rules; entirely old, intercepting',
   async () => {
