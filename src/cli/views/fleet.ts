@@ -73,7 +73,7 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
   const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
   const roles = run.roles.map((r) => r.name);
   const summary = summaryRecorder({ ...options, paint, secrets });
-  const reports = ctx.openReports({ version: VERSION, mode: run.mode, inventory: run.inventory, hosts: reported, roles, limit: options.limit });
+  const reports = await ctx.openReports({ version: VERSION, mode: run.mode, inventory: run.inventory, hosts: reported, roles, limit: options.limit });
   const planFile = options.planOut ? openPlanFile(options.planOut, { inventory: run.inventory, hosts: run.hosts, roles, limit: options.limit }) : undefined;
   const release = run.interrupt ? () => undefined : ctx.onSignals(onSignal);
   let outcome;
