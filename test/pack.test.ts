@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { main } from '../src/cli/main.ts';
+import { capture } from './scripted.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tprun-pack-'));
 const npm = (args: string[], cwd = process.cwd()) =>
@@ -28,6 +30,7 @@ test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the comp
   assert.ok(files.includes('dist/src/cli/main.js'));
   assert.ok(files.includes('dist/src/inventory/defaults.yml'));
   assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
+  assert.ok(files.includes('dist/src/inventory/validators.generated.cjs'), "the inventory's validators, generated at build time");
   assert.ok(files.includes('docs/compliance/install.sh'));
   assert.ok(files.includes('man/tprun.1') && files.includes('completions/tprun.bash') && files.includes('completions/_tprun'));
   // Every document the help and the man page name is in the package.
@@ -123,6 +126,40 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
     /^ExecStart=\/bin\/sh \/usr\/local\/libexec\/tprun\/tprun-check\.sh$/m,
   );
   assert.ok(existsSync(join(dest, 'usr/local/libexec/tprun/tprun-check.sh')));
+});
+
+test('the installed package validates with the generated validators: no ajv compiler loaded, messages as from the clone', async () => {
+  const bin = join(tmp, 'prefix/bin/tprun');
+  // What the process loaded through require (ajv and its plugins are CommonJS), read at its exit.
+  const preload = join(tmp, 'loaded.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_OUT, Object.keys(require.cache).join('\\n')));`);
+  const loaded = join(tmp, 'loaded.txt');
+  const env = { ...process.env, NODE_OPTIONS: `--require ${preload}`, LOADED_OUT: loaded };
+  const ok = spawnSync(bin, ['validate', 'inventories/example.yml'], { encoding: 'utf8', env });
+  assert.is(ok.status, 0, ok.stderr);
+  const modules = readFileSync(loaded, 'utf8').split('\n');
+  assert.ok(
+    modules.some((m) => m.endsWith('/validators.generated.cjs')),
+    'the generated validators are used',
+  );
+  assert.ok(
+    modules.some((m) => m.includes('/ajv/dist/runtime/')),
+    'they use ajv run-time helpers',
+  );
+  assert.equal(
+    modules.filter((m) => /\/(ajv\/dist\/(compile|core|2020)|ajv-errors|ajv-formats)\b/.test(m)),
+    [],
+    'no schema compiler is loaded',
+  );
+  for (const path of ['test/bad/bypass-source.yml', 'test/bad/dns-nameserver.yml', 'test/bad/extra-mapping-item.yml']) {
+    const installed = spawnSync(bin, ['validate', path], { encoding: 'utf8' });
+    const out = capture();
+    const err = capture();
+    const code = await main(['validate', path], { out, err, env: process.env });
+    assert.is(installed.status, code, path);
+    assert.is(installed.stderr, err.text(), path);
+    assert.is(installed.stdout, out.text(), path);
+  }
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

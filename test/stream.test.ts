@@ -66,7 +66,7 @@ async function run(releasePlans: boolean, extra: { interrupt?: Interrupt; during
   ];
   const lines: string[] = [];
   const summary = summaryRecorder({ diff: true, verbose: false });
-  const reports = openReports(targets, head);
+  const reports = await openReports(targets, head);
   const planFile = openPlanFile(join(dir, 'plan.json'), { inventory, hosts, roles: head.roles });
   const counter = planCounter();
   const outcome = await runFleet({
@@ -164,7 +164,7 @@ test('during the run the destination keeps the previous report whole; a run that
     },
   };
   // A run killed before its end: its sinks never finish.
-  const reports = openReports([{ format: 'json', file: join(dir, 'r.json') }], head);
+  const reports = await openReports([{ format: 'json', file: join(dir, 'r.json') }], head);
   await runFleet({
     mode: 'check',
     hosts,

@@ -122,7 +122,7 @@ export class RunContext {
   }
 
   /** The reports asked for, opened before the run: each host's entry is written as it finishes. */
-  openReports(head: Omit<ReportHead, 'secrets'>): ReportSink {
+  openReports(head: Omit<ReportHead, 'secrets'>): Promise<ReportSink> {
     return openReports(this.reports, { ...head, secrets: [...this.hidden] }, this.io.out);
   }
 

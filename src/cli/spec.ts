@@ -3,7 +3,7 @@
  * page are rendered from the commands' own declarations (src/cli/commands/), which the registry
  * (src/cli/commands/index.ts) turns into this description.
  */
-import levenshtein from 'damerau-levenshtein';
+import { createRequire } from 'node:module';
 import type { Command } from './command.ts';
 import type { Option } from './option.ts';
 import { COMMON } from './options.ts';
@@ -113,6 +113,8 @@ export function commandHelp(c: CommandSpec, cli: CliSpec): string {
 /** The closest known word, when it is close enough to be a likely typo. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
   // Damerau: a swap of two neighbours (chekc) is one typo, not two.
+  // Required here, for a mistyped word only: not a cost of every start.
+  const levenshtein = createRequire(import.meta.url)('damerau-levenshtein') as typeof import('damerau-levenshtein');
   const distance = (a: string, b: string) => levenshtein(a, b).steps;
   let best: { w: string; d: number } | undefined;
   for (const k of known) {

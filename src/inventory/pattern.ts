@@ -6,7 +6,7 @@
  * `h[a:c]`, `h[1:9:2]`), a group slice (`routers[0:1]`, `routers[-1]`, zero-based, inclusive as
  * in Ansible) or a regular expression (`~h\d+`). A term that matches nothing is an error.
  */
-import safeRegex from 'safe-regex2';
+import { createRequire } from 'node:module';
 import type { Host } from './types.ts';
 
 export interface Selection {
@@ -82,6 +82,8 @@ function matchTerm(term: string, hosts: readonly Host[], groups: ReadonlyMap<str
     }
     // JavaScript's regular expressions backtrack: a quantified group that is itself quantified
     // (^(a+)+$) can take exponential time on a host name and hang the run before any host.
+    // Required for a ~regex term only: not a cost of every command that reads an inventory.
+    const safeRegex = createRequire(import.meta.url)('safe-regex2') as typeof import('safe-regex2');
     if (!safeRegex(re)) return `"${term}" can take exponential time to match (a quantifier on a group that has one): write it without the nested quantifier`;
     return hosts.filter((h) => re.test(h.name));
   }

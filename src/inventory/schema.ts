@@ -1,9 +1,10 @@
 /** JSON-schema validation of the inventory, with each error mapped back to FILE:LINE:COL. */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import addErrors from 'ajv-errors';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../diagnostics.ts';
 import { shown, type InventorySource, type PathSeg } from './source.ts';
 import { isCidr } from './address.ts';
@@ -29,29 +30,35 @@ export function inventorySchema(roles: readonly { settings?: RoleSettings }[]): 
   return base;
 }
 
-// ajv's typings for the 2020 build and its plugins are CommonJS-shaped; unwrap defaults once here.
+// ajv is CommonJS and loaded only when a schema is compiled here (a clone, a test's own roles, a
+// schema that is not the one dist/ was built with): the installed package validates with the
+// code scripts/build.mjs generated (standaloneSource), so it loads neither ajv's compiler nor
+// its plugins, and compiles nothing (0.3 s of `tprun validate`, issue #24).
+const require = createRequire(import.meta.url);
 type AjvT = import('ajv/dist/2020.js').default;
 type Plugin = (ajv: AjvT, opts?: unknown) => AjvT;
 const cjs = <T>(m: unknown): T => ((m as { default?: T }).default ?? m) as T;
-const AjvCtor = cjs<new (opts: object) => AjvT>(Ajv2020);
-const withFormats = cjs<Plugin>(addFormats);
-const withErrors = cjs<Plugin>(addErrors);
 
-type Validate = ReturnType<AjvT['compile']>;
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-function newAjv(): AjvT {
-  const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
-  withFormats(ajv, ['hostname']);
-  ajv.addFormat('ip', (v: string) => isIP(v) !== 0);
-  ajv.addFormat('ip-or-cidr', isCidr);
-  withErrors(ajv);
+/** The formats that are functions: generated code receives them, as it cannot import them. */
+const FORMATS: Record<string, (v: string) => boolean> = { ip: (v: string) => isIP(v) !== 0, 'ip-or-cidr': isCidr };
+
+function newAjv(standalone = false): AjvT {
+  const AjvCtor = cjs<new (opts: object) => AjvT>(require('ajv/dist/2020.js'));
+  const { _ } = require('ajv/dist/compile/codegen/index.js') as typeof import('ajv/dist/compile/codegen/index.js');
+  const code = standalone ? { code: { source: true, formats: _`formats` } } : {};
+  const ajv = new AjvCtor({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, ...code });
+  cjs<Plugin>(require('ajv-formats'))(ajv, ['hostname']);
+  for (const [name, f] of Object.entries(FORMATS)) ajv.addFormat(name, f);
+  cjs<Plugin>(require('ajv-errors'))(ajv);
   return ajv;
 }
 
 /** The groups whose entries are validated one by one, with the schema of an entry. */
 const GROUPS = { routers: 'router', bridges: 'bridgeHost', wccp_peers: 'wccpPeer' } as const;
 
-interface Validators {
+export interface Validators {
   schema: JsonSchema;
   /** The document without the group entries' contents (names, counts, defaults, the rest). */
   top: Validate;
@@ -60,22 +67,84 @@ interface Validators {
 }
 const compiled = new WeakMap<object, Validators>();
 
+/** What a generated module was generated from: the whole schema, so a stale one is never used. */
+const schemaKey = (schema: JsonSchema) => createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+
+/** An ajv instance holding the whole schema and the top-level one (they share their $id's base). */
+function schemaAjv(schema: JsonSchema, standalone = false): { ajv: AjvT; topId: string } {
+  const ajv = newAjv(standalone);
+  const top = structuredClone(schema);
+  top.$id = String(schema.$id).replace(/\.schema\.json$/, '-top.schema.json');
+  for (const g of Object.keys(GROUPS)) delete ((top.properties as Record<string, JsonSchema>)[g] as JsonSchema).additionalProperties;
+  ajv.addSchema(schema);
+  ajv.addSchema(top);
+  return { ajv, topId: String(top.$id) };
+}
+const entryId = (schema: JsonSchema, group: keyof typeof GROUPS) => `${String(schema.$id)}#/$defs/${GROUPS[group]}`;
+
+/** Compiled here, at run time. */
+function compileValidators(schema: JsonSchema): Validators {
+  const { ajv, topId } = schemaAjv(schema);
+  const get = (id: string) => ajv.getSchema(id)! as Validate;
+  return {
+    schema,
+    top: get(topId),
+    entry: { routers: get(entryId(schema, 'routers')), bridges: get(entryId(schema, 'bridges')), wccp_peers: get(entryId(schema, 'wccp_peers')) },
+  };
+}
+
 /**
- * Compiled once per role list (an ajv instance each, as the schemas share their $id). Entries
- * are validated one at a time: ajv-errors looks through every error so far at each
- * errorMessage, so one validation of many broken hosts would cost the square of their errors.
+ * The validators as a CommonJS module of ajv's standalone code (scripts/build.mjs writes it to
+ * dist/): `module.exports(formats, require)` returns them, `module.exports.schemaKey` says for which schema.
+ */
+export function standaloneSource(roles: readonly { settings?: RoleSettings }[]): string {
+  const schema = inventorySchema(roles);
+  const { ajv, topId } = schemaAjv(schema, true);
+  const standaloneCode = cjs<(ajv: AjvT, refs: Record<string, string>) => string>(require('ajv/dist/standalone/index.js'));
+  const code = standaloneCode(ajv, {
+    top: topId,
+    routers: entryId(schema, 'routers'),
+    bridges: entryId(schema, 'bridges'),
+    wccp_peers: entryId(schema, 'wccp_peers'),
+  });
+  // The formats the code takes from its caller must be ones it is given.
+  for (const m of code.matchAll(/\bformats(?:\.([\w$]+)|\["([^"]+)"\])/g)) {
+    const name = m[1] ?? m[2]!;
+    if (!Object.hasOwn(FORMATS, name)) throw new Error(`standalone validators: format "${name}" is not in FORMATS`);
+  }
+  return [
+    '// Generated by scripts/build.mjs from the inventory schema (src/inventory/schema.ts standaloneSource): do not edit.',
+    // `require` is the caller's, so ajv's run-time helpers resolve from the package, wherever this is.
+    `module.exports = function validators(formats, require) {\nconst exports = {};\n${code}\nreturn exports;\n};`,
+    `module.exports.schemaKey = ${JSON.stringify(schemaKey(schema))};`,
+    '',
+  ].join('\n');
+}
+
+/** Where scripts/build.mjs puts the generated module: beside this file in dist/ (never in src/). */
+export const STANDALONE_FILE = 'validators.generated.cjs';
+
+/** The generated validators in `file`, when they were generated from this schema. */
+export function standaloneValidators(file: string | URL, roles: readonly { settings?: RoleSettings }[]): Validators | undefined {
+  const path = typeof file === 'string' ? file : fileURLToPath(file);
+  if (!existsSync(path)) return undefined;
+  const schema = inventorySchema(roles);
+  const mod = require(path) as ((formats: typeof FORMATS, req: NodeJS.Require) => Record<'top' | keyof typeof GROUPS, Validate>) & { schemaKey: string };
+  if (mod.schemaKey !== schemaKey(schema)) return undefined;
+  const v = mod(FORMATS, require);
+  return { schema, top: v.top, entry: { routers: v.routers, bridges: v.bridges, wccp_peers: v.wccp_peers } };
+}
+
+/**
+ * Once per role list: the generated ones when they match the schema, else compiled (an ajv
+ * instance each, as the schemas share their $id). Entries are validated one at a time:
+ * ajv-errors looks through every error so far at each errorMessage, so one validation of many
+ * broken hosts would cost the square of their errors.
  */
 function validatorFor(roles: readonly { settings?: RoleSettings }[]): Validators {
   let v = compiled.get(roles);
   if (!v) {
-    const ajv = newAjv();
-    const schema = inventorySchema(roles);
-    const top = structuredClone(schema);
-    top.$id = String(schema.$id).replace(/\.schema\.json$/, '-top.schema.json');
-    for (const g of Object.keys(GROUPS)) delete ((top.properties as Record<string, JsonSchema>)[g] as JsonSchema).additionalProperties;
-    ajv.addSchema(schema);
-    const entry = (def: string) => ajv.getSchema(`${String(schema.$id)}#/$defs/${def}`)!;
-    v = { schema, top: ajv.compile(top), entry: { routers: entry(GROUPS.routers), bridges: entry(GROUPS.bridges), wccp_peers: entry(GROUPS.wccp_peers) } };
+    v = standaloneValidators(new URL(`./${STANDALONE_FILE}`, import.meta.url), roles) ?? compileValidators(inventorySchema(roles));
     compiled.set(roles, v);
   }
   return v;
@@ -186,9 +255,14 @@ export interface SchemaResult {
   broken: Set<string>;
 }
 
-export function schemaDiagnostics(src: InventorySource, data: unknown, roles: readonly { settings?: RoleSettings }[]): SchemaResult {
+/** `validators`: a test's, to compare the generated ones with those compiled at run time. */
+export function schemaDiagnostics(
+  src: InventorySource,
+  data: unknown,
+  roles: readonly { settings?: RoleSettings }[],
+  v: Validators = validatorFor(roles),
+): SchemaResult {
   const broken = new Set<string>();
-  const v = validatorFor(roles);
   const { schema } = v;
   const errors = validationErrors(v, data);
   if (!errors.length) return { diagnostics: [], broken };

@@ -5,7 +5,7 @@
  * saved, and otherwise refuses that host, saying what moved. `tprun show PLAN` renders it.
  */
 import { createHash, randomBytes, scryptSync } from 'node:crypto';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
 import type { Host } from '../inventory/types.ts';
 import type { Change } from '../resources/change.ts';
 import { changeDiff, changeLine, valueText } from '../resources/view.ts';
@@ -217,8 +217,13 @@ const PLAN_SCHEMA = {
   },
 } as const;
 
-// ajv's 2020 build is CommonJS-shaped (as in inventory/schema.ts).
-const AjvCtor = ((Ajv2020 as unknown as { default?: unknown }).default ?? Ajv2020) as unknown as new (o: object) => import('ajv/dist/2020.js').default;
+// ajv's 2020 build is CommonJS: required when a plan is read, as only apply --plan and show read
+// one (every other command loads this module, and ajv is a tenth of a second to load).
+const require = createRequire(import.meta.url);
+const ajvCtor = () => {
+  const m = require('ajv/dist/2020.js') as { default?: unknown };
+  return (m.default ?? m) as new (o: object) => import('ajv/dist/2020.js').default;
+};
 let validatePlan: ReturnType<import('ajv/dist/2020.js').default['compile']> | undefined;
 
 export function parseSavedPlan(text: string, file: string): SavedPlan | string {
@@ -230,7 +235,7 @@ export function parseSavedPlan(text: string, file: string): SavedPlan | string {
   }
   const version = (doc as { planVersion?: unknown } | null)?.planVersion;
   if (typeof version === 'number' && version !== PLAN_VERSION) return `${file}: plan version ${version}; this tprun reads version ${PLAN_VERSION}`;
-  validatePlan ??= new AjvCtor({ allErrors: false, strict: false }).compile(PLAN_SCHEMA);
+  validatePlan ??= new (ajvCtor())({ allErrors: false, strict: false }).compile(PLAN_SCHEMA);
   if (!validatePlan(doc)) {
     const e = validatePlan.errors?.[0];
     return `${file}: not a tprun plan (${visible(`${e?.instancePath || '/'} ${e?.message ?? 'is malformed'}`)})`;

@@ -4,10 +4,8 @@ import type { Host } from '../inventory/types.ts';
 import type { HostResult } from '../run/host.ts';
 import type { ResultSink } from '../run/fleet.ts';
 import { noCounts, secretsOf, type ReportHead, type RunEnd, type RunSummary } from './summary.ts';
-import { jsonHead, jsonHost } from './json.ts';
-import { junitFrame, junitSuite, junitSuiteText, type Totals } from './junit.ts';
-import { htmlFrame, htmlHost } from './html.ts';
-import { promRow, promText, type PromRow } from './prometheus.ts';
+import type { Totals } from './junit.ts';
+import type { PromRow } from './prometheus.ts';
 import { jsonEntry, jsonFrame, OrderedFile } from './stream.ts';
 
 export const REPORT_FORMATS = ['json', 'junit', 'prom', 'html'] as const;
@@ -55,13 +53,25 @@ const sentence = (t: ReportTarget, e: unknown): string => {
   return `cannot write the ${t.format} report ${t.file}: ${err.code ? `${err.code}${err.path && err.path !== t.file ? ` (${err.path})` : ''}` : err.message.split('\n')[0]}`;
 };
 
-export function openReports(targets: readonly ReportTarget[], head: ReportHead, stdout: NodeJS.WritableStream = process.stdout): ReportSink {
+/**
+ * Each format's writer is imported when a report of that format is asked for (fast-xml-parser
+ * and prom-client cost a tenth of a second each to load; most runs write no report, issue #24).
+ */
+export async function openReports(targets: readonly ReportTarget[], head: ReportHead, stdout: NodeJS.WritableStream = process.stdout): Promise<ReportSink> {
+  const wants = (f: ReportFormat) => targets.some((t) => t.format === f);
+  const [json, junit, prom, html] = await Promise.all([
+    wants('json') ? import('./json.ts') : undefined,
+    wants('junit') ? import('./junit.ts') : undefined,
+    wants('prom') ? import('./prometheus.ts') : undefined,
+    wants('html') ? import('./html.ts') : undefined,
+  ]);
   const index = new Map(head.hosts.map((h, i) => [h.name, i]));
   const counts = noCounts();
   const secrets = secretsOf(head);
   const seen = new Uint8Array(head.hosts.length);
   const writers = targets.map((t): { target: ReportTarget; writer: Writer; error?: unknown } => {
     if (t.format === 'json') {
+      const { jsonHead, jsonHost } = json!;
       const file = new OrderedFile(t.file, head.hosts.length, 0o644, stdout);
       return {
         target: t,
@@ -75,6 +85,7 @@ export function openReports(targets: readonly ReportTarget[], head: ReportHead, 
       };
     }
     if (t.format === 'junit') {
+      const { junitFrame, junitSuite, junitSuiteText } = junit!;
       const file = new OrderedFile(t.file, head.hosts.length, 0o644, stdout);
       const totals: Totals = { tests: 0, failures: 0, errors: 0 };
       return {
@@ -95,6 +106,7 @@ export function openReports(targets: readonly ReportTarget[], head: ReportHead, 
       };
     }
     if (t.format === 'html') {
+      const { htmlFrame, htmlHost } = html!;
       const file = new OrderedFile(t.file, head.hosts.length, 0o644, stdout);
       return {
         target: t,
@@ -107,6 +119,7 @@ export function openReports(targets: readonly ReportTarget[], head: ReportHead, 
         },
       };
     }
+    const { promRow, promText } = prom!;
     const rows: (PromRow | undefined)[] = new Array<PromRow | undefined>(head.hosts.length);
     return {
       target: t,
@@ -162,7 +175,7 @@ export function openReports(targets: readonly ReportTarget[], head: ReportHead, 
 
 /** Writes each report; one that cannot be written gives one sentence, and the others are still written. */
 export async function writeReports(reports: readonly ReportTarget[], run: RunSummary, stdout: NodeJS.WritableStream = process.stdout): Promise<string[]> {
-  const sink = openReports(reports, run, stdout);
+  const sink = await openReports(reports, run, stdout);
   sink.runStarted?.(run.started);
   const byName = new Map(run.results.map((r) => [r.host, r]));
   for (const h of run.hosts) {

@@ -1,6 +1,12 @@
 /** How each kind of resource shows its value, a one-line summary and a diff. */
-import { createTwoFilesPatch, diffArrays } from 'diff';
+import { createRequire } from 'node:module';
 import type { Change, ChainState } from './change.ts';
+
+// diff is required (its CommonJS build) when a diff is first drawn: most runs draw none, and
+// every command loads this module (issue #24).
+const require = createRequire(import.meta.url);
+let diffLib: typeof import('diff') | undefined;
+const diff = () => (diffLib ??= require('diff') as typeof import('diff'));
 
 const SIGN = { create: '+', update: '~', delete: '-', 'no-op': ' ' } as const;
 
@@ -38,7 +44,7 @@ export function changeDiff(c: Change): string[] {
   const before = valueText(c, 'before');
   const after = valueText(c, 'after');
   if (c.kind === 'file') {
-    const patch = createTwoFilesPatch(
+    const patch = diff().createTwoFilesPatch(
       c.path!,
       c.path!,
       before ?? '',
@@ -54,7 +60,7 @@ export function changeDiff(c: Change): string[] {
   }
   if (c.kind === 'chain' || c.kind === 'nft-table') {
     const out: string[] = [];
-    for (const part of diffArrays(before ? before.split('\n') : [], after ? after.split('\n') : [])) {
+    for (const part of diff().diffArrays(before ? before.split('\n') : [], after ? after.split('\n') : [])) {
       const sign = part.added ? '+' : part.removed ? '-' : ' ';
       for (const l of part.value) out.push(`${sign} ${l}`);
     }

@@ -75,7 +75,7 @@ export async function runDoctor(ctx: RunContext, run: DoctorRun): Promise<number
   // with its control characters made visible and every secret redacted, as check's.
   ctx.protect(run.inventory, run.hosts);
   const say = (line: string) => ctx.saySafe(line);
-  const reports = ctx.openReports({
+  const reports = await ctx.openReports({
     version: VERSION,
     mode: 'check',
     command: 'doctor',

@@ -3,7 +3,7 @@ import { probeAfter, probeLastSteps } from '../../doctor/probe.ts';
 import type { Host, Inventory } from '../../inventory/types.ts';
 import type { Role } from '../../role/contract.ts';
 import { interruptLines, resultLine, summaryRecorder } from '../../report/human.ts';
-import { LIVE_MIN_COLUMNS, liveView, plainView, quietView } from '../../report/live.ts';
+import { LIVE_MIN_COLUMNS, plainView, quietView } from '../../report/live.ts';
 import { openPlanFile } from '../../report/plan-file.ts';
 import { Interrupt, runFleet, type FleetRun, type Mode } from '../../run/fleet.ts';
 import { EXIT } from '../../run/options.ts';
@@ -56,7 +56,13 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
   const view = options.quiet
     ? quietView()
     : tty && tty.columns >= LIVE_MIN_COLUMNS
-      ? liveView(run.hosts, { forks: options.forks, batches: batchSizes(run.hosts.length, options.serial), stream: tty, paint, secrets })
+      ? (await import('../../report/listr.ts')).liveView(run.hosts, {
+          forks: options.forks,
+          batches: batchSizes(run.hosts.length, options.serial),
+          stream: tty,
+          paint,
+          secrets,
+        })
       : plainView(run.hosts, say, paint, secrets);
   // Ctrl-C / SIGTERM: the first stops starting hosts and lets transactions under way finish; the
   // second stops waiting. Either way the recap and the reports are written.
@@ -73,7 +79,7 @@ export async function runFleetCommand(ctx: RunContext, run: FleetCommand): Promi
   const reported = run.refused?.length ? [...run.hosts, ...run.refused.map((r) => r.host)] : run.hosts;
   const roles = run.roles.map((r) => r.name);
   const summary = summaryRecorder({ ...options, paint, secrets });
-  const reports = ctx.openReports({ version: VERSION, mode: run.mode, inventory: run.inventory, hosts: reported, roles, limit: options.limit });
+  const reports = await ctx.openReports({ version: VERSION, mode: run.mode, inventory: run.inventory, hosts: reported, roles, limit: options.limit });
   const planFile = options.planOut ? openPlanFile(options.planOut, { inventory: run.inventory, hosts: run.hosts, roles, limit: options.limit }) : undefined;
   const release = run.interrupt ? () => undefined : ctx.onSignals(onSignal);
   let outcome;
