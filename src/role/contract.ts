@@ -40,6 +40,8 @@ export interface RoleSettings {
   schema: Record<string, unknown>;
   /** Built-in defaults: `{ key: value }`. */
   defaults: Record<string, unknown>;
+  /** The folder of schema.json and defaults.yml: `npm run schema` writes the settings' type there (settings.ts). */
+  folder?: URL;
   /** Checks of the merged values that the schema cannot express, run before any host is contacted. */
   validate?(host: Host, report: ReportSetting): void;
 }
@@ -115,9 +117,10 @@ export function defineRole<F extends FactTree>(def: RoleDef<F>): Role {
 }
 
 /** A role folder's schema.json and defaults.yml, read once at start-up. */
-export function settingsFiles(roleUrl: string): Pick<RoleSettings, 'schema' | 'defaults'> {
-  const read = (name: string) => readFileSync(new URL(name, roleUrl), 'utf8');
-  return { schema: JSON.parse(read('./schema.json')) as Record<string, unknown>, defaults: parseYaml(read('./defaults.yml')) as Record<string, unknown> };
+export function settingsFiles(roleUrl: string): Pick<RoleSettings, 'schema' | 'defaults' | 'folder'> {
+  const folder = new URL('./', roleUrl);
+  const read = (name: string) => readFileSync(new URL(name, folder), 'utf8');
+  return { schema: JSON.parse(read('schema.json')) as Record<string, unknown>, defaults: parseYaml(read('defaults.yml')) as Record<string, unknown>, folder };
 }
 
 /** A requirement: `ok` decides; a failed one stops every change on the host unless `blocks` is false. */
