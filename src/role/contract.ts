@@ -20,8 +20,10 @@ import type { Artifact } from '../resources/file.ts';
  */
 export interface Check {
   role: string;
-  /** Stable address, e.g. `require squid >= 3.1`. */
+  /** Stable address, e.g. `require squid >= 3.1`: built from the name, never read back into it. */
   id: string;
+  /** What is checked, for people: a requirement's name (`squid >= 3.1`), a finding's code and title. */
+  name: string;
   found: string;
   wanted: string;
   ok: boolean;
@@ -126,5 +128,5 @@ export function settingsFiles(roleUrl: string): Pick<RoleSettings, 'schema' | 'd
 /** A requirement: `ok` decides; a failed one stops every change on the host unless `blocks` is false. */
 export const requirement = (role: string, r: Omit<Check, 'role' | 'blocks' | 'id'> & { name: string; blocks?: boolean }): Check => {
   const { name, blocks = true, ...rest } = r;
-  return { role, id: `require ${name}`, blocks, ...rest };
+  return { role, id: `require ${name}`, name, blocks, ...rest };
 };
