@@ -12,9 +12,9 @@ const raw = JSON.parse(readFileSync(recording, 'utf8')) as RawFacts;
 const seen = new Set<string>();
 for (const [id, r] of Object.entries(raw)) {
   const kind = kindOf(id);
-  const fact = FACT_KINDS[kind];
-  if (!fact) {
-    console.log(`no parser for ${id}`);
+  const fact = kind === undefined ? undefined : FACT_KINDS[kind];
+  if (kind === undefined || !fact) {
+    console.log(`no parser for ${id} (no role reads it on the sample hosts of test/fact-kinds.ts)`);
     continue;
   }
   if (seen.has(kind)) continue;

@@ -1,8 +1,10 @@
 // `npm run schema`: writes schemas/inventory.schema.json (for editors) from the shared schema and
-// every role's settings schema. test/schema.test.ts fails when the file is out of date.
+// every role's settings schema, and each role's settings type (roles/<name>/settings.ts) from its
+// schema and defaults. test/schema.test.ts fails when one is out of date.
 import { writeFileSync } from 'node:fs';
 import { inventorySchema } from '../src/inventory/schema.ts';
 import { ROLES } from '../roles/registry.ts';
+import { settingsTypeText } from './settings-types.ts';
 
 export const SCHEMA_FILE = new URL('../schemas/inventory.schema.json', import.meta.url);
 /**
@@ -45,7 +47,23 @@ function withEditorFormats(v: unknown): unknown {
 
 export const schemaText = () => JSON.stringify(withEditorFormats(withExtensionKeys(inventorySchema(ROLES))), null, 2) + '\n';
 
+/** Each role with settings: where its settings type goes, and its text. */
+export async function settingsTypes(): Promise<{ file: URL; text: string }[]> {
+  const defs = inventorySchema([]).$defs as Record<string, Record<string, unknown>>;
+  const out = [];
+  for (const r of ROLES) {
+    if (!r.settings) continue;
+    if (!r.settings.folder) throw new Error(`role ${r.name}: settings without a folder (use settingsFiles(import.meta.url))`);
+    out.push({ file: new URL('settings.ts', r.settings.folder), text: await settingsTypeText(r.settings, defs) });
+  }
+  return out;
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   writeFileSync(SCHEMA_FILE, schemaText());
   console.log('wrote schemas/inventory.schema.json');
+  for (const { file, text } of await settingsTypes()) {
+    writeFileSync(file, text);
+    console.log(`wrote ${file.pathname.replace(/^.*\/(roles\/)/, '$1')}`);
+  }
 }

@@ -106,7 +106,17 @@ test('plain lines come in inventory order, whatever order the hosts finish in', 
 
 test('colours say the truth: drifted and changed are yellow, failed red, compliant green; none off a terminal or with NO_COLOR', async () => {
   const r = (status: 'drifted' | 'changed' | 'failed' | 'compliant') =>
-    resultLine({ host: 'h', status, messages: [], notes: [], roundTrips: 1, durationMs: 0 }, { paint: painter(true) });
+    resultLine(
+      {
+        host: 'h',
+        messages: [],
+        notes: [],
+        roundTrips: 1,
+        durationMs: 0,
+        ...(status === 'failed' ? { status, error: { step: 'apply', message: 'x' } } : { status, factsDigest: '' }),
+      },
+      { paint: painter(true) },
+    );
   assert.match(r('drifted'), /\x1b\[33mdrifted/);
   assert.match(r('changed'), /\x1b\[33mchanged/);
   assert.match(r('failed'), /\x1b\[31mFAILED/);

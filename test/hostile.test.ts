@@ -88,7 +88,7 @@ const h1Facts = edited('router-fresh', {
   'sysctl.live': (s) => s.replace('net/ipv4/ip_forward=0', `net/ipv4/ip_forward=0 ${PAYLOAD}`),
 });
 
-test('--diff on a terminal: diffs coloured like git, and a host\'s escapes in them still shown, never obeyed', () => {
+test("--diff on a terminal: diffs coloured like git, and a host's escapes in them still shown, never obeyed", () => {
   const facts = edited('router-compliant', { 'file:/etc/squid/squid.conf': fileEdit((c) => `# ${HOSTILE}\n${c}`) });
   const host = inv.hosts[0]!;
   const lines = planLines(planHost(host, ROLES, facts), { diff: true, verbose: false, paint: painter(true) });
@@ -98,7 +98,10 @@ test('--diff on a terminal: diffs coloured like git, and a host\'s escapes in th
   assert.ok(removed.startsWith(`${ESC}[31m        -# \\x1b]0;owned`), JSON.stringify(removed));
   assert.ok(removed.endsWith(`${ESC}[39m`));
   assert.not.match(removed.slice(5, -5), /[\x00-\x1f\x7f-\x9f]/);
-  assert.ok(lines.some((l) => l.startsWith(`${ESC}[36m        @@ `)), 'hunks cyan');
+  assert.ok(
+    lines.some((l) => l.startsWith(`${ESC}[36m        @@ `)),
+    'hunks cyan',
+  );
   // No colour without a terminal: the same lines, unpainted.
   const bare = planLines(planHost(host, ROLES, facts), { diff: true, verbose: false });
   assert.ok(bare.includes(removed.slice(5, -5)));

@@ -16,6 +16,7 @@ import { labHost, ScriptedConnection } from './scripted.ts';
 const probeCheck = (ok: boolean): Check => ({
   role: 'doctor',
   id: 'TP050 the interception probe failed',
+  name: 'TP050 the interception probe failed',
   found: ok ? 'passed' : 'host → squid: …',
   wanted: 'a request through squid',
   ok,

@@ -4,10 +4,46 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import addFormats from 'ajv-formats';
 import { ROLES } from '../roles/registry.ts';
-import { SCHEMA_FILE, schemaText } from '../scripts/schema.ts';
+import { SCHEMA_FILE, schemaText, settingsTypes } from '../scripts/schema.ts';
+import { settingsTypeSource, settingsTypeText } from '../scripts/settings-types.ts';
+import { inventorySchema } from '../src/inventory/schema.ts';
 
 test('schemas/inventory.schema.json is the shared schema plus every role settings schema (run npm run schema)', () => {
   assert.fixture(readFileSync(SCHEMA_FILE, 'utf8'), schemaText());
+});
+
+test("each role's settings type is generated from its schema and defaults (run npm run schema)", async () => {
+  const files = await settingsTypes();
+  assert.is(files.length, ROLES.filter((r) => r.settings).length);
+  for (const { file, text } of files) assert.fixture(readFileSync(file, 'utf8'), text, file.pathname);
+});
+
+test('a settings type: a key with a default is required, a $ref is its shared type; what it cannot type is an error', async () => {
+  const defs = inventorySchema([]).$defs as Record<string, Record<string, unknown>>;
+  const text = await settingsTypeText(
+    {
+      key: 'demo',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string' },
+          port: { $ref: '#/$defs/port' },
+          mode: { enum: ['a', 'b'] },
+          peers: { type: 'array', items: { $ref: '#/$defs/host' } },
+        },
+      },
+      defaults: { demo: { port: 8080 } },
+    },
+    defs,
+  );
+  assert.ok(text.includes("export interface DemoSettings {\n  name: string;\n  port: number;\n  mode?: 'a' | 'b';\n  peers?: string[];\n}"), text);
+  assert.ok(text.includes('interface RoleSettings {\n    demo: DemoSettings;'), text);
+  const fails = (schema: Record<string, unknown>, why: RegExp) => assert.throws(() => settingsTypeSource({ key: 'demo', schema, defaults: {} }, defs), why);
+  fails({ type: 'object', properties: {} }, /additionalProperties: false/);
+  fails({ oneOf: [{ type: 'string' }] }, /does not know "oneOf"/);
+  fails({ $ref: '#/$defs/nope' }, /unknown \$ref/);
 });
 
 test("each role with settings owns exactly its key in the schema's host vars", () => {

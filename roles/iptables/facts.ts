@@ -5,7 +5,9 @@ import { EB_LIST_TO_SAVE } from '../../src/firewall/ebtables.ts';
 import { sh } from '../../src/shell.ts';
 
 export const toolVersion = (tool: 'iptables' | 'ip6tables') =>
-  new Fact(`tool.${tool}`, sh`${tool} --version`, (r) => (r.code === 0 ? { text: r.stdout.trim(), version: parseVersion(r.stdout) } : null));
+  new Fact(`tool.${tool}`, sh`${tool} --version`, (r) => (r.code === 0 ? { text: r.stdout.trim(), version: parseVersion(r.stdout) } : null), {
+    kind: 'tool.iptables',
+  });
 
 export interface NftChain {
   family: string;

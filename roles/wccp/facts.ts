@@ -6,10 +6,15 @@ import { sh } from '../../src/shell.ts';
 
 /** null: no such interface; `other`: an interface that is not a GRE tunnel (its first line). */
 export const greLink = (name: string) =>
-  new Fact<GreTunnel | { other: string } | null>(`link:${name}`, sh`ip -d link show ${name}`, (r) => {
-    if (r.code !== 0) return null;
-    return parseGreLink(r.stdout) ?? { other: r.stdout.split('\n')[0]!.trim() };
-  });
+  new Fact<GreTunnel | { other: string } | null>(
+    `link:${name}`,
+    sh`ip -d link show ${name}`,
+    (r) => {
+      if (r.code !== 0) return null;
+      return parseGreLink(r.stdout) ?? { other: r.stdout.split('\n')[0]!.trim() };
+    },
+    { kind: 'link' },
+  );
 
 /** rp_filter of the GRE interfaces (its own id: the sysctl role's live fact reads other keys). */
 export const greRpFilter = (names: readonly string[]) =>

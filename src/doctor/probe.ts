@@ -151,9 +151,11 @@ export function parseProbe(stdout: string, stderr = ''): ProbeResult {
 export function probeCheck(r: ProbeResult, family: FamilyProbe['name']): Check & { code: 'TP050'; evidence: string[]; cause: string; fix: string } {
   const e = CATALOG.TP050;
   const cause = r.ok ? r.reason : `${e.cause} The hop that failed: ${r.reason}.`;
+  const name = `TP050 ${e.title} (${family})`;
   return {
     role: 'doctor',
-    id: `TP050 ${e.title} (${family})`,
+    id: name,
+    name,
     found: r.ok ? r.reason : [r.reason, ...r.evidence].join('; '),
     wanted: e.healthy,
     ok: r.ok,

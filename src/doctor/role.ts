@@ -31,9 +31,11 @@ export function findingCheck(f: Finding): FindingCheck {
   const e = CATALOG[f.code];
   const cause = f.cause ?? e.cause;
   const fix = f.fix ?? e.fix;
+  const name = `${f.code} ${e.title}`;
   return {
     role: DOCTOR,
-    id: `${f.code} ${e.title}`,
+    id: name,
+    name,
     found: f.evidence.join('; '),
     wanted: e.healthy,
     ok: false,
@@ -56,12 +58,14 @@ export function doctorChecks(host: Host, findings: readonly Finding[], life: str
   }
   return CODES.filter((code) => code !== 'TP050').map((code) => {
     const e = CATALOG[code];
+    // Named by what was verified: a passing JUnit test titled with the failure ("the fwmark
+    // policy rule is missing", green) read as a failure.
+    const name = `${code} ${e.healthy}`;
     return (
       failed.get(code) ?? {
         role: DOCTOR,
-        // Named by what was verified: a passing JUnit test titled with the failure ("the fwmark
-        // policy rule is missing", green) read as a failure.
-        id: `${code} ${e.healthy}`,
+        id: name,
+        name,
         found: code === 'TP017' || code === 'TP018' ? life : 'not seen',
         wanted: e.healthy,
         ok: true,

@@ -15,13 +15,21 @@ export interface RawFact {
 export type RawFacts = Record<string, RawFact>;
 
 export class Fact<T> {
+  /**
+   * What parses it, whatever its id's variable part (path, table, family): facts of one kind
+   * share their parser and their recorded cases (test/facts/<kind>/). The id when it has none.
+   */
+  readonly kind: string;
   constructor(
     /** Stable id: the key in recorded fixtures and in the facts script's framing. */
     readonly id: string,
     /** POSIX sh, read-only; stderr is discarded unless the command redirects it. */
     readonly command: Shell,
     readonly parse: (raw: RawFact) => T,
-  ) {}
+    opts: { kind?: string } = {},
+  ) {
+    this.kind = opts.kind ?? id;
+  }
 }
 
 export type FactTree = Fact<unknown> | { readonly [name: string]: FactTree };

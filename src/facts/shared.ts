@@ -49,23 +49,30 @@ export const serviceManager = new Fact<'systemd' | 'none'>('service.manager', ra
   stdout.trim() === 'systemd' ? 'systemd' : 'none',
 );
 
-export const ipRules = (flag: IpFlag) => new Fact<IpRule[]>(`ip${flag}.rules`, sh`ip ${flag} rule show`, ({ stdout }) => parseIpRules(stdout));
+export const ipRules = (flag: IpFlag) =>
+  new Fact<IpRule[]>(`ip${flag}.rules`, sh`ip ${flag} rule show`, ({ stdout }) => parseIpRules(stdout), { kind: 'ip.rules' });
 
 /** A table that does not exist yet reads as empty. */
 export const ipRoutes = (flag: IpFlag, table: number) =>
-  new Fact<IpRoute[]>(`ip${flag}.routes.${table}`, sh`ip ${flag} route show table ${table}`, (r) => parseIpRoutes(stdoutIfOk(r) ?? ''));
+  new Fact<IpRoute[]>(`ip${flag}.routes.${table}`, sh`ip ${flag} route show table ${table}`, (r) => parseIpRoutes(stdoutIfOk(r) ?? ''), { kind: 'ip.routes' });
 
 /** One table of `*-save` output; null when the tool or the table is missing. */
 export const saveTable = (tool: 'iptables' | 'ip6tables', table: 'mangle' | 'filter') =>
-  new Fact<SaveTable | null>(`${tool}.${table}`, sh`${tool}-save -t ${table}`, (r) => (r.code === 0 ? parseSaveTable(r.stdout, table) : null));
+  new Fact<SaveTable | null>(`${tool}.${table}`, sh`${tool}-save -t ${table}`, (r) => (r.code === 0 ? parseSaveTable(r.stdout, table) : null), {
+    kind: 'iptables-save',
+  });
 
 /** A regular file's content (null: absent), read as base64 so any bytes survive the framing. */
 export const file = (path: string) =>
-  new Fact<string | null>(`file:${path}`, sh`[ -f ${path} ] || exit 3; base64 < ${path}`, (r) =>
-    r.code === 0 ? Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64').toString('utf8') : null,
+  new Fact<string | null>(
+    `file:${path}`,
+    sh`[ -f ${path} ] || exit 3; base64 < ${path}`,
+    (r) => (r.code === 0 ? Buffer.from(r.stdout.replace(/\s+/g, ''), 'base64').toString('utf8') : null),
+    { kind: 'file' },
   );
 
-export const symlink = (path: string) => new Fact<string | null>(`symlink:${path}`, sh`readlink ${path}`, (r) => stdoutIfOk(r)?.trim() ?? null);
+export const symlink = (path: string) =>
+  new Fact<string | null>(`symlink:${path}`, sh`readlink ${path}`, (r) => stdoutIfOk(r)?.trim() ?? null, { kind: 'symlink' });
 
 /** Live values under /proc/sys; a key that cannot be read is null. */
 export const sysctls = (paths: readonly string[]) =>

@@ -7,11 +7,12 @@
  * roles/host-firewall reads the same pending plan to know which findings the apply fixes.
  */
 import { Fact } from '../facts/fact.ts';
-import type { Host } from '../inventory/types.ts';
+import type { Host, HostVars } from '../inventory/types.ts';
 import { raw } from '../shell.ts';
 import { interceptionOf } from './ruleset/intercept.ts';
 
-export type FirewalldSetting = 'leave' | 'manage';
+/** The firewalld role's setting, as its schema types it (roles/firewalld/settings.ts). */
+export type FirewalldSetting = HostVars['firewalld'];
 
 export interface Zone {
   /** "80/tcp" entries. */

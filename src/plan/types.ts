@@ -27,5 +27,5 @@ export const blockersOf = (p: HostPlan): Check[] => p.checks.filter((c) => !c.ok
 export function blockedReason(p: HostPlan): string | undefined {
   const b = blockersOf(p);
   if (!b.length) return undefined;
-  return `requirements not met: ${b.map((c) => `${c.id.replace(/^require /, '')} (found ${c.found})`).join('; ')}`;
+  return `requirements not met: ${b.map((c) => `${c.name} (found ${c.found})`).join('; ')}`;
 }

@@ -1,7 +1,7 @@
 /** Plans and results for people: one line per host when all is well, details when not. */
 import { formatDiagnostic } from '../diagnostics.ts';
 import { changesOf, type HostPlan } from '../plan/types.ts';
-import type { HostResult } from '../run/host.ts';
+import type { KeptResult } from '../run/host.ts';
 import { changeDiff, changeLine, diffLineKind, hasDiffBody } from '../resources/view.ts';
 import { elideHeredocs, redact, visible } from './safe.ts';
 import { DIFF_STYLE, plain, STATUS_STYLE, type Paint } from './color.ts';
@@ -48,10 +48,10 @@ export function planLines(plan: HostPlan, opts: DetailOptions): string[] {
   return out;
 }
 
-export function resultLine(r: HostResult, opts: { paint?: Paint; secrets?: readonly string[] } = {}): string {
+export function resultLine(r: KeptResult, opts: { paint?: Paint; secrets?: readonly string[] } = {}): string {
   const paint = opts.paint ?? plain;
   const n = r.plan ? changesOf(r.plan).length : 0;
-  const what: Record<HostResult['status'], string> = {
+  const what: Record<KeptResult['status'], string> = {
     compliant: 'compliant',
     drifted: `drifted: ${n} change${n === 1 ? '' : 's'} pending`,
     changed: `changed: ${n} change${n === 1 ? '' : 's'} applied`,
@@ -67,7 +67,7 @@ export function resultLine(r: HostResult, opts: { paint?: Paint; secrets?: reado
 }
 
 /** "iptables: 2 changes", one per role with something to change or unmet: compliant roles stay quiet. */
-export function roleSummaries(r: HostResult): string[] {
+export function roleSummaries(r: KeptResult): string[] {
   if (!r.plan) return [];
   const byRole = new Map<string, { changes: number; unmet: number }>();
   const of = (role: string) => byRole.get(role) ?? byRole.set(role, { changes: 0, unmet: 0 }).get(role)!;
@@ -79,7 +79,7 @@ export function roleSummaries(r: HostResult): string[] {
   );
 }
 
-export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
+export function resultDetails(r: KeptResult, opts: DetailOptions): string[] {
   const out: string[] = [];
   const add = (...lines: string[]) => out.push(...lines.map(clean(opts)));
   add(...(r.notes ?? []).map((n) => `    note: ${n}`));
@@ -93,7 +93,7 @@ export function resultDetails(r: HostResult, opts: DetailOptions): string[] {
 }
 
 /** Why a host failed, without its plan: the unmet requirement or error, the remote stderr, the rollback. */
-export function failureDetails(r: HostResult): string[] {
+export function failureDetails(r: KeptResult): string[] {
   const out: string[] = [];
   for (const c of r.plan?.checks ?? []) if (!c.ok && c.blocks) out.push(`    ✘ ${c.id}: found ${c.found}; wanted ${c.wanted}${c.hint ? ` (${c.hint})` : ''}`);
   for (const d of r.plan?.diagnostics ?? []) if (d.severity === 'error') out.push('    ' + formatDiagnostic({ ...d, host: undefined }));
@@ -102,15 +102,13 @@ export function failureDetails(r: HostResult): string[] {
   return out;
 }
 
-export function recap(results: readonly HostResult[], seconds: number, paint: Paint = plain): string[] {
-  const count = (s: HostResult['status']) => results.filter((r) => r.status === s).length;
+export function recap(results: readonly KeptResult[], seconds: number, paint: Paint = plain): string[] {
+  const count = (s: KeptResult['status']) => results.filter((r) => r.status === s).length;
   const parts = (['compliant', 'changed', 'drifted', 'failed', 'unreachable'] as const).map((s) =>
     count(s) ? paint(STATUS_STYLE[s], `${count(s)} ${s}`) : `0 ${s}`,
   );
   const skipped = results.filter((r) => r.status === 'skipped');
-  const stopped = skipped.length
-    ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.error?.message ?? ''}; never touched: ${skipped.map((r) => r.host).join(', ')}`]
-    : [];
+  const stopped = skipped.length ? [`${paint('red', 'rollout stopped')}: ${skipped[0]!.reason}; never touched: ${skipped.map((r) => r.host).join(', ')}`] : [];
   const never = skipped.length ? `, ${skipped.length} never touched` : '';
   return [...stopped, `${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ')}${never} in ${seconds.toFixed(1)}s`];
 }
@@ -125,12 +123,12 @@ export function interruptLines(i: { notStarted: string[]; unknown: string[] } | 
 }
 
 /** After the run: the details of every host worth a look, then the recap. */
-export function summaryLines(results: readonly HostResult[], seconds: number, opts: DetailOptions): string[] {
+export function summaryLines(results: readonly KeptResult[], seconds: number, opts: DetailOptions): string[] {
   return [...results.flatMap((r) => hostSummary(r, opts)), ...recap(results, seconds, opts.paint ?? plain)];
 }
 
 /** What the end-of-run summary says of one host (nothing for a compliant one, unless -v or a note). */
-export function hostSummary(r: HostResult, opts: DetailOptions): string[] {
+export function hostSummary(r: KeptResult, opts: DetailOptions): string[] {
   const paint = opts.paint ?? plain;
   // -q (the scheduled check's journal, cron's mail): compliant hosts stay quiet, every other is
   // named on one line, failures with their reason.
@@ -154,8 +152,8 @@ const NONE: readonly string[] = [];
  * the results the run kept (statuses and errors, for the recap).
  */
 export function summaryRecorder(opts: DetailOptions): {
-  hostDone(host: unknown, r: HostResult): void;
-  lines(results: readonly HostResult[], seconds: number): string[];
+  hostDone(host: unknown, r: KeptResult): void;
+  lines(results: readonly KeptResult[], seconds: number): string[];
 } {
   const kept = new Map<string, readonly string[]>();
   return {

@@ -1,5 +1,5 @@
 /** The JSON report (schemas/report.schema.json, reportVersion 2: checks apart from resources). */
-import type { HostResult } from '../run/host.ts';
+import { failureOf, type HostResult } from '../run/host.ts';
 import { blockedReason } from '../plan/types.ts';
 import { changeDiff, valueText } from '../resources/view.ts';
 import { elideContent, mapStrings, redact, visible } from './safe.ts';
@@ -60,7 +60,7 @@ function rawHost(h: Host, r: HostResult) {
     durationSeconds: Number((r.durationMs / 1000).toFixed(3)),
     roundTrips: r.roundTrips,
     ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
-    ...(r.error ? { error: r.error } : {}),
+    ...(failureOf(r) ? { error: failureOf(r) } : {}),
     ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),
     ...(r.notes?.length ? { notes: r.notes } : {}),
     resources: (r.plan?.resources ?? []).map((i) => ({

@@ -71,12 +71,12 @@ export function junitSuite(h: Host, r: HostResult, mode: RunSummary['mode'], sta
   const cases: Case[] = [];
   const time = (r.durationMs / 1000).toFixed(3);
   if (r.status === 'skipped') {
-    cases.push({ '@_name': 'rollout', '@_classname': `tprun.${h.name}`, skipped: { '@_message': `never touched: ${r.error?.message ?? ''}` } });
-  } else if (r.status === 'unreachable' || (r.error && !r.plan)) {
+    cases.push({ '@_name': 'rollout', '@_classname': `tprun.${h.name}`, skipped: { '@_message': `never touched: ${r.reason}` } });
+  } else if (r.status === 'unreachable' || (r.status === 'failed' && !r.plan)) {
     cases.push({
-      '@_name': r.error?.step ?? 'connect',
+      '@_name': r.error.step,
       '@_classname': `tprun.${h.name}`,
-      error: { '@_message': r.error?.message ?? r.status, '@_type': r.status, '#text': r.error?.stderr ?? '' },
+      error: { '@_message': r.error.message, '@_type': r.status, '#text': r.error.stderr ?? '' },
     });
   }
   for (const k of r.plan?.checks ?? []) {
@@ -97,7 +97,7 @@ export function junitSuite(h: Host, r: HostResult, mode: RunSummary['mode'], sta
     }
     cases.push(c);
   }
-  if (r.error && r.plan) {
+  if (r.status === 'failed' && r.plan) {
     cases.push({
       '@_name': `${r.error.step}`,
       '@_classname': `tprun.${h.name}`,

@@ -5,7 +5,7 @@
  */
 import { DefaultRenderer, Listr, ListrDefaultRendererLogLevels, ListrLogger, ProcessOutput, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
 import type { Host } from '../inventory/types.ts';
-import type { HostResult } from '../run/host.ts';
+import type { KeptResult } from '../run/host.ts';
 import { plain, STATUS_STYLE, type Paint } from './color.ts';
 import { visible } from './safe.ts';
 import { resultLine, roleSummaries } from './human.ts';
@@ -37,7 +37,7 @@ const CHROME_ROWS = 6;
 
 /** What a task draws of its host, computed when the host is done: no plan waits for listr2. */
 interface Drawn {
-  status: HostResult['status'];
+  status: KeptResult['status'];
   line: string;
   roles?: string[];
 }
@@ -53,7 +53,7 @@ interface Drawn {
 export function liveView(hosts: readonly Host[], o: LiveOptions): ProgressView {
   const paint = o.paint ?? plain;
   const secrets = o.secrets ?? [];
-  const drawn = (r: HostResult): Drawn => ({ status: r.status, line: resultLine(r, { paint, secrets }), ...(r.plan ? { roles: roleSummaries(r) } : {}) });
+  const drawn = (r: KeptResult): Drawn => ({ status: r.status, line: resultLine(r, { paint, secrets }), ...(r.plan ? { roles: roleSummaries(r) } : {}) });
   const sizes = o.batches?.length ? o.batches : [hosts.length];
   const room = Math.max(1, (o.stream.rows || 24) - CHROME_ROWS - sizes.length);
 
@@ -81,7 +81,7 @@ export function liveView(hosts: readonly Host[], o: LiveOptions): ProgressView {
     }
     first += size;
   }
-  const counts = sizes.map(() => new Map<HostResult['status'], number>());
+  const counts = sizes.map(() => new Map<KeptResult['status'], number>());
   const batchTasks: (Task | undefined)[] = sizes.map(() => undefined);
   const doneIn = (b: number) => [...counts[b]!.values()].reduce((a, n) => a + n, 0);
   const countText = (b: number) => {
@@ -194,7 +194,7 @@ export function liveView(hosts: readonly Host[], o: LiveOptions): ProgressView {
     },
   );
   const running = list.run().catch(() => undefined);
-  const settle = (host: Host | string, r: HostResult) => {
+  const settle = (host: Host | string, r: KeptResult) => {
     const slot = slots.get(typeof host === 'string' ? host : host.name);
     if (!slot) return;
     slot.started();
@@ -223,7 +223,7 @@ export function liveView(hosts: readonly Host[], o: LiveOptions): ProgressView {
       settle(host, r);
     },
     // After the run, and on a second signal: hosts without a result end their task too.
-    abandon: (results: readonly HostResult[]) => {
+    abandon: (results: readonly KeptResult[]) => {
       for (const r of results) {
         if (settled.has(r.host)) continue;
         settled.add(r.host);

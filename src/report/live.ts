@@ -6,7 +6,7 @@
  */
 import type { Host } from '../inventory/types.ts';
 import type { FleetObserver } from '../run/fleet.ts';
-import type { HostResult } from '../run/host.ts';
+import type { KeptResult } from '../run/host.ts';
 import { plain, type Paint } from './color.ts';
 import { resultLine } from './human.ts';
 
@@ -14,7 +14,7 @@ export interface ProgressView extends FleetObserver {
   /** Resolves when the view has drawn its last frame. */
   finished(): Promise<void>;
   /** The run stopped waiting: every host gets its (possibly "outcome unknown") result. */
-  abandon?(results: readonly HostResult[]): void;
+  abandon?(results: readonly KeptResult[]): void;
 }
 
 /**

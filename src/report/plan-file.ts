@@ -7,6 +7,7 @@
 import type { Host, Inventory } from '../inventory/types.ts';
 import { newSalt, PLAN_VERSION, savedHost, type SavedPlan } from '../plan/reviewed.ts';
 import type { ResultSink } from '../run/fleet.ts';
+import { failureOf } from '../run/host.ts';
 import { VERSION } from '../version.ts';
 import { jsonEntry, jsonFrame, OrderedFile } from './stream.ts';
 
@@ -33,7 +34,9 @@ export function openPlanFile(file: string, head: PlanFileHead): PlanFile {
       const i = index.get(host.name);
       if (i === undefined || failure) return;
       try {
-        out.put(i, jsonEntry(savedHost(host, r.status, r.plan, r.factsDigest, seal, r.error ? `${r.error.step}: ${r.error.message}` : undefined), 2));
+        const why = failureOf(r);
+        const digest = r.status === 'unreachable' || r.status === 'skipped' ? undefined : r.factsDigest;
+        out.put(i, jsonEntry(savedHost(host, r.status, r.plan, digest, seal, why ? `${why.step}: ${why.message}` : undefined), 2));
       } catch (e) {
         failure = e;
       }

@@ -1,6 +1,6 @@
 /** What a report is made from: the run's selection and its results. */
 import type { Host, Inventory } from '../inventory/types.ts';
-import type { HostResult, HostStatus } from '../run/host.ts';
+import type { HostResult, HostStatus, KeptResult } from '../run/host.ts';
 
 /** What a report knows before any host is contacted. */
 export interface ReportHead {
@@ -32,7 +32,7 @@ export type StatusCounts = Record<HostStatus, number>;
 
 export const noCounts = (): StatusCounts => ({ compliant: 0, drifted: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 });
 
-export function statusCounts(results: readonly HostResult[]): StatusCounts {
+export function statusCounts(results: readonly KeptResult[]): StatusCounts {
   const counts = noCounts();
   for (const r of results) counts[r.status]++;
   return counts;

@@ -20,8 +20,10 @@ import type { Artifact } from '../resources/file.ts';
  */
 export interface Check {
   role: string;
-  /** Stable address, e.g. `require squid >= 3.1`. */
+  /** Stable address, e.g. `require squid >= 3.1`: built from the name, never read back into it. */
   id: string;
+  /** What is checked, for people: a requirement's name (`squid >= 3.1`), a finding's code and title. */
+  name: string;
   found: string;
   wanted: string;
   ok: boolean;
@@ -40,6 +42,8 @@ export interface RoleSettings {
   schema: Record<string, unknown>;
   /** Built-in defaults: `{ key: value }`. */
   defaults: Record<string, unknown>;
+  /** The folder of schema.json and defaults.yml: `npm run schema` writes the settings' type there (settings.ts). */
+  folder?: URL;
   /** Checks of the merged values that the schema cannot express, run before any host is contacted. */
   validate?(host: Host, report: ReportSetting): void;
 }
@@ -115,13 +119,14 @@ export function defineRole<F extends FactTree>(def: RoleDef<F>): Role {
 }
 
 /** A role folder's schema.json and defaults.yml, read once at start-up. */
-export function settingsFiles(roleUrl: string): Pick<RoleSettings, 'schema' | 'defaults'> {
-  const read = (name: string) => readFileSync(new URL(name, roleUrl), 'utf8');
-  return { schema: JSON.parse(read('./schema.json')) as Record<string, unknown>, defaults: parseYaml(read('./defaults.yml')) as Record<string, unknown> };
+export function settingsFiles(roleUrl: string): Pick<RoleSettings, 'schema' | 'defaults' | 'folder'> {
+  const folder = new URL('./', roleUrl);
+  const read = (name: string) => readFileSync(new URL(name, folder), 'utf8');
+  return { schema: JSON.parse(read('schema.json')) as Record<string, unknown>, defaults: parseYaml(read('defaults.yml')) as Record<string, unknown>, folder };
 }
 
 /** A requirement: `ok` decides; a failed one stops every change on the host unless `blocks` is false. */
 export const requirement = (role: string, r: Omit<Check, 'role' | 'blocks' | 'id'> & { name: string; blocks?: boolean }): Check => {
   const { name, blocks = true, ...rest } = r;
-  return { role, id: `require ${name}`, blocks, ...rest };
+  return { role, id: `require ${name}`, name, blocks, ...rest };
 };

@@ -7,7 +7,7 @@ import type { Role } from '../role/contract.ts';
 import type { HostPlan } from '../plan/types.ts';
 import { SshConnection, type Connection } from '../ssh/connection.ts';
 import { prepareIdentities } from '../ssh/identity.ts';
-import { runHost, UNOBSERVED, type HostResult, type Phase, type RunHostOptions } from './host.ts';
+import { runHost, UNOBSERVED, type HostResult, type KeptResult, type Phase, type RunHostOptions } from './host.ts';
 import { EXIT } from './options.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
@@ -93,7 +93,7 @@ export class Interrupt {
 export interface FleetOutcome {
   mode: Mode;
   /** In inventory order, whatever order the hosts finished in; without plans with releasePlans. */
-  results: HostResult[];
+  results: KeptResult[];
   started: Date;
   seconds: number;
   exitCode: number;
@@ -102,7 +102,7 @@ export interface FleetOutcome {
 }
 
 /** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
-export function exitCode(results: readonly HostResult[], mode: Mode, detailed = true): number {
+export function exitCode(results: readonly KeptResult[], mode: Mode, detailed = true): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
   const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
   return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
@@ -115,7 +115,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
   const started = new Date();
   const t0 = performance.now();
   for (const s of run.sinks ?? []) s.runStarted?.(started);
-  const results = new Map<string, HostResult>();
+  const results = new Map<string, KeptResult>();
   /** A host's final result: to the sinks, then kept (without its plan when released). */
   const settle = (host: Host, r: HostResult) => {
     for (const s of run.sinks ?? []) s.hostDone(host, r);
@@ -188,21 +188,25 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     for (const h of run.hosts) {
       if (results.has(h.name)) continue;
       const phase = phases.get(h.name);
-      const r: HostResult = { host: h.name, status: 'failed', messages: [], notes: [], roundTrips: 0, durationMs: 0 };
+      const stopped = (message: string, more: { outcomeUnknown?: true } = {}): HostResult => ({
+        host: h.name,
+        status: 'failed',
+        error: { step: 'interrupted', message },
+        ...more,
+        messages: [],
+        notes: [],
+        roundTrips: 0,
+        durationMs: 0,
+      });
       if (!phase) {
         interrupted.notStarted.push(h.name);
-        r.error = { step: 'interrupted', message: 'not started: the run was interrupted' };
+        settle(h, stopped('not started: the run was interrupted'));
       } else if (phase === 'apply') {
         interrupted.unknown.push(h.name);
-        r.outcomeUnknown = true;
-        r.error = {
-          step: 'interrupted',
-          message: `outcome unknown: tprun stopped waiting; ${UNOBSERVED}`,
-        };
+        settle(h, stopped(`outcome unknown: tprun stopped waiting; ${UNOBSERVED}`, { outcomeUnknown: true }));
       } else {
-        r.error = { step: 'interrupted', message: `tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed` };
+        settle(h, stopped(`tprun stopped waiting at ${phase}, before the host's transaction started: nothing was changed`));
       }
-      settle(h, r);
     }
     for (const r of results.values()) if (r.outcomeUnknown && !interrupted.unknown.includes(r.host)) interrupted.unknown.push(r.host);
   }
@@ -212,7 +216,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     const r: HostResult = {
       host: host.name,
       status: 'skipped',
-      error: { step: 'rollout', message: rolloutStopped ?? 'not started' },
+      reason: rolloutStopped ?? 'not started',
       messages: [],
       notes: [],
       roundTrips: 0,
@@ -229,7 +233,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
 }
 
 /** A finished host's result without its plan (what a released run keeps). */
-export function withoutPlan(r: HostResult): HostResult {
+export function withoutPlan(r: HostResult): KeptResult {
   const { plan: _plan, ...rest } = r;
   return rest;
 }

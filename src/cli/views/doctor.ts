@@ -38,8 +38,8 @@ const brokenRun = (r: HostResult) => r.status === 'unreachable' || (r.status ===
 
 export function doctorLine(r: HostResult): string {
   const t = `(${(r.durationMs / 1000).toFixed(1)}s)`;
-  if (r.status === 'unreachable') return `${r.host}: UNREACHABLE: ${r.error?.message ?? ''}`;
-  if (brokenRun(r) && r.status === 'failed') return `${r.host}: FAILED at ${r.error?.step ?? '?'}: ${(r.error?.message ?? '').split('\n')[0]} ${t}`;
+  if (r.status === 'unreachable') return `${r.host}: UNREACHABLE: ${r.error.message}`;
+  if (brokenRun(r) && r.status === 'failed') return `${r.host}: FAILED at ${r.error.step}: ${r.error.message.split('\n')[0]} ${t}`;
   const f = findingsOf(r);
   const errors = f.filter((c) => c.blocks).length;
   const warnings = f.length - errors;
