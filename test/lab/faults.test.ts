@@ -611,23 +611,39 @@ t(
   },
 );
 
+/** Host i's transactions all ended, nothing of them left, check compliant against `inventory`, interception proven. */
+async function settledCompliant(i: number, inventory: string): Promise<void> {
+  await txSettled(i);
+  nothingLeft(i);
+  const c = lab.tprunInCtl(['check', inventory, '--limit', `h${i}`]);
+  assert.is(c.code, 0, all(c));
+  proveInterception();
+}
+
+/**
+ * Host i applied to the other configuration, its runner and watcher SIGKILLed mid-step (in a
+ * slowed ip6tables-restore): a dead transaction with no end, which nothing on the host finishes.
+ */
+async function deadMidStep(i: number, name: string) {
+  const to = inv(name, onB(i) ? 'A' : 'B', [i]);
+  slowOnce(i);
+  const first = tprunAsync(['apply', to]);
+  await waitJournal(i);
+  for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
+  const dead = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
+  // The watcher first: killed after the runner, it would already be healing.
+  const k = lab.onHost(i, lab.killRunnerCmd(true));
+  assert.is(k.code, 0, k.out);
+  // Until the first run's session has let go of the host (its start script saw the runner die).
+  for (let n = 0; n < 200 && lab.onHost(i, "grep -q '^conn ' /var/lib/tprun/lock").code === 0; n++) await sleep(100);
+  return { to, first, dead };
+}
+
 t(
   'runner and watcher both SIGKILLed mid-step, then a newer apply: it first finishes the dead transaction (rolled back from its journal and backups), then applies; no backup left; a reboot changes nothing',
   async () => {
     const i = 1;
-    const original = onB(i) ? 'B' : 'A';
-    const other = original === 'A' ? 'B' : 'A';
-    const to = inv('orphan-to', other, [i]);
-    slowOnce(i);
-    const first = tprunAsync(['apply', to]);
-    await waitJournal(i);
-    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
-    const dead = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
-    // The watcher first: killed after the runner, it would already be healing.
-    const k = lab.onHost(i, lab.killRunnerCmd(true));
-    assert.is(k.code, 0, k.out);
-    // Until the first run's session has let go of the host (its start script saw the runner die).
-    for (let n = 0; n < 200 && lab.onHost(i, "grep -q '^conn ' /var/lib/tprun/lock").code === 0; n++) await sleep(100);
+    const { to, first, dead } = await deadMidStep(i, 'orphan-to');
     try {
       // The same target as the dead transaction: without finishing it first, the files it already
       // swapped look compliant, nothing rewrites them, and their backups stay for good.
@@ -653,11 +669,7 @@ t(
     } finally {
       unslow(i);
     }
-    await txSettled(i);
-    nothingLeft(i);
-    const c = lab.tprunInCtl(['check', to, '--limit', `h${i}`]);
-    assert.is(c.code, 0, all(c));
-    proveInterception();
+    await settledCompliant(i, to);
     // Nothing unfinished is left for the boot to undo under the verdict just given.
     const before = lab.snapshot(i);
     assert.is(lab.reboot(i).code, 0);
@@ -680,17 +692,8 @@ t(
   "a newer apply's heal of a dead transaction SIGKILLed mid-undo: its orphaned step is reaped, the apply heals again, then applies; nothing of the killed heal acts later",
   async () => {
     const i = 1;
-    const original = onB(i) ? 'B' : 'A';
-    const other = original === 'A' ? 'B' : 'A';
-    const to = inv('reheal-to', other, [i]);
-    slowOnce(i);
-    const first = tprunAsync(['apply', to]);
-    await waitJournal(i);
-    for (let k = 0; k < 100 && !lab.onHost(i, 'pgrep -f "^sleep 30$"').out.trim(); k++) await sleep(100);
-    const dead = lab.onHost(i, 'cat /var/lib/tprun/last').out.trim();
+    const { to, first, dead } = await deadMidStep(i, 'reheal-to');
     const T = `/var/lib/tprun/tx/${dead}`;
-    assert.is(lab.onHost(i, lab.killRunnerCmd(true)).code, 0);
-    for (let n = 0; n < 200 && lab.onHost(i, "grep -q '^conn ' /var/lib/tprun/lock").code === 0; n++) await sleep(100);
     const f = await first.done;
     assert.ok(failedBit(f.code), all(f));
     try {
@@ -717,11 +720,7 @@ t(
     } finally {
       unslow(i);
     }
-    await txSettled(i);
-    nothingLeft(i);
-    const c = lab.tprunInCtl(['check', to, '--limit', `h${i}`]);
-    assert.is(c.code, 0, all(c));
-    proveInterception();
+    await settledCompliant(i, to);
     row(
       "SIGKILL of a newer apply's healer mid-undo (the step it started left running)",
       '1',
