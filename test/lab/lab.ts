@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { udpProbe } from '../udp-probe.ts';
 
 /** Several labs can run side by side (one per developer or helper) under their own prefix and state dir. */
 export const STATE = process.env.TPRUN_LAB_STATE ?? '/tmp/tprun-lab';
@@ -283,29 +284,7 @@ export function assertUdp443(expect: 'rejected' | 'dropped' | 'passes'): void {
  * so), "refused" when ICMP port unreachable came back (rejected on the way), "timeout" else.
  */
 export function udp443(family: 4 | 6): { client: string; origin: string } {
-  const [af, addr] = family === 4 ? ['AF_INET', ORIGIN4] : ['AF_INET6', ORIGIN6];
-  const log = `${STATE}/udp443-${family}.log`;
-  const ready = `${STATE}/udp443-${family}.ready`;
-  // The datagram is sent once the listener is bound (it says so in a file), never after a guessed delay.
-  const listen = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${addr}', 443)); s.settimeout(4); open('${ready}', 'w').close()
-try:
-    d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)
-except socket.timeout: print('nothing', flush=True)`;
-  const send = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.connect(('${addr}', 443)); s.settimeout(2); s.send(b'quic')
-try: s.recv(100); print('reply')
-except ConnectionRefusedError: print('refused')
-except socket.timeout: print('timeout')`;
-  // The listener is this shell's own child, stopped by its own timeout and waited for by its pid.
-  const r = spawnSync(
-    'sh',
-    [
-      '-c',
-      `rm -f ${ready}; ip netns exec ${ORIGIN} timeout 8 /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; while [ ! -e ${ready} ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; ip netns exec ${CLIENT} /usr/bin/python3 -c "$S"; wait $p`,
-    ],
-    { encoding: 'utf8', env: { ...process.env, L: listen, S: send } },
-  );
-  const client = (r.stdout + r.stderr).trim();
-  return { client, origin: readFileSync(log, 'utf8').trim() };
+  return udpProbe({ clientNs: CLIENT, originNs: ORIGIN, addr: family === 4 ? ORIGIN4 : ORIGIN6, family, port: 443, state: STATE, seconds: 2 });
 }
 
 /** HTTP GET from the client namespace through h1; the origin answers with the address it saw. */

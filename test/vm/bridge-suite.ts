@@ -8,7 +8,6 @@
  * naming the hop when the broute rules or squid are broken, drift in the broute chain is found
  * and repaired, and after a reboot it is still compliant and intercepting.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +17,7 @@ import { beforeLab, skipReason, timed } from './skip.ts';
 import { probeFamilies, probeScript } from '../../src/doctor/probe.ts';
 import { PRELUDE } from '../../src/protocol.ts';
 import { load } from '../helpers.ts';
+import { udpProbe } from '../udp-probe.ts';
 
 export function bridgeSuite(release: vm.Release): void {
   const test = suite(`bridge (Debian ${release})`);
@@ -392,27 +392,15 @@ export function bridgeSuite(release: vm.Release): void {
    * came back, "timeout" when nothing came back; `origin` is what the listener saw ("nothing").
    */
   function udp(f: 4 | 6, port: number): { client: string; origin: string } {
-    const [af, addr] = f === 4 ? ['AF_INET', topo.ORIGIN4] : ['AF_INET6', topo.ORIGIN6];
-    const log = `${vm.STATE}/udp-${f}-${port}.log`;
-    const ready = `${vm.STATE}/udp-${f}-${port}.ready`;
-    // The datagram is sent once the listener is bound (it says so in a file), never after a guessed delay.
-    const listen = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${addr}', ${port})); s.settimeout(6); open('${ready}', 'w').close()
-try:
-    d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)
-except socket.timeout: print('nothing', flush=True)`;
-    const send = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.connect(('${addr}', ${port})); s.settimeout(4); s.send(b'quic')
-try: s.recv(100); print('reply')
-except ConnectionRefusedError: print('refused')
-except socket.timeout: print('timeout')`;
-    const r = spawnSync(
-      'sh',
-      [
-        '-c',
-        `rm -f ${ready}; ip netns exec ${topo.ORIGIN} timeout 10 python3 -c "$L" > ${log} 2>&1 & p=$!; while [ ! -e ${ready} ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; [ -e ${ready} ] || { echo "no listener: it ended before binding"; wait $p; exit 0; }; ip netns exec ${topo.CLIENT} python3 -c "$S"; wait $p`,
-      ],
-      { encoding: 'utf8', env: { ...process.env, L: listen, S: send } },
-    );
-    return { client: (r.stdout + r.stderr).trim(), origin: readFileSync(log, 'utf8').trim() };
+    return udpProbe({
+      clientNs: topo.CLIENT,
+      originNs: topo.ORIGIN,
+      addr: f === 4 ? topo.ORIGIN4 : topo.ORIGIN6,
+      family: f,
+      port,
+      state: vm.STATE,
+      seconds: 4,
+    });
   }
 
   // Held back from npm test: in the first CI-like run (2026-12-07, clean clone, empty image cache)
