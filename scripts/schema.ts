@@ -1,10 +1,12 @@
 // `npm run schema`: writes schemas/inventory.schema.json (for editors) from the shared schema and
 // every role's settings schema, and each role's settings type (roles/<name>/settings.ts) from its
-// schema and defaults. test/schema.test.ts fails when one is out of date.
-import { writeFileSync } from 'node:fs';
+// schema and defaults, and the shared ssh and tproxy types (src/inventory/vars.ts) from
+// base.schema.json and defaults.yml. test/schema.test.ts fails when one is out of date.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { inventorySchema } from '../src/inventory/schema.ts';
 import { ROLES } from '../roles/registry.ts';
-import { settingsTypeText } from './settings-types.ts';
+import { settingsTypeText, sharedVarsText } from './settings-types.ts';
 
 export const SCHEMA_FILE = new URL('../schemas/inventory.schema.json', import.meta.url);
 /**
@@ -59,9 +61,26 @@ export async function settingsTypes(): Promise<{ file: URL; text: string }[]> {
   return out;
 }
 
+export const SHARED_VARS_FILE = new URL('../src/inventory/vars.ts', import.meta.url);
+
+/** The types of the shared vars, ssh and tproxy (the mask and block_quic are set by the loader). */
+export async function sharedVarsTypes(): Promise<string> {
+  const schema = inventorySchema([]);
+  const defs = schema.$defs as Record<string, Record<string, unknown>>;
+  const vars = (defs.vars!.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const defaults = parse(readFileSync(new URL('../src/inventory/defaults.yml', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const shared = [
+    { key: 'ssh', name: 'SshVars', filled: [] },
+    { key: 'tproxy', name: 'TproxyVars', filled: ['mask', 'block_quic'] },
+  ];
+  return sharedVarsText(shared, vars, defs, defaults);
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   writeFileSync(SCHEMA_FILE, schemaText());
   console.log('wrote schemas/inventory.schema.json');
+  writeFileSync(SHARED_VARS_FILE, await sharedVarsTypes());
+  console.log('wrote src/inventory/vars.ts');
   for (const { file, text } of await settingsTypes()) {
     writeFileSync(file, text);
     console.log(`wrote ${file.pathname.replace(/^.*\/(roles\/)/, '$1')}`);

@@ -2,51 +2,11 @@
 export type Family = 'ipv4' | 'ipv6';
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
-/**
- * user, port, known_hosts and connect_timeout are absent unless the inventory sets them: the SSH
- * config, then tprun's own defaults, fill them in (src/ssh/config.ts).
- */
-export interface SshVars {
-  user?: string;
-  port?: number;
-  identity?: string;
-  /** Name of an environment variable holding the identity's passphrase. */
-  passphrase_env?: string;
-  known_hosts?: string;
-  become: boolean;
-  connect_timeout?: number;
-  command_timeout: number;
-  /** OpenSSH client config to honour (default ~/.ssh/config; "none" for none). */
-  config_file?: string;
-  /** Jump hosts (user@host:port), in order; overrides the config's ProxyJump. */
-  jump?: string | string[];
-}
-
-export interface Bypass {
-  source?: string;
-  destination?: string;
-  /** Incoming interface (routers) or bridge port (bridges). */
-  interface?: string;
-}
-
-export interface TproxyVars {
-  /** The firewall backend; auto chooses per host from its facts (src/firewall/backend.ts). */
-  backend: 'auto' | 'iptables' | 'nftables';
-  mark: number;
-  /** Defaults to the mark. */
-  mask: number;
-  table: number;
-  /** Give each receiving interface its own table (table, table+1, ...). */
-  per_interface_tables: boolean;
-  ports: number[];
-  /** Intercepted TLS ports, sent to squid.https_tproxy_port. */
-  https_ports: number[];
-  /** Reject UDP/443 forwarded from the clients (QUIC bypasses TPROXY); defaults to https_ports being set. */
-  block_quic: boolean;
-  families: Family[];
-  interfaces: string[];
-  bypass: Bypass[];
-}
+// ssh and tproxy are typed from base.schema.json and defaults.yml by `npm run schema`, as each
+// role's settings are from its schema: a key added to the schema is a key of the type.
+import type { TproxyVars, SshVars } from './vars.ts';
+export type { TproxyVars, SshVars };
+export type Bypass = TproxyVars['bypass'][number];
 
 /**
  * Each role adds the type of its settings here by declaration merging, from its own folder
