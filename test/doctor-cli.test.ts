@@ -196,6 +196,12 @@ test('an unreachable host is reported apart from hosts with findings; JSON and J
     failed.map((c: { id: string }) => c.id),
     ['TP010 the fwmark policy rule is missing'],
   );
+  // Each check carries its code as a field: no reader parses it out of the id.
+  assert.equal(
+    failed.map((c: { code: string }) => c.code),
+    ['TP010'],
+  );
+  assert.ok(h1.checks.every((c: { id: string; code?: string }) => c.code && c.id.startsWith(`${c.code} `)));
   assert.match(failed[0].found, /no "fwmark 0x1\/0x1 lookup 100"/);
   assert.match(failed[0].hint, /Fix: /);
   assert.ok(h1.checks.length > 20);

@@ -76,6 +76,7 @@ function rawHost(h: Host, r: HostResult) {
     checks: (r.plan?.checks ?? []).map((c) => ({
       role: c.role,
       id: c.id,
+      ...(c.code ? { code: c.code } : {}),
       found: c.found,
       wanted: c.wanted,
       ok: c.ok,

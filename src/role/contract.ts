@@ -24,6 +24,8 @@ export interface Check {
   id: string;
   /** What is checked, for people: a requirement's name (`squid >= 3.1`), a finding's code and title. */
   name: string;
+  /** A catalogue code (doctor's `TP010`), kept as a value so no reader parses it out of the id. */
+  code?: string;
   found: string;
   wanted: string;
   ok: boolean;

@@ -34,7 +34,7 @@ function doctor(): { code: number; ids: string[]; text: string } {
   const file = `${lab.STATE}/doctor.json`;
   const r = tprun('doctor', inv, '--report', `json:${file}`);
   const json = assertValidJson(readFileSync(file, 'utf8'));
-  const ids = json.hosts[0].checks.filter((c: { ok: boolean }) => !c.ok).map((c: { id: string }) => c.id.split(' ')[0]);
+  const ids = json.hosts[0].checks.filter((c: { ok: boolean }) => !c.ok).map((c: { code: string }) => c.code);
   return { code: r.code, ids, text: out(r) };
 }
 
@@ -194,9 +194,9 @@ function probe(): { code: number; tp050: Record<Family, ProbeCheck>; ids: string
   const file = `${lab.STATE}/probe.json`;
   const r = tprun('doctor', inv, '--probe', '--report', `json:${file}`);
   const json = assertValidJson(readFileSync(file, 'utf8'));
-  const checks = json.hosts[0].checks as ({ id: string } & ProbeCheck)[];
+  const checks = json.hosts[0].checks as ({ id: string; code: string } & ProbeCheck)[];
   const tp050 = (f: Family) => checks.find((c) => c.id === `TP050 the interception probe failed (${f})`)!;
-  return { code: r.code, tp050: { IPv4: tp050('IPv4'), IPv6: tp050('IPv6') }, ids: checks.filter((c) => !c.ok).map((c) => c.id.split(' ')[0]!), text: out(r) };
+  return { code: r.code, tp050: { IPv4: tp050('IPv4'), IPv6: tp050('IPv6') }, ids: checks.filter((c) => !c.ok).map((c) => c.code), text: out(r) };
 }
 
 t('probe: on the compliant host doctor --probe passes over IPv4 and IPv6 (the origin saw the probe client through squid), and nothing is left behind', () => {

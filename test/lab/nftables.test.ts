@@ -88,7 +88,7 @@ function doctor(): { code: number; ids: string[]; text: string } {
   const file = `${lab.STATE}/doctor.json`;
   const r = tprun('doctor', nft, '--report', `json:${file}`);
   const json = assertValidJson(readFileSync(file, 'utf8'));
-  const ids = json.hosts[0].checks.filter((c: { ok: boolean }) => !c.ok).map((c: { id: string }) => c.id.split(' ')[0]);
+  const ids = json.hosts[0].checks.filter((c: { ok: boolean }) => !c.ok).map((c: { code: string }) => c.code);
   return { code: r.code, ids, text: out(r) };
 }
 
