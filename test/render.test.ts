@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import { loadInventory } from '../src/inventory/load.ts';
 import { selectRoles } from '../roles/registry.ts';
 import { renderFiles, writeRendered } from '../src/render/render.ts';
+import { templates } from '../src/render/templates.ts';
+import { sh } from '../src/shell.ts';
 
 const GOLDEN = 'test/golden/example';
 
@@ -72,3 +74,22 @@ test('the rendered output can be written to a directory', () => {
 });
 
 test.run();
+
+test('a shell template quotes every value as shell words (arrays word by word, sh values as built)', () => {
+  const wccp = templates(new URL('../roles/wccp/index.ts', import.meta.url).href);
+  const hostile = { name: 'gre0;reboot', remote: '$(id)', local: "192.0.2.1' ; x '" };
+  const boot = wccp('boot-wccp.sh.eta', { tunnels: [hostile] });
+  assert.match(boot, /^ip link set 'gre0;reboot' up$/m);
+  assert.match(boot, / remote '\$\(id\)' local '192\.0\.2\.1'\\'' ; x '\\'''$/m);
+  assert.not.match(boot, /\$\(id\) local/);
+  // Arrays are several words, an sh value is kept as built; anything else is an error, not "undefined".
+  const routing = templates(new URL('../roles/routing/index.ts', import.meta.url).href);
+  const r = routing('boot-routing.sh.eta', {
+    markHex: '0x1',
+    rules: [{ flag: '-4', spec: ['fwmark', '0x1/0x1', 'lookup', 'a b'] }],
+    routes: [{ flag: '-6', spec: sh`local ${'::/0'} dev lo` }],
+  });
+  assert.match(r, /^ip -4 rule add fwmark 0x1\/0x1 lookup 'a b'$/m);
+  assert.match(r, /^ip -6 route replace local ::\/0 dev lo$/m);
+  assert.throws(() => routing('boot-routing.sh.eta', { markHex: undefined, rules: [], routes: [] }), /a shell template got undefined/);
+});

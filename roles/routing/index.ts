@@ -160,8 +160,8 @@ export const routing = defineRole({
   boot(host) {
     const w = wanted(host);
     const fams = host.vars.tproxy.families;
-    const rules = fams.flatMap((f) => w.rules.map((spec) => ({ flag: FLAG[f], spec })));
-    const routes = fams.flatMap((f) => [...w.routes].flatMap(([t, rs]) => rs.map((r) => ({ flag: FLAG[f], spec: `${r} table ${t}` }))));
+    const rules = fams.flatMap((f) => w.rules.map((spec) => ({ flag: FLAG[f], spec: words(spec) })));
+    const routes = fams.flatMap((f) => [...w.routes].flatMap(([t, rs]) => rs.map((r) => ({ flag: FLAG[f], spec: [...words(r), 'table', t] }))));
     return [{ order: 20, name: 'routing', content: render('boot-routing.sh.eta', { markHex: hex(host.vars.tproxy.mark), rules, routes }) }];
   },
   plan(host, f) {
