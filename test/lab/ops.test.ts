@@ -1,9 +1,12 @@
 /**
  * Operating a fleet on the namespace lab (issue #16): a non-root user without become, a canary
  * batch stopping a rollout, reviewed plans refused when a host moved, hosts reached through a
- * bastion. Run with TPRUN_LAB_PREFIX / TPRUN_LAB_STATE to keep it apart from other labs.
+ * bastion, and the installed package through a bastion that an Included SSH config names. Run with TPRUN_LAB_PREFIX / TPRUN_LAB_STATE to keep it apart from other labs.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -123,6 +126,63 @@ t('a host reachable only through a bastion: ProxyJump from an SSH config, ssh.ju
   );
   assert.is(bad.code, 4, out(bad));
   assert.match(bad.out, /^h3: FAILED at connect: jump host 198\.18\.1\.4: HOST KEY CHANGED for 198\.18\.1\.4/m);
+});
+
+/** What an operator runs: the packed tarball installed into a scratch prefix (as bench/run.ts). */
+function installed(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tprun-ops-pack-'));
+  const npm = (args: string[]) => {
+    const r = spawnSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
+    assert.is(r.status, 0, `npm ${args[0]}: ${r.stderr.slice(-2000)}`);
+  };
+  npm(['pack', '--pack-destination', dir]);
+  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+  npm(['install', '-g', '--prefix', join(dir, 'prefix'), '--omit=dev', join(dir, tarball)]);
+  return join(dir, 'prefix/bin/tprun');
+}
+
+t('the installed package reaches h3 through a bastion named only in an Included ssh config, with OpenSSH default key', () => {
+  // After the test above, h3 is reachable only through h4. The operator's ~/.ssh/config holds
+  // nothing but an Include; the included file names the alias, the bastion, the user and the
+  // known_hosts; the key is ~/.ssh/id_ed25519, which no setting names. The inventory names
+  // neither identity, known_hosts, user nor config file.
+  const [a3, a4] = [lab.hostAddr(3), lab.hostAddr(4)];
+  const home = mkdtempSync(join(tmpdir(), 'tprun-ops-home-'));
+  mkdirSync(join(home, '.ssh/conf.d'), { recursive: true, mode: 0o700 });
+  copyFileSync(`${lab.STATE}/id_ed25519`, join(home, '.ssh/id_ed25519'));
+  writeFileSync(join(home, '.ssh/config'), 'Include conf.d/*.conf\n');
+  writeFileSync(
+    join(home, '.ssh/conf.d/branch.conf'),
+    `Host branch3\n  HostName ${a3}\n  ProxyJump bastion\nHost bastion\n  HostName ${a4}\nHost *\n  User root\n  UserKnownHostsFile ${lab.STATE}/known_hosts\n  ConnectTimeout 5\n`,
+  );
+  const inv = lab.writeInventory('included', { routers: [3] });
+  const text = readFileSync(inv, 'utf8')
+    .replace(/^ {2}ssh: \{.*\}\n/m, '')
+    .replace(`address: ${a3}`, 'address: branch3');
+  assert.not.match(text, /identity|known_hosts|config_file|user:/);
+  writeFileSync(inv, text);
+  const bin = installed();
+  const run = (...args: string[]) => {
+    const r = spawnSync('ip', ['netns', 'exec', lab.CTL, bin, ...args], { encoding: 'utf8', env: { ...process.env, HOME: home, SSH_AUTH_SOCK: '' } });
+    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  };
+  const c = run('check', inv);
+  assert.is(c.code, 2, out(c));
+  assert.match(c.out, /^h3: drifted/m);
+  const a = run('apply', inv);
+  assert.is(a.code, 2, out(a));
+  assert.match(a.out, /^h3: changed/m);
+  const again = run('check', inv);
+  assert.is(again.code, 0, out(again));
+  assert.match(again.out, /^h3: compliant/m);
+  // Without the Include's file the alias is a name nothing resolves: the same run fails to connect.
+  writeFileSync(join(home, '.ssh/config'), '# empty\n');
+  const lost = run('check', inv, '--forks', '1');
+  assert.is(lost.code, 4, out(lost));
+  assert.match(lost.out, /^h3: UNREACHABLE/m);
 });
 
 test.run();
