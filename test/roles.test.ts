@@ -178,7 +178,7 @@ test('drift: squid.conf edited → replaced (validated first) and squid reconfig
   assert.equal(changed(p), ['update file /etc/squid/squid.conf', 'update file-mode /etc/squid/squid.conf']);
   assert.equal(changesOf(p)[1]!.before, '0640 root:root');
   const it = changesOf(p)[0]!;
-  assert.ok(it.commands.some((c) => c.text.startsWith('squid -k parse -f /etc/squid/squid.conf.tprun-new')));
+  assert.ok(it.commands.some((c) => c.text.startsWith('tprun_parse=$(squid -k parse -f /etc/squid/squid.conf.tprun-new 2>&1 >/dev/null)')));
   assert.equal(
     p.handlers.map((h) => h.id),
     ['handler squid reconfigure'],

@@ -36,9 +36,13 @@ const ROLE = 'squid';
 const render = templates(import.meta.url);
 const v = (s: readonly number[]) => s.join('.');
 
-/** squid -k parse echoes every line it reads; the operator needs only its complaints. */
+/**
+ * squid -k parse echoes every line it reads ("Processing: …"), cache_peer logins and other
+ * secrets included: its output stays in a variable, never in a file on the host, and the
+ * operator gets only its complaints.
+ */
 const parse = (candidate: Shell) =>
-  sh`squid -k parse -f ${candidate} >/dev/null 2>"$TPRUN_TX/squid-parse.err" || { grep -E "FATAL|ERROR|unrecognized|Bungled" "$TPRUN_TX/squid-parse.err" >&2 || tail -n 5 "$TPRUN_TX/squid-parse.err" >&2; false; }`;
+  sh`tprun_parse=$(squid -k parse -f ${candidate} 2>&1 >/dev/null) || { printf '%s\n' "$tprun_parse" | grep -v 'Processing: ' | grep -E "FATAL|ERROR|unrecognized|Bungled" >&2 || printf '%s\n' "$tprun_parse" | grep -v 'Processing: ' | tail -n 5 >&2; false; }`;
 
 /** The squid.conf section for a WCCP cache, or '' when the host is behind no WCCP router. */
 function wccpSection(host: Host): string {

@@ -3,7 +3,8 @@
  * the access rules Squid 6 ships by default, and a probe that judges by what squid.conf says.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lab from './lab.ts';
@@ -102,6 +103,50 @@ function doctor(inv: string): { code: number; text: string; failed: { id: string
   const json = JSON.parse(readFileSync(file, 'utf8')) as { hosts: { checks: { id: string; code?: string; ok: boolean; found?: string }[] }[] };
   return { code: r.code, text: out(r), failed: json.hosts[0]!.checks.filter((c) => !c.ok) };
 }
+
+t(
+  'a cache_peer secret reaches squid.conf (0640) and nothing else: no output, report, plan or facts of the controller, no file on the host once removed',
+  () => {
+    const SECRET = 'LabPeerS3cret7731';
+    // The peer is never used (cache_peer_access): interception stays direct while the secret is there.
+    const inv = lab.writeInventory('secret', {
+      routers: [1],
+      extra: { 1: `squid: { extra: [!secret "cache_peer 192.0.2.10 parent 3128 0 no-query login=alice:${SECRET}", "cache_peer_access 192.0.2.10 deny all"] }` },
+    });
+    const dir = `${lab.STATE}/secret-artifacts`;
+    spawnSync('rm', ['-rf', dir]);
+    spawnSync('mkdir', ['-p', dir]);
+    const reports = ['json', 'junit', 'html', 'prom'].flatMap((f) => ['--report', `${f}:${dir}/apply.${f}`]);
+    const runs = [
+      tprun('check', inv, '--diff', '-v', '--out', `${dir}/plan.json`),
+      tprun('show', `${dir}/plan.json`),
+      tprun('apply', '--plan', `${dir}/plan.json`, inv, '--diff', '-v', ...reports),
+      tprun('check', inv, '--diff', '-v'),
+      tprun('facts', inv, '--json'),
+      tprun('doctor', inv, '--report', `json:${dir}/doctor.json`),
+    ];
+    assert.is(runs[2]!.code, 2, out(runs[2]!));
+    assert.is(runs[3]!.code, 0, out(runs[3]!));
+    // facts print squid.conf as the host has it, the secret line redacted.
+    assert.match(runs[4]!.out, /cache_peer_access 192\.0\.2\.10 deny all/, runs[4]!.out.slice(0, 3000));
+    assert.match(runs[4]!.out, /\[redacted\]/);
+    for (const [k, r] of runs.entries()) assert.not.ok(out(r).includes(SECRET), `run ${k} printed the secret: ${out(r)}`);
+    for (const f of readdirSync(dir)) assert.not.ok(readFileSync(join(dir, f), 'utf8').includes(SECRET), `${f} holds the secret`);
+    assert.is(statSync(`${dir}/plan.json`).mode & 0o777, 0o600, 'the plan is 0600');
+    // On the host: squid.conf alone holds it, readable by root and squid's group only.
+    const holders = (where: string) => lab.onHost(1, `grep -rlF -- '${SECRET}' ${where} 2>/dev/null; true`).out.trim();
+    // (The lab hosts share the machine's /tmp, where the test's own inventory lives.)
+    const places = '/etc/squid /etc/tprun /var/lib/tprun /var/log/squid /var/spool/squid /run';
+    assert.is(holders(places), '/etc/squid/squid.conf');
+    assert.is(lab.onHost(1, 'stat -c "%a %U %G" /etc/squid/squid.conf').out.trim(), '640 root proxy');
+    lab.proveInterception(4);
+    // Removed from the inventory: no backup keeps the old secret once the transaction ended.
+    const plain = tprun('apply', lab.writeInventory('plain', { routers: [1] }));
+    assert.is(plain.code, 2, out(plain));
+    assert.is(holders(places), '', 'a file on the host still holds the removed secret');
+    lab.proveInterception(4);
+  },
+);
 
 t('a Host header naming a name squid resolves elsewhere: the alert in cache.log, and doctor reports TP009 with the host alone', () => {
   // The lab has no DNS server: squid's hosts_file gives good.example the origin's address and
