@@ -25,7 +25,7 @@ console.log(`before: client → http://${lab.ORIGIN4}/ : ${before.body.trim()} (
 
 step('tprun apply inventories/lab.yml');
 const applied = tprun('apply', 'inventories/lab.yml');
-// 2: changes applied (Puppet's detailed exit codes); 0: nothing to change (the lab was configured).
+// 0: applied, changes or not (2 only with --detailed-exitcodes).
 if (applied !== 2 && applied !== 0) {
   console.error(`demo: tprun apply exited ${applied}`);
   process.exit(1);

@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readOptions, UsageError } from '../src/cli/args.ts';
 import { COMMANDS } from '../src/cli/commands/index.ts';
+import apply from '../src/cli/commands/apply.ts';
 import check from '../src/cli/commands/check.ts';
 import { main } from '../src/cli/main.ts';
 import { DEFAULT_FORKS } from '../src/run/options.ts';
@@ -83,6 +84,15 @@ test('an option is read by its declaration: the command line, else its environme
     () => readOptions(check, {}, { TPRUN_FORKS: '0' }),
     (e: unknown) => e instanceof UsageError && /^TPRUN_FORKS \(environment\) takes a whole number of at least 1, not "0"$/.test(e.message),
   );
+  // A flag from its variable: yes or no in words a shell script writes, anything else refused.
+  assert.is(readOptions(apply, {}, {}).detailedExitcodes, false);
+  assert.is(readOptions(apply, {}, { TPRUN_DETAILED_EXITCODES: '1' }).detailedExitcodes, true);
+  assert.is(readOptions(apply, {}, { TPRUN_DETAILED_EXITCODES: 'no' }).detailedExitcodes, false);
+  assert.is(readOptions(apply, { 'detailed-exitcodes': true }, { TPRUN_DETAILED_EXITCODES: '0' }).detailedExitcodes, true);
+  assert.throws(
+    () => readOptions(apply, {}, { TPRUN_DETAILED_EXITCODES: 'sure' }),
+    (e: unknown) => e instanceof UsageError && /^TPRUN_DETAILED_EXITCODES \(environment\) is 1, true or yes \(or 0, false or no\), not "sure"$/.test(e.message),
+  );
   assert.throws(
     () => readOptions(check, { roles: 'squid,nope' }, {}),
     (e: unknown) => e instanceof UsageError && /unknown role "nope"/.test(e.message),
@@ -141,7 +151,7 @@ test('a bad config file: every problem as FILE:LINE:COL before any host is conta
   assert.equal(r.err.trim().split('\n'), [
     `${file}:1:8: forks takes a whole number of at least 1, not "0"`,
     `${file}:2:1: limit is chosen per run, not in a config file: give --limit on the command line`,
-    `${file}:3:1: unknown setting "forsk" (did you mean "forks"?); settings: probe, lock-timeout, forks, report, diff, quiet, verbose, serial, max-fail, no-detailed-exitcodes`,
+    `${file}:3:1: unknown setting "forsk" (did you mean "forks"?); settings: probe, lock-timeout, forks, report, diff, quiet, verbose, serial, max-fail, detailed-exitcodes`,
     `${file}:4:8: quiet is true or false`,
     `${file}:5:9: report takes json:FILE, junit:FILE, prom:FILE or html:FILE, not "yaml:x"`,
   ]);

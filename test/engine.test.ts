@@ -581,13 +581,14 @@ test('signals: after the first, no new host starts and a host between facts and 
   assert.is(out.exitCode, 4);
 });
 
-test('exit codes: 0, 2 (check with drift, apply with changes), 4 (failure), 6 (both)', () => {
+test('exit codes: 0, 2 (check with drift, apply with changes and --detailed-exitcodes), 4 (failure), 6 (both)', () => {
   const r = (status: string) => ({ status }) as never;
   assert.is(exitCode([r('compliant')], 'check'), 0);
   assert.is(exitCode([r('compliant'), r('drifted')], 'check'), 2);
-  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 6);
-  assert.is(exitCode([r('changed'), r('compliant')], 'apply'), 2);
-  assert.is(exitCode([r('changed')], 'apply', false), 0);
+  assert.is(exitCode([r('changed'), r('unreachable')], 'apply', true), 6);
+  assert.is(exitCode([r('changed'), r('unreachable')], 'apply'), 4);
+  assert.is(exitCode([r('changed'), r('compliant')], 'apply', true), 2);
+  assert.is(exitCode([r('changed')], 'apply'), 0);
   assert.is(exitCode([r('compliant'), r('unreachable')], 'apply'), 4);
   assert.is(exitCode([r('drifted'), r('failed')], 'check'), 6);
 });

@@ -50,12 +50,14 @@ async function run(
   return { code, out: out.text(), err: err.text(), fleet };
 }
 
-test('apply exits 2 when it changed something, 0 when nothing changed, 0 with --no-detailed-exitcodes', async () => {
-  assert.is((await run('apply', { a: 'drifted', b: 'compliant' })).code, 2);
+test('apply exits 0 when it succeeded, changes or not; with --detailed-exitcodes 2 when it changed something', async () => {
+  assert.is((await run('apply', { a: 'drifted', b: 'compliant' })).code, 0);
   assert.is((await run('apply', { a: 'compliant', b: 'compliant' })).code, 0);
-  assert.is((await run('apply', { a: 'drifted' }, { detailedExitCodes: false })).code, 0);
-  assert.is((await run('apply', { a: 'drifted', b: 'broken' })).code, 6);
-  assert.is((await run('apply', { a: 'broken' }, { detailedExitCodes: false })).code, 4);
+  assert.is((await run('apply', { a: 'drifted', b: 'compliant' }, { detailedExitCodes: true })).code, 2);
+  assert.is((await run('apply', { a: 'compliant' }, { detailedExitCodes: true })).code, 0);
+  assert.is((await run('apply', { a: 'drifted', b: 'broken' })).code, 4);
+  assert.is((await run('apply', { a: 'drifted', b: 'broken' }, { detailedExitCodes: true })).code, 6);
+  assert.is((await run('apply', { a: 'broken' }, { detailedExitCodes: true })).code, 4);
   assert.is((await run('check', { a: 'drifted', b: 'down' })).code, 6);
 });
 
@@ -73,7 +75,7 @@ test('a report that cannot be written: one line, the other reports still written
       ],
     },
   );
-  assert.is(r.code, 6);
+  assert.is(r.code, 4);
   const lines = r.err.trim().split('\n');
   assert.is(lines.length, 1, r.err);
   assert.match(lines[0]!, /^tprun: cannot write the json report \S+r\.json: (ENOTDIR|EEXIST)/);
@@ -82,7 +84,7 @@ test('a report that cannot be written: one line, the other reports still written
 
 test('-q: compliant hosts are quiet; a changed or drifted host is one line, each failed host is named with the reason', async () => {
   const r = await run('apply', { a: 'compliant', b: 'broken', c: 'down', d: 'drifted' }, { quiet: true });
-  assert.is(r.code, 6);
+  assert.is(r.code, 4);
   assert.not.match(r.out, /^a: /m);
   assert.match(r.out, /^d: changed: \d+ changes applied/m);
   assert.is(r.out.match(/^d: /gm)?.length, 1);
@@ -179,7 +181,7 @@ test('--max-fail lets a batch absorb failures up to the limit; a healthy canary 
     { serial: parseSerial('1,100%'), maxFail: parseAmount('1'), forks: 1 },
   );
   assert.equal(wide.fleet.contacted, ['c1', 'c2', 'c3', 'c4']);
-  assert.is(wide.code, 6);
+  assert.is(wide.code, 4);
   // Without --serial there is no limit unless one is given.
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1 })).fleet.contacted, ['c1', 'c2']);
   assert.equal((await run('apply', { c1: 'broken', c2: 'drifted' }, { forks: 1, maxFail: parseAmount('0') })).fleet.contacted, ['c1']);
@@ -222,7 +224,7 @@ test('reviewed plans: check --out saves them; apply --plan applies the unchanged
   const seal = { secrets: [], salt: saved.salt };
   const approve: FleetCommand['approve'] = (host, p) => settingsMoved(byName.get(host.name)!, host) ?? planMoved(byName.get(host.name)!, host, p, seal);
   const applied = await run('apply', plan, {}, {}, { fleet, hosts, approve });
-  assert.is(applied.code, 6);
+  assert.is(applied.code, 4);
   assert.equal(fleet.changed, ['p1', 'p3']);
   assert.match(applied.out, /^p2: FAILED at plan: refused: the host changed since the plan \(\d+ planned, \d+ now\): file \/etc\/squid\/squid\.conf differs/m);
   assert.match(applied.out, /^p1: changed/m);

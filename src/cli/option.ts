@@ -35,8 +35,16 @@ export const isInvalid = (v: unknown): v is Invalid => typeof v === 'object' && 
 
 type Common<N extends string> = { name: N; short?: string; help: string; env?: string; config?: boolean };
 
-/** A flag: true when given. */
-export const flag = <N extends string>(o: Common<N>): Option<N, boolean> => ({ ...o, read: (raw) => raw === true });
+/** A flag: true when given; from its environment variable, 1/true/yes or 0/false/no. */
+export const flag = <N extends string>(o: Common<N>): Option<N, boolean> => ({
+  ...o,
+  read: (raw, from) => {
+    if (typeof raw !== 'string') return raw === true;
+    if (/^(1|true|yes)$/i.test(raw)) return true;
+    if (/^(0|false|no)$/i.test(raw)) return false;
+    return { invalid: `${from} is 1, true or yes (or 0, false or no), not "${raw}"` };
+  },
+});
 
 /** A value, parsed; `undefined` when absent unless the option has a default. */
 export function value<N extends string, T>(

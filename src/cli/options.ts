@@ -118,7 +118,12 @@ export const probe = flag({
   config: true,
   help: "prove interception on each host with a throwaway client and origin namespace pair (nothing leaves the host; docs/doctor.md); apply: after each host's change, rolling that host back when it fails",
 });
-export const noDetailedExitcodes = flag({ name: 'no-detailed-exitcodes', config: true, help: 'exit 0 rather than 2 when apply changed something' });
+export const detailedExitcodes = flag({
+  name: 'detailed-exitcodes',
+  config: true,
+  env: 'TPRUN_DETAILED_EXITCODES',
+  help: "exit 2 rather than 0 when apply changed something (Puppet's --detailed-exitcodes; 6 with a failure)",
+});
 export const quiet = flag({ name: 'quiet', config: true, short: 'q', help: 'no per-host lines: the failed hosts and why, and the summary' });
 export const verbose = flag({ name: 'verbose', config: true, short: 'v', help: 'show the commands run on each host' });
 export const json = flag({ name: 'json', help: 'facts: print JSON (every fact parsed, by id) instead of one line per fact' });

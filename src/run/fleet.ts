@@ -39,7 +39,7 @@ export interface FleetRun {
   roles: Role[];
   forks: number;
   acceptNewHostKeys?: boolean;
-  /** Puppet's detailed exit codes: apply exits 2 when it changed something (the default). */
+  /** Puppet's --detailed-exitcodes: apply exits 2 when it changed something (else 0, the default). */
   detailedExitCodes?: boolean;
   /** --serial: batch sizes (one batch of every host when absent). */
   serial?: Amount[];
@@ -102,7 +102,7 @@ export interface FleetOutcome {
 }
 
 /** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
-export function exitCode(results: readonly KeptResult[], mode: Mode, detailed = true): number {
+export function exitCode(results: readonly KeptResult[], mode: Mode, detailed = false): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
   const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
   return failed && pending ? EXIT.changesAndFailed : failed ? EXIT.failed : pending ? EXIT.changes : EXIT.ok;
@@ -226,7 +226,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     settle(host, r);
   }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? true);
+  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? false);
   // An interrupted run never says "all done": the failed bit is set.
   if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
   return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };

@@ -52,7 +52,7 @@ const failedBit = (code: number) => code === 4 || code === 6;
 
 /** tprun in the controller namespace, in the background: signals can be sent to it. */
 function tprunAsync(args: string[]) {
-  const child = spawn('ip', ['netns', 'exec', lab.CTL, process.execPath, bin, ...args], { env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  const child = spawn('ip', ['netns', 'exec', lab.CTL, process.execPath, bin, ...args], { env: { ...process.env, ...lab.RUN_ENV } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -322,9 +322,15 @@ export function curlResponse(stdout: string, stderr: string): { status: number; 
 /** Run tprun in the controller namespace (no default route: nothing can leave the machine). */
 export function tprunInCtl(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string } {
   const bin = fileURLToPath(new URL('../../bin/tprun.js', import.meta.url));
-  const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env, SSH_AUTH_SOCK: '' } });
+  const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...RUN_ENV, ...env } });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
+
+/**
+ * The environment of tprun in the lab: no ssh-agent (keys come from the inventory), and apply's
+ * detailed exit codes, so an apply that changed a host (2) is told from one that had nothing to do (0).
+ */
+export const RUN_ENV = { SSH_AUTH_SOCK: '', TPRUN_DETAILED_EXITCODES: '1' } as const;
 
 /** An inventory for N lab hosts (h1 is the proof router when the proof topology is up). */
 export function labInventory(n: number, extra: { wccp?: boolean } = {}): string {

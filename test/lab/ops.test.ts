@@ -166,7 +166,7 @@ t('the installed package reaches h3 through a bastion named only in an Included 
   writeFileSync(inv, text);
   const bin = installed();
   const run = (...args: string[]) => {
-    const r = spawnSync('ip', ['netns', 'exec', lab.CTL, bin, ...args], { encoding: 'utf8', env: { ...process.env, HOME: home, SSH_AUTH_SOCK: '' } });
+    const r = spawnSync('ip', ['netns', 'exec', lab.CTL, bin, ...args], { encoding: 'utf8', env: { ...process.env, ...lab.RUN_ENV, HOME: home } });
     return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
   };
   const c = run('check', inv);

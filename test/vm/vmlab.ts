@@ -623,7 +623,8 @@ export function tprunInCtl(args: string[], timeoutMs = 900_000): { code: number;
   const r = spawnSync('ip', ['netns', 'exec', CTL, process.execPath, bin, ...args], {
     encoding: 'utf8',
     timeout: timeoutMs,
-    env: { ...process.env, SSH_AUTH_SOCK: '' },
+    // Apply's detailed exit codes: 2 when it changed something (as in the namespace lab).
+    env: { ...process.env, SSH_AUTH_SOCK: '', TPRUN_DETAILED_EXITCODES: '1' },
   });
   return { code: r.status ?? -1, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
 }

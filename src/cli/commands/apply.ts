@@ -5,7 +5,7 @@ import { planMoved, settingsMoved, type SavedPlan } from '../../plan/reviewed.ts
 import { EXIT_TEXT } from '../../run/options.ts';
 import { defineCommand } from '../command.ts';
 import { readPlan, reportWrites, selectHosts } from '../load.ts';
-import { check, lockTimeout, maxFail, noDetailedExitcodes, plan, probe, serial } from '../options.ts';
+import { check, detailedExitcodes, lockTimeout, maxFail, plan, probe, serial } from '../options.ts';
 import { fleetOptions, RUN } from './fleet.ts';
 
 export const applyCommand = defineCommand({
@@ -13,8 +13,8 @@ export const applyCommand = defineCommand({
   args: 'INVENTORY... | --plan PLAN [INVENTORY...]',
   summary: 'apply the plan on every selected host',
   description:
-    "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 2 when it changed something (Puppet's detailed exit codes) unless --no-detailed-exitcodes.",
-  options: [plan, check, probe, serial, maxFail, lockTimeout, noDetailedExitcodes, ...RUN],
+    "Gathers facts, plans and applies the changes on each selected host as one transaction, rolled back on failure, then verifies. Exits 0 when it succeeded, changes or not; with --detailed-exitcodes, 2 when it changed something (as Puppet's).",
+  options: [plan, check, probe, serial, maxFail, lockTimeout, detailedExitcodes, ...RUN],
   complete: 'file',
   footer: EXIT_TEXT,
   async run(ctx, args, o) {
@@ -41,7 +41,7 @@ export const applyCommand = defineCommand({
       ...fleetOptions(o),
       lockTimeout: o.lockTimeout,
       probe: o.probe,
-      detailedExitCodes: !o.noDetailedExitcodes,
+      detailedExitCodes: o.detailedExitcodes,
       serial: o.serial,
       maxFail: o.maxFail,
     };
