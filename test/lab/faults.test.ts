@@ -68,7 +68,9 @@ async function txSettled(i: number): Promise<void> {
   for (let k = 0; k < 120; k++) {
     const r = lab.onHost(
       i,
-      'for f in /var/lib/tprun/tx/*/pid; do [ -s "$f" ] || continue; read p s < "$f"; kill -0 "$p" 2>/dev/null && echo running; done; true',
+      // By pid and start time: the machine's pids wrap (pid_max 32768 here), and a stale pid file's
+      // pid, reused by a long-lived process, kept this waiting once.
+      'for f in /var/lib/tprun/tx/*/pid; do [ -s "$f" ] || continue; read p s < "$f"; [ "$(sed \'s/.*) //\' /proc/$p/stat 2>/dev/null | cut -d" " -f20)" = "$s" ] && echo running; done; true',
     );
     if (!r.out.includes('running')) return;
     await sleep(500);
