@@ -30,7 +30,7 @@ if (problem) {
   process.exit(1);
 }
 
-/** Configuration B: routing table 101, squid's tproxy port 3130 (as in test/lab/faults.test.ts). */
+/** Configuration B: routing table 101, squid's tproxy port 3130 (as in test/lab/faults.ts). */
 function inventories(): { A: string; B: string } {
   const A = lab.writeInventory('soak-A', { routers: ALL });
   const B = `${lab.STATE}/soak-B.yml`;

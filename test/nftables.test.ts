@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chooseBackend, parseFirewallFacts } from '../src/firewall/backend.ts';
 import { parseTable, replaceScript, tableLines, wantedTable, type NftTable } from '../roles/nftables/model.ts';
+import { NFT_CHECK, tableChange } from '../roles/nftables/index.ts';
 import { edited, recorded } from './facts.ts';
 import { changed, h1, plan, withVars } from './planning.ts';
 import { load } from './helpers.ts';
@@ -149,6 +150,19 @@ test('nftables → iptables: the table is deleted and the record says iptables',
     ),
   );
   assert.equal(c, ['update file /etc/tprun/firewall-backend', 'delete nft table inet tprun']);
+});
+
+test('the candidate is checked by nft -c in a throwaway network namespace, before the swap', () => {
+  const want = wantedTable(h1);
+  const cmds = tableChange(null, want).commands.map((c) => c.text);
+  const check = cmds.findIndex((c) => c.includes('nft -c'));
+  assert.ok(check > 0 && check < cmds.findIndex((c) => c.startsWith('nft -f /dev/stdin')), cmds.join('\n'));
+  assert.ok(cmds[check]!.startsWith(`${NFT_CHECK.text} <<'TPRUN_EOF'\n${replaceScript(want)}`), cmds[check]);
+  // In a namespace of its own when one can be made; else against the live ruleset, saying so.
+  assert.match(
+    NFT_CHECK.text,
+    /^if unshare -n true 2>\/dev\/null; then unshare -n nft -c -f \/dev\/stdin; else echo '[^']*live ruleset' >&2; nft -c -f \/dev\/stdin; fi$/,
+  );
 });
 
 test.run();

@@ -1,8 +1,8 @@
 /**
  * nftables: the interception as native nft in `table inet tprun`, which tprun owns whole and is
  * nothing else's (model.ts holds the recipe). The table is replaced in one `nft -f` transaction,
- * checked with `nft -c` against the host's own nft and kernel first, with a snapshot of the live
- * table for the undo. The chosen backend is recorded in /etc/tprun/firewall-backend, and the boot
+ * checked with `nft -c` against the host's own nft and kernel first (in a throwaway network
+ * namespace: NFT_CHECK), with a snapshot of the live table for the undo. The chosen backend is recorded in /etc/tprun/firewall-backend, and the boot
  * steps of both backends load only that one's rules.
  */
 import { BACKEND_FILE, backendOf, firewallFacts, type BackendChoice } from '../../src/firewall/backend.ts';
@@ -49,6 +49,17 @@ const BOOT = `#!/bin/sh
 nft -f ${NFT_FILE}
 `;
 
+/**
+ * `nft -c` of a candidate read from stdin, in a network namespace of its own (`unshare -n`, empty
+ * ruleset, gone when nft exits): the host's own nft and kernel judge it, and nothing in the host's
+ * live ruleset (a table of ours hand-edited, another team's tables) can make it pass or fail.
+ * Where no namespace can be made (unshare missing, or refused in a container), it checks in the
+ * host's namespace, and says so on stderr (the journal).
+ */
+export const NFT_CHECK = raw(
+  `if unshare -n true 2>/dev/null; then unshare -n nft -c -f /dev/stdin; else echo 'tprun: no throwaway network namespace (unshare -n failed): nft -c against the live ruleset' >&2; nft -c -f /dev/stdin; fi`,
+);
+
 /** The table change (TABLE, or BRIDGE_TABLE): one nft transaction, validated first, undone from the snapshot. */
 export function tableChange(before: NftTable | null, after: NftTable | null, name = TABLE): Change {
   const snap = raw(`"$TPRUN_TX/nft.${name.replace(' ', '.')}"`);
@@ -63,7 +74,7 @@ export function tableChange(before: NftTable | null, after: NftTable | null, nam
     commands: [
       // The snapshot: the table as nft lists it (counters included), or an empty file when absent.
       sh`{ nft list table ${fam} ${tab} 2>/dev/null || :; } > ${snap}.part && mv -f ${snap}.part ${snap}`,
-      heredoc(sh`nft -c -f /dev/stdin`, script),
+      heredoc(NFT_CHECK, script),
       heredoc(sh`nft -f /dev/stdin`, script),
     ],
     undo: [

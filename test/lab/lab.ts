@@ -391,7 +391,8 @@ export function onHost(i: number, cmd: string): { code: number; out: string } {
  * A built-in chain's packet counters are traffic, not configuration: an undo that restores the
  * saved table (with its counters) gives the chain a counter that keeps counting. Likewise an ip
  * rule's priority number: a rule an undo adds back gets the next free one, in the same place in
- * the order (the listing's order is kept).
+ * the order (the listing's order is kept). tprun's nftables table is listed without its counters
+ * (`nft -s`), for the same reason.
  */
 export function snapshot(i: number): string {
   return onHost(
@@ -399,7 +400,8 @@ export function snapshot(i: number): string {
     `for t in iptables ip6tables; do $t-save -t mangle | grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//'; done; { ip -4 rule; ip -6 rule; } | sed 's/^[0-9]*:/rule:/'; ip -4 route show table all; ip -6 route show table all;
      for k in net/ipv4/ip_forward net/ipv6/conf/all/forwarding net/ipv4/conf/all/rp_filter net/ipv4/conf/default/rp_filter net/ipv4/conf/lo/rp_filter; do echo "$k=$(cat /proc/sys/$k)"; done;
      find /etc/tprun /etc/squid /etc/sysctl.d /etc/systemd/system -type f -o -type l | sort | xargs -r sha256sum; cat /run/squid.pid 2>/dev/null; ls /var/log/squid;
-     p=$(cat /run/squid.pid 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "squid alive"; ss -ltnH 2>/dev/null | awk '{print $4}' | sort`,
+     p=$(cat /run/squid.pid 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "squid alive"; ss -ltnH 2>/dev/null | awk '{print $4}' | sort;
+     nft -s list table inet tprun 2>/dev/null; true`,
   ).out;
 }
 
