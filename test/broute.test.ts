@@ -77,7 +77,10 @@ test('nft implementation: tprun table bridge tprun created whole, with pkttype h
   assert.is(blockedReason(p), undefined);
   const c = changesOf(p).find((x) => x.id === 'nft bridge tprun')!;
   assert.is(c.action, 'create');
-  const script = c.commands[1]!.text;
+  // The same text is checked by nft -c in a throwaway network namespace, then loaded.
+  assert.match(c.commands[1]!.text, /^if unshare -n true .* nft -c -f \/dev\/stdin; fi <</);
+  assert.is(c.commands[1]!.text.split('\n').slice(1).join('\n'), c.commands[2]!.text.split('\n').slice(1).join('\n'));
+  const script = c.commands[2]!.text;
   assert.match(script, /^table bridge tprun\ndelete table bridge tprun\ntable bridge tprun \{$/m);
   assert.match(script, /iifname "eth1" ip protocol tcp tcp dport 80 counter meta pkttype set host meta broute set 1 accept/);
   assert.match(script, /iifname "eth2" ip6 nexthdr tcp tcp sport 80 counter meta pkttype set host meta broute set 1 accept/);

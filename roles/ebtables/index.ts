@@ -21,6 +21,7 @@ import { templates } from '../../src/render/templates.ts';
 import { sh } from '../../src/shell.ts';
 import { brouteFacts, chooseBroute, CHOOSE_SHELL, ebtablesNftSave, ebtablesSave, normaliseNftRule, nftBrouteTable } from './facts.ts';
 import { EB_LIST_TO_SAVE, normaliseEbRule } from '../../src/firewall/ebtables.ts';
+import { NFT_CHECK } from '../../src/firewall/nft.ts';
 
 export { normaliseEbRule };
 import { change, type Change } from '../../src/resources/change.ts';
@@ -151,6 +152,8 @@ function nftChange(host: Host, actual: string[] | null, wanted: string[] | null)
     after: wanted ? state(wanted) : null,
     commands: [
       sh`{ nft list table bridge tprun 2>/dev/null || :; } > ${saved}.part && mv -f ${saved}.part ${saved}`,
+      // Checked by the host's nft and kernel (meta broute needs 6.4+) before the swap.
+      heredoc(NFT_CHECK, wanted ? nftFile(host) : NFT_RESET),
       heredoc(raw('nft -f -'), wanted ? nftFile(host) : NFT_RESET),
     ],
     undo: [sh`[ ! -e ${saved} ] || { printf ${NFT_RESET} | nft -f - && { [ ! -s ${saved} ] || nft -f ${saved}; }; }`],

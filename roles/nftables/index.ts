@@ -6,6 +6,7 @@
  * steps of both backends load only that one's rules.
  */
 import { BACKEND_FILE, backendOf, firewallFacts, type BackendChoice } from '../../src/firewall/backend.ts';
+import { NFT_CHECK } from '../../src/firewall/nft.ts';
 import { Fact } from '../../src/facts/fact.ts';
 import { installCommand, packageFamily } from '../../src/facts/family.ts';
 import { file, kernelConfig, kernelRelease } from '../../src/facts/shared.ts';
@@ -48,17 +49,6 @@ const BOOT = `#!/bin/sh
 [ "$(cat ${BACKEND_FILE} 2>/dev/null)" = nftables ] || exit 0
 nft -f ${NFT_FILE}
 `;
-
-/**
- * `nft -c` of a candidate read from stdin, in a network namespace of its own (`unshare -n`, empty
- * ruleset, gone when nft exits): the host's own nft and kernel judge it, and nothing in the host's
- * live ruleset (a table of ours hand-edited, another team's tables) can make it pass or fail.
- * Where no namespace can be made (unshare missing, or refused in a container), it checks in the
- * host's namespace, and says so on stderr (the journal).
- */
-export const NFT_CHECK = raw(
-  `if unshare -n true 2>/dev/null; then unshare -n nft -c -f /dev/stdin; else echo 'tprun: no throwaway network namespace (unshare -n failed): nft -c against the live ruleset' >&2; nft -c -f /dev/stdin; fi`,
-);
 
 /** The table change (TABLE, or BRIDGE_TABLE): one nft transaction, validated first, undone from the snapshot. */
 export function tableChange(before: NftTable | null, after: NftTable | null, name = TABLE): Change {

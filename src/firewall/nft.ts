@@ -4,6 +4,7 @@
  * the wanted values (roles/nftables/model.ts); doctor reads the live ones.
  */
 import { and32, hex, u32 } from '../inventory/mark.ts';
+import { raw } from '../shell.ts';
 
 export const TABLE = 'inet tprun';
 
@@ -228,3 +229,14 @@ export function parseLive(json: string): { table: NftTable; counters: Map<string
     return null;
   }
 }
+
+/**
+ * `nft -c` of a candidate read from stdin, in a network namespace of its own (`unshare -n`, empty
+ * ruleset, gone when nft exits): the host's own nft and kernel judge it, and nothing in the host's
+ * live ruleset (a table of ours hand-edited, another team's tables) can make it pass or fail.
+ * Where no namespace can be made (unshare missing, or refused in a container), it checks in the
+ * host's namespace, and says so on stderr (the journal).
+ */
+export const NFT_CHECK = raw(
+  `if unshare -n true 2>/dev/null; then unshare -n nft -c -f /dev/stdin; else echo 'tprun: no throwaway network namespace (unshare -n failed): nft -c against the live ruleset' >&2; nft -c -f /dev/stdin; fi`,
+);
