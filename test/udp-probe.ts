@@ -31,22 +31,27 @@ export function udpProbe(p: UdpProbe): { client: string; origin: string } {
   const log = `${p.state}/udp-${p.family}-${p.port}.log`;
   const ready = `${p.state}/udp-${p.family}-${p.port}.ready`;
   // The datagram is sent once the listener is bound (it says so in a file), never after a guessed delay.
-  // SIGTERM (sent once the client is done) ends it with "nothing"; `timeout` bounds it anyway.
-  const listen = `import signal, socket, sys
-def done(*_): print('nothing', flush=True); sys.exit(0)
+  // One SIGTERM, sent straight to it once the client is done, ends it with "nothing" (os._exit: an
+  // interpreter shutdown resets the handler, and a wrapper such as `timeout` signals twice, so
+  // the second one killed it: "Terminated"); its own 300 s bound ends it anyway.
+  const listen = `import os, signal, socket
+def done(*_): print('nothing', flush=True); os._exit(0)
 signal.signal(signal.SIGTERM, done)
-s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${p.addr}', ${p.port})); open('${ready}', 'w').close()
-d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)`;
+s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.bind(('${p.addr}', ${p.port})); s.settimeout(300); open('${ready}', 'w').close()
+try:
+    d, a = s.recvfrom(100); print('got', d.decode(), 'from', a[0], flush=True); s.sendto(b'seen', a)
+except socket.timeout: print('nothing', flush=True)`;
   const send = `import socket; s=socket.socket(socket.${af}, socket.SOCK_DGRAM); s.connect(('${p.addr}', ${p.port})); s.settimeout(${p.seconds}); s.send(b'quic')
 try: s.recv(100); print('reply')
 except ConnectionRefusedError: print('refused')
 except socket.timeout: print('timeout')`;
-  // The listener is this shell's own child, stopped by its own timeout and waited for by its pid.
+  // The listener is this shell's own child (ip netns exec execs python: $p is its pid), ended by
+  // its SIGTERM or its own bound and waited for by its pid.
   const r = spawnSync(
     'sh',
     [
       '-c',
-      `rm -f ${ready}; ip netns exec ${p.originNs} timeout 300 /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; while [ ! -e ${ready} ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; [ -e ${ready} ] || { echo "no listener"; wait $p; exit 0; }; ip netns exec ${p.clientNs} /usr/bin/python3 -c "$S"; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; kill -TERM $p 2>/dev/null; wait $p`,
+      `rm -f ${ready}; ip netns exec ${p.originNs} /usr/bin/python3 -c "$L" > ${log} 2>&1 & p=$!; while [ ! -e ${ready} ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; [ -e ${ready} ] || { echo "no listener"; wait $p; exit 0; }; ip netns exec ${p.clientNs} /usr/bin/python3 -c "$S"; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; kill -TERM $p 2>/dev/null; wait $p`,
     ],
     { encoding: 'utf8', env: { ...process.env, L: listen, S: send } },
   );
