@@ -38,11 +38,24 @@ mkdir -p "$root/etc/systemd/network"
 printf '[Match]\nName=eth0\n[Network]\nAddress=198.19.0.2/16\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' > "$root/etc/systemd/network/10-mgmt.network"
 printf '[Match]\nName=eth1 eth2\n[Link]\nUnmanaged=yes\n' > "$root/etc/systemd/network/20-lab.network"
 chroot "$root" systemctl enable systemd-networkd >/dev/null 2>&1
-# What a lab VM never needs (slow on emulated CPUs).
+# What a lab VM never needs (slow on emulated CPUs). The second line: seen on a Debian 13 boot
+# (systemd-analyze, 2026-12-07, load 5-7): kmod-static-nodes (14 s) on the critical chain to
+# squid, modprobe@ and the debug/tracing/hugepages mounts 13-16 s each beside it; root's user
+# manager (user@0, 12 s) holds the first SSH login after every boot (logind waits for it).
 for u in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
-  systemd-timesyncd.service getty@tty1.service systemd-networkd-wait-online.service logrotate.timer remote-fs.target; do
+  systemd-timesyncd.service getty@tty1.service systemd-networkd-wait-online.service logrotate.timer remote-fs.target \
+  kmod-static-nodes.service modprobe@drm.service modprobe@efi_pstore.service modprobe@fuse.service modprobe@configfs.service \
+  sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount dev-hugepages.mount proc-sys-fs-binfmt_misc.automount \
+  systemd-network-generator.service systemd-udev-load-credentials.service user@0.service; do
   chroot "$root" systemctl mask "$u" >/dev/null 2>&1 || true
 done
+# Drivers udev loaded at every boot for the emulated PC's devices and CPU features no lab test
+# uses (floppy, parallel port, PC speaker, IDE CD-ROM, SMBus, PS/2 mouse, VMware, nested KVM, wifi
+# regulatory, crypto accelerators): each module read, verified and initialised on the emulated
+# CPU beside the boot's critical chain. blacklist stops udev's loads by alias only.
+printf 'blacklist %s\n' floppy parport_pc ppdev pcspkr ata_piix ata_generic sr_mod sg i2c_piix4 psmouse serio_raw evdev \
+  vmw_vmci vmw_vsock_vmci_transport vsock_loopback kvm_amd kvm_intel ccp cfg80211 \
+  aesni_intel ghash_clmulni_intel crc32_pclmul crct10dif_pclmul sha1_ssse3 sha256_ssse3 sha512_ssse3 >"$root/etc/modprobe.d/tprun-vmlab.conf"
 [ "$release" = 13 ] && chroot "$root" systemctl enable nftables.service >/dev/null 2>&1
 # Debian's postinst enables firewalld; the lab's default VMs have no host firewall.
 [ "$release" = 13 ] && chroot "$root" systemctl disable firewalld.service >/dev/null 2>&1

@@ -20,6 +20,7 @@ export async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; sec
  */
 export function beforeLab(test: Test, up: () => Promise<void>): void {
   let failed: unknown;
+  let t0 = Date.now();
   test.before(async () => {
     try {
       await up();
@@ -29,7 +30,13 @@ export function beforeLab(test: Test, up: () => Promise<void>): void {
     }
   });
   test.before.each(() => {
+    t0 = Date.now();
     if (failed) throw failed;
+  });
+  // Each test's seconds in the log: where the VM side's time goes (issue #25), run after run.
+  test.after.each((ctx) => {
+    const name = String((ctx as { __test__?: string }).__test__ ?? '');
+    console.log(`  [${((Date.now() - t0) / 1000).toFixed(1)} s] ${name.length > 90 ? `${name.slice(0, 90)}…` : name}`);
   });
 }
 
