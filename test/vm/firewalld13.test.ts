@@ -165,47 +165,37 @@ t('firewall-cmd --reload and a firewalld restart: still compliant and intercepti
 /** A unit's systemd timestamp in µs since boot (monotonic), as `systemctl show` gives it. */
 const since = (unit: string, prop: string) => Number(/=(\d+)/.exec(on(`systemctl show -p ${prop} ${unit}`))?.[1] ?? NaN);
 
-// Passes (7/7 with it), but the reboot of an emulated firewalld host costs about 5 min (195 s to
-// boot, firewalld's start alone over 90 s under load): with it, CI's VM side would reach about
-// 56 min of the 60 min budget. It runs with TPRUN_VM_ALL=1, and npm test counts it as skipped.
-const REBOOT_WHY = 'about 5 min of emulated reboot: past the CI budget of the VM side';
-const heldBack = !skip && process.env.TPRUN_VM_ALL !== '1';
-if (heldBack) console.log(`firewalld13 reboot: not run by default (TPRUN_VM_ALL=1 runs it): ${REBOOT_WHY}`);
-
-(heldBack ? test.skip : t)(
-  "after a reboot: firewalld up with tprun's settings (permanent), tprun-boot ran after it, both families intercepted, check compliant",
-  async () => {
-    const secs = await vm.reboot(fw1);
-    // Boot may still be running (firewalld's start alone took over 90 s on a loaded emulated CPU):
-    // wait for the boot to end, whatever its state; every unit below is then asserted by name.
-    const t0 = Date.now();
-    const state = vm.onVm(fw1, 'systemctl is-system-running --wait', 900_000).out.trim();
-    console.log(`  fw1 rebooted in ${secs.toFixed(1)} s, boot finished ${((Date.now() - t0) / 1000).toFixed(1)} s later (${state})`);
-    assert.is(on('systemctl is-active firewalld tprun-boot squid').trim(), 'active\nactive\nactive');
-    assert.match(on('firewall-cmd --state'), /^running$/m);
-    // firewalld's runtime configuration after a cold start is its permanent one: tprun's ports and
-    // IPv6_rpfilter came back from disk, with the operator's 8080 beside them.
-    assert.equal(runPorts(), ['8080/tcp', '8081/tcp', '80/tcp'].sort());
-    assert.match(conf(), /^IPv6_rpfilter=strict-forward$/m);
-    // strict-forward: no reverse-path rule at prerouting, where it would drop TPROXY'd IPv6.
-    assert.not.match(on('nft list chain inet firewalld filter_PREROUTING'), /fib saddr/);
-    // tprun's boot unit put its rules back, and it started only once firewalld was up (firewalld is
-    // Before=network-pre.target, tprun-boot After=systemd-networkd and network-online.target).
-    const fwUp = since('firewalld.service', 'ActiveEnterTimestampMonotonic');
-    const bootStart = since('tprun-boot.service', 'InactiveExitTimestampMonotonic');
-    assert.ok(fwUp > 0 && bootStart > fwUp, `tprun-boot started at ${bootStart} µs, firewalld active at ${fwUp} µs`);
-    console.log(`  firewalld active ${(fwUp / 1e6).toFixed(1)} s after boot, tprun-boot started at ${(bootStart / 1e6).toFixed(1)} s`);
-    assert.match(on('nft list table inet tprun'), /tproxy/);
-    for (const f of ['-4', '-6']) assert.match(on(`ip ${f} rule`), /fwmark .* lookup/, `ip ${f} rule`);
-    // squid may still be binding its tproxy port.
-    on('i=0; until ss -ltn | grep -q ":3129 "; do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 1; done');
-    intercepted(4);
-    intercepted(6);
-    const c = tprun('check', manage);
-    assert.is(c.code, 0, out(c));
-    assert.match(c.out, /^fw1: compliant/m);
-  },
-);
+t("after a reboot: firewalld up with tprun's settings (permanent), tprun-boot ran after it, both families intercepted, check compliant", async () => {
+  const secs = await vm.reboot(fw1);
+  // Boot may still be running (firewalld's start alone took over 90 s on a loaded emulated CPU):
+  // wait for the boot to end, whatever its state; every unit below is then asserted by name.
+  const t0 = Date.now();
+  const state = vm.onVm(fw1, 'systemctl is-system-running --wait', 900_000).out.trim();
+  console.log(`  fw1 rebooted in ${secs.toFixed(1)} s, boot finished ${((Date.now() - t0) / 1000).toFixed(1)} s later (${state})`);
+  assert.is(on('systemctl is-active firewalld tprun-boot squid').trim(), 'active\nactive\nactive');
+  assert.match(on('firewall-cmd --state'), /^running$/m);
+  // firewalld's runtime configuration after a cold start is its permanent one: tprun's ports and
+  // IPv6_rpfilter came back from disk, with the operator's 8080 beside them.
+  assert.equal(runPorts(), ['8080/tcp', '8081/tcp', '80/tcp'].sort());
+  assert.match(conf(), /^IPv6_rpfilter=strict-forward$/m);
+  // strict-forward: no reverse-path rule at prerouting, where it would drop TPROXY'd IPv6.
+  assert.not.match(on('nft list chain inet firewalld filter_PREROUTING'), /fib saddr/);
+  // tprun's boot unit put its rules back, and it started only once firewalld was up (firewalld is
+  // Before=network-pre.target, tprun-boot After=systemd-networkd and network-online.target).
+  const fwUp = since('firewalld.service', 'ActiveEnterTimestampMonotonic');
+  const bootStart = since('tprun-boot.service', 'InactiveExitTimestampMonotonic');
+  assert.ok(fwUp > 0 && bootStart > fwUp, `tprun-boot started at ${bootStart} µs, firewalld active at ${fwUp} µs`);
+  console.log(`  firewalld active ${(fwUp / 1e6).toFixed(1)} s after boot, tprun-boot started at ${(bootStart / 1e6).toFixed(1)} s`);
+  assert.match(on('nft list table inet tprun'), /tproxy/);
+  for (const f of ['-4', '-6']) assert.match(on(`ip ${f} rule`), /fwmark .* lookup/, `ip ${f} rule`);
+  // squid may still be binding its tproxy port.
+  on('i=0; until ss -ltn | grep -q ":3129 "; do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 1; done');
+  intercepted(4);
+  intercepted(6);
+  const c = tprun('check', manage);
+  assert.is(c.code, 0, out(c));
+  assert.match(c.out, /^fw1: compliant/m);
+});
 
 t("a port dropped from tproxy.ports: only tprun's addition goes; the operator's 8080 stays", () => {
   const fewer = inventory('fewer', 'manage', [80, 8080]);

@@ -1,5 +1,5 @@
 /** Shared by the VM suites: one-line skip reason, timing, and a lab brought up in a before hook. */
-import { test as uvuTest, type Test } from 'uvu';
+import type { Test } from 'uvu';
 import { preflight } from './vmlab.ts';
 
 /** Why the VM tests cannot run here (one line), or undefined. scripts/test.sh runs scripts/ensure-vm-deps.sh first. */
@@ -38,16 +38,4 @@ export function beforeLab(test: Test, up: () => Promise<void>): void {
     const name = String((ctx as { __test__?: string }).__test__ ?? '');
     console.log(`  [${((Date.now() - t0) / 1000).toFixed(1)} s] ${name.length > 90 ? `${name.slice(0, 90)}…` : name}`);
   });
-}
-
-/**
- * A suite that does not fit CI's time budget runs only with TPRUN_VM_ALL=1; otherwise it shows
- * as one skipped test that says so (never a silent early return). Returns whether to run it.
- */
-export function heldBack(suite: string, why: string): boolean {
-  if (process.env.TPRUN_VM_ALL === '1') return true;
-  console.log(`${suite}: not run by default (TPRUN_VM_ALL=1 runs it): ${why}`);
-  uvuTest.skip(`${suite}: ${why}`, () => undefined);
-  uvuTest.run();
-  return false;
 }
