@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.." || exit 1
 # No config file of this machine's (./tprun.config.yml, ~/.config/tprun/config.yml) changes what
 # the tests run; the tests of the config file name their own.
 export TPRUN_CONFIG=
+# Nor do the operator's TPRUN_* option variables: the tests of those set their own.
+unset TPRUN_FORKS TPRUN_LOCK_TIMEOUT TPRUN_DETAILED_EXITCODES
 bash scripts/ensure-deps.sh || exit 1
 # The VM lab's QEMU, mmdebstrap, zstd (never fatal: test/vm skips with a one-line reason).
 bash scripts/ensure-vm-deps.sh

@@ -144,6 +144,7 @@ export function nftFile(host: Host): string {
 function nftChange(host: Host, actual: string[] | null, wanted: string[] | null): Change {
   const state = (rules: string[]) => ({ hookChain: 'bridge prerouting', entry: 'tprun brouting', hook: 'first' as const, rules: rules.map(normaliseNftRule) });
   const saved = raw('"$TPRUN_TX/nft.bridge-tprun"');
+  const script = wanted ? nftFile(host) : NFT_RESET;
   return change({
     kind: 'chain',
     role: ROLE,
@@ -153,8 +154,8 @@ function nftChange(host: Host, actual: string[] | null, wanted: string[] | null)
     commands: [
       sh`{ nft list table bridge tprun 2>/dev/null || :; } > ${saved}.part && mv -f ${saved}.part ${saved}`,
       // Checked by the host's nft and kernel (meta broute needs 6.4+) before the swap.
-      heredoc(NFT_CHECK, wanted ? nftFile(host) : NFT_RESET),
-      heredoc(raw('nft -f -'), wanted ? nftFile(host) : NFT_RESET),
+      heredoc(NFT_CHECK, script),
+      heredoc(raw('nft -f -'), script),
     ],
     undo: [sh`[ ! -e ${saved} ] || { printf ${NFT_RESET} | nft -f - && { [ ! -s ${saved} ] || nft -f ${saved}; }; }`],
   });

@@ -42,7 +42,7 @@ const v = (s: readonly number[]) => s.join('.');
  * operator gets only its complaints.
  */
 const parse = (candidate: Shell) =>
-  sh`tprun_parse=$(squid -k parse -f ${candidate} 2>&1 >/dev/null) || { printf '%s\n' "$tprun_parse" | grep -v 'Processing: ' | grep -E "FATAL|ERROR|unrecognized|Bungled" >&2 || printf '%s\n' "$tprun_parse" | grep -v 'Processing: ' | tail -n 5 >&2; false; }`;
+  sh`tprun_parse=$(squid -k parse -f ${candidate} 2>&1 >/dev/null) || { tprun_parse=$(printf '%s\n' "$tprun_parse" | grep -v 'Processing: '); printf '%s\n' "$tprun_parse" | grep -E "FATAL|ERROR|unrecognized|Bungled" >&2 || printf '%s\n' "$tprun_parse" | tail -n 5 >&2; false; }`;
 
 /** The squid.conf section for a WCCP cache, or '' when the host is behind no WCCP router. */
 function wccpSection(host: Host): string {

@@ -101,7 +101,7 @@ export interface FleetOutcome {
   interrupted?: { notStarted: string[]; unknown: string[] };
 }
 
-/** 2: check found drift, or apply changed something (unless detailed is false); 4: a host failed; 6: both. */
+/** 2: check found drift, or apply changed something (with detailed exit codes); 4: a host failed; 6: both. */
 export function exitCode(results: readonly KeptResult[], mode: Mode, detailed = false): number {
   const failed = results.some((r) => r.status === 'failed' || r.status === 'unreachable');
   const pending = mode === 'check' ? results.some((r) => r.status === 'drifted') : detailed && results.some((r) => r.status === 'changed');
@@ -226,7 +226,7 @@ export async function runFleet(run: FleetRun): Promise<FleetOutcome> {
     settle(host, r);
   }
   const ordered = run.hosts.map((h) => results.get(h.name)!);
-  let code = exitCode(ordered, run.mode, run.detailedExitCodes ?? false);
+  let code = exitCode(ordered, run.mode, run.detailedExitCodes);
   // An interrupted run never says "all done": the failed bit is set.
   if (interrupted && (code === EXIT.ok || code === EXIT.changes)) code = code === EXIT.ok ? EXIT.failed : EXIT.changesAndFailed;
   return { mode: run.mode, results: ordered, started, seconds: (performance.now() - t0) / 1000, exitCode: code, interrupted };
