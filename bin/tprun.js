@@ -10,12 +10,13 @@ if (args.length === 1 && args[0] === '--version') {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`tprun ${version}\n`);
 } else {
-  const fromSources = existsSync(new URL('../src/cli/main.ts', import.meta.url)) || !existsSync(new URL('../dist/src/cli/main.js', import.meta.url));
+  const fromSources = existsSync(new URL('../src/cli/main.ts', import.meta.url)) || !existsSync(new URL('../dist/bundle/tprun.js', import.meta.url));
   if (fromSources) {
     const { register } = await import('tsx/esm/api');
     register();
   }
-  const module = (path) => (fromSources ? `../src/${path}.ts` : `../dist/src/${path}.js`);
+  // The package's one bundle (scripts/build.mjs) exports both; a clone imports each source.
+  const module = (path) => (fromSources ? `../src/${path}.ts` : '../dist/bundle/tprun.js');
   const { main } = await import(module('cli/main'));
   let code = 1;
   try {

@@ -2,7 +2,8 @@
  * The real install (issue #16, item 7): npm pack builds dist/ and packs only what runs; the
  * tarball installs into an empty prefix, and the installed tprun answers --version and validates
  * an inventory from compiled JavaScript, with no TypeScript at run time; the compliance kit
- * installs from the installed package; the installed node-ssh runs the bundled, patched ssh2.
+ * installs from the installed package; the installed node-ssh runs the bundled, patched ssh2; the
+ * package runs its code from one bundle, which still finds the files beside its modules.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,10 @@ test('npm pack: only what runs (no src/, test/, bench/, scripts/), with the comp
   assert.is(r.status, 0, r.stderr);
   const [info] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path);
-  assert.ok(files.includes('dist/src/cli/main.js'));
+  // tprun's own code is one bundle (scripts/build.mjs), its files beside it; no second copy.
+  assert.ok(files.includes('dist/bundle/tprun.js'));
+  const compiled = files.filter((f) => /^dist\/(src|roles)\/.*\.js$/.test(f));
+  assert.equal(compiled, [], 'compiled modules outside the bundle');
   assert.ok(files.includes('dist/src/inventory/defaults.yml'));
   assert.ok(files.includes('dist/roles/squid/templates/squid.conf.eta'));
   assert.ok(files.includes('dist/src/inventory/validators.generated.cjs'), "the inventory's validators, generated at build time");
@@ -103,6 +107,16 @@ test('npm install -g of the tarball into an empty prefix: tprun --version and tp
   const schema = /^# yaml-language-server: \$schema=(.+)$/m.exec(init.stdout)?.[1];
   assert.is(schema, join(root, 'schemas/inventory.schema.json'));
   assert.ok(existsSync(schema!), schema);
+  // The bundle's modules still find the files beside them (every role's templates, the boot
+  // scripts'): the installed package renders what the clone renders, byte for byte.
+  const rendered = (cmd: string[], out: string) => {
+    const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'render', 'inventories/example.yml', '--out', out], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    return spawnSync('sh', ['-c', `cd ${out} && find . -type f | sort | xargs sha256sum`], { encoding: 'utf8' }).stdout;
+  };
+  const installed = rendered([bin], join(tmp, 'render-installed'));
+  assert.match(installed, /squid\.conf/);
+  assert.is(installed, rendered([process.execPath, 'bin/tprun.js'], join(tmp, 'render-clone')));
   const help = spawnSync(bin, ['help', 'apply'], { encoding: 'utf8' });
   assert.match(help.stdout, /^Usage: tprun apply/);
   // Every module the installed package may load later (a command's view is imported when the
