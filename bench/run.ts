@@ -171,6 +171,19 @@ writeFileSync(
   `[proxies]\n${hosts.map((i) => `${lab.hostName(i)} ansible_host=${addrOf(i)}`).join('\n')}\n[proxies:vars]\nansible_user=root\nansible_ssh_private_key_file=${lab.STATE}/id_ed25519\nansible_ssh_common_args='-o UserKnownHostsFile=${lab.STATE}/known_hosts'\n`,
 );
 const tprun = (args: string) => `${bin} ${args} ${inv} --quiet --forks ${FORKS}`;
+/** Each host's time by phase (the JSON report's phaseSeconds), gathered per kind of run. */
+const PHASES = ['connect', 'facts', 'plan', 'apply', 'verify'] as const;
+const phaseSamples: Record<string, Record<string, number[]>> = {};
+function withPhases(kind: string, args: string): Sample {
+  const report = `${lab.STATE}/bench-report.json`;
+  const sample = timed(`${tprun(args)} --report json:${report}`);
+  const hostsOf = JSON.parse(readFileSync(report, 'utf8')) as { hosts: { durationSeconds: number; phaseSeconds?: Record<string, number> }[] };
+  const into = (phaseSamples[kind] ??= {});
+  for (const h of hostsOf.hosts) {
+    for (const [phase, s] of Object.entries({ ...h.phaseSeconds, host: h.durationSeconds })) (into[phase] ??= []).push(s);
+  }
+  return sample;
+}
 // The floor: a bare `ssh host true` to every host, FORKS at a time, as tprun works.
 writeFileSync(`${lab.STATE}/addrs`, hosts.map(addrOf).join('\n') + '\n');
 const floorCmd = `xargs -P ${FORKS} -I{} ssh ${sshOpts} root@{} true < ${lab.STATE}/addrs`;
@@ -224,7 +237,7 @@ for (let run = 0; run < RUNS; run++) {
   rows.floor!.push(timed(floorCmd));
   if (!virtual) {
     resetHosts();
-    rows.applyFresh!.push(timed(tprun('apply')));
+    rows.applyFresh!.push(withPhases('apply, fresh hosts', 'apply'));
     rows.applyAgain!.push(timed(tprun('apply')));
   } else if (run === 0) {
     // The fleet's hosts share K sshd hosts: configure those once, then only read.
@@ -235,7 +248,7 @@ for (let run = 0; run < RUNS; run++) {
     );
     timed(`${bin} apply ${real} --quiet --forks ${FORKS}`);
   }
-  rows.check!.push(timed(tprun('check')));
+  rows.check!.push(withPhases('check, compliant hosts', 'check'));
   if (ansible) {
     resetHosts();
     rows.ansibleFirst!.push(timed(play));
@@ -291,6 +304,20 @@ const lines = [
         '',
       ]
     : []),
+  '',
+  `Where a host's time goes, median over hosts and runs, seconds (the JSON report's phaseSeconds: connect is TCP and the SSH handshake, facts the lock and facts script in one round trip, apply the transaction sent, run on the host and its journal back):`,
+  '',
+  `| phase | ${Object.keys(phaseSamples).join(' | ')} |`,
+  `|---|${Object.keys(phaseSamples)
+    .map(() => '---:')
+    .join('|')}|`,
+  ...[...PHASES, 'host'].map(
+    (phase) =>
+      `| ${phase === 'host' ? 'the whole host' : phase} | ${Object.values(phaseSamples)
+        .map((p) => (p[phase]?.length ? median(p[phase]).toFixed(3) : ''))
+        .join(' | ')} |`,
+  ),
+  '',
   `Exit codes: apply ${[...new Set(rows.applyFresh!.map((s) => s.code))].join('/')}, check ${[...new Set(rows.check!.map((s) => s.code))].join('/')}${ansible ? `, ansible ${[...new Set(rows.ansibleFirst!.map((s) => s.code))].join('/')}` : ''}.`,
   '',
 ];

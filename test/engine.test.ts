@@ -132,6 +132,31 @@ test('runHost apply: two round trips (facts, then changes with verify); verified
   assert.match(sent, /iptables-restore --noflush/);
   assert.is(planSteps(r.plan!).length, (sent.match(/^do_\d+\(\) \{$/gm) ?? []).length);
   assert.not.match(sent, /\/tmp\//, 'nothing of the transaction lives in /tmp');
+  // Where its time went (issue #24): every phase it reached, and they add up to its duration.
+  assert.equal(Object.keys(r.phases ?? {}), ['connect', 'facts', 'plan', 'apply', 'verify']);
+  const sum = Object.values(r.phases!).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - r.durationMs) < 5, `${sum} vs ${r.durationMs}`);
+});
+
+test('runHost: a slow handshake and a slow facts script are timed in their own phases', async () => {
+  const conn = new ScriptedConnection(
+    () => recorded('router-compliant'),
+    () => assert.unreachable('check must not apply') as never,
+  );
+  const slowRun = conn.run.bind(conn);
+  conn.run = async (...args) => {
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    return slowRun(...args);
+  };
+  const connect = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    return conn;
+  };
+  const r = await runHost(h1, { mode: 'check', roles: ROLES, connect });
+  assert.is(r.status, 'compliant', JSON.stringify(r.error));
+  assert.equal(Object.keys(r.phases ?? {}), ['connect', 'facts', 'plan']);
+  assert.ok(r.phases!.connect! >= 55 && r.phases!.connect! < 115, String(r.phases!.connect));
+  assert.ok(r.phases!.facts! >= 115, String(r.phases!.facts));
 });
 
 test('runHost apply: verify catches what is still wrong after the script', async () => {

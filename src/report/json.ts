@@ -1,5 +1,5 @@
 /** The JSON report (schemas/report.schema.json, reportVersion 2: checks apart from resources). */
-import { failureOf, type HostResult } from '../run/host.ts';
+import { failureOf, type HostResult, type PhaseTimes } from '../run/host.ts';
 import { blockedReason } from '../plan/types.ts';
 import { changeDiff, valueText } from '../resources/view.ts';
 import { elideContent, mapStrings, redact, visible } from './safe.ts';
@@ -51,6 +51,8 @@ export function jsonHost(h: Host, r: HostResult, secrets: readonly string[]): Js
   return mapStrings(rawHost(h, r), clean(secrets));
 }
 
+const phaseSeconds = (p: PhaseTimes) => Object.fromEntries(Object.entries(p).map(([k, ms]) => [k, Number((ms / 1000).toFixed(3))]));
+
 function rawHost(h: Host, r: HostResult) {
   return {
     name: h.name,
@@ -59,6 +61,7 @@ function rawHost(h: Host, r: HostResult) {
     status: r.status,
     durationSeconds: Number((r.durationMs / 1000).toFixed(3)),
     roundTrips: r.roundTrips,
+    ...(r.phases && Object.keys(r.phases).length ? { phaseSeconds: phaseSeconds(r.phases) } : {}),
     ...(r.plan && blockedReason(r.plan) ? { blocked: blockedReason(r.plan) } : {}),
     ...(failureOf(r) ? { error: failureOf(r) } : {}),
     ...(r.outcomeUnknown ? { outcomeUnknown: true } : {}),

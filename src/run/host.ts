@@ -22,6 +22,13 @@ import { HostError, type Connection } from '../ssh/connection.ts';
 /** skipped: never started, because a rollout (--serial, --max-fail) stopped before it. */
 export type HostStatus = HostResult['status'];
 export type Phase = 'connect' | 'facts' | 'plan' | 'apply' | 'verify' | 'done';
+/**
+ * Where a host's time went, in ms per phase it reached (issue #24: what an apply costs).
+ * connect: TCP and the SSH handshake; facts: the lock and the facts script, one round trip;
+ * plan: planning on the controller; apply: sending the transaction, the host running it, and the
+ * journal with the verification facts coming back; verify: planning those facts.
+ */
+export type PhaseTimes = Partial<Record<Exclude<Phase, 'done'>, number>>;
 
 /** Why a host failed, for people: the step, what happened, the remote stderr, what the rollback did. */
 export interface HostFailure {
@@ -48,6 +55,7 @@ interface ResultBase {
   notes: string[];
   roundTrips: number;
   durationMs: number;
+  phases?: PhaseTimes;
 }
 
 /** What a host that answered showed of itself before (or without) planning. */
@@ -205,13 +213,23 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
   const seen: Reached = { host: host.name, messages: [], notes: [], roundTrips: 0, durationMs: 0 };
   let result: HostResult | undefined;
   const done = (end: Ending): HostResult => (result = { ...seen, ...end, durationMs: performance.now() - t0 });
+  const phases: PhaseTimes = {};
+  let current: Exclude<Phase, 'done'> | undefined;
+  let since = t0;
+  const enter = (phase: Phase) => {
+    const now = performance.now();
+    if (current) phases[current] = (phases[current] ?? 0) + now - since;
+    current = phase === 'done' ? undefined : phase;
+    since = now;
+    opts.onPhase?.(phase);
+  };
   const fail = (error: HostFailure, more: { plan?: HostPlan; outcomeUnknown?: true } = {}) => done({ status: 'failed', error, ...more });
   const holder: LockHolder = opts.holder ?? { run: 'tprun-' + process.pid, user: 'unknown', controller: 'unknown' };
   const lockTimeout = opts.lockTimeout ?? 0;
   let conn: Connection | undefined;
   let planned: HostPlan | undefined;
   try {
-    opts.onPhase?.('connect');
+    enter('connect');
     try {
       conn = await opts.connect(host);
     } catch (e) {
@@ -219,7 +237,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       return done({ status: he.unreachable ? 'unreachable' : 'failed', error: { step: 'connect', message: he.message } });
     }
     if ((conn.attempts ?? 1) > 1) seen.messages.push(`connected after ${conn.attempts} attempts (sshd dropped the handshake)`);
-    opts.onPhase?.('facts');
+    enter('facts');
     const facts = hostFacts(host, opts.roles);
     // apply: the lock is taken before any fact is read, and held until the transaction is verified.
     const gathered = await conn.run(preamble(opts.mode, holder, lockTimeout) + factsScript(facts) + settledCheck(opts.mode), { extraSeconds: lockTimeout });
@@ -245,7 +263,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const raw = parseFactsOutput(gathered.stdout);
     const factsDigest = (seen.factsDigest = createHash('sha256').update(JSON.stringify(raw)).digest('hex'));
 
-    opts.onPhase?.('plan');
+    enter('plan');
     const plan = planHost(host, opts.roles, raw);
     planned = plan;
     const changes = changesOf(plan);
@@ -263,7 +281,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       return fail({ step: 'interrupted', message: 'interrupted before its transaction started: nothing was changed' }, { plan });
     }
 
-    opts.onPhase?.('apply');
+    enter('apply');
     const steps = [...planSteps(plan), ...(opts.lastSteps?.(host) ?? [])];
     const ids = (i: number) => steps[i]?.id ?? `step ${i}`;
     const body = changeScript(steps, facts, { dir: `${TX_ROOT}/tx/${holder.run}`, run: holder.run });
@@ -315,7 +333,7 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
       );
     if (outcome.verdict !== 'committed' || outcome.verifyOutput === undefined) return fail(txFailure(outcome, ids), { plan });
 
-    opts.onPhase?.('verify');
+    enter('verify');
     const after = planHost(host, opts.roles, parseFactsOutput(outcome.verifyOutput));
     const left = changesOf(after);
     if (left.length) {
@@ -327,8 +345,8 @@ export async function runHost(host: Host, opts: RunHostOptions): Promise<HostRes
     const he = e instanceof HostError ? e : e instanceof MissingFact ? new HostError('facts', e.message) : new HostError('run', (e as Error).message);
     return fail({ step: he.step, message: he.message }, { plan: planned });
   } finally {
-    opts.onPhase?.('done');
-    if (result) result.roundTrips = conn?.roundTrips ?? 0;
+    enter('done');
+    if (result) Object.assign(result, { roundTrips: conn?.roundTrips ?? 0, phases });
     await conn?.close().catch(() => undefined);
   }
 }
