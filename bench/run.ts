@@ -73,7 +73,8 @@ function timed(cmd: string, env: Record<string, string> = {}): Sample {
   return { seconds, code: r.status ?? -1, rssMb: m ? Number(m[1]) / 1024 : undefined, cpuSeconds: m ? Number(m[2]) + Number(m[3]) : undefined };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** NaN for no samples (a virtual fleet has no apply rows): printed as n/a. */
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 const hosts = Array.from({ length: N }, (_, i) => i + 1);
 /** The sshd host that serves fleet host i. */
 const realOf = (i: number) => ((i - 1) % K) + 1;
@@ -288,7 +289,7 @@ const lines = [
   `| SSH floor: ${N} × \`ssh host true\`, ${FORKS} at a time | ${fmt(floor)} | 1.0× | |`,
   `| tprun apply, fresh hosts | ${fmt(med('applyFresh'))} | ${ratio(med('applyFresh'), floor)} | ${ratio(med('ansibleFirst'), med('applyFresh'))} |`,
   `| tprun apply, compliant hosts | ${fmt(med('applyAgain'))} | ${ratio(med('applyAgain'), floor)} | ${ratio(med('ansibleSecond'), med('applyAgain'))} |`,
-  `| tprun check, compliant hosts | ${fmt(med('check'))} | ${ratio(med('check'), floor)} | ${ratio(med('ansibleSecond'), med('check'))} |`,
+  `| tprun check, ${virtual ? `${K} compliant hosts and ${N - K} drifted (virtual)` : 'compliant hosts'} | ${fmt(med('check'))} | ${ratio(med('check'), floor)} | ${ratio(med('ansibleSecond'), med('check'))} |`,
   `| ansible-playbook, first run | ${fmt(med('ansibleFirst'))} | ${ratio(med('ansibleFirst'), floor)} | |`,
   `| ansible-playbook, second run | ${fmt(med('ansibleSecond'))} | ${ratio(med('ansibleSecond'), floor)} | |`,
   '',
@@ -325,7 +326,14 @@ console.log('\n' + lines.join('\n'));
 if (!values['no-write']) appendFileSync('bench/RESULTS.md', lines.join('\n') + '\n');
 // A benchmark of a broken tool is no benchmark: fail when tprun did not succeed.
 // Puppet's detailed exit codes: an apply that changed the fresh hosts exits 2; then 0.
-const bad = [...rows.applyFresh!.filter((s) => s.code !== 0 && s.code !== 2), ...[...rows.applyAgain!, ...rows.check!].filter((s) => s.code !== 0)];
+// On a virtual fleet the hosts past the sshd hosts carry another host's files (their headers name
+// it): check finds them drifted (2), having done a compliant check's work and drawn the diffs.
+const checkOk = (code: number) => code === 0 || (virtual && code === 2);
+const bad = [
+  ...rows.applyFresh!.filter((s) => s.code !== 0 && s.code !== 2),
+  ...rows.applyAgain!.filter((s) => s.code !== 0),
+  ...rows.check!.filter((s) => !checkOk(s.code)),
+];
 if (bad.length) {
   console.error(`bench: ${bad.length} tprun run(s) did not succeed (apply on fresh hosts exits 0 or 2, then apply and check 0)`);
   process.exitCode = 1;

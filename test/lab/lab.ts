@@ -159,12 +159,16 @@ export function up(opts: LabOptions): void {
   waitForSshd(opts.hosts);
 }
 
-/** Start a host's sshd in a private mount namespace with its own /run and squid dirs. */
+/** Start a host's sshd in a private mount namespace with its own /run, /dev/shm and squid dirs. */
 export function startSshd(i: number): void {
   const ns = hostNs(i);
   const setup = [
     `hostname ${hostName(i)}`,
     'mount -t tmpfs none /run && mkdir -p /run/sshd',
+    // Squid's shared memory segments (shm_open, O_EXCL: /squid-cf__metadata.shm) have the same
+    // names on every host: with one /dev/shm for all, two squids starting at once collide
+    // ("File exists", squid does not start), as no two real machines can.
+    'mount -t tmpfs -o mode=1777 none /dev/shm',
     'mount -t tmpfs none /var/log/squid && chown proxy:proxy /var/log/squid',
     'mount -t tmpfs none /var/spool/squid && chown proxy:proxy /var/spool/squid',
     // tprun's own state (locks, transactions) per host, as on a real machine: on its "disk", which
