@@ -1,9 +1,10 @@
 /**
  * Squid as an interception proxy on the namespace lab (h1 between the client and the origin):
- * the access rules Squid 6 ships by default, and a probe that judges by what squid.conf says.
+ * the access rules Squid 6 ships by default, a probe that judges by what squid.conf says, and
+ * a tproxy port squid binds for IPv4 only (its IPv6 TPROXY probe failed: a MOCK kernel) as drift.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +13,9 @@ import * as lab from './lab.ts';
 const skip = lab.preflight();
 const t = skip ? test.skip : test;
 if (skip) console.log(`squid lab tests skipped: ${skip}`);
+const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version']).status === 0);
+const tcc = skip || !cc ? test.skip : test;
+if (!skip && !cc) console.log('squid lab: the IPv4-only listener test skipped: no C compiler (cc, gcc) for its preloaded shim');
 
 const tprun = (...args: string[]) => lab.tprunInCtl(args);
 const out = (r: { out: string; err: string }) => r.out + r.err;
@@ -200,6 +204,145 @@ t('a Host header naming a name squid resolves elsewhere: the alert in cache.log,
   const b = tprun('apply', off);
   assert.is(b.code, 2, out(b));
   assert.equal(doctor(off).failed, []);
+});
+
+/**
+ * MOCK of a kernel without IPv6 TPROXY, the one thing this machine's kernel (nf_tproxy for both
+ * families built in) cannot be. Real counterpart: a kernel that refuses IP_TRANSPARENT on an IPv6
+ * socket, so squid's probe at start (Ip::Intercept::ProbeForTproxy: socket(AF_INET6),
+ * setsockopt(SOL_IP, IP_TRANSPARENT), bind to ::2) fails and squid quietly binds its wildcard
+ * tproxy port for IPv4 only. A preloaded shim makes exactly that setsockopt (or IPV6_TRANSPARENT)
+ * fail on an AF_INET6 socket with ENOPROTOOPT, as a kernel without the option answers; squid
+ * itself, unmodified, does the rest.
+ */
+const NO_IPV6_TPROXY_C = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len) {
+  static int (*real)(int, int, int, const void *, socklen_t);
+  if (!real) real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+  int domain = 0;
+  socklen_t dlen = sizeof domain;
+  if (((level == SOL_IP && name == IP_TRANSPARENT) || (level == SOL_IPV6 && name == IPV6_TRANSPARENT)) &&
+      getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) == 0 && domain == AF_INET6) {
+    errno = ENOPROTOOPT;
+    return -1;
+  }
+  return real(fd, level, name, value, len);
+}
+`;
+
+/** The local addresses listening on h1's tproxy port (3129), as ss prints them, sorted. */
+const tproxyListeners = () => lab.onHost(1, "ss -ltnH 'sport = :3129' | awk '{print $4}' | sort").out.split('\n').filter(Boolean);
+
+/** Poll (deadline 20 s) until h1's tproxy port is listened on exactly as `want`; returns what was last seen. */
+function awaitListeners(want: string[]): string[] {
+  const end = Date.now() + 20_000;
+  let seen = tproxyListeners();
+  while (JSON.stringify(seen) !== JSON.stringify(want) && Date.now() < end) {
+    spawnSync('sleep', ['0.2']);
+    seen = tproxyListeners();
+  }
+  return seen;
+}
+
+/** Stop h1's squid cleanly and at once (SIGINT: no shutdown_lifetime wait), until its pid is gone (deadline 30 s). */
+function stopSquid(): void {
+  const r = lab.onHost(
+    1,
+    '[ -s /run/squid.pid ] || exit 0; p=$(cat /run/squid.pid) && squid -k interrupt -f /etc/squid/squid.conf && i=0 && while kill -0 "$p" 2>/dev/null; do i=$((i+1)); [ $i -ge 300 ] && exit 1; sleep 0.1; done',
+  );
+  assert.is(r.code, 0, `squid did not stop: ${r.out}`);
+}
+
+/** `tprun check` on h1 with a JSON report: its exit code, output, and the report's host entry. */
+function checkReport(inv: string) {
+  const file = `${lab.STATE}/squid-check.json`;
+  const r = tprun('check', inv, '--report', `json:${file}`);
+  const json = JSON.parse(readFileSync(file, 'utf8')) as {
+    hosts: { status: string; resources: { id: string; inSync: boolean; expected: string; actual: string }[] }[];
+  };
+  return { code: r.code, text: out(r), host: json.hosts[0]! };
+}
+
+tcc('an IPv4-only tproxy listener (squid on a kernel without IPv6 TPROXY, MOCK) fails the IPv6 listening check; IPv6 is not intercepted', () => {
+  const plain = lab.writeInventory('plain', { routers: [1] });
+  const a = tprun('apply', plain);
+  assert.ok(a.code === 0 || a.code === 2, out(a));
+  assert.equal(tproxyListeners(), ['*:3129'], 'before: a dual-stack wildcard');
+  const src = `${lab.STATE}/no-ipv6-tproxy.c`;
+  const so = `${lab.STATE}/no-ipv6-tproxy.so`;
+  writeFileSync(src, NO_IPV6_TPROXY_C);
+  const built = spawnSync(cc!, ['-shared', '-fPIC', '-O2', '-Wall', '-o', so, src, '-ldl'], { encoding: 'utf8' });
+  assert.is(built.status, 0, built.stderr);
+  writeFileSync(`${lab.STATE}/ld.so.preload`, `${so}\n`);
+
+  // Every process started on h1 from now on gets the shim: h1's own /etc/ld.so.preload, bound in
+  // its private mount namespace (LD_PRELOAD would not do: squid's kid runs as proxy with a saved
+  // uid 0, a secure exec that ignores it). The bind needs /etc/ld.so.preload to exist: an empty
+  // one is created on this machine if missing (it preloads nothing) and removed afterwards.
+  const created = !existsSync('/etc/ld.so.preload');
+  if (created) writeFileSync('/etc/ld.so.preload', '');
+  const mine = readFileSync('/etc/ld.so.preload', 'utf8');
+  try {
+    const bound = lab.onHost(1, `mount --bind ${lab.STATE}/ld.so.preload /etc/ld.so.preload && cat /etc/ld.so.preload`);
+    assert.is(bound.out, `${so}\n`, bound.out);
+    assert.is(readFileSync('/etc/ld.so.preload', 'utf8'), mine, "this machine's own file is untouched");
+    // Squid stopped; tprun's apply starts it (squid -f), on the "kernel" without IPv6 TPROXY. It
+    // listens for IPv4 only, so the verification after the start fails the host.
+    stopSquid();
+    const start = tprun('apply', plain);
+    assert.ok(start.code === 4 || start.code === 6, `apply must fail h1: exit ${start.code}: ${out(start)}`);
+    assert.match(out(start), /still differs after apply: service squid running/);
+    // The shim really worked: squid's own probe failed and it bound the port for IPv4 alone.
+    assert.equal(awaitListeners(['0.0.0.0:3129']), ['0.0.0.0:3129'], 'squid under the shim must listen on 3129 for IPv4 only');
+    assert.match(lab.onHost(1, 'ss -ltnH "sport = :3128"').out, /\*:3128/, 'its plain port is still a dual-stack wildcard');
+
+    const c = checkReport(plain);
+    assert.is(c.code, 2, c.text);
+    assert.is(c.host.status, 'drifted', c.text);
+    // The one resource out of line is squid's service: not listening for IPv6 (IPv4 listens, so is not named).
+    assert.equal(
+      c.host.resources.filter((x) => !x.inSync).map((x) => [x.id, x.actual, x.expected]),
+      [['service squid running', 'running, not listening on 3129 for IPv6', 'running']],
+      c.text,
+    );
+
+    // Through the router: IPv4 still intercepted, IPv6 dropped by TPROXY (no IPv6 socket on 3129).
+    lab.proveInterception(4);
+    const v6 = spawnSync('ip', ['netns', 'exec', lab.CLIENT, 'curl', '-sS', '-i', '--connect-timeout', '3', '--max-time', '5', `http://[${lab.ORIGIN6}]/`], {
+      encoding: 'utf8',
+    });
+    assert.is(v6.status, 28, `IPv6 must time out, neither squid nor the origin answering: ${v6.stdout}${v6.stderr}`);
+    assert.is(v6.stdout, '');
+
+    // A reconfigure (apply again) cannot mend it: squid probes again, on the same "kernel".
+    const again = tprun('apply', plain);
+    assert.ok(again.code === 4 || again.code === 6, `apply must fail h1: exit ${again.code}: ${out(again)}`);
+    assert.match(out(again), /still differs after apply: service squid running/);
+    assert.equal(tproxyListeners(), ['0.0.0.0:3129']);
+  } finally {
+    // The kernel "fixed": the bind undone, squid stopped, and started again by tprun's apply.
+    lab.onHost(1, 'umount /etc/ld.so.preload 2>/dev/null');
+    if (created && readFileSync('/etc/ld.so.preload', 'utf8') === '') rmSync('/etc/ld.so.preload');
+    stopSquid();
+  }
+  const b = tprun('apply', plain);
+  assert.is(b.code, 2, out(b));
+  assert.equal(awaitListeners(['*:3129']), ['*:3129'], 'squid without the shim: a dual-stack wildcard again');
+  const c = checkReport(plain);
+  assert.is(c.code, 0, c.text);
+  assert.is(c.host.status, 'compliant', c.text);
+  lab.proveInterception(4);
+  lab.proveInterception(6);
 });
 
 test.run();
