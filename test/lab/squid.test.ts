@@ -3,7 +3,7 @@
  * the access rules Squid 6 ships by default, a probe that judges by what squid.conf says, and
  * a tproxy port squid binds for IPv4 only (its IPv6 TPROXY probe failed: a MOCK kernel) as drift.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -16,6 +16,24 @@ if (skip) console.log(`squid lab tests skipped: ${skip}`);
 const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version']).status === 0);
 const tcc = skip || !cc ? test.skip : test;
 if (!skip && !cc) console.log('squid lab: the IPv4-only listener test skipped: no C compiler (cc, gcc) for its preloaded shim');
+
+/**
+ * A squid with ssl-bump for h1: the machine's own when it is an OpenSSL build, else Debian's
+ * squid-openssl of the same version, unpacked (never installed) by scripts/ensure-deps.sh. Debian
+ * 12's squid is the GnuTLS flavour, which has no ssl-bump.
+ */
+function opensslSquid(): { bin?: string; why?: string } {
+  if (/--with-openssl/.test(spawnSync('/usr/sbin/squid', ['-v'], { encoding: 'utf8' }).stdout ?? '')) return { bin: '/usr/sbin/squid' };
+  const v = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'squid'], { encoding: 'utf8' }).stdout?.trim();
+  const bin = `/var/cache/tprun-lab/squid-openssl-${v}/usr/sbin/squid`;
+  if (v && existsSync(bin)) return { bin };
+  return { why: `this squid has no ssl-bump (GnuTLS) and ${v ? bin : "Debian's squid-openssl"} is missing (scripts/ensure-deps.sh unpacks it)` };
+}
+const ssl = skip ? {} : opensslSquid();
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+const tssl = skip || !ssl.bin || !hasOpenssl ? test.skip : test;
+if (!skip && (!ssl.bin || !hasOpenssl))
+  console.log(`squid lab: the intercepted-TLS TP009 test skipped: ${ssl.why ?? 'no openssl command for its certificate'}`);
 
 const tprun = (...args: string[]) => lab.tprunInCtl(args);
 const out = (r: { out: string; err: string }) => r.out + r.err;
@@ -343,6 +361,112 @@ tcc('an IPv4-only tproxy listener (squid on a kernel without IPv6 TPROXY, MOCK) 
   assert.is(c.host.status, 'compliant', c.text);
   lab.proveInterception(4);
   lab.proveInterception(6);
+});
+
+tssl('intercepted TLS whose SNI squid resolves elsewhere: 409 (ERR_CONFLICT_HOST), the connection cut, doctor reports TP009', () => {
+  // Squid's certificate for ssl-bump (only peeked here, never shown) and the origin's, one self-signed pair.
+  const pem = `${lab.STATE}/tls.pem`;
+  const gen = spawnSync(
+    'sh',
+    ['-c', `openssl req -x509 -newkey rsa:2048 -nodes -keyout ${pem}.key -out ${pem}.crt -days 2 -subj '/CN=tprun lab' && cat ${pem}.crt ${pem}.key > ${pem}`],
+    { encoding: 'utf8' },
+  );
+  assert.is(gen.status, 0, gen.stderr);
+  // An HTTPS origin beside the lab's HTTP one: it answers with the address it saw.
+  const server = `import { createServer } from 'node:https'; import { readFileSync } from 'node:fs';
+const o = { key: readFileSync(${JSON.stringify(pem)}), cert: readFileSync(${JSON.stringify(pem)}) };
+createServer(o, (q, r) => r.end('origin saw ' + q.socket.remoteAddress + ' over TLS\\n')).listen(443, ${JSON.stringify(lab.ORIGIN4)});`;
+  const origin = spawn('ip', ['netns', 'exec', lab.ORIGIN, process.execPath, '--input-type=module', '-e', server], { detached: true, stdio: 'ignore' });
+  origin.unref();
+  const bind = ssl.bin !== '/usr/sbin/squid';
+  try {
+    const up = `i=0; until (echo > /dev/tcp/${lab.ORIGIN4}/443) 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done`;
+    assert.is(spawnSync('ip', ['netns', 'exec', lab.ORIGIN, 'bash', '-c', up]).status, 0, 'the HTTPS origin did not start');
+    const files = lab.onHost(
+      1,
+      `install -m 0640 -g proxy ${pem} /etc/squid/tls.pem && printf '${lab.ORIGIN4} good.example\n203.0.113.99 forged.example\n' > /etc/squid/lab-hosts`,
+    );
+    assert.is(files.code, 0, files.out);
+    // The OpenSSL squid on h1 alone (bound in its mount namespace), started by apply.
+    stopSquid();
+    if (bind) assert.is(lab.onHost(1, `mount --bind ${ssl.bin} /usr/sbin/squid`).code, 0);
+    assert.match(lab.onHost(1, 'squid -v').out, /--with-openssl/);
+    // Peek at the SNI, then splice: squid checks the SNI's addresses against where the client connected.
+    const inv = lab.writeInventory('tls', {
+      routers: [1],
+      extra: {
+        1: `tproxy: { https_ports: [443] }, squid: { https_tproxy_port: 3130, https_tproxy_port_options: [cert=/etc/squid/tls.pem, generate-host-certificates=off], extra: ${JSON.stringify(['acl step1 at_step SslBump1', 'ssl_bump peek step1', 'ssl_bump splice all', 'hosts_file /etc/squid/lab-hosts'])} }`,
+      },
+    });
+    const a = tprun('apply', inv);
+    assert.is(a.code, 2, out(a));
+
+    const get = (host: string) =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          lab.CLIENT,
+          'curl',
+          '-sS',
+          '-k',
+          '-i',
+          '--max-time',
+          '8',
+          '--resolve',
+          `${host}:443:${lab.ORIGIN4}`,
+          `https://${host}/login?token=s3cr3t`,
+        ],
+        { encoding: 'utf8' },
+      );
+    // SNI resolving to where the client connected: spliced through squid (its tunnel line) to the origin.
+    const clean = get('good.example');
+    const res = lab.curlResponse(clean.stdout, clean.stderr);
+    assert.is(res.status, 200, res.raw);
+    assert.is(res.body.trim(), `origin saw ${lab.CLIENT4} over TLS`);
+    const log = () => lab.onHost(1, 'cat /var/log/squid/access.log').out;
+    // cache.log since squid's last start (the HTTP test's alerts are earlier in the same file).
+    const sinceStart = () => lab.onHost(1, "tac /var/log/squid/cache.log | sed '/Starting Squid Cache/q' | tac").out;
+    const end = Date.now() + 10_000;
+    while (!/TCP_TUNNEL\/200 .*CONNECT good\.example:443 .*ORIGINAL_DST\/203\.0\.113\.2/.test(log()) && Date.now() < end) spawnSync('sleep', ['0.2']);
+    assert.match(log(), /TCP_TUNNEL\/200 .*CONNECT good\.example:443 .*ORIGINAL_DST\/203\.0\.113\.2/);
+    assert.not.match(sinceStart(), /Host header forgery/);
+    const healthy = doctor(inv);
+    assert.is(healthy.code, 0, healthy.text);
+    assert.equal(healthy.failed, []);
+
+    // SNI resolving elsewhere: 409 in access.log, the client's TLS handshake cut, the alert at squid's default level.
+    const forged = get('forged.example');
+    assert.is(forged.status, 35, `curl must fail the handshake: ${forged.stdout}${forged.stderr}`);
+    assert.is(forged.stdout, '');
+    assert.match(log(), /NONE_NONE\/409 \d+ CONNECT forged\.example:443 /);
+    assert.match(sinceStart(), /SECURITY ALERT: Host header forgery detected .*local=203\.0\.113\.2:443 [\s\S]*on URL: forged\.example:443/);
+    const d = doctor(inv);
+    assert.is(d.code, 0, `a warning leaves the host healthy: ${d.text}`);
+    assert.equal(
+      d.failed.map((c) => c.code),
+      ['TP009'],
+      d.text,
+    );
+    assert.match(
+      d.failed[0]!.found ?? '',
+      /1 "Host header forgery detected" alert since squid last started .*Host "forged\.example" connected to 203\.0\.113\.2:443/,
+    );
+    assert.match(d.failed[0]!.found ?? '', /access\.log: 1 intercepted request answered 409 \(ERR_CONFLICT_HOST\)/);
+    assert.not.match(d.text + JSON.stringify(d.failed), /s3cr3t|good\.example/);
+  } finally {
+    // h1 as the suite had it: its own squid again, started by apply without the TLS port.
+    stopSquid();
+    if (bind) lab.onHost(1, 'umount /usr/sbin/squid 2>/dev/null');
+    lab.onHost(1, 'rm -f /etc/squid/tls.pem');
+    if (origin.pid) spawnSync('kill', [String(origin.pid)]);
+  }
+  const b = tprun('apply', lab.writeInventory('plain', { routers: [1] }));
+  assert.is(b.code, 2, out(b));
+  if (bind) assert.not.match(lab.onHost(1, 'squid -v').out, /--with-openssl/, "h1 runs the machine's own squid again");
+  assert.is(tprun('check', lab.writeInventory('plain', { routers: [1] })).code, 0);
+  lab.proveInterception(4);
 });
 
 test.run();
