@@ -28,3 +28,22 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "ensure-deps: missing Debian packages ${need[*]} (install them as root); lab tests will be skipped" >&2
   fi
 fi
+# The namespace lab's intercepted-TLS test (test/lab/squid.test.ts) binds Debian's OpenSSL build of
+# the installed squid over /usr/sbin/squid on one lab host only: Debian 12's squid is the GnuTLS
+# flavour, which has no ssl-bump. The package is unpacked here, never installed (it would replace
+# this machine's squid); without it that one test is skipped with the reason.
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && command -v dpkg-query >/dev/null &&
+  v=$(dpkg-query -W -f '${Version}' squid 2>/dev/null) && [ -n "$v" ] &&
+  ! /usr/sbin/squid -v 2>/dev/null | grep -q -- --with-openssl; then
+  d=/var/cache/tprun-lab/squid-openssl-$v
+  if [ ! -x "$d/usr/sbin/squid" ]; then
+    echo "ensure-deps: squid-openssl $v, unpacked in $d (not installed)" >&2
+    t=$(mktemp -d)
+    if (cd "$t" && apt-get download -qq "squid-openssl=$v" 2>/dev/null) && dpkg -x "$t"/squid-openssl_*.deb "$t/root"; then
+      mkdir -p "$(dirname "$d")" && rm -rf "$d" && mv "$t/root" "$d"
+    else
+      echo "ensure-deps: squid-openssl $v could not be fetched; the lab's intercepted-TLS test will be skipped" >&2
+    fi
+    rm -rf "$t"
+  fi
+fi
