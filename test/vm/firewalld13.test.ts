@@ -7,6 +7,11 @@
  *   and sets IPv6_rpfilter so marked IPv6 packets pass; both families intercepted; a
  *   `firewall-cmd --reload` changes nothing; dropping a port or `manage` takes back exactly
  *   tprun's additions, the operator's own port stays, firewalld.conf is byte for byte the original.
+ * - Then firewalld disabled and nftables.service enabled (Debian 13 without firewalld): backend
+ *   auto says nftables.service; both families intercepted, no iptables TPRUN chain; without
+ *   tprun's drop-in `systemctl restart|reload nftables` (stock `flush ruleset`) removes tprun's
+ *   table for good (check says drift, squid bypassed); with it the table comes back by itself
+ *   (compliant, both families intercepted); and after a reboot.
  * One VM restored from the Debian 13 plain template serves every test, in order.
  */
 import { writeFileSync } from 'node:fs';
@@ -218,6 +223,130 @@ t("back to leave: tprun takes back exactly its own (port 80, IPv6_rpfilter); fir
   assert.is(conf(), before.conf);
   assert.is(zone(), before.zone.replace(/^(\s+ports:).*$/m, '$1 8080/tcp'));
   notIntercepted(6);
+});
+
+// The same router as Debian 13 ships it without firewalld: nftables.service enabled (its stock
+// /etc/nftables.conf starts with `flush ruleset`, and its stop flushes too), firewalld disabled.
+// The VM and its boot are the firewalld tests' (no VM restored for this); firewalld is only
+// installed, as on every other Debian 13 VM of the lab (bridge13, wccp13).
+
+/** check with its JSON report: exit code, fw1's status, and the backend auto chose with its reason. */
+function checkJson(inv: string): { code: number; status: string; backend: string; text: string } {
+  const c = tprun('check', inv, '--report', 'json:-');
+  let host: { status: string; checks: { id: string; found: string }[] };
+  try {
+    host = JSON.parse(c.out).hosts[0];
+  } catch {
+    throw new Error(`check gave no JSON report (exit ${c.code}): ${out(c)}`);
+  }
+  const backend = host.checks.find((x) => x.id === 'require firewall backend')?.found ?? 'no backend check';
+  return { code: c.code, status: host.status, backend, text: out(c) };
+}
+/** Compliant on the nftables backend, chosen because nftables.service is enabled. */
+function compliantOnNftablesService(): void {
+  const c = checkJson(leave);
+  assert.is(c.code, 0, c.text);
+  assert.is(c.status, 'compliant', c.text);
+  assert.is(c.backend, 'nftables (auto: nftables.service is enabled)', c.text);
+}
+/** tprun's interception table is loaded (the nftables backend's only firewall state). */
+const tableUp = () => vm.onVm(fw1, 'nft list table inet tprun 2>/dev/null | grep -q "tproxy"').code === 0;
+/** Poll tableUp until it is true or the deadline passes; the seconds it took, or undefined. */
+async function tableBack(t0: number, deadlineMs = 120_000): Promise<number | undefined> {
+  for (;;) {
+    if (tableUp()) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > deadlineMs) return undefined;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+/** No squid on the way (nothing diverts port 80 to it): the client's request is only routed. */
+function bypassedSquid(f: 4 | 6): void {
+  const r = vm.get(topo.CLIENT, f === 4 ? `http://${topo.ORIGIN4}/` : `http://[${topo.ORIGIN6}]/`, { maxTime: 8 });
+  assert.not.match(r.via ?? '', /squid/, `IPv${f} went through squid with tprun's table gone: ${r.raw}`);
+}
+const noIptablesChains = () => {
+  const r = vm.onVm(fw1, '{ iptables-save; ip6tables-save; } 2>&1');
+  assert.not.match(r.out, /TPRUN/, `an iptables TPRUN chain on the nftables backend: ${r.out}`);
+};
+const DROPIN = '/etc/systemd/system/nftables.service.d/50-tprun.conf';
+
+t(
+  'firewalld disabled, nftables.service enabled (Debian 13 without firewalld): backend auto says nftables.service, apply intercepts both families, no iptables TPRUN chain',
+  async () => {
+    // Starting nftables.service runs the stock `flush ruleset` (tprun's drop-in reloads its rules).
+    on('systemctl disable --now firewalld.service && systemctl enable --now nftables.service');
+    assert.is(vm.onVm(fw1, 'systemctl is-enabled firewalld.service nftables.service').out.trim(), 'disabled\nenabled');
+    assert.ok((await tableBack(Date.now())) !== undefined, "tprun's table did not come back after nftables.service started");
+    const a = tprun('apply', leave);
+    assert.ok(a.code === 0 || a.code === 2, out(a));
+    assert.is(on('cat /etc/tprun/firewall-backend').trim(), 'nftables');
+    noIptablesChains();
+    intercepted(4);
+    intercepted(6);
+    compliantOnNftablesService();
+  },
+);
+
+t(
+  "without tprun's drop-in, systemctl restart and reload nftables flush tprun's table for good: check says drift, squid is bypassed (the control)",
+  async () => {
+    assert.ok(tableUp());
+    on(`mv ${DROPIN} /root/50-tprun.conf.off && systemctl daemon-reload && systemctl restart nftables`);
+    // systemctl returns once the restart has run: the flush is done.
+    assert.not.ok(tableUp(), "the stock nftables restart must flush tprun's table (else the next test proves nothing)");
+    const gone = tprun('check', leave, '--diff');
+    assert.is(gone.code, 2, `check must not say compliant while the table is gone: ${out(gone)}`);
+    assert.match(out(gone), /nft table inet tprun/);
+    bypassedSquid(4);
+    bypassedSquid(6);
+    // Nothing brought it back meanwhile (the check's and requests' own time is the wait).
+    assert.not.ok(tableUp(), "without the drop-in tprun's table must stay gone");
+    // tprun's boot runner loads it again; the stock reload flushes it as the restart did.
+    on('sh /etc/tprun/boot.sh');
+    assert.ok(tableUp(), 'the boot runner must load the table');
+    on('systemctl reload nftables');
+    assert.not.ok(tableUp(), "the stock nftables reload must flush tprun's table");
+    // apply puts the table and the drop-in back (and reloads systemd).
+    const a = tprun('apply', leave);
+    assert.is(a.code, 2, out(a));
+    assert.match(on(`cat ${DROPIN}`), /ExecStartPost=.*boot\.sh/);
+    assert.match(on('systemctl show -p DropInPaths nftables.service'), /50-tprun\.conf/);
+    assert.ok(tableUp());
+    intercepted(4);
+  },
+);
+
+t("with it, systemctl restart and reload nftables: tprun's table comes back by itself, check compliant, both families intercepted", async () => {
+  for (const how of ['restart', 'reload']) {
+    const t0 = Date.now();
+    on(`systemctl ${how} nftables`);
+    const secs = await tableBack(t0);
+    assert.ok(secs !== undefined, `tprun's table did not come back after systemctl ${how} nftables`);
+    console.log(`  systemctl ${how} nftables: tprun's table back ${secs.toFixed(1)} s after the command started`);
+    compliantOnNftablesService();
+    noIptablesChains();
+    intercepted(4);
+    intercepted(6);
+  }
+});
+
+t('after a reboot on nftables.service: tprun-boot ran after its flush, both families intercepted, check compliant', async () => {
+  const secs = await vm.reboot(fw1);
+  const t0 = Date.now();
+  const state = vm.onVm(fw1, 'systemctl is-system-running --wait', 900_000).out.trim();
+  console.log(`  fw1 rebooted in ${secs.toFixed(1)} s, boot finished ${((Date.now() - t0) / 1000).toFixed(1)} s later (${state})`);
+  assert.is(vm.onVm(fw1, 'systemctl is-active nftables tprun-boot squid firewalld').out.trim(), 'active\nactive\nactive\ninactive');
+  // nftables.service flushed the ruleset at boot; tprun-boot loaded tprun's table after it.
+  const nftUp = since('nftables.service', 'ActiveEnterTimestampMonotonic');
+  const bootStart = since('tprun-boot.service', 'InactiveExitTimestampMonotonic');
+  assert.ok(nftUp > 0 && bootStart > nftUp, `tprun-boot started at ${bootStart} µs, nftables.service active at ${nftUp} µs`);
+  assert.ok(tableUp(), "tprun's table after the reboot");
+  noIptablesChains();
+  for (const f of ['-4', '-6']) assert.match(on(`ip ${f} rule`), /fwmark .* lookup/, `ip ${f} rule`);
+  on('i=0; until ss -ltn | grep -q ":3129 "; do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 1; done');
+  intercepted(4);
+  intercepted(6);
+  compliantOnNftablesService();
 });
 
 test.run();
