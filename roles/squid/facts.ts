@@ -104,7 +104,7 @@ fi
 ${LOG_READ_TIME}
 [ -n "$rd" ] && [ "$(stat -c %Y ${config})" -gt "$rd" ] && l=older
 echo "state running"; echo "loaded $l"
-ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | while read -r a b c l x; do printf 'listen %s\\n' "$l"; done`,
+ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | while read -r _ _ _ l _; do printf 'listen %s\\n' "$l"; done`,
     (r): SquidState => {
       if (r.code !== 0) return { running: false, loaded: 'current', listening: [] };
       return {

@@ -48,7 +48,7 @@ else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`),
 export const kernelModules = new Fact<Record<string, string>>(
   'kernel.modules',
   // /proc/modules read once by the shell (a grep per module was 7 processes).
-  raw(`loaded=' '; while read -r n x; do loaded="$loaded$n "; done < /proc/modules
+  raw(`loaded=' '; while read -r n _; do loaded="$loaded$n "; done < /proc/modules
 for m in nf_conntrack nf_tproxy_core nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
   if case $loaded in *" $m "*) true;; *) false;; esac; then echo "$m loaded"
   elif modinfo -F filename "$m" >/dev/null 2>&1; then echo "$m module"
