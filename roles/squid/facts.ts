@@ -72,28 +72,39 @@ export function listenFamilies(locals: readonly string[]): Family[] {
  */
 export const squidReadTime = (config: string) =>
   sh`clog=$(awk '$1 == "cache_log" {p = $2} END {print p}' ${config} 2>/dev/null); [ -n "$clog" ] || clog=/var/log/squid/cache.log
-rd=$(tac "$clog" 2>/dev/null | grep -m 1 -E '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}.* (Starting|Reconfiguring) Squid Cache' | cut -c1-19)
-[ -z "$rd" ] || rd=$(date -d "$rd" +%s 2>/dev/null)`;
+${LOG_READ_TIME}`;
+
+/**
+ * Shell: squidReadTime's $rd from the cache.log at $clog. The matched line starts with its
+ * 19-character time, which the shell cuts (a `cut` less).
+ */
+const LOG_READ_TIME =
+  raw(`rd=$(tac "$clog" 2>/dev/null | grep -m 1 -E '^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}.* (Starting|Reconfiguring) Squid Cache'); rd=\${rd%"\${rd#???????????????????}"}
+[ -z "$rd" ] || rd=$(date -d "$rd" +%s 2>/dev/null)`);
 
 export const squidRunning = (config: string, tproxyPort: number) =>
   new Fact(
     'squid.running',
+    // squidPidFile and squidReadTime in one awk, the one-line files read by the shell and
+    // sha256sum's digest cut by it: every process here is a fork and an exec on the host.
     sh`command -v squid >/dev/null || exit 127
-${squidPidFile(config)}
-pid=$(cat "$pidf" 2>/dev/null)
+cf=$(awk '$1 == "pid_filename" {p = $2} $1 == "cache_log" {c = $2} END {print p " " c}' ${config} 2>/dev/null); pidf=\${cf%% *}; clog=\${cf#* }
+[ -n "$pidf" ] && [ "$pidf" != none ] || pidf=/run/squid.pid
+pid=; IFS= read -r pid < "$pidf"
 if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then echo "state stopped"; exit 3; fi
-sum=$(sha256sum < ${config} | cut -c1-64)
-rec=$(cat ${LOADED} 2>/dev/null)
+sum=$(sha256sum < ${config}); sum=\${sum%% *}
+rec=; IFS= read -r rec < ${LOADED}
 if [ -n "$rec" ] && [ "\${rec%% *}" = "$pid" ]; then
   [ "\${rec#* }" = "$sum" ] && l=current || l=older
 else
   hz=$(getconf CLK_TCK); bt=$(awk '/^btime/ {print $2}' /proc/stat); st=$(sed 's/.*) //' /proc/$pid/stat | cut -d' ' -f20)
   [ "$(stat -c %Y ${config})" -le $((bt + st / hz)) ] && l=current || l=older
 fi
-${squidReadTime(config)}
+[ -n "$clog" ] || clog=/var/log/squid/cache.log
+${LOG_READ_TIME}
 [ -n "$rd" ] && [ "$(stat -c %Y ${config})" -gt "$rd" ] && l=older
 echo "state running"; echo "loaded $l"
-ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | awk '{print "listen " $4}'`,
+ss -ltnH ${`sport = :${tproxyPort}`} 2>/dev/null | while read -r _ _ _ l _; do printf 'listen %s\\n' "$l"; done`,
     (r): SquidState => {
       if (r.code !== 0) return { running: false, loaded: 'current', listening: [] };
       return {
@@ -152,7 +163,11 @@ export const squidConfMode = (config: string, user: string | undefined, group: s
   new Fact(
     'squid.conf-mode',
     sh`g=${group ?? ''}; u=${user ?? ''}
-[ -n "$u" ] || u=$(squid -v 2>/dev/null | tr ' ' '\\n' | sed -n "s/^'--with-default-user=\\(.*\\)'$/\\1/p")
+if [ -z "$u" ]; then
+  # The configure option cut out of squid -v's words by the shell (was tr and sed).
+  set -f; IFS=' 
+'; for w in $(squid -v 2>/dev/null); do case $w in "'--with-default-user="*"'") u=\${w#"'--with-default-user="}; u=\${u%"'"};; esac; done; unset IFS; set +f
+fi
 [ -n "$g" ] || g=$(id -gn "\${u:-nobody}" 2>/dev/null)
 echo "group $g"
 [ -f ${config} ] && echo "file $(stat -c '%a %U %G' ${config})"

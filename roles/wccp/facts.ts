@@ -2,7 +2,8 @@
 import { Fact } from '../../src/facts/fact.ts';
 import { parseGreLink, parseSysctls } from '../../src/facts/parsers.ts';
 import type { GreTunnel } from '../../src/resources/change.ts';
-import { sh } from '../../src/shell.ts';
+import { raw, sh } from '../../src/shell.ts';
+import { READ_SYSCTL } from '../../src/facts/shared.ts';
 
 /** null: no such interface; `other`: an interface that is not a GRE tunnel (its first line). */
 export const greLink = (name: string) =>
@@ -18,8 +19,6 @@ export const greLink = (name: string) =>
 
 /** rp_filter of the GRE interfaces (its own id: the sysctl role's live fact reads other keys). */
 export const greRpFilter = (names: readonly string[]) =>
-  new Fact<Map<string, string | null>>(
-    'wccp.rp_filter',
-    sh`for i in ${names}; do k=net/ipv4/conf/$i/rp_filter; if [ -r "/proc/sys/$k" ]; then printf '%s=%s\\n' "$k" "$(cat "/proc/sys/$k")"; else printf '%s\\n' "$k"; fi; done`,
-    ({ stdout }) => parseSysctls(stdout),
+  new Fact<Map<string, string | null>>('wccp.rp_filter', sh`for i in ${names}; do k=net/ipv4/conf/$i/rp_filter; ${raw(READ_SYSCTL)}; done`, ({ stdout }) =>
+    parseSysctls(stdout),
   );

@@ -55,7 +55,9 @@ TPRUN_LOCK
   return 1; }
 # The lock, read once. Its runner removes it when the transaction ends, so a second read of the
 # file can find it gone: a newer apply then refused the host with the lock's fields empty.
-tprun_lock() { cat $R/lock 2>/dev/null; }
+# Read by the shell, as tprun_txsig reads its files: each check runs these, and a process is a
+# fork and an exec on the host.
+tprun_lock() { [ -f $R/lock ] || return 0; while IFS= read -r tprun_x || [ -n "$tprun_x" ]; do printf '%s\\n' "$tprun_x"; done 2>/dev/null < $R/lock; }
 # Before a lock is taken over: kill what is left of a dead runner's transaction, and wait until it is gone.
 tprun_reap() { tprun_l=$(tprun_lock); [ -n "$tprun_l" ] || return 0
   T=$R/tx/$(printf '%s\n' "$tprun_l" | sed -n 's/^run //p' | head -n 1)
@@ -88,7 +90,7 @@ $tprun_l
 TPRUN_LOCK
   return 1; }
 # The newest transaction and whether it has ended: differs once one starts or ends.
-tprun_txsig() { i=$(cat $R/last 2>/dev/null); echo "$i $(grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
+tprun_txsig() { i=; IFS= read -r i 2>/dev/null < $R/last; echo "$i $([ -f "$R/tx/$i/journal" ] && grep -c '^${STEP.end}' "$R/tx/$i/journal" 2>/dev/null)"; }
 # shellcheck disable=SC2046 # the info file's words on purpose
 tprun_txwho() { set -- $(cat "$R/tx/$(cat $R/last 2>/dev/null)/info" 2>/dev/null); echo "run=$1 user=$2 controller=$3 since=$4"; }`;
 
@@ -145,7 +147,7 @@ while tprun_changing; do
 done
 tprun_sig0=$(tprun_txsig)`);
   }
-  lines.push(`if [ -s $R/last ]; then id=$(cat $R/last); T=$R/tx/$id
+  lines.push(`if [ -s $R/last ]; then id=; IFS= read -r id < $R/last; T=$R/tx/$id
   if [ -f "$T/journal" ] && [ ! -e "$T/reported" ]; then
     # shellcheck disable=SC2046 # the pid file holds pid and start time: two arguments
     if grep -q '^${STEP.end}' "$T/journal"; then st=ended; elif [ -s "$T/pid" ] && tprun_alive $(cat "$T/pid"); then st=running; else st=dead; fi

@@ -23,12 +23,22 @@ export type IpFlag = '-4' | '-6';
 const KCONFIG =
   'NF_CONNTRACK|NETFILTER_TPROXY|NF_TPROXY_IPV4|NF_TPROXY_IPV6|NETFILTER_XT_MATCH_SOCKET|NETFILTER_XT_TARGET_TPROXY|NET_IPGRE|BRIDGE_NETFILTER|BRIDGE_EBT_BROUTE|BRIDGE_EBT_REDIRECT|NF_TABLES_INET|NFT_SOCKET|NFT_TPROXY|NFT_COMPAT';
 
-export const kernelRelease = new Fact('kernel.release', raw('uname -r'), ({ stdout }) => ({ text: stdout.trim(), version: parseVersion(stdout) }));
+/**
+ * Shell: $r, the kernel's release as `uname -r` prints it, read by the shell itself: every process
+ * the facts script starts is a fork and an exec on the host (its facts use builtins where they can).
+ */
+const RELEASE = 'IFS= read -r r < /proc/sys/kernel/osrelease || r=$(uname -r)';
+
+export const kernelRelease = new Fact('kernel.release', raw(`${RELEASE}; printf '%s\\n' "$r"`), ({ stdout }) => ({
+  text: stdout.trim(),
+  version: parseVersion(stdout),
+}));
 
 export const kernelConfig = new Fact<KernelConfig>(
   'kernel.config',
-  raw(`r=$(uname -r)
-if [ -r /proc/config.gz ]; then echo source=/proc/config.gz; zcat /proc/config.gz
+  // gzip -cd, not zcat: zcat is a shell script that runs gzip (two processes).
+  raw(`${RELEASE}
+if [ -r /proc/config.gz ]; then echo source=/proc/config.gz; gzip -cd /proc/config.gz
 elif [ -r "/boot/config-$r" ]; then echo "source=/boot/config-$r"; cat "/boot/config-$r"
 else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`),
   ({ stdout }) => parseKernelConfig(stdout),
@@ -37,8 +47,10 @@ else echo source=none; fi | grep -E '^(source=|CONFIG_(${KCONFIG})=)'`),
 /** Fallback evidence when no kernel config is readable: module files and loaded modules. */
 export const kernelModules = new Fact<Record<string, string>>(
   'kernel.modules',
-  raw(`for m in nf_conntrack nf_tproxy_core nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
-  if grep -q "^$m " /proc/modules 2>/dev/null; then echo "$m loaded"
+  // /proc/modules read once by the shell (a grep per module was 7 processes).
+  raw(`loaded=' '; while read -r n _; do loaded="$loaded$n "; done < /proc/modules
+for m in nf_conntrack nf_tproxy_core nf_tproxy_ipv4 nf_tproxy_ipv6 xt_TPROXY xt_socket ip_gre; do
+  if case $loaded in *" $m "*) true;; *) false;; esac; then echo "$m loaded"
   elif modinfo -F filename "$m" >/dev/null 2>&1; then echo "$m module"
   else echo "$m absent"; fi
 done`),
@@ -74,10 +86,12 @@ export const file = (path: string) =>
 export const symlink = (path: string) =>
   new Fact<string | null>(`symlink:${path}`, sh`readlink ${path}`, (r) => stdoutIfOk(r)?.trim() ?? null, { kind: 'symlink' });
 
+/**
+ * Shell: the line `k=value` of sysctl $k, or `k` alone when it cannot be read. The value is read
+ * by the shell (a `cat` per key was a process each): its first line, as the parser reads it.
+ */
+export const READ_SYSCTL = `if [ -r "/proc/sys/$k" ]; then v=; IFS= read -r v < "/proc/sys/$k"; printf '%s=%s\\n' "$k" "$v"; else printf '%s\\n' "$k"; fi`;
+
 /** Live values under /proc/sys; a key that cannot be read is null. */
 export const sysctls = (paths: readonly string[]) =>
-  new Fact<Map<string, string | null>>(
-    'sysctl.live',
-    sh`for k in ${paths}; do if [ -r "/proc/sys/$k" ]; then printf '%s=%s\\n' "$k" "$(cat "/proc/sys/$k")"; else printf '%s\\n' "$k"; fi; done`,
-    ({ stdout }) => parseSysctls(stdout),
-  );
+  new Fact<Map<string, string | null>>('sysctl.live', sh`for k in ${paths}; do ${raw(READ_SYSCTL)}; done`, ({ stdout }) => parseSysctls(stdout));

@@ -42,11 +42,14 @@ const enabled = (unit: string) =>
 
 const SCRIPT = [
   'command -v nft >/dev/null 2>&1 && echo nft=yes || echo nft=no',
-  'if command -v iptables >/dev/null 2>&1; then echo iptables=yes; echo "iptables_variant=$(iptables -V 2>/dev/null | sed -n \'s/.*(\\(.*\\)).*/\\1/p\')"; else echo iptables=no; fi',
+  // The variant cut out by the shell (a sed less): what is in the last parentheses, as sed's
+  // greedy s/.*(\(.*\)).*/\1/ gave.
+  'if command -v iptables >/dev/null 2>&1; then echo iptables=yes; v=$(iptables -V 2>/dev/null); case $v in *"("*")"*) v=${v%")"*}; v=${v##*"("};; *) v=;; esac; echo "iptables_variant=$v"; else echo iptables=no; fi',
   `echo "nftables_service=$(${enabled('nftables.service')})"`,
   `echo "firewalld=$(${enabled('firewalld.service')})"`,
-  'echo "firewalld_backend=$(sed -n \'s/^[[:space:]]*FirewallBackend[[:space:]]*=[[:space:]]*//p\' /etc/firewalld/firewalld.conf 2>/dev/null | tail -n 1)"',
-  'echo "applied=$(cat /etc/tprun/firewall-backend 2>/dev/null)"',
+  'echo "firewalld_backend=$([ -f /etc/firewalld/firewalld.conf ] && sed -n \'s/^[[:space:]]*FirewallBackend[[:space:]]*=[[:space:]]*//p\' /etc/firewalld/firewalld.conf 2>/dev/null | tail -n 1)"',
+  // tprun's own one-line record, read by the shell.
+  'a=; IFS= read -r a < /etc/tprun/firewall-backend; echo "applied=$a"',
 ].join('\n');
 
 export function parseFirewallFacts(stdout: string): FirewallFacts {
